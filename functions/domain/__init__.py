@@ -1,0 +1,1 @@
+"""Pure wallet logic: no boto3, no Powertools, no environment."""

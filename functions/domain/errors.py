@@ -1,0 +1,31 @@
+"""Domain errors. A class name is the Step Functions error name; `code` is the contract's code."""
+
+
+class WalletError(Exception):
+    code = "INTERNAL_ERROR"
+
+
+class ValidationError(WalletError):
+    code = "VALIDATION_ERROR"
+
+
+class InsufficientFundsError(WalletError):
+    code = "INSUFFICIENT_FUNDS"
+
+
+class IdempotencyKeyReusedError(WalletError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class UserBusyError(WalletError):
+    """Another execution holds the user's lock and its lease has not run out."""
+
+    code = "USER_BUSY"
+
+
+class LockLostError(WalletError):
+    """The lock is no longer held by this execution (its lease ran out and was taken over)."""
+
+
+class StorageThrottledError(WalletError):
+    """DynamoDB throttled or conflicted on a request; safe to retry."""

@@ -1,0 +1,133 @@
+"""The wallet's value objects."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from functions.domain.money import format_money
+
+
+class TransactionType(StrEnum):
+    CREDIT = "credit"
+    DEBIT = "debit"
+
+
+@dataclass(frozen=True)
+class TransactionRequest:
+    user_id: str
+    idempotency_key: str
+    type: TransactionType
+    amount: Decimal
+
+    @property
+    def signed_amount(self) -> Decimal:
+        return self.amount if self.type is TransactionType.CREDIT else -self.amount
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the normalized payload, so a reused key with another payload is detected."""
+        payload = "\n".join((self.user_id, self.type.value, format_money(self.amount)))
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Lock:
+    user_id: str
+    owner: str
+    balance: Decimal
+    lease_until: int
+
+
+@dataclass(frozen=True)
+class PendingTransaction:
+    request: TransactionRequest
+    transaction_id: str
+    owner: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """A committed transaction, as the API returns it."""
+
+    transaction_id: str
+    user_id: str
+    type: TransactionType
+    amount: Decimal
+    balance: Decimal
+    currency: str
+    created_at: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "transactionId": self.transaction_id,
+            "userId": self.user_id,
+            "type": self.type.value,
+            "amount": format_money(self.amount),
+            "balance": format_money(self.balance),
+            "currency": self.currency,
+            "createdAt": self.created_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> Transaction:
+        return cls(
+            transaction_id=data["transactionId"],
+            user_id=data["userId"],
+            type=TransactionType(data["type"]),
+            amount=Decimal(data["amount"]),
+            balance=Decimal(data["balance"]),
+            currency=data["currency"],
+            created_at=data["createdAt"],
+        )
+
+
+@dataclass(frozen=True)
+class StoredTransaction:
+    """What the transactions table already holds under a (userId, key)."""
+
+    fingerprint: str
+    committed: Transaction | None
+
+
+@dataclass(frozen=True)
+class PutOutcome:
+    transaction_id: str
+    created_at: str
+    replay: Transaction | None
+
+
+@dataclass(frozen=True)
+class Balance:
+    user_id: str
+    balance: Decimal
+    currency: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "userId": self.user_id,
+            "balance": format_money(self.balance),
+            "currency": self.currency,
+        }
+
+
+def request_to_dict(request: TransactionRequest) -> dict[str, str]:
+    """The normalized request as it travels between saga steps."""
+    return {
+        "userId": request.user_id,
+        "idempotencyKey": request.idempotency_key,
+        "type": request.type.value,
+        "amount": format_money(request.amount),
+    }
+
+
+def request_from_dict(data: dict[str, str]) -> TransactionRequest:
+    return TransactionRequest(
+        user_id=data["userId"],
+        idempotency_key=data["idempotencyKey"],
+        type=TransactionType(data["type"]),
+        amount=Decimal(data["amount"]),
+    )

@@ -1,0 +1,79 @@
+"""Parsing of client input into domain models; every message names the offending field."""
+
+import json
+import unicodedata
+from typing import Any
+
+from functions.domain.errors import ValidationError
+from functions.domain.models import TransactionRequest, TransactionType
+from functions.domain.money import parse_amount
+
+MAX_USER_ID_LENGTH = 128
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def _has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in value)
+
+
+def parse_user_id(value: object) -> str:
+    """Raises: ValidationError unless a string of 1-128 characters without control characters."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError("userId is required and must be a non-empty string")
+    if len(value) > MAX_USER_ID_LENGTH:
+        raise ValidationError(f"userId must be at most {MAX_USER_ID_LENGTH} characters")
+    if _has_control_characters(value):
+        raise ValidationError("userId must not contain control characters")
+    return value
+
+
+def parse_idempotency_key(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError("Idempotent-Key header is required")
+    if len(value) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ValidationError(
+            f"Idempotent-Key header must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
+        )
+    if _has_control_characters(value):
+        raise ValidationError("Idempotent-Key header must not contain control characters")
+    return value
+
+
+def _parse_body(body: object) -> dict[str, Any]:
+    if not isinstance(body, str) or not body.strip():
+        raise ValidationError("body is required and must be a JSON object")
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise ValidationError("body must be a JSON object") from error
+    if not isinstance(parsed, dict):
+        raise ValidationError("body must be a JSON object")
+    return parsed
+
+
+def _parse_type(value: object) -> TransactionType:
+    if value not in ("credit", "debit"):
+        raise ValidationError('type must be "credit" or "debit"')
+    return TransactionType(value)
+
+
+def _amount_field(payload: dict[str, Any]) -> tuple[str, object]:
+    """The contract spells it `ammount`; `amount` is an alias, and both must agree."""
+    if "ammount" in payload and "amount" in payload and payload["ammount"] != payload["amount"]:
+        raise ValidationError("ammount and amount differ; send only one")
+    if "ammount" in payload:
+        return "ammount", payload["ammount"]
+    if "amount" in payload:
+        return "amount", payload["amount"]
+    raise ValidationError("ammount is required")
+
+
+def parse_transaction_request(body: object, idempotency_key: object) -> TransactionRequest:
+    """Raises: ValidationError naming the first invalid field."""
+    key = parse_idempotency_key(idempotency_key)
+    payload = _parse_body(body)
+    user_id = parse_user_id(payload.get("userId"))
+    transaction_type = _parse_type(payload.get("type"))
+    field, raw_amount = _amount_field(payload)
+    amount = parse_amount(raw_amount, field)
+    return TransactionRequest(user_id, key, transaction_type, amount)

@@ -1,0 +1,26 @@
+"""Task AcquireLock: take the user's lock on the aggregate row and return the balance it saw."""
+
+import time
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.domain import use_cases
+from functions.domain.money import format_money
+from functions.observability import logger, tracer
+from functions.repositories import aggregates
+from functions.settings import get_settings
+
+
+@logger.inject_lambda_context(correlation_id_path="executionId")
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    settings = get_settings()
+    lock = use_cases.acquire_lock(
+        aggregates.repository(settings),
+        user_id=event["userId"],
+        owner=event["executionId"],
+        now=int(time.time()),
+        lease_seconds=settings.lock_lease_seconds,
+        default_balance=settings.default_balance,
+    )
+    return {"balance": format_money(lock.balance), "leaseUntil": lock.lease_until}

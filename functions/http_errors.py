@@ -1,0 +1,38 @@
+"""The one table from Step Functions error names to HTTP responses, and the error body."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class HttpError:
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# Keep infra/openapi.yaml's response template in step (tests/consistency checks it).
+HTTP_ERRORS: dict[str, HttpError] = {
+    "ValidationError": HttpError(400, "VALIDATION_ERROR", "the request is invalid"),
+    "InsufficientFundsError": HttpError(
+        422, "INSUFFICIENT_FUNDS", "the balance is lower than the debit amount"
+    ),
+    "IdempotencyKeyReusedError": HttpError(
+        422, "IDEMPOTENCY_KEY_REUSED", "Idempotent-Key was already used for a different transaction"
+    ),
+    "UserBusyError": HttpError(
+        429,
+        "USER_BUSY",
+        "another transaction of this user is in progress; retry later",
+        {"Retry-After": "1"},
+    ),
+}
+INTERNAL_ERROR = HttpError(500, "INTERNAL_ERROR", "the request could not be processed")
+
+
+def http_error_for(error_name: str) -> HttpError:
+    return HTTP_ERRORS.get(error_name, INTERNAL_ERROR)
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}

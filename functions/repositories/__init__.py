@@ -1,0 +1,1 @@
+"""DynamoDB access, one module per table; the only code that imports boto3."""

@@ -1,0 +1,144 @@
+"""The transactions_aggregate table: one row per user with the balance and the user's lock."""
+
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.domain.errors import LockLostError, UserBusyError
+from functions.domain.models import Lock, Transaction
+from functions.repositories import dynamodb
+from functions.settings import Settings
+
+
+class AggregatesRepository:
+    def __init__(self, client: Any, table_name: str, transactions_table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+        self._transactions_table = transactions_table_name
+
+    def take_lock(
+        self, user_id: str, owner: str, now: int, lease_until: int, default_balance: Decimal
+    ) -> Lock:
+        """Create the row with the default balance if missing, and lock it for `owner`.
+
+        Succeeds again for the same owner (a retried step) and over an expired lease.
+        Raises: UserBusyError while another owner's lease runs.
+        """
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"userId": {"S": user_id}},
+                UpdateExpression=(
+                    "SET balance = if_not_exists(balance, :default), "
+                    "lockOwner = :owner, leaseUntil = :leaseUntil"
+                ),
+                # Free, already ours, or its holder's lease ran out: invariant 4.
+                ConditionExpression=(
+                    "attribute_not_exists(lockOwner) OR lockOwner = :owner OR leaseUntil < :now"
+                ),
+                ExpressionAttributeValues={
+                    ":default": {"N": str(default_balance)},
+                    ":owner": {"S": owner},
+                    ":leaseUntil": {"N": str(lease_until)},
+                    ":now": {"N": str(now)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if dynamodb.error_code(error) == "ConditionalCheckFailedException":
+                raise UserBusyError("another transaction of this user is in progress") from error
+            dynamodb.raise_if_transient(error)
+            raise
+        item = response["Attributes"]
+        return Lock(user_id, owner, Decimal(item["balance"]["N"]), int(item["leaseUntil"]["N"]))
+
+    def release_lock(self, user_id: str, owner: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"userId": {"S": user_id}},
+                UpdateExpression="REMOVE lockOwner, leaseUntil",
+                # Owner token check: never free a lock someone else holds (invariant 5).
+                ConditionExpression="lockOwner = :owner",
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as error:
+            if dynamodb.error_code(error) == "ConditionalCheckFailedException":
+                return False
+            dynamodb.raise_if_transient(error)
+            raise
+        return True
+
+    def commit(
+        self, transaction: Transaction, key: str, owner: str, seen_balance: Decimal, now: int
+    ) -> None:
+        """Set the new balance and commit the pending record in one atomic write.
+
+        Raises: LockLostError if `owner` no longer holds a live lease or its record is gone.
+        """
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"userId": {"S": transaction.user_id}},
+                            "UpdateExpression": "SET balance = :balance",
+                            # Owner token and live lease: invariant 5. The balance is the one
+                            # seen under this lock, so nothing can have moved it in between.
+                            "ConditionExpression": (
+                                "lockOwner = :owner AND leaseUntil >= :now AND balance = :seen"
+                            ),
+                            "ExpressionAttributeValues": {
+                                ":balance": {"N": str(transaction.balance)},
+                                ":owner": {"S": owner},
+                                ":now": {"N": str(now)},
+                                ":seen": {"N": str(seen_balance)},
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._transactions_table,
+                            "Key": {
+                                "userId": {"S": transaction.user_id},
+                                "idempotencyKey": {"S": key},
+                            },
+                            "UpdateExpression": "SET #status = :committed, balanceAfter = :balance",
+                            # Only the record this execution wrote, once: invariant 3.
+                            "ConditionExpression": "#status = :pending AND #owner = :owner",
+                            "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
+                            "ExpressionAttributeValues": {
+                                ":committed": {"S": "COMMITTED"},
+                                ":pending": {"S": "PENDING"},
+                                ":balance": {"N": str(transaction.balance)},
+                                ":owner": {"S": owner},
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if dynamodb.error_code(error) == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    raise LockLostError("this execution no longer holds the user's lock") from error
+            dynamodb.raise_if_transient(error)
+            raise
+
+    def find_balance(self, user_id: str) -> Decimal | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={"userId": {"S": user_id}},
+            ProjectionExpression="balance",
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Decimal(item["balance"]["N"]) if item else None
+
+
+def repository(settings: Settings) -> AggregatesRepository:
+    return AggregatesRepository(
+        dynamodb.client(), settings.aggregates_table_name, settings.transactions_table_name
+    )

@@ -1,0 +1,98 @@
+"""The transactions table: one item per (userId, idempotencyKey), pending until committed."""
+
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.domain.models import (
+    PendingTransaction,
+    StoredTransaction,
+    Transaction,
+    TransactionType,
+)
+from functions.repositories import dynamodb
+from functions.settings import Settings
+
+PENDING = "PENDING"
+COMMITTED = "COMMITTED"
+
+
+def _committed_transaction(item: dict[str, Any]) -> Transaction | None:
+    if item["status"]["S"] != COMMITTED:
+        return None
+    return Transaction(
+        transaction_id=item["transactionId"]["S"],
+        user_id=item["userId"]["S"],
+        type=TransactionType(item["type"]["S"]),
+        amount=Decimal(item["amount"]["N"]),
+        balance=Decimal(item["balanceAfter"]["N"]),
+        currency=item["currency"]["S"],
+        created_at=item["createdAt"]["S"],
+    )
+
+
+class TransactionsRepository:
+    def __init__(self, client: Any, table_name: str, currency: str) -> None:
+        self._client = client
+        self._table = table_name
+        self._currency = currency
+
+    def put_pending(self, pending: PendingTransaction) -> StoredTransaction | None:
+        """Write `pending` unless a committed record holds its key; return that record if so.
+
+        A pending record can only be left by an execution whose lease is gone (the caller holds
+        the user's lock), so it is overwritten rather than replayed.
+        """
+        request = pending.request
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "userId": {"S": request.user_id},
+                    "idempotencyKey": {"S": request.idempotency_key},
+                    "transactionId": {"S": pending.transaction_id},
+                    "type": {"S": request.type.value},
+                    "amount": {"N": str(request.amount)},
+                    "currency": {"S": self._currency},
+                    "fingerprint": {"S": request.fingerprint},
+                    "status": {"S": PENDING},
+                    "owner": {"S": pending.owner},
+                    "createdAt": {"S": pending.created_at},
+                },
+                # At most one committed transaction per (userId, key): invariant 3.
+                ConditionExpression="attribute_not_exists(userId) OR #status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":pending": {"S": PENDING}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if dynamodb.error_code(error) == "ConditionalCheckFailedException":
+                item = error.response["Item"]
+                return StoredTransaction(item["fingerprint"]["S"], _committed_transaction(item))
+            dynamodb.raise_if_transient(error)
+            raise
+        return None
+
+    def delete_pending(self, user_id: str, key: str, owner: str) -> bool:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"userId": {"S": user_id}, "idempotencyKey": {"S": key}},
+                # Only this execution's uncommitted record: a committed one is never undone.
+                ConditionExpression="#status = :pending AND #owner = :owner",
+                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+                ExpressionAttributeValues={":pending": {"S": PENDING}, ":owner": {"S": owner}},
+            )
+        except ClientError as error:
+            if dynamodb.error_code(error) == "ConditionalCheckFailedException":
+                return False
+            dynamodb.raise_if_transient(error)
+            raise
+        return True
+
+
+def repository(settings: Settings) -> TransactionsRepository:
+    return TransactionsRepository(
+        dynamodb.client(), settings.transactions_table_name, settings.currency
+    )
