@@ -1,0 +1,144 @@
+"""AWS on one machine: moto in-process with the template's tables, functions and state machine.
+
+Every boto3 request goes through botocore's `before-send` event; one handler, placed ahead of
+moto's, gives each DynamoDB request DynamoDB's own atomicity (moto's backend is not thread-safe)
+and sends each Lambda Invoke to the real handler code in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.handlers import BUILTIN_HANDLERS
+from moto import mock_aws
+from moto.core.botocore_stubber import MockRawResponse
+from moto.core.models import botocore_stubber
+
+from functions.repositories import dynamodb
+from functions.settings import get_settings
+from infra.local import executions
+from infra.local.lambdas import LocalLambdas
+from infra.local.template import TEMPLATE_PATH, Template
+
+REGION = "us-east-1"
+STATE_MACHINE = "TransactionStateMachine"
+STATE_MACHINE_ROLE = "arn:aws:iam::123456789012:role/TransactionStateMachineRole"
+LOCAL_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+_active: LocalAws | None = None
+
+
+def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSResponse | None:
+    runtime = _active
+    if runtime is None:
+        return None
+    _, service, operation = event_name.split(".", 2)
+    if service == "dynamodb":
+        with runtime.dynamodb_lock:
+            runtime.dynamodb_requests[operation] = runtime.dynamodb_requests.get(operation, 0) + 1
+            return botocore_stubber(event_name=event_name, request=request)
+    if service == "lambda" and operation == "Invoke":
+        # /2015-03-31/functions/{FunctionName}/invocations
+        function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
+        result = runtime.lambdas.invoke(function, request.body or b"")
+        headers = {"X-Amz-Executed-Version": "$LATEST"}
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = result.function_error
+        return AWSResponse(request.url, 200, headers, MockRawResponse(result.payload))  # type: ignore[arg-type]
+    return None
+
+
+if ("before-send", _route) not in BUILTIN_HANDLERS:
+    # First, so it runs before moto's stubber; sessions created from now on pick it up.
+    BUILTIN_HANDLERS.insert(0, ("before-send", _route))
+
+
+class LocalAws:
+    """The stand-in for AWS behind `make run` and the tests. One may be active at a time."""
+
+    def __init__(self, template: Template | None = None) -> None:
+        self.template = template or Template.load(TEMPLATE_PATH, REGION)
+        self.lambdas = LocalLambdas(self.template.functions, REGION)
+        self.dynamodb_lock = threading.Lock()
+        self.dynamodb_requests: dict[str, int] = {}
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._saved_environment: dict[str, str | None] = {}
+
+    def start(self) -> LocalAws:
+        global _active
+        if _active is not None:
+            raise RuntimeError("another LocalAws is already running")
+        self._set_environment()
+        self._mock.start()
+        boto3.DEFAULT_SESSION = None  # a fresh session picks up the request routing
+        _cold_start()
+        _active = self
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        self.stepfunctions = boto3.client("stepfunctions", region_name=REGION)
+        for table in self.template.tables.values():
+            self.dynamodb.create_table(**table.create_table_request())
+        spec = self.template.state_machines[STATE_MACHINE]
+        self.state_machine_arn = self.stepfunctions.create_state_machine(
+            name=spec.logical_id,
+            definition=spec.definition,
+            roleArn=STATE_MACHINE_ROLE,
+            type=spec.type,
+        )["stateMachineArn"]
+        return self
+
+    def stop(self) -> None:
+        global _active
+        _active = None
+        self._mock.stop()
+        _cold_start()
+        for key, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def __enter__(self) -> LocalAws:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start_sync_execution(self, execution_input: str, name: str | None = None) -> dict[str, Any]:
+        return executions.start_sync_execution(
+            self.stepfunctions, self.state_machine_arn, execution_input, name
+        )
+
+    def entered_states(self, execution_arn: str) -> list[str]:
+        return executions.entered_states(self.stepfunctions, execution_arn)
+
+    def _set_environment(self) -> None:
+        variables: dict[str, str] = dict(LOCAL_ENVIRONMENT)
+        for function in self.template.functions.values():
+            for key, value in function.environment.items():
+                if variables.setdefault(key, value) != value:
+                    # All handlers share this process's environment.
+                    raise ValueError(
+                        f"functions disagree on {key}; the local runtime needs one value"
+                    )
+        for key, value in variables.items():
+            self._saved_environment.setdefault(key, os.environ.get(key))
+            if key in LOCAL_ENVIRONMENT and key in os.environ and key.startswith("POWERTOOLS"):
+                continue  # a caller's explicit Powertools setting wins
+            os.environ[key] = value
+
+
+def _cold_start() -> None:
+    """Forget what the handlers cached (settings, clients), as a new Lambda sandbox would."""
+    get_settings.cache_clear()
+    dynamodb.client.cache_clear()

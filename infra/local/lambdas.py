@@ -1,0 +1,145 @@
+"""Runs the real Lambda handlers in-process, answering as the Lambda Invoke API does.
+
+A handler's exception becomes an `Unhandled` function error whose `errorType` is the exception's
+class name, which Step Functions uses as the error name, exactly as on AWS. Fault points let tests
+break a function before it runs or after it has done its work.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.local.template import FunctionSpec
+
+
+class FaultPoint(enum.Enum):
+    BEFORE = "before"  # raises before the handler runs: nothing was written
+    AFTER = "after"  # runs the handler, then raises instead of returning its result
+    HANG = "hang"  # sleeps past the function's timeout, then fails as Lambda does
+
+
+class InjectedFaultError(Exception):
+    """The error a fault point raises, standing in for a crash of the function."""
+
+
+@dataclass
+class _Fault:
+    point: FaultPoint
+    remaining: int
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    payload: bytes
+    function_error: str | None = None
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    deadline: float = 0.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class LocalLambdas:
+    """The functions of the template, invocable by name or ARN."""
+
+    def __init__(self, functions: dict[str, FunctionSpec], region: str) -> None:
+        self._functions = functions
+        self._region = region
+        self._faults: dict[str, _Fault] = {}
+        self._lock = threading.Lock()
+        self.invocations: Counter[str] = Counter()
+
+    def resolve(self, name_or_arn: str) -> FunctionSpec:
+        name = name_or_arn.split(":function:")[-1].split(":")[0]
+        return self._functions[name]
+
+    def inject_fault(self, function: str, point: FaultPoint, times: int = 1) -> None:
+        """Make the next `times` invocations of `function` (a logical id) fail at `point`."""
+        with self._lock:
+            self._faults[function] = _Fault(point, times)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, function: str) -> FaultPoint | None:
+        with self._lock:
+            fault = self._faults.get(function)
+            if fault is None or fault.remaining <= 0:
+                return None
+            fault.remaining -= 1
+            return fault.point
+
+    def invoke(self, name_or_arn: str, payload: bytes) -> InvokeResult:
+        spec = self.resolve(name_or_arn)
+        with self._lock:
+            self.invocations[spec.logical_id] += 1
+        context = LambdaContext(
+            function_name=spec.logical_id,
+            invoked_function_arn=spec.arn(self._region),
+            deadline=time.monotonic() + spec.timeout_seconds,
+        )
+        event = json.loads(payload or b"{}")
+        fault = self._take_fault(spec.logical_id)
+        try:
+            if fault is FaultPoint.HANG:
+                time.sleep(spec.timeout_seconds)
+                return _timed_out(context, spec.timeout_seconds)
+            if fault is FaultPoint.BEFORE:
+                raise InjectedFaultError(f"{spec.logical_id} crashed before its work")
+            result = _load_handler(spec.handler)(event, context)
+            if fault is FaultPoint.AFTER:
+                raise InjectedFaultError(f"{spec.logical_id} crashed after its work")
+        except Exception as error:
+            return _unhandled(error, context)
+        return InvokeResult(json.dumps(result).encode())
+
+
+def _unhandled(error: Exception, context: LambdaContext) -> InvokeResult:
+    body = {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": context.aws_request_id,
+        "stackTrace": traceback.format_tb(error.__traceback__),
+    }
+    return InvokeResult(json.dumps(body).encode(), function_error="Unhandled")
+
+
+def _timed_out(context: LambdaContext, seconds: int) -> InvokeResult:
+    body = {
+        "errorMessage": f"{context.aws_request_id} Task timed out after {seconds:.2f} seconds",
+        "errorType": "Sandbox.Timedout",
+    }
+    return InvokeResult(json.dumps(body).encode(), function_error="Unhandled")
+
+
+_handlers: dict[str, Callable[[dict, Any], Any]] = {}
+
+
+def _load_handler(path: str) -> Callable[[dict, Any], Any]:
+    if path not in _handlers:
+        module_name, _, attribute = path.rpartition(".")
+        _handlers[path] = getattr(importlib.import_module(module_name), attribute)
+    return _handlers[path]

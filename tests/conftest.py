@@ -1,0 +1,29 @@
+"""Fake AWS credentials and region, Powertools settings, and the shared fixtures of every tier."""
+
+import os
+
+import pytest
+
+# Set before anything imports boto3 or moto (moto's documented setup).
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "wallet",
+        "POWERTOOLS_METRICS_NAMESPACE": "Wallet",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+
+
+@pytest.fixture
+def local_aws():
+    """The embedded runtime: moto with the template's tables, functions and state machine."""
+    from infra.local.aws import LocalAws
+
+    with LocalAws() as aws:
+        yield aws
