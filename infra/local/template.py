@@ -92,7 +92,7 @@ class Template:
         for name, props in of_type("AWS::Serverless::StateMachine").items():
             definition = (path.parent / props["DefinitionUri"]).read_text()
             for key, value in props.get("DefinitionSubstitutions", {}).items():
-                definition = definition.replace("${%s}" % key, resolver.resolve(value))
+                definition = definition.replace("${" + key + "}", resolver.resolve(value))
             state_machines[name] = StateMachineSpec(name, props.get("Type", "STANDARD"), definition)
         return cls(functions, tables, state_machines)
 

@@ -1,0 +1,81 @@
+"""The contract's invariants, checked from the tables alone."""
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from functions.settings import get_settings
+
+
+def _scan(client: Any, table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def violations(client: Any, *, allow_held_locks: bool = False) -> list[str]:
+    """Every broken invariant, as readable lines; an empty list when all hold.
+
+    1 balance = default + committed credits - committed debits; 2 never below zero;
+    3 one committed transaction per (userId, key) (the table key makes it structural, so a
+    duplicate transactionId is what is checked); 4 no lock held and no pending record left.
+    """
+    settings = get_settings()
+    found: list[str] = []
+    expected: dict[str, Decimal] = defaultdict(lambda: settings.default_balance)
+    transaction_ids: set[str] = set()
+    for item in _scan(client, settings.transactions_table_name):
+        user, key = item["userId"]["S"], item["idempotencyKey"]["S"]
+        if item["status"]["S"] != "COMMITTED":
+            found.append(f"pending record left for user {user!r} key {key!r}")
+            continue
+        if item["transactionId"]["S"] in transaction_ids:
+            found.append(f"transactionId {item['transactionId']['S']} committed twice")
+        transaction_ids.add(item["transactionId"]["S"])
+        amount = Decimal(item["amount"]["N"])
+        expected[user] += amount if item["type"]["S"] == "credit" else -amount
+    aggregates = {i["userId"]["S"]: i for i in _scan(client, settings.aggregates_table_name)}
+    for user in set(expected) | set(aggregates):
+        row = aggregates.get(user)
+        balance = Decimal(row["balance"]["N"]) if row else settings.default_balance
+        if balance != expected[user]:
+            found.append(
+                f"user {user!r}: balance {balance} but transactions add up to {expected[user]}"
+            )
+        if balance < 0:
+            found.append(f"user {user!r}: negative balance {balance}")
+        if row and "lockOwner" in row and not allow_held_locks:
+            found.append(f"user {user!r}: lock still held by {row['lockOwner']['S']}")
+    return found
+
+
+def balance_of(client: Any, user_id: str) -> Decimal:
+    settings = get_settings()
+    item = client.get_item(
+        TableName=settings.aggregates_table_name,
+        Key={"userId": {"S": user_id}},
+        ConsistentRead=True,
+    ).get("Item")
+    return Decimal(item["balance"]["N"]) if item else settings.default_balance
+
+
+def lock_owner(client: Any, user_id: str) -> str | None:
+    item = client.get_item(
+        TableName=get_settings().aggregates_table_name,
+        Key={"userId": {"S": user_id}},
+        ConsistentRead=True,
+    ).get("Item")
+    return item["lockOwner"]["S"] if item and "lockOwner" in item else None
+
+
+def transaction_items(client: Any, user_id: str) -> list[dict[str, Any]]:
+    return [
+        item
+        for item in _scan(client, get_settings().transactions_table_name)
+        if item["userId"]["S"] == user_id
+    ]
