@@ -1,0 +1,64 @@
+# Wallet service: every command a developer or CI needs. `make` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 3000
+export PYTHONPATH := $(CURDIR)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test unit integration statemachine consistency concurrency contract \
+	reliability bench lint format validate build deploy destroy e2e clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv with the pinned dependencies (a no-op once done)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: install ## Serve the API locally on http://127.0.0.1:3000 (PORT=... to change; no AWS, no Docker)
+	PORT=$(PORT) $(BIN)/python -m infra.local
+
+test: install ## Run every local test tier (what CI runs)
+	$(BIN)/pytest -q -n auto -m "not slow and not e2e"
+
+unit: install ## Domain and handler tests, no AWS at all
+	$(BIN)/pytest -q tests/unit
+
+integration: install ## Repositories and handlers on moto's DynamoDB
+	$(BIN)/pytest -q tests/integration
+
+statemachine: install ## The real ASL on the embedded runtime, one test per path
+	$(BIN)/pytest -q tests/statemachine
+
+consistency: install ## One-source-of-truth checks across ASL, template, OpenAPI and code
+	$(BIN)/pytest -q tests/consistency
+
+concurrency: install ## Races under forced thread switching
+	$(BIN)/pytest -q tests/concurrency
+
+reliability: install ## The long soak: >=10,000 operations, the fault matrix and fuzzing, with progress
+	$(BIN)/python -m tests.reliability
+
+bench: install ## Throughput, latency, request counts and cost per transaction (docs/performance.md)
+	$(BIN)/python -m tests.bench
+
+lint: install ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## Format and autofix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+validate: install ## Offline checks of the SAM template, its transform and the ASL
+	$(BIN)/pytest -q tests/consistency
+
+clean: ## Remove the virtualenv, build output and caches
+	rm -rf $(VENV) .build .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
