@@ -28,13 +28,15 @@ class Aggregates(Protocol):
         self, transaction: Transaction, key: str, owner: str, seen_balance: Decimal, now: int
     ) -> None: ...
 
+    def revert(self, transaction: Transaction, key: str, owner: str, now: int) -> None: ...
+
     def find_balance(self, user_id: str) -> Decimal | None: ...
 
 
 class Transactions(Protocol):
     def put_pending(self, pending: PendingTransaction) -> StoredTransaction | None: ...
 
-    def delete_pending(self, user_id: str, key: str, owner: str) -> bool: ...
+    def delete_pending(self, user_id: str, key: str, owner: str) -> Transaction | None: ...
 
 
 def _timestamp(moment: datetime) -> str:
@@ -114,9 +116,25 @@ def release_lock(aggregates: Aggregates, user_id: str, owner: str) -> bool:
     return aggregates.release_lock(user_id, owner)
 
 
-def delete_transaction(transactions: Transactions, user_id: str, key: str, owner: str) -> bool:
-    """Compensation: remove the pending record this owner wrote; True if there was one."""
-    return transactions.delete_pending(user_id, key, owner)
+def delete_transaction(
+    transactions: Transactions,
+    aggregates: Aggregates,
+    user_id: str,
+    key: str,
+    owner: str,
+    now: int,
+) -> bool:
+    """Compensation: undo what this owner wrote under `key`; True if a commit was reverted.
+
+    A pending record is deleted. A record this owner already committed (the failure came after
+    the commit) is deleted together with its balance change, so a failed request applied nothing.
+    Raises: LockLostError if the lease ran out before a commit could be reverted.
+    """
+    committed = transactions.delete_pending(user_id, key, owner)
+    if committed is None:
+        return False
+    aggregates.revert(committed, key, owner, now)
+    return True
 
 
 def get_balance(

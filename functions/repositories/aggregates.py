@@ -6,7 +6,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.domain.errors import LockLostError, UserBusyError
-from functions.domain.models import Lock, Transaction
+from functions.domain.models import Lock, Transaction, TransactionType
 from functions.repositories import dynamodb
 from functions.settings import Settings
 
@@ -113,6 +113,59 @@ class AggregatesRepository:
                                 ":committed": {"S": "COMMITTED"},
                                 ":pending": {"S": "PENDING"},
                                 ":balance": {"N": str(transaction.balance)},
+                                ":owner": {"S": owner},
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if dynamodb.error_code(error) == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    raise LockLostError("this execution no longer holds the user's lock") from error
+            dynamodb.raise_if_transient(error)
+            raise
+
+    def revert(self, transaction: Transaction, key: str, owner: str, now: int) -> None:
+        """Undo what `owner` committed: restore the balance and delete the record, atomically.
+
+        Raises: LockLostError if `owner` no longer holds a live lease (the commit then stands).
+        """
+        signed = (
+            transaction.amount
+            if transaction.type is TransactionType.CREDIT
+            else -transaction.amount
+        )
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"userId": {"S": transaction.user_id}},
+                            "UpdateExpression": "SET balance = balance - :signed",
+                            # Owner token and live lease: invariant 5.
+                            "ConditionExpression": "lockOwner = :owner AND leaseUntil >= :now",
+                            "ExpressionAttributeValues": {
+                                ":signed": {"N": str(signed)},
+                                ":owner": {"S": owner},
+                                ":now": {"N": str(now)},
+                            },
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self._transactions_table,
+                            "Key": {
+                                "userId": {"S": transaction.user_id},
+                                "idempotencyKey": {"S": key},
+                            },
+                            # The very record this owner committed, and only while committed.
+                            "ConditionExpression": "#status = :committed AND #owner = :owner",
+                            "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
+                            "ExpressionAttributeValues": {
+                                ":committed": {"S": "COMMITTED"},
                                 ":owner": {"S": owner},
                             },
                         }

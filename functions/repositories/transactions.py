@@ -74,22 +74,31 @@ class TransactionsRepository:
             raise
         return None
 
-    def delete_pending(self, user_id: str, key: str, owner: str) -> bool:
+    def delete_pending(self, user_id: str, key: str, owner: str) -> Transaction | None:
+        """Delete the pending record `owner` wrote.
+
+        Returns the record instead if `owner` already committed it (only a revert may undo it);
+        None when there was nothing of this owner's to delete.
+        """
         try:
             self._client.delete_item(
                 TableName=self._table,
                 Key={"userId": {"S": user_id}, "idempotencyKey": {"S": key}},
-                # Only this execution's uncommitted record: a committed one is never undone.
+                # Only this execution's uncommitted record: invariant 3's record is never lost.
                 ConditionExpression="#status = :pending AND #owner = :owner",
                 ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
                 ExpressionAttributeValues={":pending": {"S": PENDING}, ":owner": {"S": owner}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if dynamodb.error_code(error) == "ConditionalCheckFailedException":
-                return False
+                item = error.response.get("Item")
+                if item and item["owner"]["S"] == owner:
+                    return _committed_transaction(item)
+                return None
             dynamodb.raise_if_transient(error)
             raise
-        return True
+        return None
 
 
 def repository(settings: Settings) -> TransactionsRepository:
