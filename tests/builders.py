@@ -1,0 +1,26 @@
+"""Minimal events and inputs for the tests."""
+
+import json
+import uuid
+from typing import Any
+
+
+def transaction_body(user_id: str = "1", amount: str = "10", type_: str = "credit") -> str:
+    return json.dumps({"userId": user_id, "ammount": amount, "type": type_})
+
+
+def execution_input(
+    user_id: str = "1", amount: str = "10", type_: str = "credit", key: str | None = None
+) -> str:
+    """The execution input API Gateway's request template builds."""
+    return json.dumps(
+        {
+            "body": transaction_body(user_id, amount, type_),
+            "idempotencyKey": key or uuid.uuid4().hex,
+            "requestId": uuid.uuid4().hex,
+        }
+    )
+
+
+def output_of(response: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(response["output"])

@@ -1,0 +1,278 @@
+"""The real ASL on the embedded runtime: one test per path, checking history, tables and invariants."""
+
+import json
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from infra.local.lambdas import FaultPoint
+from tests.builders import execution_input, output_of
+from tests.invariants import balance_of, lock_owner, transaction_items, violations
+
+HAPPY_PATH = ["ValidateRequest", "AcquireLock", "PutTransaction", "IsReplay", "UpdateBalance",
+              "ReleaseLock", "TransactionSucceeded"]  # fmt: skip
+FAILED_AFTER_PUT = ["DeleteTransaction", "ReleaseLockAfterFailure", "IsCommitted",
+                    "TransactionFailed"]  # fmt: skip
+
+
+def run(aws, **kwargs):
+    response = aws.start_sync_execution(execution_input(**kwargs))
+    return response, aws.entered_states(response["executionArn"])
+
+
+def hold_lock(aws, user_id: str, owner: str, lease_until: int) -> None:
+    aws.dynamodb.put_item(
+        TableName="AggregatesTable",
+        Item={
+            "userId": {"S": user_id},
+            "balance": {"N": "100.00"},
+            "lockOwner": {"S": owner},
+            "leaseUntil": {"N": str(lease_until)},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("type_", "amount", "expected_balance"),
+    [("credit", "10", "110.00"), ("debit", "30.5", "69.50"), ("debit", "100.00", "0.00")],
+    ids=["credit", "debit", "debit-to-exactly-zero"],
+)
+def test_transaction_is_applied(local_aws, type_, amount, expected_balance):
+    response, states = run(local_aws, user_id="u1", amount=amount, type_=type_, key="k1")
+
+    assert response["status"] == "SUCCEEDED"
+    assert states == HAPPY_PATH
+    output = output_of(response)
+    assert output["replayed"] is False
+    assert output["transaction"]["balance"] == expected_balance
+    assert output["transaction"]["amount"] == f"{Decimal(amount):.2f}"
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal(expected_balance)
+    [item] = transaction_items(local_aws.dynamodb, "u1")
+    assert item["status"]["S"] == "COMMITTED"
+    assert item["transactionId"]["S"] == output["transaction"]["transactionId"]
+    assert violations(local_aws.dynamodb) == []
+
+
+def test_overdraft_runs_compensations_and_records_nothing(local_aws):
+    response, states = run(local_aws, user_id="u1", amount="100.01", type_="debit")
+
+    assert response["status"] == "FAILED"
+    assert response["error"] == "InsufficientFundsError"
+    assert states == [*HAPPY_PATH[:5], *FAILED_AFTER_PUT]
+    assert transaction_items(local_aws.dynamodb, "u1") == []
+    assert lock_owner(local_aws.dynamodb, "u1") is None
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
+    assert violations(local_aws.dynamodb) == []
+
+
+def test_invalid_request_fails_before_anything_is_written(local_aws):
+    bad = json.dumps({"body": '{"userId": "u1", "ammount": "1.001", "type": "credit"}',
+                      "idempotencyKey": "k1", "requestId": "r"})  # fmt: skip
+    response = local_aws.start_sync_execution(bad)
+
+    assert response["status"] == "FAILED"
+    assert response["error"] == "ValidationError"
+    assert "ammount" in json.loads(response["cause"])["errorMessage"]
+    assert local_aws.entered_states(response["executionArn"]) == [
+        "ValidateRequest", "TransactionFailed"]  # fmt: skip
+    assert local_aws.dynamodb_requests.get("UpdateItem", 0) == 0
+    assert local_aws.dynamodb_requests.get("PutItem", 0) == 0
+
+
+def test_replay_returns_the_stored_result_and_moves_the_balance_once(local_aws):
+    first, _ = run(local_aws, user_id="u1", amount="10", key="k1")
+    replay, states = run(local_aws, user_id="u1", amount="10", key="k1")
+
+    assert replay["status"] == "SUCCEEDED"
+    assert states == ["ValidateRequest", "AcquireLock", "PutTransaction", "IsReplay",
+                      "ReturnStoredResult", "ReleaseLock", "TransactionSucceeded"]  # fmt: skip
+    assert output_of(replay) == {**output_of(first), "replayed": True}
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("110.00")
+    assert lock_owner(local_aws.dynamodb, "u1") is None
+    assert violations(local_aws.dynamodb) == []
+
+
+def test_same_key_for_another_user_is_another_transaction(local_aws):
+    run(local_aws, user_id="u1", amount="10", key="k1")
+    response, _ = run(local_aws, user_id="u2", amount="10", key="k1")
+
+    assert output_of(response)["replayed"] is False
+    assert balance_of(local_aws.dynamodb, "u2") == Decimal("110.00")
+
+
+def test_key_reuse_with_another_payload_is_rejected(local_aws):
+    run(local_aws, user_id="u1", amount="10", key="k1")
+    response, states = run(local_aws, user_id="u1", amount="11", key="k1")
+
+    assert response["status"] == "FAILED"
+    assert response["error"] == "IdempotencyKeyReusedError"
+    assert states[-4:] == FAILED_AFTER_PUT
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("110.00")
+    [item] = transaction_items(local_aws.dynamodb, "u1")
+    assert item["amount"]["N"] in ("10", "10.00")
+    assert violations(local_aws.dynamodb) == []
+
+
+def test_busy_lock_is_retried_until_released(local_aws):
+    hold_lock(local_aws, "u1", "other-execution", int(time.time()) + 60)
+    releaser = threading.Timer(
+        0.3,
+        lambda: local_aws.dynamodb.update_item(
+            TableName="AggregatesTable",
+            Key={"userId": {"S": "u1"}},
+            UpdateExpression="REMOVE lockOwner, leaseUntil",
+        ),
+    )
+    releaser.start()
+    response, states = run(local_aws, user_id="u1", amount="5")
+    releaser.join()
+
+    assert response["status"] == "SUCCEEDED"
+    assert states == HAPPY_PATH
+    assert local_aws.lambdas.invocations["AcquireLockFunction"] >= 2
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("105.00")
+    assert violations(local_aws.dynamodb) == []
+
+
+def test_lock_held_past_the_retry_budget_fails_busy_and_writes_nothing(local_aws):
+    hold_lock(local_aws, "u1", "other-execution", int(time.time()) + 60)
+
+    response, states = run(local_aws, user_id="u1", amount="5")
+
+    assert response["status"] == "FAILED"
+    assert response["error"] == "UserBusyError"
+    assert states == ["ValidateRequest", "AcquireLock", "ReleaseLockAfterFailure", "IsCommitted",
+                      "TransactionFailed"]  # fmt: skip
+    assert local_aws.lambdas.invocations["AcquireLockFunction"] == 5  # 1 try + 4 retries
+    assert lock_owner(local_aws.dynamodb, "u1") == "other-execution"
+    assert transaction_items(local_aws.dynamodb, "u1") == []
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
+
+
+def test_expired_lease_is_taken_over(local_aws):
+    hold_lock(local_aws, "u1", "dead-execution", int(time.time()) - 1)
+
+    response, states = run(local_aws, user_id="u1", amount="5")
+
+    assert response["status"] == "SUCCEEDED"
+    assert states == HAPPY_PATH
+    assert local_aws.lambdas.invocations["AcquireLockFunction"] == 1
+    assert violations(local_aws.dynamodb) == []
+
+
+def test_abandoned_pending_record_is_not_a_replay(local_aws):
+    # Given an execution that died after PutTransaction: its lease ran out, its record is pending.
+    hold_lock(local_aws, "u1", "dead-execution", int(time.time()) - 1)
+    dead = json.loads(execution_input(user_id="u1", amount="7", key="k1"))
+    local_aws.lambdas.invoke(
+        "PutTransactionFunction",
+        json.dumps({"request": {"userId": "u1", "idempotencyKey": "k1", "type": "credit",
+                                "amount": "7.00"}, "executionId": "dead-execution"}).encode(),
+    )  # fmt: skip
+    assert dead  # the same request is sent again by the client
+
+    response, _ = run(local_aws, user_id="u1", amount="7", key="k1")
+
+    assert response["status"] == "SUCCEEDED"
+    assert output_of(response)["replayed"] is False
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("107.00")
+    assert violations(local_aws.dynamodb) == []
+
+
+def invoke(aws, function: str, payload: dict) -> dict:
+    result = aws.lambdas.invoke(function, json.dumps(payload).encode())
+    return {"error": result.function_error, **json.loads(result.payload)}
+
+
+def test_stale_holder_can_neither_update_nor_unlock(local_aws):
+    request = {"userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "10.00"}
+    invoke(local_aws, "AcquireLockFunction", {"userId": "u1", "executionId": "stale"})
+    put = invoke(local_aws, "PutTransactionFunction", {"request": request, "executionId": "stale"})
+    # The stale holder's lease runs out and a new execution takes the lock over.
+    local_aws.dynamodb.update_item(
+        TableName="AggregatesTable",
+        Key={"userId": {"S": "u1"}},
+        UpdateExpression="SET leaseUntil = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    invoke(local_aws, "AcquireLockFunction", {"userId": "u1", "executionId": "new"})
+
+    update = invoke(
+        local_aws,
+        "UpdateBalanceFunction",
+        {"request": request, "executionId": "stale", "balance": "100.00",
+         "transactionId": put["transactionId"], "createdAt": put["createdAt"]},
+    )  # fmt: skip
+    unlock = invoke(local_aws, "ReleaseLockFunction", {"userId": "u1", "executionId": "stale"})
+
+    assert update["errorType"] == "LockLostError"
+    assert unlock == {"error": None, "released": False}
+    assert lock_owner(local_aws.dynamodb, "u1") == "new"
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
+
+
+TASKS_BEFORE_COMMIT = ["AcquireLock", "PutTransaction", "UpdateBalance"]
+
+
+@pytest.mark.parametrize("point", [FaultPoint.BEFORE, FaultPoint.AFTER], ids=lambda p: p.value)
+@pytest.mark.parametrize("task", TASKS_BEFORE_COMMIT)
+def test_fault_up_to_the_commit_is_compensated(local_aws, task, point):
+    run(local_aws, user_id="u1", amount="10", key="earlier")  # balance 110.00, one commit
+    local_aws.lambdas.inject_fault(f"{task}Function", point)
+
+    response, states = run(local_aws, user_id="u1", amount="10", type_="debit", key="k1")
+
+    assert response["status"] == "FAILED"
+    assert response["error"] == "InjectedFaultError"
+    assert states[-3:] == ["ReleaseLockAfterFailure", "IsCommitted", "TransactionFailed"]
+    assert ("DeleteTransaction" in states) is (task != "AcquireLock")
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("110.00")
+    keys = [item["idempotencyKey"]["S"] for item in transaction_items(local_aws.dynamodb, "u1")]
+    assert keys == ["earlier"]
+    assert lock_owner(local_aws.dynamodb, "u1") is None
+    assert violations(local_aws.dynamodb) == []
+
+    retry, _ = run(local_aws, user_id="u1", amount="10", type_="debit", key="k1")
+    assert output_of(retry)["replayed"] is False
+    assert output_of(retry)["transaction"]["balance"] == "100.00"
+    assert violations(local_aws.dynamodb) == []
+
+
+@pytest.mark.parametrize("point", [FaultPoint.BEFORE, FaultPoint.AFTER], ids=lambda p: p.value)
+def test_fault_in_release_after_the_commit_still_succeeds_and_frees_the_lock(local_aws, point):
+    local_aws.lambdas.inject_fault("ReleaseLockFunction", point)
+
+    response, states = run(local_aws, user_id="u1", amount="10", type_="debit", key="k1")
+
+    assert response["status"] == "SUCCEEDED"
+    assert states == [*HAPPY_PATH[:-1], "ReleaseLockAfterFailure", "IsCommitted",
+                      "TransactionSucceeded"]  # fmt: skip
+    assert output_of(response)["transaction"]["balance"] == "90.00"
+    assert lock_owner(local_aws.dynamodb, "u1") is None
+    assert violations(local_aws.dynamodb) == []
+
+
+@pytest.mark.parametrize("point", [FaultPoint.BEFORE, FaultPoint.AFTER], ids=lambda p: p.value)
+def test_fault_in_validation_writes_nothing(local_aws, point):
+    local_aws.lambdas.inject_fault("ValidateRequestFunction", point)
+
+    response, states = run(local_aws, user_id="u1", amount="10")
+
+    assert response["error"] == "InjectedFaultError"
+    assert states == ["ValidateRequest", "TransactionFailed"]  # nothing to compensate
+    assert violations(local_aws.dynamodb) == []
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
+
+
+@pytest.mark.parametrize("point", [FaultPoint.BEFORE, FaultPoint.AFTER], ids=lambda p: p.value)
+def test_failing_compensation_still_releases_the_lock(local_aws, point):
+    local_aws.lambdas.inject_fault("DeleteTransactionFunction", point)
+
+    response, states = run(local_aws, user_id="u1", amount="500", type_="debit")
+
+    assert response["error"] == "InsufficientFundsError"  # the original error, not the fault
+    assert states[-4:] == FAILED_AFTER_PUT
+    assert lock_owner(local_aws.dynamodb, "u1") is None
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
