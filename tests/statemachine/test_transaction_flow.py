@@ -1,4 +1,4 @@
-"""The real ASL on the embedded runtime: one test per path, checking history, tables and invariants."""
+"""The real ASL on the embedded runtime: one test per path; history, tables and invariants."""
 
 import json
 import threading
