@@ -1,0 +1,154 @@
+"""The use cases with in-memory fakes of the repositories."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from functions.domain import use_cases
+from functions.domain.errors import IdempotencyKeyReusedError, InsufficientFundsError
+from functions.domain.models import (
+    Lock,
+    PendingTransaction,
+    StoredTransaction,
+    Transaction,
+    TransactionRequest,
+    TransactionType,
+)
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+@dataclass
+class FakeAggregates:
+    balances: dict[str, Decimal] = field(default_factory=dict)
+    commits: list[Transaction] = field(default_factory=list)
+    reverts: list[Transaction] = field(default_factory=list)
+
+    def take_lock(self, user_id, owner, now, lease_until, default_balance):
+        balance = self.balances.setdefault(user_id, default_balance)
+        return Lock(user_id, owner, balance, lease_until)
+
+    def release_lock(self, user_id, owner):
+        return True
+
+    def commit(self, transaction, key, owner, seen_balance, now):
+        self.commits.append(transaction)
+        self.balances[transaction.user_id] = transaction.balance
+
+    def revert(self, transaction, key, owner, now):
+        self.reverts.append(transaction)
+
+    def find_balance(self, user_id):
+        return self.balances.get(user_id)
+
+
+@dataclass
+class FakeTransactions:
+    stored: StoredTransaction | None = None
+    written: list[PendingTransaction] = field(default_factory=list)
+    committed_by_owner: Transaction | None = None
+
+    def put_pending(self, pending):
+        self.written.append(pending)
+        return self.stored
+
+    def delete_pending(self, user_id, key, owner):
+        return self.committed_by_owner
+
+
+def request(amount="10", type_=TransactionType.CREDIT, key="k1") -> TransactionRequest:
+    return TransactionRequest("u1", key, type_, Decimal(amount))
+
+
+def committed(req: TransactionRequest) -> Transaction:
+    return Transaction("t-1", req.user_id, req.type, req.amount, Decimal("110"), "USD", "then")
+
+
+def test_acquire_lock_sets_the_lease_from_now():
+    lock = use_cases.acquire_lock(FakeAggregates(), "u1", "exec-1", 1000, 25, Decimal("100.00"))
+    assert (lock.balance, lock.lease_until) == (Decimal("100.00"), 1025)
+
+
+def test_put_writes_a_pending_record_with_a_stable_id():
+    transactions = FakeTransactions()
+    first = use_cases.put_transaction(transactions, request(), "exec-1", NOW)
+    again = use_cases.put_transaction(transactions, request(), "exec-1", NOW)
+    other = use_cases.put_transaction(transactions, request(), "exec-2", NOW)
+
+    assert first.replay is None
+    assert first.created_at == "2026-01-02T03:04:05.678Z"
+    assert first.transaction_id == again.transaction_id != other.transaction_id
+    assert [w.owner for w in transactions.written] == ["exec-1", "exec-1", "exec-2"]
+
+
+def test_put_finds_a_committed_replay():
+    req = request()
+    stored = StoredTransaction(req.fingerprint, committed(req))
+    outcome = use_cases.put_transaction(FakeTransactions(stored), req, "exec-2", NOW)
+    assert outcome.replay == committed(req)
+    assert outcome.transaction_id == "t-1"
+
+
+def test_put_rejects_a_reused_key():
+    stored = StoredTransaction(request("11").fingerprint, committed(request("11")))
+    with pytest.raises(IdempotencyKeyReusedError):
+        use_cases.put_transaction(FakeTransactions(stored), request("10"), "exec-2", NOW)
+
+
+def test_put_over_an_abandoned_pending_record_is_not_a_replay():
+    stored = StoredTransaction(request("99").fingerprint, committed=None)
+    outcome = use_cases.put_transaction(FakeTransactions(stored), request("10"), "exec-2", NOW)
+    assert outcome.replay is None
+
+
+@pytest.mark.parametrize(
+    ("type_", "amount", "balance"),
+    [(TransactionType.CREDIT, "10", "110.00"), (TransactionType.DEBIT, "100", "0.00")],
+)
+def test_update_balance_commits_the_new_balance(type_, amount, balance):
+    aggregates = FakeAggregates()
+    transaction = use_cases.update_balance(
+        aggregates, request(amount, type_), "exec-1", Decimal("100.00"), "t-1", "now", "USD", 1
+    )
+    assert transaction.balance == Decimal(balance)
+    assert aggregates.commits == [transaction]
+
+
+def test_update_balance_refuses_to_go_below_zero_and_writes_nothing():
+    aggregates = FakeAggregates()
+    with pytest.raises(InsufficientFundsError):
+        use_cases.update_balance(
+            aggregates,
+            request("100.01", TransactionType.DEBIT),
+            "e",
+            Decimal(100),
+            "t",
+            "n",
+            "USD",
+            1,
+        )
+    assert aggregates.commits == []
+
+
+def test_delete_transaction_reverts_only_a_commit_of_this_owner():
+    aggregates = FakeAggregates()
+    assert use_cases.delete_transaction(FakeTransactions(), aggregates, "u1", "k1", "e", 1) is False
+    assert aggregates.reverts == []
+
+    mine = committed(request())
+    reverted = use_cases.delete_transaction(
+        FakeTransactions(committed_by_owner=mine), aggregates, "u1", "k1", "e", 1
+    )
+    assert reverted is True
+    assert aggregates.reverts == [mine]
+
+
+def test_get_balance_defaults_for_a_new_user():
+    aggregates = FakeAggregates(balances={"known": Decimal("5.5")})
+    assert use_cases.get_balance(aggregates, "new", Decimal("100.00"), "USD").to_dict() == {
+        "userId": "new", "balance": "100.00", "currency": "USD"}  # fmt: skip
+    assert use_cases.get_balance(aggregates, "known", Decimal("100.00"), "USD").balance == Decimal(
+        "5.5"
+    )
