@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 
@@ -24,3 +25,14 @@ def execution_input(
 
 def output_of(response: dict[str, Any]) -> dict[str, Any]:
     return json.loads(response["output"])
+
+
+EVENTS = Path(__file__).parent / "events"
+
+
+def get_balance_event(query: dict[str, str] | None) -> dict[str, Any]:
+    """The recorded API Gateway REST proxy event of GET /balance, with another query string."""
+    event = json.loads((EVENTS / "get_balance_rest_api.json").read_text())
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in (query or {}).items()} or None
+    return event

@@ -1,0 +1,60 @@
+import json
+from dataclasses import dataclass
+
+import pytest
+from botocore.stub import Stubber
+
+from functions.handlers import get_balance
+from functions.repositories import dynamodb
+from tests.builders import EVENTS, get_balance_event
+
+
+@dataclass
+class Context:
+    function_name: str = "GetBalanceFunction"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:GetBalanceFunction"
+    aws_request_id: str = "req-1"
+
+
+def call(event) -> tuple[int, dict]:
+    response = get_balance.lambda_handler(event, Context())
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_recorded_event_of_a_new_user_gets_the_default_balance(client):
+    event = json.loads((EVENTS / "get_balance_rest_api.json").read_text())
+    assert call(event) == (200, {"userId": "1", "balance": "100.00", "currency": "USD"})
+    assert client.scan(TableName="AggregatesTable")["Items"] == []  # a GET never writes
+
+
+def test_existing_user_gets_the_committed_balance(client):
+    client.put_item(
+        TableName="AggregatesTable",
+        Item={"userId": {"S": 'q"u\\é'}, "balance": {"N": "7.5"}, "lockOwner": {"S": "e"}},
+    )
+    assert call(get_balance_event({"userId": 'q"u\\é'})) == (
+        200, {"userId": 'q"u\\é', "balance": "7.50", "currency": "USD"})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "query",
+    [None, {"userId": ""}, {"userId": "u" * 129}, {"userId": "a\tb"}, {"other": "1"}],
+    ids=["no-query", "empty", "too-long", "control-character", "other-param"],
+)
+def test_invalid_user_id_is_a_400_naming_the_field(client, query):
+    status, body = call(get_balance_event(query))
+    assert status == 400
+    assert body["error"]["code"] == "VALIDATION_ERROR"
+    assert "userId" in body["error"]["message"]
+
+
+def test_unexpected_failure_is_a_500_without_internals(client):
+    with Stubber(dynamodb.client()) as stub:
+        stub.add_client_error("get_item", service_error_code="InternalServerError")
+        status, body = call(get_balance_event({"userId": "1"}))
+    assert status == 500
+    assert body == {
+        "error": {"code": "INTERNAL_ERROR", "message": "the request could not be processed"}
+    }

@@ -1,0 +1,173 @@
+from decimal import Decimal
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from functions.domain.errors import LockLostError, StorageThrottledError, UserBusyError
+from functions.domain.models import (
+    PendingTransaction,
+    Transaction,
+    TransactionRequest,
+    TransactionType,
+)
+from functions.repositories import aggregates, transactions
+from tests.invariants import balance_of, lock_owner, transaction_items
+
+DEFAULT = Decimal("100.00")
+
+
+@pytest.fixture
+def locks(client, settings):
+    return aggregates.repository(settings)
+
+
+@pytest.fixture
+def records(client, settings):
+    return transactions.repository(settings)
+
+
+def pending(owner="e1", amount="10", key="k1") -> PendingTransaction:
+    request = TransactionRequest("u1", key, TransactionType.CREDIT, Decimal(amount))
+    return PendingTransaction(request, "t-1", owner, "2026-01-01T00:00:00.000Z")
+
+
+def result(balance="110", amount="10") -> Transaction:
+    return Transaction("t-1", "u1", TransactionType.CREDIT, Decimal(amount), Decimal(balance),
+                       "USD", "2026-01-01T00:00:00.000Z")  # fmt: skip
+
+
+def test_take_lock_creates_the_row_with_the_default_balance(locks, client):
+    lock = locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    assert (lock.balance, lock.lease_until) == (DEFAULT, 1025)
+    assert lock_owner(client, "u1") == "e1"
+
+
+def test_take_lock_is_reentrant_for_its_owner_and_busy_for_others(locks):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    assert locks.take_lock("u1", "e1", now=1001, lease_until=1026, default_balance=DEFAULT)
+    with pytest.raises(UserBusyError):
+        locks.take_lock("u1", "e2", now=1002, lease_until=1027, default_balance=DEFAULT)
+
+
+def test_take_lock_takes_over_an_expired_lease(locks, client):
+    locks.take_lock("u1", "dead", now=1000, lease_until=1025, default_balance=DEFAULT)
+    lock = locks.take_lock("u1", "e2", now=1026, lease_until=1051, default_balance=DEFAULT)
+    assert lock.owner == "e2"
+    assert lock_owner(client, "u1") == "e2"
+
+
+def test_release_lock_only_frees_its_own_lock(locks, client):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    assert locks.release_lock("u1", "intruder") is False
+    assert lock_owner(client, "u1") == "e1"
+    assert locks.release_lock("u1", "e1") is True
+    assert lock_owner(client, "u1") is None
+    assert locks.release_lock("u1", "e1") is False  # nothing left to undo
+
+
+def test_put_pending_then_commit_then_replay_is_found(locks, records, client):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    assert records.put_pending(pending()) is None
+    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+
+    stored = records.put_pending(pending(owner="e2"))
+
+    assert stored is not None
+    assert stored.committed == result()
+    assert stored.fingerprint == pending().request.fingerprint
+    assert balance_of(client, "u1") == Decimal("110")
+
+
+def test_put_pending_overwrites_an_abandoned_pending_record(records, client):
+    records.put_pending(pending(owner="dead", amount="99"))
+    assert records.put_pending(pending(owner="e2")) is None
+    [item] = transaction_items(client, "u1")
+    assert (item["owner"]["S"], item["amount"]["N"]) == ("e2", "10")
+
+
+def test_commit_is_fenced_by_the_owner_and_the_lease(locks, records, client):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    records.put_pending(pending())
+    with pytest.raises(LockLostError):
+        locks.commit(result(), "k1", "intruder", seen_balance=DEFAULT, now=1001)
+    with pytest.raises(LockLostError):
+        locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1026)  # lease ran out
+    assert balance_of(client, "u1") == DEFAULT
+    assert transaction_items(client, "u1")[0]["status"]["S"] == "PENDING"
+
+
+def test_delete_pending_only_touches_this_owners_uncommitted_record(locks, records, client):
+    records.put_pending(pending())
+    assert records.delete_pending("u1", "k1", "intruder") is None
+    assert len(transaction_items(client, "u1")) == 1
+    assert records.delete_pending("u1", "k1", "e1") is None
+    assert transaction_items(client, "u1") == []
+    assert records.delete_pending("u1", "k1", "e1") is None  # nothing left to undo
+
+
+def test_delete_pending_returns_this_owners_commit_and_revert_undoes_it(locks, records, client):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    records.put_pending(pending())
+    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+
+    assert records.delete_pending("u1", "k1", "someone-else") is None
+    committed = records.delete_pending("u1", "k1", "e1")
+    assert committed == result()
+    locks.revert(committed, "k1", "e1", now=1002)
+
+    assert balance_of(client, "u1") == DEFAULT
+    assert transaction_items(client, "u1") == []
+
+
+def test_revert_is_fenced_by_the_owner(locks, records, client):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    records.put_pending(pending())
+    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+    locks.release_lock("u1", "e1")
+
+    with pytest.raises(LockLostError):
+        locks.revert(result(), "k1", "e1", now=1002)
+    assert balance_of(client, "u1") == Decimal("110")
+
+
+def test_find_balance_never_writes(locks, client):
+    assert locks.find_balance("nobody") is None
+    assert "Item" not in client.get_item(
+        TableName="AggregatesTable", Key={"userId": {"S": "nobody"}}
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("ProvisionedThroughputExceededException", StorageThrottledError),
+     ("ThrottlingException", StorageThrottledError),
+     ("AccessDeniedException", ClientError)],
+)  # fmt: skip
+def test_client_errors_are_mapped_at_the_boundary(settings, code, expected):
+    repository = aggregates.repository(settings)
+    with Stubber(repository._client) as stub:
+        stub.add_client_error("update_item", service_error_code=code)
+        stub.add_client_error("update_item", service_error_code=code)
+        stub.add_client_error("transact_write_items", service_error_code=code)
+        with pytest.raises(expected):
+            repository.take_lock("u1", "e1", 1, 2, DEFAULT)
+        with pytest.raises(expected):
+            repository.release_lock("u1", "e1")
+        with pytest.raises(expected):
+            repository.commit(result(), "k1", "e1", DEFAULT, 1)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("RequestLimitExceeded", StorageThrottledError), ("ValidationException", ClientError)],
+)
+def test_transactions_client_errors_are_mapped(settings, code, expected):
+    repository = transactions.repository(settings)
+    with Stubber(repository._client) as stub:
+        stub.add_client_error("put_item", service_error_code=code)
+        stub.add_client_error("delete_item", service_error_code=code)
+        with pytest.raises(expected):
+            repository.put_pending(pending())
+        with pytest.raises(expected):
+            repository.delete_pending("u1", "k1", "e1")
