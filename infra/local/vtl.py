@@ -89,6 +89,13 @@ def velocity_equals(left: Any, right: Any) -> bool:
     return java_string(left) == java_string(right)
 
 
+def velocity_truth(value: Any) -> bool:
+    """Velocity 1.7 #if: null is false, a Boolean is itself, anything else (even "" or 0) true."""
+    if value is None:
+        return False
+    return value if isinstance(value, bool) else True
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -320,6 +327,14 @@ def _install_java_semantics() -> None:
     equals["!="] = equals["ne"] = lambda left, right: not velocity_equals(left, right)
     equals["+"] = _velocity_add
     operators.Assignment.evaluate_raw = _assign_unless_null
+    # airspeed-ext takes null for true in #if and "" or 0 for false.
+    operators.boolean_value = velocity_truth
+    operators.Condition.calculate = lambda self, namespace, loader: velocity_truth(
+        self.expression.calculate(namespace, loader)
+    )
+    operators.UnaryOperatorValue.calculate = lambda self, namespace, loader: (
+        not velocity_truth(self.value.calculate(namespace, loader))
+    )
 
 
 def _velocity_add(left: Any, right: Any) -> Any:

@@ -245,6 +245,41 @@ def test_values_print_as_java_does(template, expected):
     assert text(template) == expected
 
 
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("$nothing", "no"),
+        ("$m.nothing", "no"),
+        ("!$nothing", "yes"),
+        ("false", "no"),
+        ("!true", "no"),
+        ('""', "yes"),
+        ("0", "yes"),
+        ("$m", "yes"),
+        ("[]", "yes"),
+        ('$nothing || ""', "yes"),
+        ("$nothing && true", "no"),
+        ("$m.a == 1 && !$m.b", "yes"),
+    ],
+    ids=[
+        "null",
+        "missing-property",
+        "not-null",
+        "false",
+        "not-true",
+        "empty-string",
+        "zero",
+        "map",
+        "empty-list",
+        "or",
+        "and",
+        "compound",
+    ],
+)
+def test_if_is_true_for_anything_but_null_and_false(condition, expected):
+    assert text('#set($m = {"a": 1})#if(' + condition + ")yes#{else}no#end") == expected
+
+
 def test_null_prints_nothing_and_set_to_null_keeps_the_value():
     assert text("[$nothing][$!nothing][$nothing.method()]") == "[][][]"
     assert text('#set($x = "kept")#set($x = $nothing)$x') == "kept"
