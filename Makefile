@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 3000
+SAM ?= sam
+STACK_NAME ?= $(or $(AWS_SAM_STACK_NAME),wallet)
+SAM_CONFIG := $(CURDIR)/infra/samconfig.toml
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
@@ -58,6 +61,26 @@ format: install ## Format and autofix with ruff
 
 validate: install ## Offline checks of the SAM template, its transform and the ASL
 	$(BIN)/pytest -q tests/consistency
+
+build: install ## The one Lambda code asset: functions/ plus requirements.txt for arm64 in .build/lambda
+	$(BIN)/python -m infra.build
+
+deploy: build ## Create or update the stack with SAM CLI (needs sam and credentials; docs/deploy.md)
+	@command -v $(SAM) >/dev/null 2>&1 || { echo "make deploy needs the AWS SAM CLI: see docs/deploy.md"; exit 1; }
+	$(SAM) deploy --template-file infra/template.yaml --config-file $(SAM_CONFIG) \
+		--stack-name $(STACK_NAME) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		--resolve-s3 $(if $(wildcard $(SAM_CONFIG)),,--guided) $(DEPLOY_FLAGS)
+
+destroy: ## Delete the stack with SAM CLI; the two DynamoDB tables are retained (docs/deploy.md)
+	@command -v $(SAM) >/dev/null 2>&1 || { echo "make destroy needs the AWS SAM CLI: see docs/deploy.md"; exit 1; }
+	$(SAM) delete --stack-name $(STACK_NAME) $(if $(wildcard $(SAM_CONFIG)),--config-file $(SAM_CONFIG))
+
+e2e: install ## Tests against the stack AWS_SAM_STACK_NAME names (says so and passes without it)
+	@if [ -z "$$AWS_SAM_STACK_NAME" ]; then \
+		echo "e2e: AWS_SAM_STACK_NAME is not set, so there is no deployed stack to test (docs/deploy.md)"; \
+	else \
+		$(BIN)/pytest -q --noconftest -m e2e -p no:cacheprovider tests/e2e; \
+	fi
 
 clean: ## Remove the virtualenv, build output and caches
 	rm -rf $(VENV) .build .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis
