@@ -1,12 +1,13 @@
 """AWS on one machine: moto in-process with the template's tables, functions and state machine.
 
-Every boto3 request goes through botocore's `before-send` event; one handler, placed ahead of
-moto's, gives each DynamoDB request DynamoDB's own atomicity (moto's backend is not thread-safe)
-and sends each Lambda Invoke to the real handler code in this process.
+Every boto3 request goes through botocore's `before-send` event; one handler, in place of
+moto's, gives each DynamoDB request DynamoDB's own atomicity (moto's backend is not thread-safe),
+sends each Lambda Invoke to the real handler code in this process, and hands the rest to moto.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
@@ -42,7 +43,7 @@ _active: LocalAws | None = None
 def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSResponse | None:
     runtime = _active
     if runtime is None:
-        return None
+        return botocore_stubber(event_name=event_name, request=request)
     _, service, operation = event_name.split(".", 2)
     if service == "dynamodb":
         with runtime.dynamodb_lock:
@@ -56,12 +57,24 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         return AWSResponse(request.url, 200, headers, MockRawResponse(result.payload))  # type: ignore[arg-type]
-    return None
+    return botocore_stubber(event_name=event_name, request=request)
 
 
 if ("before-send", _route) not in BUILTIN_HANDLERS:
-    # First, so it runs before moto's stubber; sessions created from now on pick it up.
-    BUILTIN_HANDLERS.insert(0, ("before-send", _route))
+    # botocore calls every before-send handler even after one has answered, so moto's stubber
+    # must not stay a handler of its own: it would run each request a second time, outside the
+    # lock. _route replaces it and delegates to it; sessions created from now on pick this up.
+    BUILTIN_HANDLERS[BUILTIN_HANDLERS.index(("before-send", botocore_stubber))] = (
+        "before-send",
+        _route,
+    )
+
+
+def active_runtime() -> LocalAws:
+    """The running LocalAws (tests reach its tables and fault points through it)."""
+    if _active is None:
+        raise RuntimeError("no LocalAws is running")
+    return _active
 
 
 class LocalAws:
@@ -80,6 +93,8 @@ class LocalAws:
         if _active is not None:
             raise RuntimeError("another LocalAws is already running")
         self._set_environment()
+        # A failed execution is a normal outcome here (an overdraft, say); moto logs each at ERROR.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._mock.start()
         boto3.DEFAULT_SESSION = None  # a fresh session picks up the request routing
         _cold_start()

@@ -1,0 +1,180 @@
+"""API Gateway (REST) on the local runtime: the routes and integrations of infra/openapi.yaml.
+
+The document the AWS deployment uses: its `aws_proxy` integration invokes the local function with
+a REST proxy event, and its StartSyncExecution integration renders the real mapping templates
+around the local start-and-wait execution (moto has no StartSyncExecution).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from infra.local.apigateway import (
+    HttpResponse,
+    gateway_response,
+    load_openapi,
+    map_integration_response,
+    request_template,
+)
+from infra.local.aws import REGION, LocalAws
+from infra.local.template import ACCOUNT_ID, function_arn
+from infra.local.vtl import render
+
+STAGE = "local"
+_LAMBDA_URI = re.compile(r":lambda:path/2015-03-31/functions/(?P<arn>.+)/invocations$")
+_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+class LocalGateway:
+    """A WSGI application answering as the deployed REST API does."""
+
+    def __init__(self, aws: LocalAws) -> None:
+        self._aws = aws
+        self.document = load_openapi(
+            {
+                "AWS::Region": REGION,
+                "TransactionStateMachine.Arn": aws.state_machine_arn,
+                "ApiStartSyncExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/local",
+                **{f"{name}.Arn": function_arn(name, REGION) for name in aws.template.functions},
+            }
+        )
+        rules = [
+            Rule(path.replace("{", "<").replace("}", ">"), methods=[method.upper()],
+                 endpoint=(path, method))
+            for path, item in self.document["paths"].items()
+            for method in item
+            if method in _METHODS
+        ]  # fmt: skip
+        self._routes = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.handle(Request(environ))(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        context = _context(request)
+        try:
+            (path, method), path_parameters = self._routes.bind_to_environ(request.environ).match()
+        except (NotFound, MethodNotAllowed):
+            return self._gateway(
+                "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token"
+            )
+        context["resourcePath"] = path
+        integration = self.document["paths"][path][method]["x-amazon-apigateway-integration"]
+        if integration["type"] == "aws_proxy":
+            return self._invoke_proxy(request, integration, path_parameters, context)
+        return self._start_sync_execution(request, integration, path_parameters, context)
+
+    def _invoke_proxy(
+        self, request: Request, integration: Mapping[str, Any],
+        path_parameters: Mapping[str, str], context: dict[str, Any],
+    ) -> Response:  # fmt: skip
+        function = _LAMBDA_URI.search(integration["uri"])
+        assert function, f"not a Lambda proxy integration: {integration['uri']}"
+        event = {
+            "resource": context["resourcePath"],
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": dict(request.headers) or None,
+            "multiValueHeaders": {k: request.headers.getlist(k) for k, _ in request.headers}
+            or None,
+            "queryStringParameters": {k: v[-1] for k, v in request.args.lists()} or None,
+            "multiValueQueryStringParameters": dict(request.args.lists()) or None,
+            "pathParameters": dict(path_parameters) or None,
+            "stageVariables": None,
+            "requestContext": context,
+            "body": request.get_data(as_text=True) or None,
+            "isBase64Encoded": False,
+        }
+        result = self._aws.lambdas.invoke(function["arn"], json.dumps(event).encode())
+        try:
+            assert result.function_error is None
+            answer = json.loads(result.payload)
+            multi_value = answer.get("multiValueHeaders") or {}
+            headers = [(name, value) for name, values in multi_value.items() for value in values]
+            headers += list((answer.get("headers") or {}).items())
+            return Response(answer.get("body") or "", int(answer["statusCode"]), headers)
+        except (AssertionError, ValueError, KeyError, TypeError):
+            # API Gateway's answer to a failed function or a malformed proxy response.
+            return self._gateway("DEFAULT_5XX", 502, "Internal server error")
+
+    def _start_sync_execution(
+        self, request: Request, integration: Mapping[str, Any],
+        path_parameters: Mapping[str, str], context: dict[str, Any],
+    ) -> Response:  # fmt: skip
+        template = request_template(integration, request.headers.get("Content-Type"))
+        if template is None:
+            return self._gateway("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported Media Type")
+        params = {
+            "path": dict(path_parameters),
+            "querystring": {k: v[-1] for k, v in request.args.lists()},
+            "header": dict(request.headers),
+        }
+        body = request.get_data(as_text=True) or "{}"  # API Gateway's empty payload
+        rendered = render(template, body=body, params=params, context=context)
+        status, answer = self._call_start_sync_execution(rendered.text)
+        response = map_integration_response(
+            integration, status, answer, params=params, context=context
+        )
+        return _to_werkzeug(response)
+
+    def _call_start_sync_execution(self, payload: str) -> tuple[int, str]:
+        """Step Functions' StartSyncExecution: (HTTP status, JSON body)."""
+        try:
+            request = json.loads(payload)
+            arn, execution_input = request["stateMachineArn"], request.get("input", "{}")
+            json.loads(execution_input)
+        except (ValueError, KeyError, TypeError) as error:
+            return 400, json.dumps({"__type": "InvalidExecutionInput", "message": str(error)})
+        if arn != self._aws.state_machine_arn:
+            return 400, json.dumps({"__type": "StateMachineDoesNotExist", "message": arn})
+        response = self._aws.start_sync_execution(execution_input, request.get("name"))
+        return 200, json.dumps(response, default=_epoch_seconds)
+
+    def _gateway(self, response_type: str, status: int, message: str) -> Response:
+        """A response API Gateway sends itself: the document's, else API Gateway's default."""
+        configured = gateway_response(self.document, response_type) or gateway_response(
+            self.document, "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        )
+        if configured is None:
+            configured = HttpResponse(status, {}, json.dumps({"message": message}))
+        return _to_werkzeug(configured)
+
+
+def _to_werkzeug(response: HttpResponse) -> Response:
+    headers = {"Content-Type": "application/json", **response.headers}
+    return Response(response.body, response.status, headers)
+
+
+def _context(request: Request) -> dict[str, Any]:
+    """$context and the proxy event's requestContext, as API Gateway fills them."""
+    return {
+        "accountId": ACCOUNT_ID,
+        "apiId": "local",
+        "domainName": request.host,
+        "extendedRequestId": uuid.uuid4().hex[:16],
+        "httpMethod": request.method,
+        "identity": {"sourceIp": request.remote_addr, "userAgent": request.user_agent.string},
+        "path": f"/{STAGE}{request.path}",
+        "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        "requestId": str(uuid.uuid4()),
+        "requestTime": datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "requestTimeEpoch": int(time.time() * 1000),
+        "resourcePath": request.path,
+        "stage": STAGE,
+    }
+
+
+def _epoch_seconds(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot serialize {type(value).__name__}")

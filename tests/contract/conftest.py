@@ -1,0 +1,45 @@
+"""A local API server on a free port, started once per test module."""
+
+import uuid
+
+import pytest
+import requests
+
+from infra.local.aws import active_runtime
+from infra.local.server import serving
+
+
+class Api:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+
+    def balance(self, user_id: str | None) -> requests.Response:
+        params = {} if user_id is None else {"userId": user_id}
+        return self.session.get(f"{self.url}/balance", params=params, timeout=30)
+
+    def transact(
+        self, body: object = None, key: str | None = "auto", *, raw: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:  # fmt: skip
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if key is not None:
+            sent.setdefault("Idempotent-Key", uuid.uuid4().hex if key == "auto" else key)
+        kwargs = {"data": raw.encode()} if raw is not None else {"json": body}
+        return self.session.post(f"{self.url}/transactions", headers=sent, timeout=30, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def api():
+    with serving() as url:
+        yield Api(url)
+
+
+@pytest.fixture
+def aws(api):
+    return active_runtime()
+
+
+@pytest.fixture
+def user() -> str:
+    return f"user-{uuid.uuid4().hex[:8]}"
