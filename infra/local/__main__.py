@@ -2,14 +2,21 @@
 
 import logging
 import os
+import signal
 
 from infra.local.aws import LocalAws
 from infra.local.server import create_server
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop)  # stop as cleanly as on Ctrl-C
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our own line per request instead
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "3000"))
     with LocalAws() as aws:

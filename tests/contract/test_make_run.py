@@ -1,0 +1,36 @@
+"""`make run`'s process: prints its URL and a curl example, logs each request, stops on Ctrl-C."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_local_api_process_serves_logs_and_stops_cleanly():
+    env = {**os.environ, "PORT": "0", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        banner = [process.stdout.readline() for _ in range(4)]
+        url = re.search(r"on (http://127\.0\.0\.1:\d+)", banner[0])
+        assert url, banner
+        assert any("curl" in line and "/transactions" in line for line in banner)
+
+        response = requests.get(f"{url[1]}/balance", params={"userId": "1"}, timeout=30)
+        assert response.json()["balance"] == "100.00"
+        log_line = process.stdout.readline()
+        assert "GET /balance?userId=1 -> 200" in log_line
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "Stopped." in output
+    assert "Traceback" not in output
