@@ -1,0 +1,412 @@
+"""The SAM template, checked offline: cfn-lint, the SAM transform, and its agreement with the ASL,
+the handlers, the OpenAPI document and the build.
+
+Offline means: these checks stop where AWS starts. IAM evaluation, service quotas, API Gateway's
+own VTL engine and the deployment itself are only exercised by `make e2e` on a real stack.
+"""
+
+import copy
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint
+from cfnlint.match import Match
+
+from infra import build
+from infra.local.diagram import transitions
+from infra.local.template import Template
+from tests.consistency.conftest import ASL_PATH, ROOT, TEMPLATE_PATH, included_document
+
+HANDLERS_DIR = ROOT / "functions" / "handlers"
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+# A compensation may reuse a step's function; every other task state names its own.
+REUSED_FUNCTIONS = {"ReleaseLockAfterFailure": "ReleaseLockFunction"}
+
+
+def lint_errors(template: dict[str, Any] | str) -> list[Match]:
+    text = template if isinstance(template, str) else json.dumps(template)
+    return lint(text, regions=["us-east-1"])
+
+
+def resources_of_type(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == type_}
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def placeholders(text: str) -> set[str]:
+    return set(re.findall(r"\$\{([^}]+)\}", text))
+
+
+def invoked_functions(asl: dict[str, Any]) -> dict[str, str]:
+    """Task state -> the placeholder its FunctionName is, for every Lambda task."""
+    invoked = {}
+    for name, state in asl["States"].items():
+        if state["Type"] == "Task":
+            assert state["Resource"] == LAMBDA_INVOKE, name
+            [placeholder] = placeholders(state["Parameters"]["FunctionName"])
+            invoked[name] = placeholder
+    return invoked
+
+
+def state_machine_definition_template(definition: dict[str, Any]) -> dict[str, Any]:
+    """A one-resource template, so that cfn-lint validates the ASL as Step Functions gets it."""
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "StateMachine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineType": "EXPRESS",
+                    "RoleArn": "arn:aws:iam::123456789012:role/wallet-states",
+                    "Definition": definition,
+                },
+            }
+        },
+    }
+
+
+def rendered_definition() -> dict[str, Any]:
+    """The ASL with its DefinitionSubstitutions applied (function ARNs of the local runtime)."""
+    spec = Template.load().state_machines["TransactionStateMachine"]
+    return json.loads(spec.definition)
+
+
+def is_known_cfn_lint_gap(match: Match, definition: dict[str, Any]) -> bool:
+    """cfn-lint 1.58's ASL schema omits InputPath/OutputPath from Succeed states, which the
+    States Language allows (https://states-language.net/spec.html#state-type-table)."""
+    path = match.path[-3:] if match.path else []
+    return (
+        len(path) == 3
+        and path[0] == "States"
+        and path[2] in ("InputPath", "OutputPath")
+        and definition["States"][path[1]]["Type"] == "Succeed"
+    )
+
+
+# cfn-lint
+
+
+def test_sam_template_passes_cfn_lint():
+    assert lint_errors(TEMPLATE_PATH.read_text()) == []
+
+
+def test_transformed_template_passes_cfn_lint(transformed, transformed_without_auth):
+    assert lint_errors(transformed) == []
+    assert lint_errors(transformed_without_auth) == []
+
+
+def test_cfn_lint_sees_the_openapi_placeholders_in_the_transformed_template(transformed):
+    broken = copy.deepcopy(transformed)
+    del broken["Resources"]["ApiStartSyncExecutionRole"]
+
+    messages = [str(match) for match in lint_errors(broken)]
+
+    assert any("ApiStartSyncExecutionRole" in message for message in messages), messages
+
+
+def test_asl_passes_cfn_lint_as_a_state_machine_definition():
+    definition = rendered_definition()
+
+    errors = lint_errors(state_machine_definition_template(definition))
+
+    assert [e for e in errors if not is_known_cfn_lint_gap(e, definition)] == []
+
+
+@pytest.mark.parametrize(
+    ("state", "field", "value", "expected"),
+    [
+        ("AcquireLock", "Type", "Tsak", "'Tsak' is not one of"),
+        ("AcquireLock", "Next", None, "Only one of ['Next', 'End'] is a required property"),
+        ("ReleaseLock", "TimeoutSeconds", "five", "'five' is not of type 'number'"),
+        ("TransactionSucceeded", "ResultPath", "$.x", "'ResultPath' was unexpected"),
+    ],
+    ids=["unknown-type", "no-next", "timeout-not-a-number", "succeed-with-result-path"],
+)
+def test_cfn_lint_rejects_a_broken_asl(state, field, value, expected):
+    definition = rendered_definition()
+    if value is None:
+        del definition["States"][state][field]
+    else:
+        definition["States"][state][field] = value
+
+    messages = [e.message for e in lint_errors(state_machine_definition_template(definition))]
+
+    assert any(expected in message for message in messages), messages
+
+
+# The ASL, the template and the handlers name the same things.
+
+
+def test_every_asl_placeholder_is_a_substitution_and_every_substitution_is_used(sam_template):
+    substitutions = sam_template["Resources"]["TransactionStateMachine"]["Properties"][
+        "DefinitionSubstitutions"
+    ]
+
+    assert placeholders(ASL_PATH.read_text()) == set(substitutions)
+
+
+def test_every_transition_names_a_state_and_every_state_is_reachable(asl):
+    edges = transitions(asl)
+    states = set(asl["States"])
+
+    assert {target for _, target, _ in edges} <= states
+    reachable, frontier = set(), [asl["StartAt"]]
+    while frontier:
+        state = frontier.pop()
+        if state not in reachable:
+            reachable.add(state)
+            frontier += [target for source, target, _ in edges if source == state]
+    assert reachable == states
+
+
+def test_every_invoked_function_follows_the_naming_rule(asl, sam_template):
+    """State AcquireLock -> resource AcquireLockFunction -> ${AcquireLockFunctionArn} ->
+    functions/handlers/acquire_lock.py. ReleaseLockAfterFailure, a compensation, reuses
+    ReleaseLockFunction."""
+    functions = resources_of_type(sam_template, "AWS::Serverless::Function")
+    substitutions = sam_template["Resources"]["TransactionStateMachine"]["Properties"][
+        "DefinitionSubstitutions"
+    ]
+    for state, placeholder in invoked_functions(asl).items():
+        function = REUSED_FUNCTIONS.get(state, f"{state}Function")
+        module = snake_case(function.removesuffix("Function"))
+
+        assert placeholder == f"{function}Arn", state
+        assert substitutions[placeholder] == {"Fn::GetAtt": [function, "Arn"]}, state
+        assert function in functions, state
+        handler = functions[function]["Properties"]["Handler"]
+        assert handler == f"functions.handlers.{module}.lambda_handler", state
+        assert (HANDLERS_DIR / f"{module}.py").is_file(), state
+
+
+def test_every_substitution_is_the_arn_of_a_template_function(sam_template):
+    functions = resources_of_type(sam_template, "AWS::Serverless::Function")
+    substitutions = sam_template["Resources"]["TransactionStateMachine"]["Properties"][
+        "DefinitionSubstitutions"
+    ]
+
+    for placeholder, value in substitutions.items():
+        [name, attribute] = value["Fn::GetAtt"]
+        assert (name in functions, attribute) == (True, "Arn"), placeholder
+
+
+def test_every_handler_imports_and_exposes_lambda_handler(sam_template):
+    functions = resources_of_type(sam_template, "AWS::Serverless::Function")
+    for name, function in functions.items():
+        module_name, attribute = function["Properties"]["Handler"].rsplit(".", 1)
+
+        module = importlib.import_module(module_name)
+
+        assert attribute == "lambda_handler", name
+        assert callable(getattr(module, attribute, None)), name
+
+
+def test_every_handler_module_is_deployed_as_a_function(sam_template):
+    functions = resources_of_type(sam_template, "AWS::Serverless::Function")
+    deployed = {f["Properties"]["Handler"].split(".")[2] for f in functions.values()}
+    modules = {path.stem for path in HANDLERS_DIR.glob("*.py") if path.stem != "__init__"}
+
+    assert deployed == modules
+
+
+# Functions: one bundle, the runtime the build targets.
+
+
+def test_functions_share_one_bundle_built_for_their_runtime_and_architecture(sam_template):
+    function_globals = sam_template["Globals"]["Function"]
+    functions = resources_of_type(sam_template, "AWS::Serverless::Function")
+    target = build.target(TEMPLATE_PATH)
+
+    assert re.fullmatch(r"python3\.(1[2-9]|[2-9]\d)", function_globals["Runtime"])
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Tracing"] == "Active"
+    assert target.code_uri == ROOT / ".build" / "lambda"
+    assert (target.python_version, target.platform) == (
+        function_globals["Runtime"].removeprefix("python"),
+        "manylinux2014_aarch64",
+    )
+    overridden = {"Runtime", "Architectures", "CodeUri", "Tracing"}
+    for name, function in functions.items():
+        assert not overridden & set(function["Properties"]), name
+
+
+def test_build_installs_requirements_for_the_target_platform_only():
+    command = build.pip_install_command(build.target(TEMPLATE_PATH))
+
+    assert command[command.index("--platform") + 1] == "manylinux2014_aarch64"
+    assert command[command.index("--python-version") + 1] == "3.12"
+    assert "--only-binary=:all:" in command
+    assert "aws-lambda-powertools" in (ROOT / "requirements.txt").read_text()
+
+
+def test_build_detects_a_native_module_for_another_machine(tmp_path: Path):
+    elf_header = b"\x7fELF" + bytes(14)
+    (tmp_path / "arm.so").write_bytes(elf_header + (183).to_bytes(2, "little"))
+    (tmp_path / "intel.cpython-312-x86_64-linux-gnu.so").write_bytes(
+        elf_header + (62).to_bytes(2, "little")
+    )
+
+    foreign = build.foreign_binaries(tmp_path, "arm64")
+
+    assert [path.name for path in foreign] == ["intel.cpython-312-x86_64-linux-gnu.so"]
+
+
+def test_transformed_functions_run_on_arm64_with_active_tracing(sam_template, transformed):
+    functions = resources_of_type(transformed, "AWS::Lambda::Function")
+    runtime = sam_template["Globals"]["Function"]["Runtime"]
+
+    assert len(functions) == 7
+    for name, function in functions.items():
+        properties = function["Properties"]
+        assert properties["Runtime"] == runtime, name
+        assert properties["Code"] == {"S3Bucket": "wallet-artifacts", "S3Key": "lambda.zip"}, name
+        assert properties["Architectures"] == ["arm64"], name
+        assert properties["TracingConfig"] == {"Mode": "Active"}, name
+        assert properties["LoggingConfig"] == {"LogGroup": {"Ref": "FunctionsLogGroup"}}, name
+    assert transformed["Resources"]["FunctionsLogGroup"]["Properties"]["RetentionInDays"]
+
+
+# State machine, API, tables, outputs.
+
+
+def test_state_machine_is_express_with_full_logging_and_tracing(transformed):
+    resources = transformed["Resources"]
+    properties = resources["TransactionStateMachine"]["Properties"]
+
+    assert properties["StateMachineType"] == "EXPRESS"
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    logging = properties["LoggingConfiguration"]
+    assert (logging["Level"], logging["IncludeExecutionData"]) == ("ALL", True)
+    assert logging["Destinations"] == [
+        {
+            "CloudWatchLogsLogGroup": {
+                "LogGroupArn": {"Fn::GetAtt": ["TransactionStateMachineLogGroup", "Arn"]}
+            }
+        }
+    ]
+    log_group = resources["TransactionStateMachineLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    assert log_group["LogGroupName"]["Fn::Sub"].startswith("/aws/vendedlogs/states/")
+    assert properties["RoleArn"] == {"Fn::GetAtt": ["TransactionStateMachineRole", "Arn"]}
+    assert set(properties["DefinitionSubstitutions"]) == placeholders(ASL_PATH.read_text())
+
+
+def test_api_definition_is_the_openapi_document(sam_template, transformed):
+    definition = sam_template["Resources"]["WalletApi"]["Properties"]["DefinitionBody"]
+    document = included_document(definition["Fn::Transform"], TEMPLATE_PATH.parent)
+    body = transformed["Resources"]["WalletApi"]["Properties"]["Body"]
+
+    assert definition["Fn::Transform"]["Parameters"]["Location"] == "openapi.yaml"
+    assert body["paths"].keys() == document["paths"].keys()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            integration = body["paths"][path][method]["x-amazon-apigateway-integration"]
+            assert integration == operation["x-amazon-apigateway-integration"], (path, method)
+
+
+def test_openapi_placeholders_name_template_resources(sam_template):
+    definition = sam_template["Resources"]["WalletApi"]["Properties"]["DefinitionBody"]
+    document = included_document(definition["Fn::Transform"], TEMPLATE_PATH.parent)
+    names = placeholders(json.dumps(document))
+
+    assert names >= {
+        "TransactionStateMachine.Arn",
+        "ApiStartSyncExecutionRole.Arn",
+        "GetBalanceFunction.Arn",
+    }
+    for name in names:
+        resource = name.split(".")[0]
+        assert name.startswith("AWS::") or resource in sam_template["Resources"], name
+
+
+def test_api_requires_sigv4_on_every_method_by_default(sam_template, transformed):
+    body = transformed["Resources"]["WalletApi"]["Properties"]["Body"]
+    operations = [(p, m, op) for p, item in body["paths"].items() for m, op in item.items()]
+
+    assert sam_template["Parameters"]["ApiAuthorization"]["Default"] == "AWS_IAM"
+    assert len(operations) >= 2
+    for path, method, operation in operations:
+        assert operation["security"] == [{"AWS_IAM": []}], (path, method)
+    scheme = body["components"]["securitySchemes"]["AWS_IAM"]
+    assert (scheme["type"], scheme["x-amazon-apigateway-authtype"]) == ("apiKey", "awsSigv4")
+
+
+def test_api_authorization_none_leaves_every_method_open(transformed_without_auth):
+    body = transformed_without_auth["Resources"]["WalletApi"]["Properties"]["Body"]
+
+    for path, item in body["paths"].items():
+        for method, operation in item.items():
+            assert "security" not in operation, (path, method)
+    assert "securitySchemes" not in body.get("components", {})
+
+
+def test_api_stage_has_tracing_json_access_logs_and_throttling(transformed):
+    resources = transformed["Resources"]
+    [stage] = resources_of_type(transformed, "AWS::ApiGateway::Stage").values()
+    properties = stage["Properties"]
+
+    assert properties["TracingEnabled"] is True
+    access_log = properties["AccessLogSetting"]
+    assert access_log["DestinationArn"] == {"Fn::GetAtt": ["WalletApiAccessLogGroup", "Arn"]}
+    fields = json.loads(access_log["Format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert {"status", "httpMethod", "resourcePath", "integrationLatency"} <= set(fields)
+    [settings] = properties["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    assert resources["WalletApiAccessLogGroup"]["Properties"]["RetentionInDays"]
+    api = resources["WalletApi"]
+    assert api["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    # Access logging needs the account's CloudWatch role first (when the stack manages it).
+    assert api["DependsOn"] == "ApiGatewayAccountReady" or api["DependsOn"] == [
+        "ApiGatewayAccountReady"
+    ]
+
+
+def test_tables_are_on_demand_recoverable_encrypted_and_retained(sam_template):
+    tables = resources_of_type(sam_template, "AWS::DynamoDB::Table")
+
+    assert set(tables) == {"TransactionsTable", "AggregatesTable"}
+    for name, table in tables.items():
+        properties = table["Properties"]
+        assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+        assert properties["BillingMode"] == "PAY_PER_REQUEST", name
+        assert properties["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }, name
+        assert properties["SSESpecification"] == {"SSEEnabled": True}, name
+    stream = tables["TransactionsTable"]["Properties"]["StreamSpecification"]
+    assert stream == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_outputs_give_the_api_url_and_the_state_machine(sam_template):
+    outputs = sam_template["Outputs"]
+
+    assert outputs["ApiUrl"]["Value"] == {
+        "Fn::Sub": "https://${WalletApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1"
+    }
+    assert sam_template["Resources"]["WalletApi"]["Properties"]["StageName"] == "v1"
+    assert outputs["TransactionStateMachineArn"]["Value"] == {"Ref": "TransactionStateMachine"}
+    assert outputs["TransactionStateMachineConsoleUrl"]["Value"] == {
+        "Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/states/home"
+        "?region=${AWS::Region}#/statemachines/view/${TransactionStateMachine}"
+    }
+
+
+def test_no_eventbridge_scheduler_anywhere(sam_template, transformed):
+    text = json.dumps([sam_template, transformed]).lower()
+
+    for template in (sam_template, transformed):
+        types = {resource["Type"] for resource in template["Resources"].values()}
+        assert not {t for t in types if t.startswith(("AWS::Scheduler::", "AWS::Events::"))}
+    for function in resources_of_type(sam_template, "AWS::Serverless::Function").values():
+        assert "Events" not in function["Properties"]
+    assert "scheduler" not in text
