@@ -1,0 +1,1 @@
+"""`make bench`: throughput, latency, request counts, import times and cost of the wallet."""

@@ -1,0 +1,76 @@
+"""python -m tests.bench [--quick] [--no-http] [--output DIR]
+python -m tests.bench --compare A.json B.json      two runs side by side
+python -m tests.bench --markdown R.json             a run's tables as Markdown
+python -m tests.bench --update-doc R.json           regenerate docs/performance.md's results"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from tests.bench import report, suite
+
+DOC = suite.ROOT / "docs" / "performance.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, no HTTP (smoke run)")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP scenarios")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=suite.RESULTS_DIR,
+        help="directory for the JSON results (default: bench-results/)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A", "B"),
+        help="compare two result files and exit",
+    )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="RESULT",
+        help="print a result file's tables as Markdown and exit",
+    )
+    parser.add_argument(
+        "--update-doc",
+        type=Path,
+        metavar="RESULT",
+        help="replace the generated section of docs/performance.md and exit",
+    )
+    args = parser.parse_args(argv)
+    if args.update_doc:
+        report.update_doc(json.loads(args.update_doc.read_text()), DOC)
+        print(f"updated {DOC}")
+        return 0
+    if args.compare:
+        first, second = (json.loads(path.read_text()) for path in args.compare)
+        print(report.compare(first, second))
+        return 0
+    if args.markdown:
+        print(report.markdown(json.loads(args.markdown.read_text())))
+        return 0
+    sizes = suite.Sizes.quick() if args.quick else suite.Sizes()
+    if args.no_http:
+        sizes = dataclasses.replace(sizes, http=False)
+    result = suite.run(sizes, quick=args.quick)
+    path = suite.write(result, args.output)
+    print()
+    print(report.text(result))
+    print(f"\nresults: {path} (and {path.parent / 'latest.json'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

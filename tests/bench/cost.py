@@ -1,0 +1,122 @@
+"""AWS list prices (us-east-1) and the cost per million requests, computed from counted requests.
+
+Prices are inputs, not measurements: each carries the page it was read from. Update them here
+when AWS changes its prices; the doc's table is regenerated from the JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+PRICES: dict[str, dict[str, Any]] = {
+    "apiGatewayRestPerMillion": {
+        "usd": 3.50,
+        "unit": "per million REST API requests (first 333 million a month)",
+        "source": "https://aws.amazon.com/api-gateway/pricing/",
+    },
+    "stepFunctionsExpressPerMillion": {
+        "usd": 1.00,
+        "unit": "per million Express workflow requests",
+        "source": "https://aws.amazon.com/step-functions/pricing/",
+    },
+    "stepFunctionsExpressGbSecond": {
+        "usd": 0.06 / 3600,
+        "unit": "per GB-second ($0.06 per GB-hour, first 1,000 GB-hours a month); billed per "
+        "100 ms, memory in 64 MB chunks",
+        "source": "https://aws.amazon.com/step-functions/pricing/",
+    },
+    "lambdaPerMillion": {
+        "usd": 0.20,
+        "unit": "per million Lambda requests",
+        "source": "https://aws.amazon.com/lambda/pricing/",
+    },
+    "lambdaArmGbSecond": {
+        "usd": 0.0000133334,
+        "unit": "per GB-second, arm64 (first 7.5 billion GB-seconds a month); billed per 1 ms",
+        "source": "https://aws.amazon.com/lambda/pricing/",
+    },
+    "dynamodbWruPerMillion": {
+        "usd": 0.625,
+        "unit": "per million on-demand write request units (1 KB; transactional writes 2 per KB)",
+        "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+    },
+    "dynamodbRruPerMillion": {
+        "usd": 0.125,
+        "unit": "per million on-demand read request units (4 KB strongly consistent)",
+        "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+    },
+    "cloudwatchLogsIngestionGb": {
+        "usd": 0.50,
+        "unit": "per GB ingested (Standard class, first tier of vended logs)",
+        "source": "https://aws.amazon.com/cloudwatch/pricing/",
+    },
+    "xrayTracesPerMillion": {
+        "usd": 5.00,
+        "unit": "per million traces recorded (first 100,000 a month free)",
+        "source": "https://aws.amazon.com/xray/pricing/",
+    },
+}
+
+EXPRESS_MEMORY_MB = 64  # Express bills the workflow's memory in 64 MB chunks; this one is small
+LAMBDA_MEMORY_MB = 256  # infra/template.yaml Globals.Function.MemorySize
+XRAY_SAMPLED_FRACTION = 0.05  # X-Ray's default rule: 1 request a second, then 5%
+
+
+def _price(name: str) -> float:
+    return float(PRICES[name]["usd"])
+
+
+def per_million(counts: dict[str, Any]) -> dict[str, float]:
+    """Dollars per million requests of one outcome, from its counted requests and durations."""
+    express_gb_s = EXPRESS_MEMORY_MB / 1024 * counts["billedExpressMs"] / 1000
+    lambda_gb_s = LAMBDA_MEMORY_MB / 1024 * counts["billedLambdaMs"] / 1000
+    million = 1_000_000
+    lines = {
+        "apiGateway": _price("apiGatewayRestPerMillion"),
+        "stepFunctionsRequests": _price("stepFunctionsExpressPerMillion"),
+        "stepFunctionsDuration": express_gb_s * _price("stepFunctionsExpressGbSecond") * million,
+        "lambdaRequests": counts["lambdaTotal"] * _price("lambdaPerMillion"),
+        "lambdaDuration": lambda_gb_s * _price("lambdaArmGbSecond") * million,
+        "dynamodbWrites": counts["wru"] * _price("dynamodbWruPerMillion"),
+        "dynamodbReads": counts["rru"] * _price("dynamodbRruPerMillion"),
+        "logs": counts["logBytes"] / 1024**3 * _price("cloudwatchLogsIngestionGb") * million,
+        "xray": XRAY_SAMPLED_FRACTION * _price("xrayTracesPerMillion"),
+    }
+    rounded = {name: round(value, 3) for name, value in lines.items()}
+    rounded["total"] = round(sum(lines.values()), 2)
+    return rounded
+
+
+def retry_delays(retry: dict[str, Any]) -> list[float]:
+    """The ceiling of each retry's wait: IntervalSeconds x BackoffRate^n, capped by MaxDelaySeconds.
+    With JitterStrategy FULL each actual wait is uniform between 0 and that ceiling."""
+    interval = float(retry.get("IntervalSeconds", 1))
+    rate = float(retry.get("BackoffRate", 2))
+    cap = float(retry.get("MaxDelaySeconds", math.inf))
+    return [min(interval * rate**n, cap) for n in range(int(retry.get("MaxAttempts", 3)))]
+
+
+def retry_scenario(retry: dict[str, Any], busy: dict[str, Any]) -> dict[str, Any]:
+    """What a request that never gets the lock costs under these retry settings (analytic).
+
+    The measured 429's counts are the base; each retry adds one AcquireLock invocation and one
+    (failed, still billed) conditional UpdateItem, and the wait is Express duration.
+    """
+    delays = retry_delays(retry)
+    jitter_full = str(retry.get("JitterStrategy", "NONE")).upper() == "FULL"
+    expected_wait = sum(delays) / 2 if jitter_full else sum(delays)
+    measured_retries = busy["lambda"].get("AcquireLockFunction", 1) - 1
+    extra = len(delays) - measured_retries
+    counts = dict(busy)
+    counts["lambdaTotal"] = busy["lambdaTotal"] + extra
+    counts["wru"] = busy["wru"] + extra
+    counts["billedExpressMs"] = math.ceil((expected_wait * 1000 + 300) / 100) * 100
+    counts["billedLambdaMs"] = busy["billedLambdaMs"] * counts["lambdaTotal"] / busy["lambdaTotal"]
+    return {
+        "retry": retry,
+        "maxWaitSeconds": round(sum(delays), 2),
+        "expectedWaitSeconds": round(expected_wait, 2),
+        "lambdaInvocationsPer429": counts["lambdaTotal"],
+        "costPerMillion429": per_million(counts)["total"],
+    }

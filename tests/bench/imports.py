@@ -1,0 +1,90 @@
+"""Import time of each handler module in a fresh interpreter: what a cold start adds before the
+first event. Each repetition is a new subprocess; the median is reported."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS_DIR = ROOT / "functions" / "handlers"
+_TIMED_IMPORT = (
+    "import importlib, time; started = time.perf_counter(); "
+    "importlib.import_module({module!r}); print(time.perf_counter() - started)"
+)
+_IMPORTTIME_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)")
+
+
+def handler_modules() -> list[str]:
+    return sorted(
+        f"functions.handlers.{path.stem}"
+        for path in HANDLERS_DIR.glob("*.py")
+        if path.stem != "__init__"
+    )
+
+
+def _environment() -> dict[str, str]:
+    """What a Lambda sandbox has: the code on the path and the Powertools settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_SERVICE_NAME": "wallet",
+            "POWERTOOLS_METRICS_NAMESPACE": "Wallet",
+        }
+    )
+    return env
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
+
+
+def import_seconds(module: str) -> float:
+    return float(_run(["-c", _TIMED_IMPORT.format(module=module)]).stdout.strip())
+
+
+def heaviest_packages(module: str, top: int = 5) -> list[dict[str, Any]]:
+    """`python -X importtime`: each imported module's self time, summed by top-level package."""
+    stderr = _run(["-X", "importtime", "-c", f"import {module}"]).stderr
+    cost: dict[str, int] = defaultdict(int)
+    for line in stderr.splitlines():
+        match = _IMPORTTIME_LINE.match(line)
+        if match:
+            cost[match[3].split(".")[0]] += int(match[1])
+    ranked = sorted(cost.items(), key=lambda item: item[1], reverse=True)[:top]
+    return [{"package": name, "ms": round(us / 1000, 1)} for name, us in ranked]
+
+
+def measure(repetitions: int, ticker: Any = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"repetitions": repetitions, "modules": {}}
+    for module in handler_modules():
+        runs = []
+        for _ in range(repetitions):
+            runs.append(import_seconds(module) * 1000)
+            if ticker is not None:
+                ticker.advance()
+        result["modules"][module] = {
+            "medianMs": round(statistics.median(runs), 1),
+            "runsMs": [round(ms, 1) for ms in runs],
+        }
+    slowest = max(result["modules"], key=lambda m: result["modules"][m]["medianMs"])
+    result["slowest"] = slowest
+    result["heaviestPackages"] = heaviest_packages(slowest)
+    return result

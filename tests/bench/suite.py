@@ -1,0 +1,364 @@
+"""One bench run: every phase in order, assembled into one JSON document (schema in `version`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import platform
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tests.bench import cost, counts, imports
+from tests.bench.histories import execution_arns, lock_summary, traces
+from tests.bench.load import Job, Sender, distinct_users, embedded_sender, one_user, run_load
+from tests.bench.progress import Progress
+
+SCHEMA_VERSION = 1
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS_DIR = ROOT / "bench-results"
+TARGET_DYNAMODB_REQUESTS = 4
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Operation counts: modest, so that `make bench` ends within 5 minutes on 2 cores."""
+
+    count_repetitions: int = 3
+    include_busy: bool = True
+    baseline: int = 50
+    sequential: int = 20
+    many_users: int = 40
+    many_users_clients: int = 8
+    hot_user: tuple[tuple[int, int], ...] = ((8, 32), (16, 48))  # (clients, requests)
+    retry_variant: bool = True
+    import_repetitions: int = 3
+    http: bool = True
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(
+            count_repetitions=1,
+            include_busy=False,
+            baseline=5,
+            sequential=2,
+            many_users=4,
+            many_users_clients=2,
+            hot_user=((2, 4),),
+            retry_variant=False,
+            import_repetitions=1,
+            http=False,
+        )
+
+    def phases(self) -> int:
+        load = 2 + len(self.hot_user)
+        return 3 + load + int(self.retry_variant) + (load if self.http else 0)
+
+
+# A variant of AcquireLock's retry on UserBusyError: more, shorter waits (the total stays close).
+RETRY_VARIANT = {
+    "IntervalSeconds": 1,
+    "MaxAttempts": 8,
+    "BackoffRate": 1,
+    "MaxDelaySeconds": 1,
+    "JitterStrategy": "FULL",
+}
+
+
+@contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """moto logs every failed state of the saga (an overdraft, a busy lock); the server logs
+    each request. Neither belongs in the bench's output."""
+    levels = {
+        "moto": logging.CRITICAL,
+        "werkzeug": logging.WARNING,
+        "wallet.local": logging.WARNING,
+    }
+    saved = {name: logging.getLogger(name).level for name in levels}
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, cwd=ROOT, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor()
+    packages: dict[str, str | None] = {}
+    for name in ("moto", "boto3", "aws-lambda-powertools", "werkzeug"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": packages,
+    }
+
+
+def _acquire_lock_retry(definition: str) -> dict[str, Any]:
+    retriers = json.loads(definition)["States"]["AcquireLock"]["Retry"]
+    return next(r for r in retriers if "UserBusyError" in r["ErrorEquals"])
+
+
+def _with_retry(template: Any, retry: dict[str, Any]) -> Any:
+    """The same template with AcquireLock's UserBusyError retry replaced."""
+    specs = {}
+    for name, spec in template.state_machines.items():
+        definition = json.loads(spec.definition)
+        for retrier in definition["States"]["AcquireLock"]["Retry"]:
+            if "UserBusyError" in retrier["ErrorEquals"]:
+                retrier.clear()
+                retrier.update({"ErrorEquals": ["UserBusyError"], **retry})
+        specs[name] = dataclasses.replace(spec, definition=json.dumps(definition))
+    return dataclasses.replace(template, state_machines=specs)
+
+
+def _load_phase(
+    progress: Progress,
+    title: str,
+    send: Sender,
+    jobs: list[Job],
+    clients: int,
+    sfn: Any,
+    state_machine_arn: str,
+    runtime: Any,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run one scenario, then read what it did: histories, DynamoDB requests, invariants."""
+    from tests.invariants import violations
+
+    known = execution_arns(sfn, state_machine_arn)
+    requests_before = sum(runtime.dynamodb_requests.values())
+    with progress.phase(title, len(jobs)) as ticker:
+        run = run_load(send, jobs, clients, ticker)
+    spent = sum(runtime.dynamodb_requests.values()) - requests_before
+    new = sorted(execution_arns(sfn, state_machine_arn) - known)
+    found = traces(sfn, new)
+    result = run.to_dict()
+    committed = result["statuses"].get("201", 0)
+    result["dynamodbRequestsPerCommitted"] = round(spent / committed, 2) if committed else None
+    result["lock"] = lock_summary(found)
+    result["executionMs"] = {
+        "p50": sorted(t.duration_ms for t in found)[len(found) // 2] if found else None
+    }
+    problems = violations(runtime.dynamodb)
+    result["invariantViolations"] = len(problems)
+    result["invariantExamples"] = problems[:3]
+    result.update(extra or {})
+    return result
+
+
+def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
+    from infra.local.aws import LocalAws
+
+    with LocalAws() as aws:
+        result["leaseSeconds"] = int(
+            aws.template.functions["AcquireLockFunction"].environment.get("LOCK_LEASE_SECONDS", 0)
+        )
+        spec = next(iter(aws.template.state_machines.values()))
+        result["acquireLockRetry"] = _acquire_lock_retry(spec.definition)
+        with progress.phase("request counts per outcome"):
+            result["requestCounts"] = counts.request_counts(
+                aws, repetitions=sizes.count_repetitions, include_busy=sizes.include_busy
+            )
+        with progress.phase("baseline: use cases, no saga", sizes.baseline) as ticker:
+            result["baseline"] = counts.baseline(aws, sizes.baseline, ticker)
+        send = embedded_sender(aws)
+        for title, jobs, clients in _scenarios(sizes, "emb"):
+            phase = _load_phase(
+                progress,
+                f"embedded {title}",
+                send,
+                jobs,
+                clients,
+                aws.stepfunctions,
+                aws.state_machine_arn,
+                aws,
+            )
+            result["load"].append({"transport": "embedded", "scenario": title, **phase})
+        template = aws.template
+    if sizes.retry_variant:
+        clients, requests = sizes.hot_user[0]
+        with LocalAws(_with_retry(template, RETRY_VARIANT)) as variant:
+            title = f"hot-user x{clients} retry variant"
+            phase = _load_phase(
+                progress,
+                f"embedded {title}",
+                embedded_sender(variant),
+                one_user("emb-variant-hot", requests),
+                clients,
+                variant.stepfunctions,
+                variant.state_machine_arn,
+                variant,
+                {"retry": RETRY_VARIANT},
+            )
+            result["load"].append({"transport": "embedded", "scenario": title, **phase})
+
+
+def _scenarios(sizes: Sizes, prefix: str) -> list[tuple[str, list[Job], int]]:
+    scenarios = [
+        ("sequential", distinct_users(f"{prefix}-seq", sizes.sequential), 1),
+        (
+            f"many-users x{sizes.many_users_clients}",
+            distinct_users(f"{prefix}-many", sizes.many_users),
+            sizes.many_users_clients,
+        ),
+    ]
+    for clients, requests in sizes.hot_user:
+        scenarios.append(
+            (f"hot-user x{clients}", one_user(f"{prefix}-hot-{clients}", requests), clients)
+        )
+    return scenarios
+
+
+def http_available() -> tuple[bool, str]:
+    try:
+        from infra.local.server import serving  # noqa: F401
+    except Exception as error:  # not written yet, or an import of it is missing
+        return False, f"infra.local.server.serving cannot be imported ({error})"
+    return True, ""
+
+
+def _http(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
+    available, reason = http_available()
+    result["http"] = {"available": available, "reason": reason}
+    if not available:
+        progress.skip("http: all scenarios", reason)
+        return
+    import boto3
+
+    from infra.local.aws import REGION, active_runtime
+    from infra.local.server import serving
+    from tests.bench.load import http_sender
+
+    with serving() as base_url:
+        probe = http_sender(base_url)(Job("http-probe", uuid.uuid4().hex))
+        if probe.status != 201:
+            reason = f"the server answered {probe.status} to a valid POST /transactions"
+            result["http"] = {"available": False, "reason": reason}
+            progress.skip("http: all scenarios", reason)
+            return
+        # The server's runtime, for its request counter and tables; executions are found through
+        # the public Step Functions API, as for the embedded runtime.
+        runtime = active_runtime()
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+        send = http_sender(base_url)
+        for title, jobs, clients in _scenarios(sizes, "http"):
+            phase = _load_phase(progress, f"http {title}", send, jobs, clients, sfn, arn, runtime)
+            result["load"].append({"transport": "http", "scenario": title, **phase})
+
+
+def _derived(result: dict[str, Any]) -> None:
+    counts_ = result["requestCounts"]
+    committed = counts_["committed"]
+    result["target"] = {
+        "maxDynamodbRequests": TARGET_DYNAMODB_REQUESTS,
+        "dynamodbRequests": committed["dynamodbTotal"],
+        "reads": committed["rru"],
+        "met": committed["dynamodbTotal"] <= TARGET_DYNAMODB_REQUESTS
+        and not any(op in counts.READ_OPERATIONS for op in committed["dynamodb"])
+        and committed["status"] == "SUCCEEDED",
+    }
+    baseline_p50 = result["baseline"]["latencyMs"]["p50"]
+    ratios = {}
+    for phase in result["load"]:
+        if phase["scenario"] == "sequential":
+            ratios[phase["transport"]] = round(phase["latencyMs"]["p50"] / baseline_p50, 2)
+    result["overheadRatio"] = ratios
+    outcomes = ["committed", "replay", "overdraft", "userBusy"]
+    result["cost"] = {
+        "region": "us-east-1",
+        "prices": cost.PRICES,
+        "assumptions": {
+            "expressMemoryMb": cost.EXPRESS_MEMORY_MB,
+            "lambdaMemoryMb": cost.LAMBDA_MEMORY_MB,
+            "xraySampledFraction": cost.XRAY_SAMPLED_FRACTION,
+            "durations": "Express and Lambda durations are the ones measured locally (moto)",
+        },
+        "perMillion": {o: cost.per_million(counts_[o]) for o in outcomes if o in counts_},
+    }
+    if "userBusy" in counts_:
+        result["cost"]["retryScenarios"] = [
+            cost.retry_scenario(retry, counts_["userBusy"])
+            for retry in (
+                result["acquireLockRetry"],
+                {**result["acquireLockRetry"], "MaxAttempts": 2},
+                RETRY_VARIANT,
+            )
+        ]
+
+
+def run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
+    with _quiet_logs():
+        return _run(sizes, quick=quick)
+
+
+def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
+    progress = Progress(sizes.phases())
+    result: dict[str, Any] = {
+        "schema": "wallet-bench",
+        "version": SCHEMA_VERSION,
+        "createdAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": {
+            "sha": _git("rev-parse", "HEAD"),
+            "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        },
+        "machine": machine(),
+        "quick": quick,
+        "sizes": dataclasses.asdict(sizes),
+        "load": [],
+    }
+    with progress.phase(
+        "import time per handler", len(imports.handler_modules()) * sizes.import_repetitions
+    ) as ticker:
+        result["imports"] = imports.measure(sizes.import_repetitions, ticker)
+    _embedded(progress, sizes, result)
+    if sizes.http:
+        _http(progress, sizes, result)
+    else:
+        result["http"] = {"available": None, "reason": "not run (--quick or --no-http)"}
+    _derived(result)
+    result["benchSeconds"] = round(progress.elapsed, 1)
+    return result
+
+
+def write(result: dict[str, Any], directory: Path = RESULTS_DIR) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    sha = (result["git"]["sha"] or "nogit")[:8]
+    path = directory / f"{stamp}-{sha}.json"
+    text = json.dumps(result, indent=2, default=str) + "\n"
+    path.write_text(text)
+    (directory / "latest.json").write_text(text)
+    return path
