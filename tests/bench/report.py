@@ -59,6 +59,7 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 _num(phase["latencyMs"].get("p50"), 0),
                 _num(phase["latencyMs"].get("p95"), 0),
                 _num(phase["latencyMs"].get("p99"), 0),
+                _num(phase["executionMs"].get("p50"), 0),
                 _statuses(phase["statuses"]),
                 _num(lock["waitMsAcquired"].get("p50"), 0),
                 _num(lock["waitMsAcquired"].get("p95"), 0),
@@ -81,6 +82,7 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 "p50",
                 "p95",
                 "p99",
+                "execution p50",
                 "statuses",
                 "lock p50",
                 "lock p95",
@@ -265,7 +267,8 @@ def header(result: dict[str, Any]) -> str:
         + (" (uncommitted changes)" if git["dirty"] else "")
         + ("  QUICK" if result["quick"] else ""),
         f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, moto "
-        f"{m['packages'].get('moto')}",
+        f"{m['packages'].get('moto')}; load average {m['loadAverageAtStart'][0]} at start, "
+        f"{m.get('loadAverageAtEnd', ['?'])[0]} at end",
         f"lease {result['leaseSeconds']} s; AcquireLock retry on UserBusyError: "
         f"{result['acquireLockRetry']}",
     ]

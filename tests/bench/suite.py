@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import logging
 import os
 import platform
 import subprocess
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from tests.bench import cost, counts, imports
 from tests.bench.histories import execution_arns, lock_summary, traces
 from tests.bench.load import Job, Sender, distinct_users, embedded_sender, one_user, run_load
 from tests.bench.progress import Progress
+from tests.bench.stats import summary_ms
 
 SCHEMA_VERSION = 1
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,9 +78,11 @@ RETRY_VARIANT = {
 
 
 @contextmanager
-def _quiet_logs() -> Iterator[None]:
+def _quiet() -> Iterator[None]:
     """moto logs every failed state of the saga (an overdraft, a busy lock); the server logs
-    each request. Neither belongs in the bench's output."""
+    each request; Powertools prints its metrics every 100 values even when they are disabled
+    (the handlers share one Metrics object in this process). None of it belongs in the bench's
+    output, which is the progress on stderr and the tables after the run."""
     levels = {
         "moto": logging.CRITICAL,
         "werkzeug": logging.WARNING,
@@ -86,7 +92,9 @@ def _quiet_logs() -> Iterator[None]:
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
     try:
-        yield
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.filterwarnings("ignore", "No application metrics to publish")
+            yield
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
@@ -118,6 +126,7 @@ def machine() -> dict[str, Any]:
             packages[name] = None
     return {
         "nproc": os.cpu_count(),
+        "loadAverageAtStart": [round(x, 2) for x in os.getloadavg()],
         "cpu": cpu,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -168,9 +177,9 @@ def _load_phase(
     committed = result["statuses"].get("201", 0)
     result["dynamodbRequestsPerCommitted"] = round(spent / committed, 2) if committed else None
     result["lock"] = lock_summary(found)
-    result["executionMs"] = {
-        "p50": sorted(t.duration_ms for t in found)[len(found) // 2] if found else None
-    }
+    # The execution's own duration (history) next to the client's latency: the difference is
+    # the start-and-wait (and HTTP) around it.
+    result["executionMs"] = summary_ms([t.duration_ms / 1000 for t in found])
     problems = violations(runtime.dynamodb)
     result["invariantViolations"] = len(problems)
     result["invariantExamples"] = problems[:3]
@@ -320,7 +329,7 @@ def _derived(result: dict[str, Any]) -> None:
 
 
 def run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
-    with _quiet_logs():
+    with _quiet():
         return _run(sizes, quick=quick)
 
 
@@ -350,6 +359,7 @@ def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
         result["http"] = {"available": None, "reason": "not run (--quick or --no-http)"}
     _derived(result)
     result["benchSeconds"] = round(progress.elapsed, 1)
+    result["machine"]["loadAverageAtEnd"] = [round(x, 2) for x in os.getloadavg()]
     return result
 
 
