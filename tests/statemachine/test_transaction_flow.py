@@ -1,12 +1,12 @@
 """The real ASL on the embedded runtime: one test per path; history, tables and invariants."""
 
 import json
-import threading
 import time
 from decimal import Decimal
 
 import pytest
 
+from infra.local.executions import history
 from infra.local.lambdas import FaultPoint
 from tests.builders import execution_input, output_of
 from tests.invariants import balance_of, lock_owner, transaction_items, violations
@@ -115,22 +115,34 @@ def test_key_reuse_with_another_payload_is_rejected(local_aws):
     assert violations(local_aws.dynamodb) == []
 
 
+def wait_for(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
 def test_busy_lock_is_retried_until_released(local_aws):
     hold_lock(local_aws, "u1", "other-execution", int(time.time()) + 60)
-    releaser = threading.Timer(
-        0.3,
-        lambda: local_aws.dynamodb.update_item(
-            TableName="AggregatesTable",
-            Key={"userId": {"S": "u1"}},
-            UpdateExpression="REMOVE lockOwner, leaseUntil",
-        ),
-    )
-    releaser.start()
-    response, states = run(local_aws, user_id="u1", amount="5")
-    releaser.join()
+    arn = local_aws.stepfunctions.start_execution(
+        stateMachineArn=local_aws.state_machine_arn, input=execution_input(user_id="u1", amount="5")
+    )["executionArn"]
 
-    assert response["status"] == "SUCCEEDED"
-    assert states == HAPPY_PATH
+    # Release only once AcquireLock has failed on the busy lock at least once.
+    wait_for(lambda: any(
+        e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["error"] == "UserBusyError"
+        for e in history(local_aws.stepfunctions, arn)
+    ))  # fmt: skip
+    local_aws.dynamodb.update_item(
+        TableName="AggregatesTable",
+        Key={"userId": {"S": "u1"}},
+        UpdateExpression="REMOVE lockOwner, leaseUntil",
+    )
+    wait_for(lambda: local_aws.stepfunctions.describe_execution(executionArn=arn)["status"]
+             != "RUNNING")  # fmt: skip
+
+    assert local_aws.stepfunctions.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    assert local_aws.entered_states(arn) == HAPPY_PATH
     assert local_aws.lambdas.invocations["AcquireLockFunction"] >= 2
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("105.00")
     assert violations(local_aws.dynamodb) == []
