@@ -100,3 +100,18 @@ def test_concurrent_identical_requests_apply_once(local_aws, forced_switching):
     assert balance_of(local_aws.dynamodb, "dup") == Decimal("110.00")
     assert len(transaction_items(local_aws.dynamodb, "dup")) == 1
     assert violations(local_aws.dynamodb) == []
+
+
+def test_each_dynamodb_request_runs_once_in_moto(local_aws):
+    """botocore calls every before-send handler: moto's own must not run a request again."""
+    for _ in range(3):
+        local_aws.dynamodb.update_item(
+            TableName="AggregatesTable",
+            Key={"userId": {"S": "counter"}},
+            UpdateExpression="ADD hits :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+    item = local_aws.dynamodb.get_item(
+        TableName="AggregatesTable", Key={"userId": {"S": "counter"}}
+    )
+    assert item["Item"]["hits"]["N"] == "3"
