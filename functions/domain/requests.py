@@ -16,14 +16,22 @@ def _has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in value)
 
 
+def _has_lone_surrogates(value: str) -> bool:
+    # A JSON escape such as "\ud800" decodes to a lone surrogate: not valid UTF-8, so DynamoDB
+    # (and moto) cannot store it; accepting it would turn client input into a 500 (invariant 6).
+    return any(unicodedata.category(char) == "Cs" for char in value)
+
+
 def parse_user_id(value: object) -> str:
-    """Raises: ValidationError unless a string of 1-128 characters without control characters."""
+    """Raises: ValidationError unless 1-128 characters, none a control character or surrogate."""
     if not isinstance(value, str) or not value:
         raise ValidationError("userId is required and must be a non-empty string")
     if len(value) > MAX_USER_ID_LENGTH:
         raise ValidationError(f"userId must be at most {MAX_USER_ID_LENGTH} characters")
     if _has_control_characters(value):
         raise ValidationError("userId must not contain control characters")
+    if _has_lone_surrogates(value):
+        raise ValidationError("userId must be valid Unicode text")
     return value
 
 
@@ -36,6 +44,8 @@ def parse_idempotency_key(value: object) -> str:
         )
     if _has_control_characters(value):
         raise ValidationError("Idempotent-Key header must not contain control characters")
+    if _has_lone_surrogates(value):
+        raise ValidationError("Idempotent-Key header must be valid Unicode text")
     return value
 
 
