@@ -1,0 +1,44 @@
+"""Each task function broken at each point: the invariants hold and a retry ends correctly."""
+
+import pytest
+
+from infra.local.lambdas import FaultPoint
+from tests.reliability import faults
+
+QUICK_POINTS = [FaultPoint.BEFORE, FaultPoint.AFTER, faults.SERVICE_ERROR]
+# A hang costs the function's whole timeout (4 s): two in make test, the rest in the soak.
+QUICK_HANGS = ["UpdateBalanceFunction", "DeleteTransactionFunction"]
+SLOW_HANGS = [f for f in faults.FUNCTIONS if f not in QUICK_HANGS]
+
+
+def point_id(point) -> str:
+    return point.value if isinstance(point, FaultPoint) else point
+
+
+@pytest.mark.parametrize("point", QUICK_POINTS, ids=point_id)
+@pytest.mark.parametrize("function", faults.FUNCTIONS)
+def test_fault_keeps_the_invariants_and_the_retry_ends_correctly(local_aws, function, point):
+    assert faults.run_case(local_aws, function, point) == []
+
+
+@pytest.mark.parametrize("function", QUICK_HANGS)
+def test_hanging_function_keeps_the_invariants(local_aws, function):
+    assert faults.run_case(local_aws, function, FaultPoint.HANG) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("function", SLOW_HANGS)
+def test_hanging_function_keeps_the_invariants_slow(local_aws, function):
+    assert faults.run_case(local_aws, function, FaultPoint.HANG) == []
+
+
+def test_commit_stands_when_its_compensation_also_fails_and_the_retry_replays_it(local_aws):
+    assert faults.run_double_fault(local_aws) == []
+
+
+def test_expectations_cover_every_function_and_point():
+    # A 500 never leaves money moved; only ReleaseLock's faults (after the commit) succeed.
+    for function in faults.FUNCTIONS:
+        for point in faults.POINTS:
+            want = faults.expected(function, point)
+            assert (want.answer == "201 applied") is (want.balance == faults.DEBITED)
