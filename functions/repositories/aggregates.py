@@ -75,6 +75,8 @@ class AggregatesRepository:
     ) -> None:
         """Set the new balance and commit the pending record in one atomic write.
 
+        Succeeds again, writing nothing, when this owner's commit already landed (a step retried
+        after a Lambda service error), so a retry never turns a done commit into a failure.
         Raises: LockLostError if `owner` no longer holds a live lease or its record is gone.
         """
         try:
@@ -115,14 +117,17 @@ class AggregatesRepository:
                                 ":balance": {"N": str(transaction.balance)},
                                 ":owner": {"S": owner},
                             },
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
                 ]
             )
         except ClientError as error:
             if dynamodb.error_code(error) == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
+                reasons = error.response.get("CancellationReasons", [])
+                if _is_committed_by(reasons[1:], transaction, owner):
+                    return
+                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
                     raise LockLostError("this execution no longer holds the user's lock") from error
             dynamodb.raise_if_transient(error)
             raise
@@ -189,6 +194,16 @@ class AggregatesRepository:
         )
         item = response.get("Item")
         return Decimal(item["balance"]["N"]) if item else None
+
+
+def _is_committed_by(reasons: list[dict[str, Any]], transaction: Transaction, owner: str) -> bool:
+    """Whether the record's cancellation reason shows `owner` already committed `transaction`."""
+    item = reasons[0].get("Item", {}) if reasons else {}
+    return (
+        item.get("status", {}).get("S") == "COMMITTED"
+        and item.get("owner", {}).get("S") == owner
+        and item.get("transactionId", {}).get("S") == transaction.transaction_id
+    )
 
 
 def repository(settings: Settings) -> AggregatesRepository:

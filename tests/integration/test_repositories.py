@@ -97,6 +97,28 @@ def test_commit_is_fenced_by_the_owner_and_the_lease(locks, records, client):
     assert transaction_items(client, "u1")[0]["status"]["S"] == "PENDING"
 
 
+def test_commit_retried_by_its_owner_succeeds_without_applying_twice(locks, records, client):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    records.put_pending(pending())
+    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+
+    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1002)  # the step retried
+
+    assert balance_of(client, "u1") == Decimal("110")
+    assert transaction_items(client, "u1")[0]["status"]["S"] == "COMMITTED"
+
+
+def test_commit_of_another_owners_committed_record_is_lock_lost(locks, records, client):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    records.put_pending(pending())
+    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+    locks.take_lock("u1", "e2", now=1026, lease_until=1051, default_balance=DEFAULT)
+
+    with pytest.raises(LockLostError):
+        locks.commit(result(), "k1", "e2", seen_balance=Decimal("110"), now=1027)
+    assert balance_of(client, "u1") == Decimal("110")
+
+
 def test_delete_pending_only_touches_this_owners_uncommitted_record(locks, records, client):
     records.put_pending(pending())
     assert records.delete_pending("u1", "k1", "intruder") is None

@@ -57,10 +57,9 @@ def expected(function: str, point: FaultPoint | str) -> Expected:
     UpdateBalance's commit is compensated by DeleteTransaction, which reverts the commit. The retry
     then applies the debit once. A fault in ReleaseLock comes after the commit: the compensation
     frees the lock and the request succeeds. A Lambda service error is retried by the ASL and
-    every step but UpdateBalance is idempotent; UpdateBalance's second run finds its record
-    committed, fails with LockLostError, and the commit is reverted (a 500, then a clean retry).
-    A broken DeleteTransaction leaves the refused request's pending record; it never counts, and
-    the retry overwrites and deletes it.
+    every step is idempotent (UpdateBalance's second run finds its own commit and succeeds), so
+    the request succeeds once. A broken DeleteTransaction leaves the refused request's pending
+    record; it never counts, and the retry overwrites and deletes it.
     """
     if function == "DeleteTransactionFunction":
         broken = point in (FaultPoint.BEFORE, FaultPoint.HANG)
@@ -68,7 +67,7 @@ def expected(function: str, point: FaultPoint | str) -> Expected:
     if function == "ReleaseLockFunction":
         return SUCCEEDED
     if point == SERVICE_ERROR:
-        return FAILED_500 if function == "UpdateBalanceFunction" else SUCCEEDED
+        return SUCCEEDED
     return FAILED_500
 
 
