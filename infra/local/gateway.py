@@ -62,6 +62,11 @@ class LocalGateway:
 
     def handle(self, request: Request) -> Response:
         context = _context(request)
+        response = self._route(request, context)
+        response.headers["x-amzn-RequestId"] = context["requestId"]  # as on every AWS answer
+        return response
+
+    def _route(self, request: Request, context: dict[str, Any]) -> Response:
         try:
             (path, method), path_parameters = self._routes.bind_to_environ(request.environ).match()
         except (NotFound, MethodNotAllowed):

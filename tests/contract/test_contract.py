@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from infra.local.executions import executions_by_request_id
 from infra.local.lambdas import FaultPoint
 from tests.invariants import violations
 
@@ -67,6 +68,20 @@ def test_credit_is_applied(api, user):
         "transactionId": "", "userId": user, "type": "credit", "amount": "10.00",
         "balance": "110.00", "currency": "USD", "createdAt": ""}  # fmt: skip
     assert "Idempotent-Replayed" not in response.headers
+
+
+def test_every_answer_carries_the_request_id_its_execution_was_started_with(api, aws, user):
+    posted = api.transact(credit(user))
+    read = api.balance(user)
+    unrouted = api.session.get(f"{api.url}/nowhere", timeout=30)
+
+    request_ids = {r.headers["x-amzn-RequestId"] for r in (posted, read, unrouted)}
+    assert len(request_ids) == 3
+    started = executions_by_request_id(aws.stepfunctions, aws.state_machine_arn)
+    execution = aws.stepfunctions.describe_execution(
+        executionArn=started[posted.headers["x-amzn-RequestId"]]
+    )
+    assert json.loads(execution["output"])["transaction"] == posted.json()
 
 
 def test_replay_returns_the_same_body_and_applies_nothing(api, user):
