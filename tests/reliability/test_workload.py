@@ -9,8 +9,9 @@ EVERY_KIND = {"credit", "debit", "replay", "reuse", "invalid", "balance"}
 
 
 def run_and_check(aws, ops):
-    records = workload.run(aws, ops, THREADS)
-    settled = workload.settle(aws, records, faults_injected=False)
+    transport = workload.Embedded(aws)
+    records = workload.run(transport, ops, THREADS)
+    settled = workload.settle(aws, transport, records, faults_injected=False)
     all_records = records + settled.records
     assert {op.kind for op in ops} == EVERY_KIND  # the seed exercises every kind of check
     assert workload.outcomes(all_records)["201 applied"] > 0

@@ -1,0 +1,520 @@
+"""The long soak (make reliability): load, faults, crashes and fuzzing; exits 1 on any violation.
+
+    python -m tests.reliability                    # the full soak, default seed
+    python -m tests.reliability --seed 7           # another seed
+    python -m tests.reliability --operations 1000  # a shorter load phase
+
+Phases: (1) the seeded workload through the embedded runtime, split over worker processes (one
+LocalAws each) with 16 threads each: a segment under forced thread switching, a segment with
+random faults injected under load, and a steady segment; each settled and checked against the
+tables and every answer. Meanwhile, in this process: (2) the fault matrix, (3) crashed executions
+with a real lease, (4) the stateful model test, (5) parser fuzzing, (6) the HTTP server: the
+workload over HTTP and schemathesis from infra/openapi.yaml. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import queue as queue_module
+import random
+import sys
+import threading
+import time
+import warnings
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+DEFAULT_SEED = 20261122
+PHASES = ("faults", "crashes", "model", "parsers", "http")  # the load runs always
+FAULT_EVERY = 8  # operations per injected fault in the faults segment
+
+
+@dataclass
+class Figures:
+    operations: Counter[str] = field(default_factory=Counter)
+    by_segment: dict[str, Counter[str]] = field(default_factory=dict)
+    settled_retries: int = 0
+    dead_locks: int = 0
+    faults_armed: int = 0
+    faults_fired: Counter[str] = field(default_factory=Counter)
+    matrix_cases: int = 0
+    crash_cases: int = 0
+    stateful_steps: int = 0
+    parser_examples: Counter[str] = field(default_factory=Counter)
+    http_operations: Counter[str] = field(default_factory=Counter)
+    fuzz_requests: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+
+class Progress:
+    """One status line per phase on stderr: rewritten in place on a terminal, else every 15 s."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.lines: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._tty = sys.stderr.isatty()
+        self._last_print = 0.0
+
+    def update(self, phase: str, text: str, *, force: bool = False) -> None:
+        with self._lock:
+            self.lines[phase] = text
+            now = time.monotonic()
+            if not force and now - self._last_print < (1.0 if self._tty else 15.0):
+                return
+            self._last_print = now
+            elapsed = time.strftime("%M:%S", time.gmtime(now - self.started))
+            line = f"[{elapsed}] " + " | ".join(f"{k}: {v}" for k, v in self.lines.items())
+            if self._tty:
+                sys.stderr.write("\r\x1b[K" + line[: os.get_terminal_size().columns - 1])
+            else:
+                sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+    def done(self, phase: str, text: str) -> None:
+        self.update(phase, text, force=True)
+        if self._tty:
+            sys.stderr.write("\n")
+
+
+def _quiet() -> None:
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
+    import tests.conftest  # noqa: F401  (fake credentials, Powertools settings)
+
+
+def _bar(done: int, total: int, width: int = 20) -> str:
+    filled = int(width * done / total) if total else width
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+# Phase 1, in worker processes ------------------------------------------------------------------
+
+
+def load_worker(index: int, plan: dict[str, Any], updates: Any) -> dict[str, Any]:
+    """One process: one LocalAws; the segments in turn, each settled and checked."""
+    _quiet()
+    from infra.local.aws import LocalAws
+
+    result: dict[str, Any] = {"by_segment": {}, "problems": [], "retries": 0, "dead_locks": 0,
+                              "faults_armed": 0, "faults_fired": Counter()}  # fmt: skip
+    done = Counter[str]()
+    stop = threading.Event()
+
+    def report() -> None:
+        while not stop.wait(1.0):
+            updates.put((index, dict(done)))
+
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    with LocalAws() as aws:
+        for number, (segment, count) in enumerate(plan["segments"]):
+            if count:
+                seed = plan["seed"] * 100 + index * 10 + number
+                _segment(aws, index, segment, seed, count, plan, done, result)
+    stop.set()
+    updates.put((index, dict(done)))
+    return result
+
+
+def _segment(
+    aws: Any,
+    index: int,
+    segment: str,
+    seed: int,
+    count: int,
+    plan: dict[str, Any],
+    done: Counter[str],
+    result: dict[str, Any],
+) -> None:
+    from tests.reliability import workload
+
+    transport = workload.Embedded(aws)
+    ops = workload.generate(seed, count, users=plan["users"], prefix=f"p{index}{segment}")
+    faults_on = segment == "faults"
+    watch = _FaultWatch(aws, seed) if faults_on else None
+
+    def progress(record: Any) -> None:
+        done["ops"] += 1
+        if watch is not None and done["ops"] % FAULT_EVERY == 0:
+            watch.arm_one()
+
+    previous = sys.getswitchinterval()
+    if segment == "forced":
+        sys.setswitchinterval(1e-6)
+    try:
+        records = workload.run(transport, ops, plan["threads"], progress=progress)
+    finally:
+        sys.setswitchinterval(previous)
+        if watch is not None:
+            watch.stop()
+    settled = workload.settle(aws, transport, records, faults_injected=faults_on)
+    every = records + settled.records
+    problems = settled.problems + workload.check(aws, every, faults_injected=faults_on)
+    result["by_segment"][segment] = workload.outcomes(records)
+    result["problems"] += [f"process {index} {segment}: {line}" for line in problems]
+    result["retries"] += settled.retried
+    result["dead_locks"] += settled.dead_locks
+    if watch is not None:
+        result["faults_armed"] += watch.armed
+        result["faults_fired"] += watch.fired
+
+
+class _FaultWatch:
+    """Arms random faults during a run, and counts those that fired (seen in the answers)."""
+
+    FIRED_AS: ClassVar[dict[str, str]] = {"InjectedFaultError": "crash",
+                                          "Sandbox.Timedout": "hang"}  # fmt: skip
+
+    def __init__(self, aws: Any, seed: int) -> None:
+        import json
+
+        from tests.reliability import faults
+
+        self._faults = faults
+        self._aws = aws
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.armed = 0
+        self.fired: Counter[str] = Counter()
+        self._pristine = aws.lambdas.invoke
+        pristine = self._pristine
+
+        def observed(name_or_arn: str, payload: bytes) -> Any:
+            result = pristine(name_or_arn, payload)
+            if result.function_error:
+                kind = self.FIRED_AS.get(json.loads(result.payload).get("errorType"))
+                if kind is not None:
+                    with self._lock:
+                        self.fired[kind] += 1
+            return result
+
+        aws.lambdas.invoke = observed
+        self._observed = observed
+
+    def arm_one(self) -> None:
+        from infra.local.lambdas import FaultPoint
+
+        function = self._rng.choice(self._faults.FUNCTIONS)
+        roll = self._rng.random()
+        if roll < 0.05:
+            point: Any = FaultPoint.HANG
+        elif roll < 0.25:
+            point = self._faults.SERVICE_ERROR
+        else:
+            point = self._rng.choice([FaultPoint.BEFORE, FaultPoint.AFTER])
+        with self._lock:
+            self.armed += 1
+        if point == self._faults.SERVICE_ERROR:
+            self._arm_service_error(function)
+        else:
+            self._aws.lambdas.inject_fault(function, point)
+
+    def _arm_service_error(self, function: str) -> None:
+        lambdas = self._aws.lambdas
+        with self._lock:
+            inner = lambdas.invoke
+            from infra.local.lambdas import InvokeResult
+
+            fired = threading.Event()
+
+            def invoke(name_or_arn: str, payload: bytes) -> Any:
+                result = inner(name_or_arn, payload)
+                if lambdas.resolve(name_or_arn).logical_id != function or fired.is_set():
+                    return result
+                fired.set()
+                with self._lock:
+                    self.fired["service error"] += 1
+                error = (
+                    b'{"errorMessage": "Service error.", "errorType": "Lambda.ServiceException"}'
+                )
+                return InvokeResult(error, function_error="Unhandled")
+
+            lambdas.invoke = invoke
+
+    def stop(self) -> None:
+        self._aws.lambdas.invoke = self._pristine
+        self._aws.lambdas.clear_faults()
+
+
+# Phases 2-6, in this process --------------------------------------------------------------------
+
+
+def fault_matrix(aws: Any, figures: Figures, progress: Progress) -> None:
+    from tests.reliability import faults
+
+    cases = [(f, p) for f in faults.FUNCTIONS for p in faults.POINTS]
+    for number, (function, point) in enumerate(cases, 1):
+        progress.update("faults", _bar(number, len(cases) + 1))
+        figures.problems += faults.run_case(aws, function, point)
+    figures.problems += faults.run_double_fault(aws)
+    figures.matrix_cases = len(cases) + 1
+    progress.done("faults", f"{figures.matrix_cases} cases")
+
+
+def crashes_with_a_real_lease(aws: Any, figures: Figures, progress: Progress) -> None:
+    from functions.settings import get_settings
+    from tests.reliability import crashes
+
+    previous = os.environ["LOCK_LEASE_SECONDS"]
+    os.environ["LOCK_LEASE_SECONDS"] = "15"  # longer than the lock retries' 9 s of backoff
+    get_settings.cache_clear()
+    try:
+        for number, step in enumerate(crashes.CRASH_POINTS, 1):
+            progress.update("crashes", _bar(number, len(crashes.CRASH_POINTS)))
+            figures.problems += crashes.run_crash(aws, step, real_lease=True)
+            figures.crash_cases += 1
+    finally:
+        os.environ["LOCK_LEASE_SECONDS"] = previous
+        get_settings.cache_clear()
+    progress.done("crashes", f"{figures.crash_cases} scenarios")
+
+
+def stateful(aws: Any, figures: Figures, progress: Progress, examples: int) -> None:
+    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from tests.reliability.model import wallet_machine
+
+    progress.update("model", f"{examples} examples x 25 steps", force=True)
+    before = sum(aws.lambdas.invocations[f] for f in ("ValidateRequestFunction",
+                                                      "GetBalanceFunction"))  # fmt: skip
+    machine = wallet_machine(aws)
+    # Derandomized: run_state_machine_as_test takes no seed; the same steps for the same code.
+    test_settings = settings(max_examples=examples, stateful_step_count=25, deadline=None,
+                             database=None, derandomize=True,
+                             phases=[Phase.explicit, Phase.generate],
+                             suppress_health_check=list(HealthCheck))  # fmt: skip
+    try:
+        run_state_machine_as_test(machine, settings=test_settings)
+    except Exception as error:
+        figures.problems.append(f"stateful model test: {error}"[:2000])
+    after = sum(aws.lambdas.invocations[f] for f in ("ValidateRequestFunction",
+                                                     "GetBalanceFunction"))  # fmt: skip
+    figures.stateful_steps = after - before
+    progress.done("model", f"{figures.stateful_steps} requests")
+
+
+def parsers(figures: Figures, progress: Progress, seed: int, examples: int) -> None:
+    from hypothesis import strategies as st
+
+    from tests.reliability import inputs
+
+    properties = {
+        "amount": (st.tuples(inputs.amount_values, st.sampled_from(["ammount", "amount"])),
+                   lambda value: inputs.check_amount(*value)),
+        "userId": (inputs.identifier_values, inputs.check_user_id),
+        "Idempotent-Key": (inputs.identifier_values, inputs.check_idempotency_key),
+        "request": (st.tuples(inputs.request_bodies(), st.one_of(st.just("k"),
+                                                                 inputs.identifier_values)),
+                    lambda value: inputs.check_transaction_request(*value)),
+    }  # fmt: skip
+    for name, (strategy, check) in properties.items():
+        try:
+            outcomes = _fuzz_property(name, strategy, check, seed, examples, progress)
+        except Exception as error:
+            figures.problems.append(f"parser property {name}: {error}"[:2000])
+            continue
+        for outcome, count in outcomes.items():
+            figures.parser_examples[f"{name} {outcome}"] += count
+    progress.done("parsers", f"{sum(figures.parser_examples.values())} inputs")
+
+
+def _fuzz_property(
+    name: str, strategy: Any, check: Any, seed: int, examples: int, progress: Progress
+) -> Counter[str]:
+    from hypothesis import given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    outcomes: Counter[str] = Counter()
+
+    @hypothesis_seed(seed)
+    @settings(max_examples=examples, database=None, deadline=None)
+    @given(value=strategy)
+    def prop(value: Any) -> None:
+        outcomes[check(value)] += 1
+        progress.update("parsers", f"{name} {sum(outcomes.values())}")
+
+    prop()
+    return outcomes
+
+
+def over_http(figures: Figures, progress: Progress, args: argparse.Namespace) -> None:
+    from infra.local.aws import active_runtime
+    from infra.local.server import serving
+    from tests.invariants import violations
+    from tests.reliability import workload
+    from tests.reliability.http import Http, fuzz
+
+    with serving() as url:
+        aws = active_runtime()
+        transport = Http(url, aws)
+        ops = workload.generate(args.seed + 1, args.http_operations, users=16, prefix="http")
+        done = Counter[str]()
+
+        def count(record: Any) -> None:
+            done["ops"] += record.phase == "run"
+            progress.update("http", _bar(done["ops"], len(ops)))
+
+        records = workload.run(transport, ops, args.threads, progress=count)
+        settled = workload.settle(aws, transport, records, faults_injected=False)
+        every = records + settled.records
+        figures.http_operations = workload.outcomes(records)
+        figures.problems += [f"http: {line}" for line in transport.problems + settled.problems]
+        figures.problems += [f"http: {line}" for line in
+                             workload.check(aws, every, faults_injected=False)]  # fmt: skip
+        progress.done("http", f"{len(ops)} operations")
+
+        fuzz_seed = args.seed
+        while sum(figures.fuzz_requests.values()) < args.fuzz_requests:
+            sent = sum(figures.fuzz_requests.values())
+            report = fuzz(url, examples=args.fuzz_examples, seed=fuzz_seed,
+                          progress=lambda n, s=sent: progress.update(
+                              "fuzz", _bar(s + n, args.fuzz_requests)))  # fmt: skip
+            figures.fuzz_requests += report.statuses
+            figures.problems += [f"fuzz (seed {fuzz_seed}): {line}" for line in report.failures]
+            fuzz_seed += 1
+        figures.problems += [f"after fuzzing: {line}" for line in violations(aws.dynamodb)]
+        progress.done("fuzz", f"{sum(figures.fuzz_requests.values())} requests")
+
+
+# Orchestration ----------------------------------------------------------------------------------
+
+
+def load(figures: Figures, progress: Progress, plan: dict[str, Any], processes: int) -> None:
+    """Phase 1: the workload in `processes` worker processes, their figures gathered here."""
+    started = time.monotonic()
+    total = sum(count for _, count in plan["segments"]) * processes
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(processes,
+                                                           mp_context=context) as pool:  # fmt: skip
+        updates = manager.Queue()
+        workers = [pool.submit(load_worker, i, plan, updates) for i in range(processes)]
+        counts: dict[int, int] = {}
+        while not all(worker.done() for worker in workers):
+            try:
+                index, done = updates.get(timeout=1.0)
+            except queue_module.Empty:
+                continue
+            counts[index] = done.get("ops", 0)
+            rate = sum(counts.values()) / max(1e-9, time.monotonic() - started)
+            progress.update("load", f"{_bar(sum(counts.values()), total)} {rate:.1f} ops/s")
+        for worker in workers:
+            result = worker.result()
+            for segment, outcomes in result["by_segment"].items():
+                figures.by_segment.setdefault(segment, Counter()).update(outcomes)
+                figures.operations.update(outcomes)
+            figures.problems += result["problems"]
+            figures.settled_retries += result["retries"]
+            figures.dead_locks += result["dead_locks"]
+            figures.faults_armed += result["faults_armed"]
+            figures.faults_fired += result["faults_fired"]
+    progress.done("load", f"{total} operations")
+
+
+def plan_for(args: argparse.Namespace) -> dict[str, Any]:
+    per_process = args.operations // args.processes
+    forced = min(args.forced_operations, per_process)
+    faulted = min(per_process // 5, per_process - forced)
+    return {
+        "seed": args.seed,
+        "threads": args.threads,
+        "users": args.users,
+        "segments": [("forced", forced), ("faults", faulted),
+                     ("steady", per_process - forced - faulted)],
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.reliability",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--operations",
+        type=int,
+        default=10_000,
+        help="workload operations through the embedded runtime, in all",
+    )
+    parser.add_argument("--processes", type=int, default=max(1, min(2, os.cpu_count() or 1)))
+    parser.add_argument("--threads", type=int, default=16, help="threads per process")
+    parser.add_argument("--users", type=int, default=48, help="users per segment, plus a hot one")
+    parser.add_argument(
+        "--forced-operations",
+        type=int,
+        default=64,
+        help="operations per process under sys.setswitchinterval(1e-6)",
+    )
+    parser.add_argument("--http-operations", type=int, default=400)
+    parser.add_argument("--fuzz-requests", type=int, default=1_000)
+    parser.add_argument(
+        "--fuzz-examples",
+        type=int,
+        default=130,
+        help="schemathesis examples per operation and mode, per round",
+    )
+    parser.add_argument("--parser-examples", type=int, default=5_000)
+    parser.add_argument("--model-examples", type=int, default=12)
+    parser.add_argument(
+        "--phases",
+        type=lambda text: set(text.split(",")),
+        default=set(PHASES),
+        help=f"the phases after the load to run, comma-separated (default: {','.join(PHASES)})",
+    )
+    args = parser.parse_args(argv)  # fmt: skip
+    if args.phases - set(PHASES):
+        parser.error(f"unknown phases: {', '.join(sorted(args.phases - set(PHASES)))}")
+
+    _quiet()
+    from infra.local.aws import LocalAws
+
+    started = time.monotonic()
+    figures = Figures()
+    progress = Progress()
+    load(figures, progress, plan_for(args), args.processes)
+    # One phase after another: a phase starved of CPU by the others would only time out more.
+    with LocalAws() as aws:
+        if "faults" in args.phases:
+            fault_matrix(aws, figures, progress)
+        if "crashes" in args.phases:
+            crashes_with_a_real_lease(aws, figures, progress)
+        if "model" in args.phases:
+            stateful(aws, figures, progress, args.model_examples)
+    if "parsers" in args.phases:
+        parsers(figures, progress, args.seed, args.parser_examples)
+    if "http" in args.phases:
+        over_http(figures, progress, args)
+    print_figures(figures, args, time.monotonic() - started)
+    return 1 if figures.problems else 0
+
+
+def print_figures(figures: Figures, args: argparse.Namespace, seconds: float) -> None:
+    def counts(counter: Counter[str]) -> str:
+        return ", ".join(f"{name} {n}" for name, n in sorted(counter.items())) or "none"
+
+    print(f"\nReliability soak, seed {args.seed}, {seconds / 60:.1f} min")
+    print(f"load: {sum(figures.operations.values())} requests (retries of 429s included) from "
+          f"{args.processes} processes x {args.threads} threads")  # fmt: skip
+    print(f"  outcomes: {counts(figures.operations)}")
+    for segment, outcomes in figures.by_segment.items():
+        print(f"  {segment}: {counts(outcomes)}")
+    print(f"  settled: {figures.settled_retries} requests retried after a 500 or a left record, "
+          f"{figures.dead_locks} dead holders' locks let run out")  # fmt: skip
+    print(f"faults under load: {figures.faults_armed} armed, fired: {counts(figures.faults_fired)}")
+    print(f"fault matrix: {figures.matrix_cases} cases; crashed executions: {figures.crash_cases}")
+    print(f"stateful model test: {figures.stateful_steps} requests")
+    print(f"parser fuzzing: {sum(figures.parser_examples.values())} inputs: "
+          f"{counts(figures.parser_examples)}")  # fmt: skip
+    print(f"http workload: {counts(figures.http_operations)}")
+    print(f"http fuzzing (schemathesis): {sum(figures.fuzz_requests.values())} requests: "
+          f"{counts(figures.fuzz_requests)}")  # fmt: skip
+    print(f"violations found: {len(figures.problems)}")
+    for line in figures.problems[:50]:
+        print(f"  {line}")
