@@ -34,7 +34,7 @@ class Aggregates(Protocol):
 
 
 class Transactions(Protocol):
-    def put_pending(self, pending: PendingTransaction) -> StoredTransaction | None: ...
+    def put_pending(self, pending: PendingTransaction, now: int) -> StoredTransaction | None: ...
 
     def delete_pending(self, user_id: str, key: str, owner: str) -> Transaction | None: ...
 
@@ -60,7 +60,8 @@ def put_transaction(
 ) -> PutOutcome:
     """Record the transaction as pending, or find the committed one this key already names.
 
-    Raises: IdempotencyKeyReusedError if the key was committed with another payload.
+    Raises: IdempotencyKeyReusedError if the key was committed with another payload;
+    LockLostError if this owner no longer holds the lock.
     """
     # Derived from the owner, so a retried step writes the same id again.
     transaction_id = str(
@@ -68,7 +69,7 @@ def put_transaction(
     )
     created_at = _timestamp(now)
     pending = PendingTransaction(request, transaction_id, owner, created_at)
-    existing = transactions.put_pending(pending)
+    existing = transactions.put_pending(pending, int(now.timestamp()))
     if existing is None or existing.committed is None:
         return PutOutcome(transaction_id, created_at, replay=None)
     if existing.fingerprint != request.fingerprint:

@@ -123,14 +123,10 @@ class AggregatesRepository:
                 ]
             )
         except ClientError as error:
-            if dynamodb.error_code(error) == "TransactionCanceledException":
-                reasons = error.response.get("CancellationReasons", [])
-                if _is_committed_by(reasons[1:], transaction, owner):
-                    return
-                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-                    raise LockLostError("this execution no longer holds the user's lock") from error
-            dynamodb.raise_if_transient(error)
-            raise
+            _, record = dynamodb.failed_conditions(error)
+            if record is not None and _is_committed_by(record, transaction, owner):
+                return
+            raise LockLostError("this execution no longer holds the user's lock") from error
 
     def revert(self, transaction: Transaction, key: str, owner: str, now: int) -> None:
         """Undo what `owner` committed: restore the balance and delete the record, atomically.
@@ -178,12 +174,8 @@ class AggregatesRepository:
                 ]
             )
         except ClientError as error:
-            if dynamodb.error_code(error) == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    raise LockLostError("this execution no longer holds the user's lock") from error
-            dynamodb.raise_if_transient(error)
-            raise
+            dynamodb.failed_conditions(error)
+            raise LockLostError("this execution no longer holds the user's lock") from error
 
     def find_balance(self, user_id: str) -> Decimal | None:
         response = self._client.get_item(
@@ -196,9 +188,9 @@ class AggregatesRepository:
         return Decimal(item["balance"]["N"]) if item else None
 
 
-def _is_committed_by(reasons: list[dict[str, Any]], transaction: Transaction, owner: str) -> bool:
+def _is_committed_by(reason: dict[str, Any], transaction: Transaction, owner: str) -> bool:
     """Whether the record's cancellation reason shows `owner` already committed `transaction`."""
-    item = reasons[0].get("Item", {}) if reasons else {}
+    item = reason.get("Item", {})
     return (
         item.get("status", {}).get("S") == "COMMITTED"
         and item.get("owner", {}).get("S") == owner

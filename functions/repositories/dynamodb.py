@@ -30,7 +30,32 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+# Reasons for cancelling one item of a transaction that mean the same: try again.
+TRANSIENT_CANCELLATION_CODES = frozenset(
+    {"TransactionConflict", "ProvisionedThroughputExceeded", "ThrottlingError"}
+)
+
+
 def raise_if_transient(error: ClientError) -> None:
     """Raises: StorageThrottledError if DynamoDB asked us to back off."""
     if error_code(error) in TRANSIENT_ERROR_CODES:
         raise StorageThrottledError(error_code(error)) from error
+
+
+def failed_conditions(error: ClientError) -> list[dict[str, Any] | None]:
+    """Per item of a cancelled TransactWriteItems: its reason if its condition failed, else None.
+
+    Raises: StorageThrottledError if an item was cancelled by a conflict or throttling (every
+    step is idempotent, so the state machine retries the whole write); the error itself if it is
+    no cancellation for failed conditions.
+    """
+    if error_code(error) != "TransactionCanceledException":
+        raise_if_transient(error)
+        raise error
+    reasons = error.response.get("CancellationReasons", [])
+    codes = {reason.get("Code") for reason in reasons}
+    if codes & TRANSIENT_CANCELLATION_CODES:
+        raise StorageThrottledError(", ".join(sorted(codes - {"None"}))) from error
+    if "ConditionalCheckFailed" not in codes:
+        raise error
+    return [r if r.get("Code") == "ConditionalCheckFailed" else None for r in reasons]

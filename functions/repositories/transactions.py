@@ -5,6 +5,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions.domain.errors import LockLostError
 from functions.domain.models import (
     PendingTransaction,
     StoredTransaction,
@@ -33,45 +34,71 @@ def _committed_transaction(item: dict[str, Any]) -> Transaction | None:
 
 
 class TransactionsRepository:
-    def __init__(self, client: Any, table_name: str, currency: str) -> None:
+    def __init__(
+        self, client: Any, table_name: str, aggregates_table_name: str, currency: str
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._aggregates_table = aggregates_table_name
         self._currency = currency
 
-    def put_pending(self, pending: PendingTransaction) -> StoredTransaction | None:
+    def put_pending(self, pending: PendingTransaction, now: int) -> StoredTransaction | None:
         """Write `pending` unless a committed record holds its key; return that record if so.
 
-        A pending record can only be left by an execution whose lease is gone (the caller holds
-        the user's lock), so it is overwritten rather than replayed.
+        Written only while `pending.owner` holds a live lease on the user's lock, checked in the
+        same transaction. A pending record can only be left by an execution whose lease is gone,
+        so it is overwritten rather than replayed.
+        Raises: LockLostError if `pending.owner` no longer holds the lock.
         """
         request = pending.request
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "userId": {"S": request.user_id},
-                    "idempotencyKey": {"S": request.idempotency_key},
-                    "transactionId": {"S": pending.transaction_id},
-                    "type": {"S": request.type.value},
-                    "amount": {"N": str(request.amount)},
-                    "currency": {"S": self._currency},
-                    "fingerprint": {"S": request.fingerprint},
-                    "status": {"S": PENDING},
-                    "owner": {"S": pending.owner},
-                    "createdAt": {"S": pending.created_at},
-                },
-                # At most one committed transaction per (userId, key): invariant 3.
-                ConditionExpression="attribute_not_exists(userId) OR #status = :pending",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":pending": {"S": PENDING}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._aggregates_table,
+                            "Key": {"userId": {"S": request.user_id}},
+                            # Owner token and live lease: invariant 5.
+                            "ConditionExpression": "lockOwner = :owner AND leaseUntil >= :now",
+                            "ExpressionAttributeValues": {
+                                ":owner": {"S": pending.owner},
+                                ":now": {"N": str(now)},
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "userId": {"S": request.user_id},
+                                "idempotencyKey": {"S": request.idempotency_key},
+                                "transactionId": {"S": pending.transaction_id},
+                                "type": {"S": request.type.value},
+                                "amount": {"N": str(request.amount)},
+                                "currency": {"S": self._currency},
+                                "fingerprint": {"S": request.fingerprint},
+                                "status": {"S": PENDING},
+                                "owner": {"S": pending.owner},
+                                "createdAt": {"S": pending.created_at},
+                            },
+                            # At most one committed transaction per (userId, key): invariant 3.
+                            "ConditionExpression": (
+                                "attribute_not_exists(userId) OR #status = :pending"
+                            ),
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {":pending": {"S": PENDING}},
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                ]
             )
         except ClientError as error:
-            if dynamodb.error_code(error) == "ConditionalCheckFailedException":
-                item = error.response["Item"]
-                return StoredTransaction(item["fingerprint"]["S"], _committed_transaction(item))
-            dynamodb.raise_if_transient(error)
-            raise
+            lock, record = dynamodb.failed_conditions(error)
+            if lock is not None:
+                raise LockLostError("this execution no longer holds the user's lock") from error
+            assert record is not None
+            item = record["Item"]
+            return StoredTransaction(item["fingerprint"]["S"], _committed_transaction(item))
         return None
 
     def delete_pending(self, user_id: str, key: str, owner: str) -> Transaction | None:
@@ -103,5 +130,8 @@ class TransactionsRepository:
 
 def repository(settings: Settings) -> TransactionsRepository:
     return TransactionsRepository(
-        dynamodb.client(), settings.transactions_table_name, settings.currency
+        dynamodb.client(),
+        settings.transactions_table_name,
+        settings.aggregates_table_name,
+        settings.currency,
     )

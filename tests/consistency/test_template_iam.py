@@ -28,8 +28,12 @@ EXPECTED_DYNAMODB_ACCESS = {
     "ValidateRequestFunction": set(),
     # take_lock: UpdateItem of the user's aggregate row.
     "AcquireLockFunction": {("dynamodb:UpdateItem", "AggregatesTable")},
-    # put_pending: PutItem with ReturnValuesOnConditionCheckFailure (no read permission needed).
-    "PutTransactionFunction": {("dynamodb:PutItem", "TransactionsTable")},
+    # put_pending: TransactWriteItems of a ConditionCheck on the lock and a Put of the record
+    # (ReturnValuesOnConditionCheckFailure needs no read permission).
+    "PutTransactionFunction": {
+        ("dynamodb:ConditionCheckItem", "AggregatesTable"),
+        ("dynamodb:PutItem", "TransactionsTable"),
+    },
     # commit: TransactWriteItems of two Updates, the aggregate row and the transaction record.
     "UpdateBalanceFunction": {
         ("dynamodb:UpdateItem", "AggregatesTable"),

@@ -68,10 +68,12 @@ def test_release_lock_only_frees_its_own_lock(locks, client):
 
 def test_put_pending_then_commit_then_replay_is_found(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
-    assert records.put_pending(pending()) is None
+    assert records.put_pending(pending(), now=1000) is None
     locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
 
-    stored = records.put_pending(pending(owner="e2"))
+    locks.release_lock("u1", "e1")
+    locks.take_lock("u1", "e2", now=1002, lease_until=1027, default_balance=DEFAULT)
+    stored = records.put_pending(pending(owner="e2"), now=1002)
 
     assert stored is not None
     assert stored.committed == result()
@@ -79,16 +81,41 @@ def test_put_pending_then_commit_then_replay_is_found(locks, records, client):
     assert balance_of(client, "u1") == Decimal("110")
 
 
-def test_put_pending_overwrites_an_abandoned_pending_record(records, client):
-    records.put_pending(pending(owner="dead", amount="99"))
-    assert records.put_pending(pending(owner="e2")) is None
+def test_put_pending_overwrites_an_abandoned_pending_record(locks, records, client):
+    locks.take_lock("u1", "dead", now=1000, lease_until=1025, default_balance=DEFAULT)
+    records.put_pending(pending(owner="dead", amount="99"), now=1000)
+    locks.take_lock("u1", "e2", now=1026, lease_until=1051, default_balance=DEFAULT)
+    assert records.put_pending(pending(owner="e2"), now=1026) is None
+    [item] = transaction_items(client, "u1")
+    assert (item["owner"]["S"], item["amount"]["N"]) == ("e2", "10")
+
+
+def test_put_pending_is_fenced_by_the_lock(locks, records, client):
+    with pytest.raises(LockLostError):
+        records.put_pending(pending(), now=1000)  # no lock at all
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    with pytest.raises(LockLostError):
+        records.put_pending(pending(owner="intruder"), now=1001)
+    with pytest.raises(LockLostError):
+        records.put_pending(pending(), now=1026)  # e1's lease ran out
+    assert transaction_items(client, "u1") == []
+
+
+def test_stale_holder_cannot_overwrite_the_new_holders_pending_record(locks, records, client):
+    locks.take_lock("u1", "stale", now=1000, lease_until=1025, default_balance=DEFAULT)
+    locks.take_lock("u1", "e2", now=1026, lease_until=1051, default_balance=DEFAULT)
+    records.put_pending(pending(owner="e2"), now=1026)
+
+    with pytest.raises(LockLostError):
+        records.put_pending(pending(owner="stale", amount="99"), now=1027)
+
     [item] = transaction_items(client, "u1")
     assert (item["owner"]["S"], item["amount"]["N"]) == ("e2", "10")
 
 
 def test_commit_is_fenced_by_the_owner_and_the_lease(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
-    records.put_pending(pending())
+    records.put_pending(pending(), now=1000)
     with pytest.raises(LockLostError):
         locks.commit(result(), "k1", "intruder", seen_balance=DEFAULT, now=1001)
     with pytest.raises(LockLostError):
@@ -99,7 +126,7 @@ def test_commit_is_fenced_by_the_owner_and_the_lease(locks, records, client):
 
 def test_commit_retried_by_its_owner_succeeds_without_applying_twice(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
-    records.put_pending(pending())
+    records.put_pending(pending(), now=1000)
     locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
 
     locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1002)  # the step retried
@@ -110,7 +137,7 @@ def test_commit_retried_by_its_owner_succeeds_without_applying_twice(locks, reco
 
 def test_commit_of_another_owners_committed_record_is_lock_lost(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
-    records.put_pending(pending())
+    records.put_pending(pending(), now=1000)
     locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
     locks.take_lock("u1", "e2", now=1026, lease_until=1051, default_balance=DEFAULT)
 
@@ -120,7 +147,8 @@ def test_commit_of_another_owners_committed_record_is_lock_lost(locks, records, 
 
 
 def test_delete_pending_only_touches_this_owners_uncommitted_record(locks, records, client):
-    records.put_pending(pending())
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    records.put_pending(pending(), now=1000)
     assert records.delete_pending("u1", "k1", "intruder") is None
     assert len(transaction_items(client, "u1")) == 1
     assert records.delete_pending("u1", "k1", "e1") is None
@@ -130,7 +158,7 @@ def test_delete_pending_only_touches_this_owners_uncommitted_record(locks, recor
 
 def test_delete_pending_returns_this_owners_commit_and_revert_undoes_it(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
-    records.put_pending(pending())
+    records.put_pending(pending(), now=1000)
     locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
 
     assert records.delete_pending("u1", "k1", "someone-else") is None
@@ -144,7 +172,7 @@ def test_delete_pending_returns_this_owners_commit_and_revert_undoes_it(locks, r
 
 def test_revert_is_fenced_by_the_owner(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
-    records.put_pending(pending())
+    records.put_pending(pending(), now=1000)
     locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
     locks.release_lock("u1", "e1")
 
@@ -187,9 +215,43 @@ def test_client_errors_are_mapped_at_the_boundary(settings, code, expected):
 def test_transactions_client_errors_are_mapped(settings, code, expected):
     repository = transactions.repository(settings)
     with Stubber(repository._client) as stub:
-        stub.add_client_error("put_item", service_error_code=code)
+        stub.add_client_error("transact_write_items", service_error_code=code)
         stub.add_client_error("delete_item", service_error_code=code)
         with pytest.raises(expected):
-            repository.put_pending(pending())
+            repository.put_pending(pending(), now=1000)
         with pytest.raises(expected):
             repository.delete_pending("u1", "k1", "e1")
+
+
+def cancelled(*codes: str) -> dict:
+    """A TransactionCanceledException's response fields, one reason per item."""
+    return {"CancellationReasons": [{"Code": code} for code in codes]}
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [("TransactionConflict", "None"), ("None", "ThrottlingError"),
+     ("ConditionalCheckFailed", "ProvisionedThroughputExceeded")],
+)  # fmt: skip
+def test_a_transaction_cancelled_by_a_conflict_or_throttling_is_retried(settings, codes):
+    # A conflict is what AcquireLock's retries on the same row cause: retried, never a failure.
+    locks, records = aggregates.repository(settings), transactions.repository(settings)
+    with Stubber(locks._client) as stub:
+        for _ in range(3):
+            stub.add_client_error("transact_write_items", "TransactionCanceledException",
+                                  modeled_fields=cancelled(*codes))  # fmt: skip
+        with pytest.raises(StorageThrottledError):
+            records.put_pending(pending(), now=1000)
+        with pytest.raises(StorageThrottledError):
+            locks.commit(result(), "k1", "e1", DEFAULT, 1000)
+        with pytest.raises(StorageThrottledError):
+            locks.revert(result(), "k1", "e1", 1000)
+
+
+def test_a_transaction_cancelled_for_another_reason_is_not_mistaken_for_a_lost_lock(settings):
+    locks = aggregates.repository(settings)
+    with Stubber(locks._client) as stub:
+        stub.add_client_error("transact_write_items", "TransactionCanceledException",
+                              modeled_fields=cancelled("ValidationError", "None"))  # fmt: skip
+        with pytest.raises(ClientError):
+            locks.commit(result(), "k1", "e1", DEFAULT, 1000)

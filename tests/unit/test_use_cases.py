@@ -50,8 +50,9 @@ class FakeTransactions:
     written: list[PendingTransaction] = field(default_factory=list)
     committed_by_owner: Transaction | None = None
 
-    def put_pending(self, pending):
+    def put_pending(self, pending, now):
         self.written.append(pending)
+        self.now = now
         return self.stored
 
     def delete_pending(self, user_id, key, owner):
@@ -81,6 +82,7 @@ def test_put_writes_a_pending_record_with_a_stable_id():
     assert first.created_at == "2026-01-02T03:04:05.678Z"
     assert first.transaction_id == again.transaction_id != other.transaction_id
     assert [w.owner for w in transactions.written] == ["exec-1", "exec-1", "exec-2"]
+    assert transactions.now == int(NOW.timestamp())  # the lease is checked against now
 
 
 def test_put_finds_a_committed_replay():
