@@ -1,5 +1,12 @@
 """Import time of each handler module in a fresh interpreter: what a cold start adds before the
-first event. Each repetition is a new subprocess; the median is reported."""
+first event. Each repetition is a new subprocess; the median is reported.
+
+Two columns: "warm", this interpreter and virtualenv with their compiled .pyc files present (as
+after any earlier run), and "no .pyc", every module compiled from source on import
+(PYTHONPYCACHEPREFIX on a fresh empty directory, PYTHONDONTWRITEBYTECODE=1). A Lambda cold start
+is closer to the second: `make build` installs with --no-compile and /var/task is read-only, so
+the python3.12 runtime compiles the bundle on each new sandbox (on another CPU, arm64).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -29,8 +37,9 @@ def handler_modules() -> list[str]:
     )
 
 
-def _environment() -> dict[str, str]:
-    """What a Lambda sandbox has: the code on the path and the Powertools settings."""
+def _environment(pycache_prefix: str | None = None) -> dict[str, str]:
+    """What a Lambda sandbox has: the code on the path and the Powertools settings; with
+    `pycache_prefix`, .pyc files are looked for (and not found) there only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env.update(
         {
@@ -41,23 +50,27 @@ def _environment() -> dict[str, str]:
             "POWERTOOLS_METRICS_NAMESPACE": "Wallet",
         }
     )
+    if pycache_prefix is not None:
+        env["PYTHONPYCACHEPREFIX"] = pycache_prefix
     return env
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args],
-        capture_output=True,
-        text=True,
-        env=_environment(),
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-    )
+def _run(args: list[str], *, cold: bool = False) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as empty:
+        return subprocess.run(
+            [sys.executable, *args],
+            capture_output=True,
+            text=True,
+            env=_environment(empty if cold else None),
+            cwd=ROOT,
+            check=True,
+            timeout=120,
+        )
 
 
-def import_seconds(module: str) -> float:
-    return float(_run(["-c", _TIMED_IMPORT.format(module=module)]).stdout.strip())
+def import_seconds(module: str, *, cold: bool = False) -> float:
+    """Seconds to import `module` in a new interpreter; `cold`: with no .pyc to load."""
+    return float(_run(["-c", _TIMED_IMPORT.format(module=module)], cold=cold).stdout.strip())
 
 
 def heaviest_packages(module: str, top: int = 5) -> list[dict[str, Any]]:
@@ -72,19 +85,30 @@ def heaviest_packages(module: str, top: int = 5) -> list[dict[str, Any]]:
     return [{"package": name, "ms": round(us / 1000, 1)} for name, us in ranked]
 
 
+def _median_runs(module: str, repetitions: int, cold: bool, ticker: Any) -> dict[str, Any]:
+    runs = []
+    for _ in range(repetitions):
+        runs.append(import_seconds(module, cold=cold) * 1000)
+        if ticker is not None:
+            ticker.advance()
+    return {"medianMs": round(statistics.median(runs), 1), "runsMs": [round(ms, 1) for ms in runs]}
+
+
 def measure(repetitions: int, ticker: Any = None) -> dict[str, Any]:
+    """Warm imports: .pyc files present."""
     result: dict[str, Any] = {"repetitions": repetitions, "modules": {}}
     for module in handler_modules():
-        runs = []
-        for _ in range(repetitions):
-            runs.append(import_seconds(module) * 1000)
-            if ticker is not None:
-                ticker.advance()
-        result["modules"][module] = {
-            "medianMs": round(statistics.median(runs), 1),
-            "runsMs": [round(ms, 1) for ms in runs],
-        }
+        result["modules"][module] = _median_runs(module, repetitions, False, ticker)
     slowest = max(result["modules"], key=lambda m: result["modules"][m]["medianMs"])
     result["slowest"] = slowest
     result["heaviestPackages"] = heaviest_packages(slowest)
     return result
+
+
+def measure_cold(imports: dict[str, Any], repetitions: int, ticker: Any = None) -> None:
+    """Adds each module's import time with no .pyc (`coldMedianMs`, `coldRunsMs`) to `imports`."""
+    imports["coldRepetitions"] = repetitions
+    for module, measured in imports["modules"].items():
+        cold = _median_runs(module, repetitions, True, ticker)
+        measured["coldMedianMs"] = cold["medianMs"]
+        measured["coldRunsMs"] = cold["runsMs"]
