@@ -38,7 +38,8 @@ PRICES: dict[str, dict[str, Any]] = {
     },
     "dynamodbWruPerMillion": {
         "usd": 0.625,
-        "unit": "per million on-demand write request units (1 KB; transactional writes 2 per KB)",
+        "unit": "per million on-demand write request units (1 per KB written; in a "
+        "TransactWriteItems 2 per KB for every item, ConditionCheck items included)",
         "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
     },
     "dynamodbRruPerMillion": {
@@ -58,9 +59,42 @@ PRICES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Write request units (on demand). A standard write costs 1 per KB of the item, and a failed
+# conditional write is billed as well (read-write-operations.html). A TransactWriteItems costs 2
+# per KB for every item it carries (a prepare and a commit write each): Put, Update, Delete and
+# ConditionCheck alike, since a ConditionCheck is billed as a transactional write, not as a read
+# (transaction-apis.html; measured on DynamoDB: 2 WCU for a lone ConditionCheck,
+# github.com/paritysuite/dynamodb-conformance/pull/67). AWS does not document what a transaction
+# cancelled by a failed condition costs (its response carries no ConsumedCapacity), so it is
+# priced as if it had run: an upper bound.
+STANDARD_WRU_PER_KB = 1
+TRANSACTIONAL_WRU_PER_ITEM_KB = 2
+WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem"}
+READ_OPERATIONS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+WRU_SOURCES = [
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html",
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html",
+    "https://github.com/paritysuite/dynamodb-conformance/pull/67",
+]
+
 EXPRESS_MEMORY_MB = 64  # Express bills the workflow's memory in 64 MB chunks; this one is small
 LAMBDA_MEMORY_MB = 256  # infra/template.yaml Globals.Function.MemorySize
 XRAY_SAMPLED_FRACTION = 0.05  # X-Ray's default rule: 1 request a second, then 5%
+
+
+def request_units(
+    dynamodb: dict[str, int], transact_items: list[dict[str, int]], item_kb: int
+) -> dict[str, int]:
+    """WRU and RRU of one outcome: its requests by operation, and the items of each of its
+    TransactWriteItems by kind ({"ConditionCheck": 1, "Put": 1}). Strongly consistent reads of
+    up to 4 KB cost 1 RRU each."""
+    standard = sum(n for op, n in dynamodb.items() if op in WRITE_OPERATIONS)
+    transactional = sum(sum(kinds.values()) for kinds in transact_items)
+    return {
+        "wru": STANDARD_WRU_PER_KB * standard * item_kb
+        + TRANSACTIONAL_WRU_PER_ITEM_KB * transactional * item_kb,
+        "rru": sum(n for op, n in dynamodb.items() if op in READ_OPERATIONS),
+    }
 
 
 def _price(name: str) -> float:
@@ -120,3 +154,37 @@ def retry_scenario(retry: dict[str, Any], busy: dict[str, Any]) -> dict[str, Any
         "lambdaInvocationsPer429": counts["lambdaTotal"],
         "costPerMillion429": per_million(counts)["total"],
     }
+
+
+LEASE_ALTERNATIVES = (10, 25, 60)
+BUSY_USER_RATES = (1, 10)  # requests per second for the one user whose lock holder crashed
+
+
+def lease_scenarios(
+    configured: int, timeout_seconds: int, cost_per_million_429: float
+) -> list[dict[str, Any]]:
+    """What a holder that crashed without releasing costs, per lease length (analytic).
+
+    The user stays locked for up to the lease, L seconds; at r requests a second for that user
+    about L x r of them run the whole retry cycle and answer 429 (the few that arrive in the
+    last retry window before expiry may still get the lock, so this is an upper bound), each at
+    the price of a 429. A lease shorter than the state machine's TimeoutSeconds could expire
+    under a live execution, so it is marked unsafe.
+    """
+    rows = []
+    for lease in sorted({configured, *LEASE_ALTERNATIVES}):
+        rejected = {str(rate): lease * rate for rate in BUSY_USER_RATES}
+        rows.append(
+            {
+                "leaseSeconds": lease,
+                "configured": lease == configured,
+                "longerThanTimeout": lease > timeout_seconds,
+                "blockedUpToSeconds": lease,
+                "rejectedPerCrash": rejected,
+                "usdPerThousandCrashes": {
+                    rate: round(count * cost_per_million_429 / 1000, 4)
+                    for rate, count in rejected.items()
+                },
+            }
+        )
+    return rows
