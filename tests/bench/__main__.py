@@ -1,7 +1,8 @@
 """python -m tests.bench [--quick] [--no-http] [--output DIR]
 python -m tests.bench --compare A.json B.json      two runs side by side
 python -m tests.bench --markdown R.json             a run's tables as Markdown
-python -m tests.bench --update-doc R.json           regenerate docs/performance.md's results"""
+python -m tests.bench --update-doc R.json           make R.json docs/performance.json and
+                                                    regenerate docs/performance.md's results"""
 
 from __future__ import annotations
 
@@ -14,6 +15,17 @@ from pathlib import Path
 from tests.bench import report, suite
 
 DOC = suite.ROOT / "docs" / "performance.md"
+DOC_RESULT = suite.ROOT / "docs" / "performance.json"
+
+
+def update_doc(source: Path, doc: Path = DOC, committed: Path = DOC_RESULT) -> None:
+    """Copy a full run's result next to the doc and render the doc's results from that copy."""
+    result = json.loads(source.read_text())
+    if result.get("quick"):
+        raise ValueError(f"{source} is a --quick run; the doc documents a full one")
+    if source.resolve() != committed.resolve():
+        committed.write_text(suite.dumps(result))
+    report.update_doc(json.loads(committed.read_text()), doc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, no HTTP (smoke run)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP scenarios")
     parser.add_argument(
         "--output",
@@ -47,12 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         "--update-doc",
         type=Path,
         metavar="RESULT",
-        help="replace the generated section of docs/performance.md and exit",
+        help="copy RESULT to docs/performance.json, regenerate docs/performance.md's results "
+        "from it and exit",
     )
     args = parser.parse_args(argv)
     if args.update_doc:
-        report.update_doc(json.loads(args.update_doc.read_text()), DOC)
-        print(f"updated {DOC}")
+        update_doc(args.update_doc)
+        print(f"updated {DOC_RESULT} and {DOC}")
         return 0
     if args.compare:
         first, second = (json.loads(path.read_text()) for path in args.compare)
@@ -64,7 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     sizes = suite.Sizes.quick() if args.quick else suite.Sizes()
     if args.no_http:
         sizes = dataclasses.replace(sizes, http=False)
-    result = suite.run(sizes, quick=args.quick)
+    try:
+        result = suite.run(sizes, quick=args.quick)
+    except suite.BenchError as error:
+        print(f"\nbench failed: {error}", file=sys.stderr)
+        if sizes.http and str(error).startswith("http"):
+            print("(--no-http skips the HTTP scenarios)", file=sys.stderr)
+        return 1
     path = suite.write(result, args.output)
     print()
     print(report.text(result))

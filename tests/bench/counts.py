@@ -2,7 +2,7 @@
 
 Counts are deltas of `aws.dynamodb_requests` and `aws.lambdas.invocations` around single,
 sequential executions. A botocore hook on the handlers' own DynamoDB client (registered from here,
-not in product code) records how many items each TransactWriteItems carried, for the WRU count.
+not in product code) records the items of each TransactWriteItems by kind, for the WRU count.
 """
 
 from __future__ import annotations
@@ -19,25 +19,26 @@ from functions.domain.requests import parse_transaction_request
 from functions.repositories import aggregates, dynamodb, transactions
 from functions.settings import get_settings
 from infra.local.executions import history
+from tests.bench import cost
 from tests.bench.histories import ExecutionTrace, trace_of
-from tests.bench.load import Job
+from tests.bench.load import Job, Sender
 from tests.bench.stats import summary_ms
 
-WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem"}
-READ_OPERATIONS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+READ_OPERATIONS = cost.READ_OPERATIONS
 
 
 class TransactItemsRecorder:
-    """Counts the items of each TransactWriteItems the handlers send."""
+    """Records the items of each TransactWriteItems the handlers send, by kind."""
 
     def __init__(self) -> None:
-        self.items: list[int] = []
+        self.items: list[dict[str, int]] = []
         dynamodb.client().meta.events.register(
             "provide-client-params.dynamodb.TransactWriteItems", self._record
         )
 
     def _record(self, params: dict[str, Any], **kwargs: Any) -> None:
-        self.items.append(len(params.get("TransactItems", [])))
+        kinds = Counter(kind for item in params.get("TransactItems", []) for kind in item)
+        self.items.append(dict(sorted(kinds.items())))
 
 
 def _snapshot(aws: Any) -> tuple[Counter[str], Counter[str]]:
@@ -49,15 +50,6 @@ def _delta(aws: Any, before: tuple[Counter[str], Counter[str]]) -> tuple[dict, d
     dynamo = {k: v for k, v in (after[0] - before[0]).items() if v}
     lambdas = {k: v for k, v in (after[1] - before[1]).items() if v}
     return dict(sorted(dynamo.items())), dict(sorted(lambdas.items()))
-
-
-def _request_units(dynamo: dict[str, int], transact_items: list[int], item_kb: int) -> dict:
-    """On-demand request units: 1 WRU per standard write per KB, 2 per item per KB in a
-    transaction; a failed conditional write is billed as well; strongly consistent reads 1 RRU."""
-    wru = sum(v for k, v in dynamo.items() if k in WRITE_OPERATIONS) * item_kb
-    wru += 2 * sum(transact_items) * item_kb
-    rru = sum(v for k, v in dynamo.items() if k in READ_OPERATIONS)
-    return {"wru": wru, "rru": rru}
 
 
 def _measure(aws: Any, recorder: TransactItemsRecorder, job: Job) -> dict[str, Any]:
@@ -79,15 +71,16 @@ def _measure(aws: Any, recorder: TransactItemsRecorder, job: Job) -> dict[str, A
     }
 
 
-def hold_lock(aws: Any, user_id: str, seconds: int = 60) -> None:
-    """A lock held by an execution that will not release it (as after a crash), lease running."""
+def hold_lock(aws: Any, user_id: str, lease_seconds: int) -> None:
+    """A lock held by an execution that will not release it (as after a crash), with the lease
+    an execution takes, starting now."""
     aws.dynamodb.put_item(
         TableName=get_settings().aggregates_table_name,
         Item={
             "userId": {"S": user_id},
             "balance": {"N": "100.00"},
             "lockOwner": {"S": "bench-crashed-holder"},
-            "leaseUntil": {"N": str(int(time.time()) + seconds)},
+            "leaseUntil": {"N": str(int(time.time()) + lease_seconds)},
         },
     )
 
@@ -124,8 +117,19 @@ def item_bytes(item: dict[str, Any]) -> int:
     return size
 
 
-def request_counts(aws: Any, *, repetitions: int, include_busy: bool) -> dict[str, Any]:
-    """Per committed transaction, replay, rejected overdraft and (optionally) 429 USER_BUSY."""
+class BusyScenarioError(RuntimeError):
+    """The "user busy" execution did not end in UserBusyError, so it does not count a 429."""
+
+
+def request_counts(
+    aws: Any, *, repetitions: int, include_busy: bool, lease_seconds: int
+) -> dict[str, Any]:
+    """Per committed transaction, replay, rejected overdraft and (optionally) 429 USER_BUSY.
+
+    The 429 is counted against a lock held with the configured lease (`lease_seconds`), as a
+    crashed holder leaves it.
+    Raises: BusyScenarioError if that lease ran out before AcquireLock's retries did.
+    """
     recorder = TransactItemsRecorder()
     # The first execution imports the handlers (a cold start); it is reported, not counted.
     cold = _measure(aws, recorder, Job("count-cold", uuid.uuid4().hex))
@@ -137,19 +141,26 @@ def request_counts(aws: Any, *, repetitions: int, include_busy: bool) -> dict[st
         overdraft = Job(f"overdraft-{index}", uuid.uuid4().hex, amount="1000.00", type="debit")
         runs["overdraft"].append(_measure(aws, recorder, overdraft))
     if include_busy:
-        hold_lock(aws, "busy-0")
-        runs["userBusy"] = [_measure(aws, recorder, Job("busy-0", uuid.uuid4().hex))]
+        hold_lock(aws, "busy-0", lease_seconds)
+        busy = _measure(aws, recorder, Job("busy-0", uuid.uuid4().hex))
         _free_lock(aws, "busy-0")
+        if busy["error"] != "UserBusyError":
+            raise BusyScenarioError(
+                f"with a {lease_seconds} s lease the busy execution ended {busy['status']} "
+                f"({busy['error']}): the lease ran out before AcquireLock's retries did"
+            )
+        runs["userBusy"] = [busy]
     item_kb = max(1, math.ceil(max(max_item_bytes(aws).values()) / 1024))
     result: dict[str, Any] = {}
     for outcome, measured in runs.items():
         first = measured[0]
         traces: list[ExecutionTrace] = [m["trace"] for m in measured]
         consistent = all(
-            (m["dynamodb"], m["lambda"], m["status"])
-            == (first["dynamodb"], first["lambda"], first["status"])
+            (m["dynamodb"], m["transactItems"], m["lambda"], m["status"])
+            == (first["dynamodb"], first["transactItems"], first["lambda"], first["status"])
             for m in measured
         )
+        kinds = sum((Counter(items) for items in first["transactItems"]), Counter())
         result[outcome] = {
             "status": first["status"],
             "error": first["error"],
@@ -158,9 +169,10 @@ def request_counts(aws: Any, *, repetitions: int, include_busy: bool) -> dict[st
             "dynamodb": first["dynamodb"],
             "dynamodbTotal": sum(first["dynamodb"].values()),
             "transactItems": first["transactItems"],
+            "transactItemKinds": dict(sorted(kinds.items())),
             "lambda": first["lambda"],
             "lambdaTotal": sum(first["lambda"].values()),
-            **_request_units(first["dynamodb"], first["transactItems"], item_kb),
+            **cost.request_units(first["dynamodb"], first["transactItems"], item_kb),
             "expressDurationMs": round(sorted(t.duration_ms for t in traces)[len(traces) // 2], 1),
             "billedExpressMs": sorted(t.billed_express_ms for t in traces)[len(traces) // 2],
             "billedLambdaMs": sorted(t.billed_lambda_ms for t in traces)[len(traces) // 2],
@@ -209,20 +221,47 @@ def direct_transaction(job: Job) -> None:
     use_cases.release_lock(aggregates_repository, request.user_id, owner)
 
 
-def baseline(aws: Any, count: int, ticker: Any = None) -> dict[str, Any]:
-    before = _snapshot(aws)
-    seconds = []
-    for index in range(count):
-        job = Job(f"baseline-{index}", uuid.uuid4().hex)
+def overhead(
+    runtime: Any, send: Sender, pairs: int, prefix: str, ticker: Any = None
+) -> dict[str, Any]:
+    """Baseline and saga samples interleaved in one phase, on the runtime `send` talks to.
+
+    Each pair is one baseline transaction (`direct_transaction`) and one sequential saga
+    transaction through `send`, in alternating order, so that both see the same machine load;
+    the orchestration overhead is the ratio of their medians.
+    Raises: RuntimeError if a saga transaction did not commit (the pair would not compare).
+    """
+    baseline_seconds: list[float] = []
+    saga_seconds: list[float] = []
+    baseline_requests: Counter[str] = Counter()
+
+    def one_baseline(index: int) -> None:
+        before = Counter(runtime.dynamodb_requests)
         started = time.perf_counter()
-        direct_transaction(job)
-        seconds.append(time.perf_counter() - started)
+        direct_transaction(Job(f"{prefix}-baseline-{index}", uuid.uuid4().hex))
+        baseline_seconds.append(time.perf_counter() - started)
+        baseline_requests.update(Counter(runtime.dynamodb_requests) - before)
+
+    def one_saga(index: int) -> None:
+        outcome = send(Job(f"{prefix}-saga-{index}", uuid.uuid4().hex))
+        if outcome.status != 201:
+            raise RuntimeError(f"a sequential saga transaction answered {outcome.status}")
+        saga_seconds.append(outcome.seconds)
+
+    for index in range(pairs):
+        first, second = (one_baseline, one_saga) if index % 2 == 0 else (one_saga, one_baseline)
+        first(index)
+        second(index)
         if ticker is not None:
             ticker.advance()
-    dynamo, lambdas = _delta(aws, before)
+    baseline_ms = summary_ms(baseline_seconds)
+    saga_ms = summary_ms(saga_seconds)
     return {
-        "transactions": count,
-        "latencyMs": summary_ms(seconds),
-        "dynamodbPerTransaction": {k: v / count for k, v in dynamo.items()},
-        "lambdaInvocations": sum(lambdas.values()),
+        "pairs": pairs,
+        "baselineMs": baseline_ms,
+        "sagaMs": saga_ms,
+        "ratioOfMedians": round(saga_ms["p50"] / baseline_ms["p50"], 2) if pairs else None,
+        "baselineDynamodbPerTransaction": {
+            op: round(n / pairs, 2) for op, n in sorted(baseline_requests.items())
+        },
     }

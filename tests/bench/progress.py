@@ -73,11 +73,6 @@ class Progress:
             else:
                 print(f"{label}  done in {ticker.elapsed:.1f}s", file=self._stream, flush=True)
 
-    def skip(self, name: str, reason: str) -> None:
-        self._index += 1
-        line = f"[{self._index:2d}/{self._phases}] {name:<34}  skipped: {reason}"
-        print(line, file=self._stream, flush=True)
-
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self._started

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.bench import cost
+
 Table = tuple[str, list[str], list[list[str]]]
 
 OUTCOMES = {
@@ -19,7 +21,7 @@ COST_LINES = {
     "stepFunctionsRequests": "Step Functions Express requests",
     "stepFunctionsDuration": "Step Functions Express duration",
     "lambdaRequests": "Lambda requests",
-    "lambdaDuration": "Lambda duration (arm64, 256 MB)",
+    "lambdaDuration": "Lambda duration",
     "dynamodbWrites": "DynamoDB write request units",
     "dynamodbReads": "DynamoDB read request units",
     "logs": "CloudWatch Logs ingestion (Level ALL)",
@@ -146,59 +148,105 @@ def tables(result: dict[str, Any]) -> list[Table]:
         )
     )
     target = result["target"]
-    baseline = result["baseline"]
-    ratios = result["overheadRatio"]
     found.append(
         (
-            "Target and orchestration overhead",
+            "Target",
             ["figure", "value"],
             [
                 [
-                    "DynamoDB requests per committed transaction (target <= 4, no read)",
+                    "DynamoDB requests per committed transaction (target <= "
+                    f"{target['maxDynamodbRequests']}, no read)",
                     f"{target['dynamodbRequests']} requests, {target['reads']} reads: "
                     + ("met" if target["met"] else "NOT met"),
-                ],
-                [
-                    "baseline (same requests, use cases called directly) p50 / p95 ms",
-                    f"{_num(baseline['latencyMs']['p50'])} / {_num(baseline['latencyMs']['p95'])}",
-                ],
-                [
-                    "baseline DynamoDB requests per transaction",
-                    _ops({k: round(v, 2) for k, v in baseline["dynamodbPerTransaction"].items()}),
-                ],
-                *[
-                    [f"overhead ratio, {transport} saga p50 / baseline p50", f"{ratio:.1f}x"]
-                    for transport, ratio in ratios.items()
                 ],
             ],
         )
     )
-    imports = result["imports"]
     found.append(
         (
-            f"Import time per handler module (new interpreter, median of {imports['repetitions']})",
-            ["module", "median ms", "runs ms"],
+            "Orchestration overhead (per transport, one phase alternating a baseline transaction "
+            "and a sequential saga transaction; ratio of the medians; ms)",
             [
-                [module, _num(m["medianMs"]), " ".join(_num(r) for r in m["runsMs"])]
+                "transport",
+                "pairs",
+                "baseline p50",
+                "baseline p95",
+                "saga p50",
+                "saga p95",
+                "saga / baseline",
+                "baseline DynamoDB requests per transaction",
+            ],
+            [
+                [
+                    transport,
+                    _num(measured["pairs"]),
+                    _num(measured["baselineMs"].get("p50")),
+                    _num(measured["baselineMs"].get("p95")),
+                    _num(measured["sagaMs"].get("p50")),
+                    _num(measured["sagaMs"].get("p95")),
+                    f"{measured['ratioOfMedians']:.1f}x",
+                    _ops(measured["baselineDynamodbPerTransaction"]),
+                ]
+                for transport, measured in result["overhead"].items()
+            ],
+        )
+    )
+    imports = result["imports"]
+    cold = imports.get("coldRepetitions", 0)
+    runtime = result["lambdaRuntime"]
+    found.append(
+        (
+            f"Import time per handler module (new interpreter, Python {result['machine']['python']}"
+            f" here; Lambda runs {runtime['runtime']} on {runtime['architecture']}; ms)",
+            [
+                "module",
+                f"with .pyc, median of {imports['repetitions']}",
+                "runs",
+                f"no .pyc, median of {cold}" if cold else "no .pyc (not measured)",
+            ],
+            [
+                [
+                    module,
+                    _num(m["medianMs"]),
+                    " ".join(_num(r) for r in m["runsMs"]),
+                    _num(m.get("coldMedianMs")),
+                ]
                 for module, m in imports["modules"].items()
             ],
         )
     )
     found.append(
         (
-            f"Where {imports['slowest']}'s import time goes (python -X importtime, self time)",
+            f"Where {imports['slowest']}'s import time goes (python -X importtime, self time, "
+            "with .pyc)",
             ["top-level package", "ms"],
             [[p["package"], _num(p["ms"])] for p in imports["heaviestPackages"]],
         )
     )
     per_million = result["cost"]["perMillion"]
+    assumptions = result["cost"]["assumptions"]
+    labels = {
+        **COST_LINES,
+        "lambdaDuration": f"Lambda duration (arm64, {assumptions['lambdaMemoryMb']} MB)",
+        "xray": f"X-Ray traces ({assumptions['xraySampledFraction']:.0%} sampled)",
+    }
     found.append(
         (
             "Cost per million requests, us-east-1 list prices (USD)",
             ["line", *[OUTCOMES[o] for o in per_million]],
             [
                 [label, *[f"{per_million[o][line]:,.2f}" for o in per_million]]
-                for line, label in COST_LINES.items()
+                for line, label in labels.items()
+            ],
+        )
+    )
+    found.append(
+        (
+            "Prices used (tests/bench/cost.py)",
+            ["price", "USD", "unit", "source"],
+            [
+                [name, f"{price['usd']:.10g}", price["unit"], f"<{price['source']}>"]
+                for name, price in result["cost"]["prices"].items()
             ],
         )
     )
@@ -232,6 +280,32 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 ],
             )
         )
+    leases = result["cost"].get("leaseScenarios")
+    if leases:
+        rates = list(leases[0]["rejectedPerCrash"])
+        found.append(
+            (
+                "Lease: what one crashed lock holder costs its user (a 429 priced at the "
+                "configured retry's expected cost)",
+                [
+                    "lease s",
+                    "user blocked up to s",
+                    "> state machine TimeoutSeconds",
+                    *[f"429s at {rate} req/s" for rate in rates],
+                    *[f"USD per 1,000 crashes at {rate} req/s" for rate in rates],
+                ],
+                [
+                    [
+                        _num(row["leaseSeconds"]) + (" (configured)" if row["configured"] else ""),
+                        _num(row["blockedUpToSeconds"]),
+                        "yes" if row["longerThanTimeout"] else "no: unsafe",
+                        *[_num(row["rejectedPerCrash"][rate]) for rate in rates],
+                        *[f"{row['usdPerThousandCrashes'][rate]:.4f}" for rate in rates],
+                    ]
+                    for row in leases
+                ],
+            )
+        )
     return found
 
 
@@ -258,6 +332,18 @@ def _markdown_table(title: str, headers: list[str], rows: list[list[str]]) -> st
     return "\n".join(lines)
 
 
+def _sizes(sizes: dict[str, Any]) -> str:
+    def pairs(values: list[list[int]]) -> str:
+        return ", ".join(f"{requests} with {clients} clients" for clients, requests in values)
+
+    return (
+        f"sizes: {sizes['sequential']} sequential; many users {pairs(sizes['many_users'])}; "
+        f"hot user {pairs(sizes['hot_user'])}; {sizes['overhead_pairs']} baseline/saga pairs "
+        f"per transport; request counts x{sizes['count_repetitions']}; imports x"
+        f"{sizes['import_repetitions']} with .pyc, x{sizes['cold_import_repetitions']} without"
+    )
+
+
 def header(result: dict[str, Any]) -> str:
     m = result["machine"]
     git = result["git"]
@@ -269,22 +355,83 @@ def header(result: dict[str, Any]) -> str:
         f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, moto "
         f"{m['packages'].get('moto')}; load average {m['loadAverageAtStart'][0]} at start, "
         f"{m.get('loadAverageAtEnd', ['?'])[0]} at end",
-        f"lease {result['leaseSeconds']} s; AcquireLock retry on UserBusyError: "
+        f"lease {result['leaseSeconds']} s; state machine TimeoutSeconds "
+        f"{result['stateMachineTimeoutSeconds']} s; AcquireLock retry on UserBusyError: "
         f"{result['acquireLockRetry']}",
+        _sizes(result["sizes"]),
     ]
-    if http.get("available") is False:
+    if not http.get("run"):
         lines.append(f"HTTP scenarios not run: {http['reason']}")
     lines.append(f"bench took {result['benchSeconds']} s")
     return "\n".join(lines)
 
 
+def _write_units(counted: dict[str, Any], item_kb: int) -> str:
+    """How an outcome's WRU add up, e.g. "UpdateItem 2 x 1 + 4 transactional items x 2"."""
+    parts = []
+    for op, n in counted["dynamodb"].items():
+        if op in cost.WRITE_OPERATIONS:
+            parts.append(f"{op} {n} x {cost.STANDARD_WRU_PER_KB * item_kb}")
+    kinds = counted.get("transactItemKinds", {})
+    if kinds:
+        items = sum(kinds.values())
+        parts.append(
+            f"{items} TransactWriteItems items ({_ops(kinds)}) x "
+            f"{cost.TRANSACTIONAL_WRU_PER_ITEM_KB * item_kb}"
+        )
+    return " + ".join(parts) or "none"
+
+
+def summary(result: dict[str, Any]) -> list[str]:
+    """The figures the doc's prose would otherwise repeat, generated with the tables."""
+    counts_ = result["requestCounts"]
+    item_kb = counts_["itemKb"]
+    committed = counts_["committed"]
+    per_million = result["cost"]["perMillion"]
+    lines = [
+        f"A committed transaction makes {committed['dynamodbTotal']} DynamoDB requests "
+        f"({_ops(committed['dynamodb'])}), {committed['rru']} reads and "
+        f"{committed['lambdaTotal']} Lambda invocations, for {committed['wru']} write request "
+        f"units: {_write_units(committed, item_kb)} (every item is at most {item_kb} KB). The "
+        "target (at most "
+        f"{result['target']['maxDynamodbRequests']} requests, no read) is "
+        + ("met." if result["target"]["met"] else "NOT met.")
+    ]
+    others = []
+    for key in ("replay", "overdraft", "userBusy"):
+        counted = counts_.get(key)
+        if counted:
+            others.append(
+                f"{OUTCOMES[key]}: {counted['dynamodbTotal']} DynamoDB requests "
+                f"({_ops(counted['dynamodb'])}), {counted['wru']} WRU "
+                f"({_write_units(counted, item_kb)}), {counted['lambdaTotal']} Lambda invocations"
+            )
+    lines.append("Per other outcome: " + "; ".join(others) + ".")
+    total = per_million["committed"]["total"]
+    biggest = max(
+        (line for line in per_million["committed"] if line != "total"),
+        key=lambda line: per_million["committed"][line],
+    )
+    share = per_million["committed"][biggest] / total if total else 0
+    lines.append(
+        f"A million committed transactions cost ${total:,.2f} at list prices; the largest line is "
+        f"{COST_LINES[biggest]} (${per_million['committed'][biggest]:,.2f}, {share:.0%})."
+    )
+    ratios = ", ".join(f"{t} {r:.1f}x" for t, r in result["overheadRatio"].items())
+    lines.append(f"Orchestration overhead (saga median / baseline median, interleaved): {ratios}.")
+    return lines
+
+
 def text(result: dict[str, Any]) -> str:
-    return "\n\n".join([header(result), *(_text_table(*t) for t in tables(result))])
+    return "\n\n".join(
+        [header(result), "\n".join(summary(result)), *(_text_table(*t) for t in tables(result))]
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:
     intro = "```\n" + header(result) + "\n```"
-    return "\n\n".join([intro, *(_markdown_table(*t) for t in tables(result))])
+    prose = "\n\n".join(summary(result))
+    return "\n\n".join([intro, prose, *(_markdown_table(*t) for t in tables(result))])
 
 
 BEGIN = "<!-- bench:begin (generated by python -m tests.bench --update-doc; do not edit) -->"
@@ -304,7 +451,30 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{b / a:.2f}x"
 
 
+def compare_warnings(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Why two results may not compare: another schema or version, a --quick run on one side,
+    uncommitted changes in either tree."""
+    warnings = []
+    for field in ("schema", "version"):
+        if a.get(field) != b.get(field):
+            warnings.append(
+                f"warning: {field} differs ({a.get(field)} vs {b.get(field)}): "
+                "figures that moved or changed meaning are left out or may not compare"
+            )
+    if bool(a.get("quick")) != bool(b.get("quick")):
+        quick = "a" if a.get("quick") else "b"
+        warnings.append(f"warning: {quick} is a --quick run (tiny sizes); the other is not")
+    for name, result in (("a", a), ("b", b)):
+        if result.get("git", {}).get("dirty"):
+            warnings.append(
+                f"warning: {name} ran with uncommitted changes at "
+                f"{result['git'].get('sha', '')[:10]}: it measured no commit exactly"
+            )
+    return warnings
+
+
 def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """The two results' figures side by side, after any warnings from `compare_warnings`."""
     rows: list[list[str]] = []
 
     def add(name: str, first: Any, second: Any) -> None:
@@ -337,13 +507,22 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
                 a["cost"]["perMillion"][outcome]["total"],
                 b["cost"]["perMillion"][outcome]["total"],
             )
-    for transport, ratio in a["overheadRatio"].items():
-        add(f"overhead ratio {transport}", ratio, b["overheadRatio"].get(transport))
+            add(
+                f"{outcome} WRU",
+                a["requestCounts"][outcome].get("wru"),
+                b["requestCounts"][outcome].get("wru"),
+            )
+    for transport, ratio in a.get("overheadRatio", {}).items():
+        add(f"overhead ratio {transport}", ratio, b.get("overheadRatio", {}).get(transport))
     for module, measured in a["imports"]["modules"].items():
         other = b["imports"]["modules"].get(module)
         if other:
-            add(f"import {module.rsplit('.', 1)[-1]} ms", measured["medianMs"], other["medianMs"])
+            name = module.rsplit(".", 1)[-1]
+            add(f"import {name} ms", measured["medianMs"], other["medianMs"])
+            if "coldMedianMs" in measured and "coldMedianMs" in other:
+                add(f"import {name} ms, no .pyc", measured["coldMedianMs"], other["coldMedianMs"])
     title = (
         f"{a['git']['sha'][:10]} ({a['createdAt']}) -> {b['git']['sha'][:10]} ({b['createdAt']})"
     )
-    return _text_table(title, ["figure", "a", "b", "b/a"], rows)
+    table = _text_table(title, ["figure", "a", "b", "b/a"], rows)
+    return "\n".join([*compare_warnings(a, b), table])

@@ -26,10 +26,16 @@ from tests.bench.load import Job, Sender, distinct_users, embedded_sender, one_u
 from tests.bench.progress import Progress
 from tests.bench.stats import summary_ms
 
-SCHEMA_VERSION = 1
+# 2: baseline and saga interleaved per transport ("overhead"), many users at two client counts,
+# import times with and without .pyc, the lease table; HTTP on in --quick.
+SCHEMA_VERSION = 2
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / "bench-results"
 TARGET_DYNAMODB_REQUESTS = 4
+
+
+class BenchError(RuntimeError):
+    """A phase could not run; the bench stops rather than report a partial result."""
 
 
 @dataclass(frozen=True)
@@ -38,13 +44,13 @@ class Sizes:
 
     count_repetitions: int = 3
     include_busy: bool = True
-    baseline: int = 50
-    sequential: int = 20
-    many_users: int = 40
-    many_users_clients: int = 8
-    hot_user: tuple[tuple[int, int], ...] = ((8, 32), (16, 48))  # (clients, requests)
+    overhead_pairs: int = 20
+    sequential: int = 16
+    many_users: tuple[tuple[int, int], ...] = ((8, 32), (16, 48))  # (clients, requests)
+    hot_user: tuple[tuple[int, int], ...] = ((8, 32), (16, 32))  # (clients, requests)
     retry_variant: bool = True
     import_repetitions: int = 3
+    cold_import_repetitions: int = 1
     http: bool = True
 
     @classmethod
@@ -52,19 +58,24 @@ class Sizes:
         return cls(
             count_repetitions=1,
             include_busy=False,
-            baseline=5,
+            overhead_pairs=2,
             sequential=2,
-            many_users=4,
-            many_users_clients=2,
+            many_users=((2, 4),),
             hot_user=((2, 4),),
             retry_variant=False,
             import_repetitions=1,
-            http=False,
+            cold_import_repetitions=0,
         )
 
     def phases(self) -> int:
-        load = 2 + len(self.hot_user)
-        return 3 + load + int(self.retry_variant) + (load if self.http else 0)
+        transport = 2 + len(self.many_users) + len(self.hot_user)  # overhead, sequential, ...
+        return (
+            2  # imports, request counts
+            + int(self.cold_import_repetitions > 0)
+            + transport
+            + int(self.retry_variant)
+            + (transport if self.http else 0)
+        )
 
 
 # A variant of AcquireLock's retry on UserBusyError: more, shorter waits (the total stays close).
@@ -134,6 +145,14 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _lambda_runtime() -> dict[str, str]:
+    """The runtime and architecture the template deploys (what a Lambda cold start runs on)."""
+    from infra.build import target
+
+    deployed = target()
+    return {"runtime": deployed.runtime, "architecture": deployed.architecture}
+
+
 def _acquire_lock_retry(definition: str) -> dict[str, Any]:
     retriers = json.loads(definition)["States"]["AcquireLock"]["Retry"]
     return next(r for r in retriers if "UserBusyError" in r["ErrorEquals"])
@@ -187,6 +206,19 @@ def _load_phase(
     return result
 
 
+def _overhead_phase(
+    progress: Progress, transport: str, runtime: Any, send: Sender, sizes: Sizes
+) -> dict[str, Any]:
+    title = f"{transport} overhead: baseline|saga"
+    with progress.phase(title, sizes.overhead_pairs) as ticker:
+        try:
+            return counts.overhead(
+                runtime, send, sizes.overhead_pairs, f"{transport}-overhead", ticker
+            )
+        except RuntimeError as error:
+            raise BenchError(f"{title}: {error}") from error
+
+
 def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
     from infra.local.aws import LocalAws
 
@@ -196,13 +228,19 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
         )
         spec = next(iter(aws.template.state_machines.values()))
         result["acquireLockRetry"] = _acquire_lock_retry(spec.definition)
+        result["stateMachineTimeoutSeconds"] = json.loads(spec.definition).get("TimeoutSeconds")
         with progress.phase("request counts per outcome"):
-            result["requestCounts"] = counts.request_counts(
-                aws, repetitions=sizes.count_repetitions, include_busy=sizes.include_busy
-            )
-        with progress.phase("baseline: use cases, no saga", sizes.baseline) as ticker:
-            result["baseline"] = counts.baseline(aws, sizes.baseline, ticker)
+            try:
+                result["requestCounts"] = counts.request_counts(
+                    aws,
+                    repetitions=sizes.count_repetitions,
+                    include_busy=sizes.include_busy,
+                    lease_seconds=result["leaseSeconds"],
+                )
+            except counts.BusyScenarioError as error:
+                raise BenchError(str(error)) from error
         send = embedded_sender(aws)
+        result["overhead"]["embedded"] = _overhead_phase(progress, "embedded", aws, send, sizes)
         for title, jobs, clients in _scenarios(sizes, "emb"):
             phase = _load_phase(
                 progress,
@@ -235,14 +273,15 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
 
 
 def _scenarios(sizes: Sizes, prefix: str) -> list[tuple[str, list[Job], int]]:
-    scenarios = [
-        ("sequential", distinct_users(f"{prefix}-seq", sizes.sequential), 1),
-        (
-            f"many-users x{sizes.many_users_clients}",
-            distinct_users(f"{prefix}-many", sizes.many_users),
-            sizes.many_users_clients,
-        ),
-    ]
+    scenarios = [("sequential", distinct_users(f"{prefix}-seq", sizes.sequential), 1)]
+    for clients, requests in sizes.many_users:
+        scenarios.append(
+            (
+                f"many-users x{clients}",
+                distinct_users(f"{prefix}-many-{clients}", requests),
+                clients,
+            )
+        )
     for clients, requests in sizes.hot_user:
         scenarios.append(
             (f"hot-user x{clients}", one_user(f"{prefix}-hot-{clients}", requests), clients)
@@ -259,66 +298,80 @@ def http_available() -> tuple[bool, str]:
 
 
 def _http(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
+    """The `make run` server (infra/local/server.py serving()) in a thread of this process, and
+    the same scenarios over HTTP. Anything that keeps them from running is a BenchError: only an
+    explicit --no-http skips them."""
     available, reason = http_available()
-    result["http"] = {"available": available, "reason": reason}
     if not available:
-        progress.skip("http: all scenarios", reason)
-        return
+        raise BenchError(f"http: {reason}")
     import boto3
+    import requests
 
     from infra.local.aws import REGION, active_runtime
     from infra.local.server import serving
     from tests.bench.load import http_sender
 
     with serving() as base_url:
-        probe = http_sender(base_url)(Job("http-probe", uuid.uuid4().hex))
+        try:
+            probe = http_sender(base_url)(Job("http-probe", uuid.uuid4().hex))
+        except requests.RequestException as error:
+            raise BenchError(f"http: POST /transactions to {base_url} failed ({error})") from error
         if probe.status != 201:
-            reason = f"the server answered {probe.status} to a valid POST /transactions"
-            result["http"] = {"available": False, "reason": reason}
-            progress.skip("http: all scenarios", reason)
-            return
+            raise BenchError(
+                f"http: the server answered {probe.status} to a valid POST /transactions"
+            )
+        result["http"] = {"run": True, "reason": ""}
         # The server's runtime, for its request counter and tables; executions are found through
         # the public Step Functions API, as for the embedded runtime.
         runtime = active_runtime()
         sfn = boto3.client("stepfunctions", region_name=REGION)
         arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
         send = http_sender(base_url)
+        result["overhead"]["http"] = _overhead_phase(progress, "http", runtime, send, sizes)
         for title, jobs, clients in _scenarios(sizes, "http"):
             phase = _load_phase(progress, f"http {title}", send, jobs, clients, sfn, arn, runtime)
             result["load"].append({"transport": "http", "scenario": title, **phase})
 
 
-def _derived(result: dict[str, Any]) -> None:
+DERIVED = ("target", "overheadRatio", "cost")
+
+
+def derive(result: dict[str, Any]) -> dict[str, Any]:
+    """The figures computed from the measured ones (the target, the ratios, the cost model), so
+    that a result's stored figures can be checked against the current code."""
     counts_ = result["requestCounts"]
     committed = counts_["committed"]
-    result["target"] = {
-        "maxDynamodbRequests": TARGET_DYNAMODB_REQUESTS,
-        "dynamodbRequests": committed["dynamodbTotal"],
-        "reads": committed["rru"],
-        "met": committed["dynamodbTotal"] <= TARGET_DYNAMODB_REQUESTS
-        and not any(op in counts.READ_OPERATIONS for op in committed["dynamodb"])
-        and committed["status"] == "SUCCEEDED",
+    derived: dict[str, Any] = {
+        "target": {
+            "maxDynamodbRequests": TARGET_DYNAMODB_REQUESTS,
+            "dynamodbRequests": committed["dynamodbTotal"],
+            "reads": committed["rru"],
+            "met": committed["dynamodbTotal"] <= TARGET_DYNAMODB_REQUESTS
+            and not any(op in counts.READ_OPERATIONS for op in committed["dynamodb"])
+            and committed["status"] == "SUCCEEDED",
+        },
+        "overheadRatio": {
+            transport: measured["ratioOfMedians"]
+            for transport, measured in result["overhead"].items()
+        },
     }
-    baseline_p50 = result["baseline"]["latencyMs"]["p50"]
-    ratios = {}
-    for phase in result["load"]:
-        if phase["scenario"] == "sequential":
-            ratios[phase["transport"]] = round(phase["latencyMs"]["p50"] / baseline_p50, 2)
-    result["overheadRatio"] = ratios
     outcomes = ["committed", "replay", "overdraft", "userBusy"]
-    result["cost"] = {
+    derived["cost"] = {
         "region": "us-east-1",
         "prices": cost.PRICES,
+        "writeUnitSources": cost.WRU_SOURCES,
         "assumptions": {
             "expressMemoryMb": cost.EXPRESS_MEMORY_MB,
             "lambdaMemoryMb": cost.LAMBDA_MEMORY_MB,
             "xraySampledFraction": cost.XRAY_SAMPLED_FRACTION,
             "durations": "Express and Lambda durations are the ones measured locally (moto)",
+            "cancelledTransactions": "a TransactWriteItems cancelled by a failed condition is "
+            "priced as if it had run (2 WRU per item per KB): AWS does not document it",
         },
         "perMillion": {o: cost.per_million(counts_[o]) for o in outcomes if o in counts_},
     }
     if "userBusy" in counts_:
-        result["cost"]["retryScenarios"] = [
+        scenarios = [
             cost.retry_scenario(retry, counts_["userBusy"])
             for retry in (
                 result["acquireLockRetry"],
@@ -326,6 +379,14 @@ def _derived(result: dict[str, Any]) -> None:
                 RETRY_VARIANT,
             )
         ]
+        derived["cost"]["retryScenarios"] = scenarios
+        # The configured retry's expected cost of a 429, not the one random measured wait.
+        derived["cost"]["leaseScenarios"] = cost.lease_scenarios(
+            result["leaseSeconds"],
+            result["stateMachineTimeoutSeconds"],
+            scenarios[0]["costPerMillion429"],
+        )
+    return derived
 
 
 def run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
@@ -344,23 +405,35 @@ def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
             "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         },
         "machine": machine(),
+        "lambdaRuntime": _lambda_runtime(),
         "quick": quick,
         "sizes": dataclasses.asdict(sizes),
+        "overhead": {},
         "load": [],
     }
+    modules = len(imports.handler_modules())
     with progress.phase(
-        "import time per handler", len(imports.handler_modules()) * sizes.import_repetitions
+        "import time per handler (.pyc)", modules * sizes.import_repetitions
     ) as ticker:
         result["imports"] = imports.measure(sizes.import_repetitions, ticker)
+    if sizes.cold_import_repetitions:
+        with progress.phase(
+            "import time per handler (no .pyc)", modules * sizes.cold_import_repetitions
+        ) as ticker:
+            imports.measure_cold(result["imports"], sizes.cold_import_repetitions, ticker)
     _embedded(progress, sizes, result)
     if sizes.http:
         _http(progress, sizes, result)
     else:
-        result["http"] = {"available": None, "reason": "not run (--quick or --no-http)"}
-    _derived(result)
+        result["http"] = {"run": False, "reason": "--no-http"}
+    result.update(derive(result))
     result["benchSeconds"] = round(progress.elapsed, 1)
     result["machine"]["loadAverageAtEnd"] = [round(x, 2) for x in os.getloadavg()]
     return result
+
+
+def dumps(result: dict[str, Any]) -> str:
+    return json.dumps(result, indent=2, default=str) + "\n"
 
 
 def write(result: dict[str, Any], directory: Path = RESULTS_DIR) -> Path:
@@ -368,7 +441,7 @@ def write(result: dict[str, Any], directory: Path = RESULTS_DIR) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     sha = (result["git"]["sha"] or "nogit")[:8]
     path = directory / f"{stamp}-{sha}.json"
-    text = json.dumps(result, indent=2, default=str) + "\n"
+    text = dumps(result)
     path.write_text(text)
     (directory / "latest.json").write_text(text)
     return path

@@ -1,10 +1,14 @@
-"""The bench runs end to end at a tiny size. Counts are asserted; timings never are."""
+"""The bench end to end at a tiny size, HTTP included. Counts are asserted; timings never are."""
 
+import io
 import json
+from contextlib import contextmanager
 
 import pytest
 
-from tests.bench import imports, report, suite
+from tests.bench import __main__ as cli
+from tests.bench import cost, imports, report, suite
+from tests.bench.progress import Progress
 
 
 @pytest.fixture(scope="module")
@@ -23,24 +27,62 @@ def test_a_committed_transaction_takes_four_dynamodb_requests_and_no_read(quick_
     assert quick_result["target"]["met"] is True
 
 
+def test_write_units_are_priced_from_the_items_counted(quick_result):
+    counts = quick_result["requestCounts"]
+
+    for outcome in ("committed", "replay", "overdraft"):
+        counted = counts[outcome]
+        assert counted["transactItemKinds"] == {
+            kind: sum(items.get(kind, 0) for items in counted["transactItems"])
+            for kind in counted["transactItemKinds"]
+        }
+        assert len(counted["transactItems"]) == counted["dynamodb"].get("TransactWriteItems", 0)
+        assert (
+            counted["wru"]
+            == cost.request_units(counted["dynamodb"], counted["transactItems"], counts["itemKb"])[
+                "wru"
+            ]
+        )
+
+
 def test_replays_and_overdrafts_are_counted_from_their_own_calls(quick_result):
     counts = quick_result["requestCounts"]
 
     assert counts["replay"]["status"] == "SUCCEEDED"
-    assert "TransactWriteItems" not in counts["replay"]["dynamodb"]
+    # Neither writes the balance: no Update inside a transaction, no UpdateBalance for a replay.
+    assert "Update" not in counts["replay"]["transactItemKinds"]
     assert "UpdateBalanceFunction" not in counts["replay"]["lambda"]
     assert counts["overdraft"]["error"] == "InsufficientFundsError"
-    assert "TransactWriteItems" not in counts["overdraft"]["dynamodb"]
+    assert "Update" not in counts["overdraft"]["transactItemKinds"]
     assert counts["overdraft"]["lambda"]["DeleteTransactionFunction"] == 1
+    assert counts["committed"]["transactItemKinds"].get("Update", 0) >= 1
 
 
-def test_load_phases_leave_the_invariants_intact(quick_result):
+def test_load_phases_run_on_both_transports_and_leave_the_invariants_intact(quick_result):
     phases = quick_result["load"]
+    scenarios = {"sequential", "many-users x2", "hot-user x2"}
 
-    assert {phase["scenario"] for phase in phases} >= {"sequential", "many-users x2"}
+    assert {(p["transport"], p["scenario"]) for p in phases} == {
+        (transport, scenario) for transport in ("embedded", "http") for scenario in scenarios
+    }
+    assert quick_result["http"] == {"run": True, "reason": ""}
     assert all(phase["invariantViolations"] == 0 for phase in phases)
     assert all(sum(phase["statuses"].values()) == phase["requests"] for phase in phases)
+    assert all(set(phase["statuses"]) <= {"201", "429"} for phase in phases)
+    assert all(phase["lock"]["waitMsAcquired"]["count"] > 0 for phase in phases)
     assert set(quick_result["imports"]["modules"]) == set(imports.handler_modules())
+
+
+def test_the_overhead_is_measured_per_transport_against_the_same_requests(quick_result):
+    overhead = quick_result["overhead"]
+    committed = quick_result["requestCounts"]["committed"]["dynamodb"]
+    pairs = suite.Sizes.quick().overhead_pairs
+
+    assert set(overhead) == {"embedded", "http"}
+    for measured in overhead.values():
+        assert measured["baselineMs"]["count"] == measured["sagaMs"]["count"] == pairs
+        assert measured["baselineDynamodbPerTransaction"] == committed
+    assert set(quick_result["overheadRatio"]) == {"embedded", "http"}
 
 
 def test_results_are_written_read_back_and_rendered(quick_result, tmp_path):
@@ -52,3 +94,84 @@ def test_results_are_written_read_back_and_rendered(quick_result, tmp_path):
     assert "Cost per million" in report.text(loaded)
     assert "| --- |" in report.markdown(loaded)
     assert "req/s" in report.compare(loaded, loaded)
+    assert "--quick" not in report.compare(loaded, loaded)
+
+
+def _progress() -> Progress:
+    return Progress(1, io.StringIO())
+
+
+def test_an_http_phase_that_cannot_start_is_an_error(monkeypatch):
+    monkeypatch.setattr(suite, "http_available", lambda: (False, "no server module"))
+
+    with pytest.raises(suite.BenchError, match="no server module"):
+        suite._http(_progress(), suite.Sizes.quick(), {"overhead": {}, "load": []})
+
+
+def test_an_http_server_that_does_not_answer_is_an_error(monkeypatch):
+    import infra.local.server
+
+    @contextmanager
+    def nothing_listening():
+        yield "http://127.0.0.1:9"  # the discard port: connection refused
+
+    monkeypatch.setattr(infra.local.server, "serving", nothing_listening)
+
+    with pytest.raises(suite.BenchError, match="POST /transactions"):
+        suite._http(_progress(), suite.Sizes.quick(), {"overhead": {}, "load": []})
+
+
+def test_a_failed_phase_fails_the_command(monkeypatch, capsys):
+    def fail(sizes, *, quick):
+        raise suite.BenchError("http: the server answered 500 to a valid POST /transactions")
+
+    monkeypatch.setattr(suite, "run", fail)
+
+    assert cli.main(["--quick"]) == 1
+    assert "--no-http" in capsys.readouterr().err
+
+
+def test_compare_warns_when_the_runs_differ_in_kind(quick_result):
+    full = {**quick_result, "quick": False, "git": {**quick_result["git"], "dirty": False}}
+    older = {**full, "version": 1}
+    dirty = {**full, "git": {**full["git"], "dirty": True}}
+
+    assert report.compare_warnings(full, full) == []
+    assert any("version" in w for w in report.compare_warnings(older, full))
+    assert any("--quick" in w for w in report.compare_warnings(full, quick_result))
+    assert any("uncommitted" in w for w in report.compare_warnings(full, dirty))
+    assert report.compare(older, full).startswith("warning: version differs")
+
+
+def test_a_condition_check_is_priced_as_a_transactional_write():
+    units = cost.request_units(
+        {"UpdateItem": 2, "TransactWriteItems": 1},
+        [{"ConditionCheck": 1, "Put": 1}],
+        item_kb=1,
+    )
+
+    assert units == {"wru": 2 * 1 + 2 * 2, "rru": 0}
+    assert cost.request_units({"GetItem": 1}, [], item_kb=1) == {"wru": 0, "rru": 1}
+
+
+def test_a_longer_lease_blocks_a_crashed_holders_user_longer():
+    rows = cost.lease_scenarios(configured=25, timeout_seconds=20, cost_per_million_429=30.0)
+    by_lease = {row["leaseSeconds"]: row for row in rows}
+
+    assert sorted(by_lease) == [10, 25, 60]
+    assert by_lease[25]["configured"] and not by_lease[60]["configured"]
+    assert by_lease[60]["rejectedPerCrash"] == {"1": 60, "10": 600}
+    assert by_lease[60]["usdPerThousandCrashes"]["10"] == pytest.approx(600 * 30.0 / 1000)
+    assert not by_lease[10]["longerThanTimeout"] and by_lease[25]["longerThanTimeout"]
+
+
+def test_an_import_without_pyc_finds_no_cached_bytecode():
+    probe = (
+        "import sys, os, functions.settings as m; print(sys.dont_write_bytecode, "
+        "os.listdir(sys.pycache_prefix), os.path.exists(m.__cached__))"
+    )
+
+    cold = imports._run(["-c", probe], cold=True).stdout.split()
+
+    assert cold == ["True", "[]", "False"]
+    assert imports.import_seconds("functions.settings", cold=True) > 0
