@@ -5,8 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 3000
 SAM ?= sam
-STACK_NAME ?= $(or $(AWS_SAM_STACK_NAME),wallet)
-SAM_CONFIG := $(CURDIR)/infra/samconfig.toml
+# Where the first, guided `make deploy` saves its answers (sam deploy writes samconfig.toml next to
+# the template); git-ignored. Later runs deploy with it and `make destroy` reads it.
+SAM_CONFIG ?= $(CURDIR)/infra/samconfig.toml
+# One setting of [default.deploy.parameters] in SAM_CONFIG (empty without the file or the key).
+READ_SAM_CONFIG := import sys, tomllib; \
+	print(tomllib.load(open(sys.argv[1], "rb")).get("default", {}).get("deploy", {}) \
+	.get("parameters", {}).get(sys.argv[2], ""))
+saved_setting = $(if $(wildcard $(SAM_CONFIG)),$(shell $(PYTHON) -c '$(READ_SAM_CONFIG)' $(SAM_CONFIG) $(1)))
+STACK_NAME ?= $(or $(AWS_SAM_STACK_NAME),$(call saved_setting,stack_name),wallet)
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
@@ -67,13 +74,14 @@ build: install ## The one Lambda code asset: functions/ plus requirements.txt fo
 
 deploy: build ## Create or update the stack with SAM CLI (needs sam and credentials; docs/deploy.md)
 	@command -v $(SAM) >/dev/null 2>&1 || { echo "make deploy needs the AWS SAM CLI: see docs/deploy.md"; exit 1; }
-	$(SAM) deploy --template-file infra/template.yaml --config-file $(SAM_CONFIG) \
+	$(SAM) deploy --template-file infra/template.yaml \
 		--stack-name $(STACK_NAME) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
-		--resolve-s3 $(if $(wildcard $(SAM_CONFIG)),,--guided) $(DEPLOY_FLAGS)
+		$(if $(wildcard $(SAM_CONFIG)),--config-file $(SAM_CONFIG),--guided) $(DEPLOY_FLAGS)
 
 destroy: ## Delete the stack with SAM CLI; the two DynamoDB tables are retained (docs/deploy.md)
 	@command -v $(SAM) >/dev/null 2>&1 || { echo "make destroy needs the AWS SAM CLI: see docs/deploy.md"; exit 1; }
-	$(SAM) delete --stack-name $(STACK_NAME) $(if $(wildcard $(SAM_CONFIG)),--config-file $(SAM_CONFIG))
+	$(SAM) delete --stack-name $(STACK_NAME) \
+		$(if $(call saved_setting,region),--region $(call saved_setting,region))
 
 e2e: install ## Tests against the stack AWS_SAM_STACK_NAME names (says so and passes without it)
 	@if [ -z "$$AWS_SAM_STACK_NAME" ]; then \

@@ -8,7 +8,11 @@ own VTL engine and the deployment itself are only exercised by `make e2e` on a r
 import copy
 import importlib
 import json
+import os
 import re
+import shlex
+import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -410,3 +414,134 @@ def test_no_eventbridge_scheduler_anywhere(sam_template, transformed):
     for function in resources_of_type(sam_template, "AWS::Serverless::Function").values():
         assert "Events" not in function["Properties"]
     assert "scheduler" not in text
+
+
+# make deploy and make destroy: the SAM CLI commands they run, on a clean clone and afterwards.
+
+# What `sam deploy --guided` saves (samcli/commands/deploy/guided_config.py, save_config): the
+# answers under [default.deploy.parameters], the managed bucket included.
+GUIDED_DEPLOY_ANSWERS = """\
+version = 0.1
+[default.deploy.parameters]
+stack_name = "ledger"
+s3_bucket = "aws-sam-cli-managed-default-samclisourcebucket-1a2b3c4d5e6f"
+s3_prefix = "ledger"
+region = "eu-west-1"
+confirm_changeset = true
+capabilities = "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND"
+parameter_overrides = "ApiAuthorization=\\"AWS_IAM\\" ManageApiGatewayAccount=\\"false\\""
+image_repositories = []
+"""
+MAKE_ENVIRONMENT_LEFT_OUT = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "STACK_NAME", "DEPLOY_FLAGS"}
+
+
+def sam_commands(target: str, sam_config: Path, **environment: str) -> list[list[str]]:
+    """The `sam` command lines `make -n <target>` prints (nothing is run), SAM_CONFIG moved."""
+    env = {k: v for k, v in os.environ.items() if k not in MAKE_ENVIRONMENT_LEFT_OUT}
+    env.pop("AWS_SAM_STACK_NAME", None)
+    env.update(environment)
+    command = ["make", "--no-print-directory", "-n", target, "SAM=sam", f"SAM_CONFIG={sam_config}"]
+    printed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    lines = printed.stdout.replace("\\\n", " ").splitlines()
+    return [shlex.split(line) for line in lines if line.startswith("sam ")]
+
+
+def option(argv: list[str], name: str) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv else None
+
+
+def sam_cli_refusal(argv: list[str]) -> str | None:
+    """Why SAM CLI would stop this command before asking or deploying anything, or None.
+
+    Its rules, from aws-sam-cli's source: a --config-file other than the default name must exist
+    (samcli/cli/cli_config_file.py, configuration_callback: ConfigException); a non-guided deploy
+    may not combine --resolve-s3 with an s3_bucket, given or saved (samcli/commands/deploy/
+    command.py: DeployResolveS3AndS3SetError); a non-guided deploy needs a stack name
+    (guided_deploy_stack_name). A relative config file is found next to the template.
+    """
+    command, options = argv[1], argv[2:]
+    config_file = option(options, "--config-file")
+    saved: dict[str, Any] = {}
+    if config_file is not None:
+        path = Path(config_file)
+        path = path if path.is_absolute() else TEMPLATE_PATH.parent / path
+        if config_file != "samconfig.toml" and not path.is_file():
+            return f"Config file {config_file} does not exist or could not be read!"
+        if path.is_file():
+            document = tomllib.loads(path.read_text())
+            saved = document.get("default", {}).get(command, {}).get("parameters", {})
+    is_guided = "--guided" in options
+    if command == "deploy" and not is_guided:
+        if "--resolve-s3" in options and (option(options, "--s3-bucket") or "s3_bucket" in saved):
+            return "Cannot use both --resolve-s3 and --s3-bucket parameters"
+        if not (option(options, "--stack-name") or "stack_name" in saved):
+            return "Missing option '--stack-name'"
+    return None
+
+
+def test_the_first_deploy_is_guided_and_saves_where_later_deploys_read(tmp_path):
+    absent = tmp_path / "samconfig.toml"
+
+    [deploy] = sam_commands("deploy", absent)
+
+    assert deploy[:2] == ["sam", "deploy"]
+    assert "--guided" in deploy
+    assert "--config-file" not in deploy and "--resolve-s3" not in deploy
+    assert sam_cli_refusal(deploy) is None
+    # sam deploy --guided saves samconfig.toml in the template's directory (GuidedConfig:
+    # ctx.samconfig_dir, the directory of --template-file); the Makefile reads it from there.
+    template = ROOT / option(deploy, "--template-file")
+    assert template == TEMPLATE_PATH
+    makefile = (ROOT / "Makefile").read_text()
+    [default] = re.findall(r"^SAM_CONFIG \?= (.+)$", makefile, re.MULTILINE)
+    assert default == f"$(CURDIR)/{(template.parent / 'samconfig.toml').relative_to(ROOT)}"
+
+
+def test_later_deploys_use_the_saved_answers_and_ask_nothing(tmp_path):
+    saved = tmp_path / "samconfig.toml"
+    saved.write_text(GUIDED_DEPLOY_ANSWERS)
+
+    [deploy] = sam_commands("deploy", saved)
+
+    assert option(deploy, "--config-file") == str(saved)
+    assert option(deploy, "--stack-name") == "ledger"
+    assert "--guided" not in deploy and "--resolve-s3" not in deploy
+    assert sam_cli_refusal(deploy) is None
+    assert {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"} <= set(deploy)
+
+
+@pytest.mark.parametrize(
+    ("saved", "argv"),
+    [
+        (False, ["--config-file", "{config}", "--resolve-s3", "--guided"]),
+        (True, ["--config-file", "{config}", "--resolve-s3"]),
+        (False, []),
+    ],
+    ids=["missing-config-file", "resolve-s3-with-a-saved-bucket", "no-stack-name"],
+)
+def test_the_check_refuses_what_sam_cli_refuses(tmp_path, saved, argv):
+    config = tmp_path / "samconfig.toml"
+    if saved:
+        config.write_text(GUIDED_DEPLOY_ANSWERS)
+    command = ["sam", "deploy", "--template-file", "infra/template.yaml"]
+
+    refusal = sam_cli_refusal(command + [arg.format(config=config) for arg in argv])
+
+    assert refusal is not None
+
+
+def test_destroy_deletes_the_saved_stack_in_its_region(tmp_path):
+    saved = tmp_path / "samconfig.toml"
+    absent = tmp_path / "absent.toml"
+    saved.write_text(GUIDED_DEPLOY_ANSWERS)
+
+    assert sam_commands("destroy", saved) == [
+        ["sam", "delete", "--stack-name", "ledger", "--region", "eu-west-1"]
+    ]
+    assert sam_commands("destroy", absent) == [["sam", "delete", "--stack-name", "wallet"]]
+    assert sam_commands("destroy", saved, AWS_SAM_STACK_NAME="other")[0][:4] == [
+        "sam",
+        "delete",
+        "--stack-name",
+        "other",
+    ]
