@@ -3,13 +3,20 @@
 .build/lambda holds the `functions` package and the wheels of requirements.txt for that runtime
 and architecture (manylinux2014_aarch64 for arm64), so every handler imports exactly as it does in
 the tests. Native modules are checked to be built for the target machine.
+
+Lambda's /var/task is read-only, so a bundle without bytecode makes every cold start compile each
+module it imports (boto3, botocore, pydantic, Powertools) and throw the result away. When an
+interpreter of exactly the runtime's version is found ($LAMBDA_PYTHON, else python3.12 on the
+PATH), the bundle is compiled with it: bytecode is only used by the version that wrote it.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +30,9 @@ SOURCE = ROOT / "functions"
 # ELF e_machine values: what a shared object was compiled for.
 ELF_MACHINES = {"arm64": 183, "x86_64": 62}
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+# An interpreter of the runtime's version to compile the bundle with, when python3.12 on the PATH
+# is not one (a pyenv shim of an inactive version, say).
+COMPILER_ENV = "LAMBDA_PYTHON"
 
 
 @dataclass(frozen=True)
@@ -61,8 +71,50 @@ def pip_install_command(build: Target) -> list[str]:
         "--implementation", "cp",
         "--python-version", build.python_version,
         "--only-binary=:all:",
+        # This interpreter's bytecode would be for its own version, not the runtime's.
         "--no-compile",
     ]  # fmt: skip
+
+
+def interpreter_version(executable: str) -> str | None:
+    """The version of a working interpreter ("3.12"); None for a missing or broken one."""
+    probe = "import sys; print('%d.%d' % sys.version_info[:2])"
+    try:
+        ran = subprocess.run([executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return ran.stdout.strip() if ran.returncode == 0 else None
+
+
+def compiler_candidates(build_target: Target) -> list[str]:
+    found = shutil.which(build_target.runtime)  # "python3.12" is also the executable's name
+    return [name for name in (os.environ.get(COMPILER_ENV), found) if name]
+
+
+def find_compiler(python_version: str, candidates: Iterable[str]) -> str | None:
+    """The first candidate that runs and is exactly `python_version`."""
+    for candidate in candidates:
+        if interpreter_version(candidate) == python_version:
+            return candidate
+    return None
+
+
+def compile_command(executable: str, directory: Path) -> list[str]:
+    # unchecked-hash: the runtime uses the bytecode without comparing it to the source. Bytecode
+    # checked by timestamp would not do: a zip keeps mtimes to 2 s, so about half the files would
+    # look changed and be compiled again, in memory, at every cold start.
+    return [
+        executable, "-m", "compileall", "-q", "-j", "0",
+        "--invalidation-mode", "unchecked-hash", str(directory),
+    ]  # fmt: skip
+
+
+def compile_bundle(executable: str, directory: Path) -> int:
+    """Compile every module under `directory` with `executable`; the number of .pyc files."""
+    ran = subprocess.run(compile_command(executable, directory), capture_output=True, text=True)
+    if ran.returncode != 0:
+        raise SystemExit(f"compileall failed:\n{ran.stdout}{ran.stderr}")
+    return sum(1 for _ in directory.rglob("*.pyc"))
 
 
 def foreign_binaries(directory: Path, architecture: str) -> list[Path]:
@@ -86,10 +138,18 @@ def build(build_target: Target) -> None:
     if foreign:
         names = "\n  ".join(str(path.relative_to(out)) for path in foreign)
         raise SystemExit(f"not built for {build_target.architecture}:\n  {names}")
+    compiler = find_compiler(build_target.python_version, compiler_candidates(build_target))
+    if compiler is None:
+        bytecode = (
+            f"no bytecode: no working {build_target.runtime} found (set {COMPILER_ENV}), so each "
+            "cold start compiles the modules it imports"
+        )
+    else:
+        bytecode = f"{compile_bundle(compiler, out)} modules compiled by {compiler}"
     size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
     print(
         f"{out.relative_to(ROOT)}: {build_target.runtime} {build_target.architecture}, "
-        f"{size / 2**20:.1f} MiB unzipped (Lambda's limit is 250 MiB)"
+        f"{size / 2**20:.1f} MiB unzipped (Lambda's limit is 250 MiB); {bytecode}"
     )
 
 

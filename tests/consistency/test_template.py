@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,47 @@ def test_build_installs_requirements_for_the_target_platform_only():
     assert command[command.index("--python-version") + 1] == "3.12"
     assert "--only-binary=:all:" in command
     assert "aws-lambda-powertools" in (ROOT / "requirements.txt").read_text()
+
+
+def test_build_leaves_compiling_to_an_interpreter_of_the_runtime_version():
+    command = build.pip_install_command(build.target(TEMPLATE_PATH))
+    this_version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    broken = "/nonexistent/bin/python3.12"
+
+    assert "--no-compile" in command  # pip would write bytecode for this interpreter's version
+    assert build.find_compiler(this_version, [broken, sys.executable]) == sys.executable
+    assert build.find_compiler("3.0", [broken, sys.executable]) is None
+
+
+def test_a_shim_that_cannot_run_is_no_compiler(tmp_path: Path):
+    shim = tmp_path / "python3.12"  # what pyenv leaves on the PATH for an inactive version
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.12: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+
+    assert build.interpreter_version(str(shim)) is None
+    assert build.find_compiler("3.12", [str(shim)]) is None
+
+
+def test_compiled_bytecode_is_used_without_looking_at_the_source(tmp_path: Path):
+    package = tmp_path / "bundled"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    module = package / "settings.py"
+    module.write_text("ANSWER = 'compiled'\n")
+
+    compiled = build.compile_bundle(sys.executable, tmp_path)
+    # Changed after the build (a later mtime, another size): timestamp bytecode would be stale.
+    module.write_text("ANSWER = 'recompiled from the source at import'\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = "import bundled.settings as s; print(s.ANSWER)"
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+
+    assert compiled == 2
+    tag = sys.implementation.cache_tag
+    assert (package / "__pycache__" / f"settings.{tag}.pyc").is_file()
+    assert imported.stdout.strip() == "compiled"
 
 
 def test_build_detects_a_native_module_for_another_machine(tmp_path: Path):
