@@ -26,6 +26,7 @@ class FaultPoint(enum.Enum):
     BEFORE = "before"  # raises before the handler runs: nothing was written
     AFTER = "after"  # runs the handler, then raises instead of returning its result
     HANG = "hang"  # sleeps past the function's timeout, then fails as Lambda does
+    SERVICE_ERROR = "service_error"  # runs the handler, then Lambda answers a service error
 
 
 class InjectedFaultError(Exception):
@@ -114,6 +115,8 @@ class LocalLambdas:
                 raise InjectedFaultError(f"{spec.logical_id} crashed after its work")
         except Exception as error:
             return _unhandled(error, context)
+        if fault is FaultPoint.SERVICE_ERROR:
+            return _service_error()
         return InvokeResult(json.dumps(result).encode())
 
 
@@ -124,6 +127,12 @@ def _unhandled(error: Exception, context: LambdaContext) -> InvokeResult:
         "requestId": context.aws_request_id,
         "stackTrace": traceback.format_tb(error.__traceback__),
     }
+    return InvokeResult(json.dumps(body).encode(), function_error="Unhandled")
+
+
+def _service_error() -> InvokeResult:
+    """The work is done but the caller hears a service error (Step Functions retries it)."""
+    body = {"errorMessage": "Service error.", "errorType": "Lambda.ServiceException"}
     return InvokeResult(json.dumps(body).encode(), function_error="Unhandled")
 
 

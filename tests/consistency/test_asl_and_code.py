@@ -7,7 +7,9 @@ from pathlib import Path
 
 from functions.domain import errors
 from functions.http_errors import HTTP_ERRORS
+from functions.settings import Settings
 from infra.local.diagram import ASL_PATH, mermaid
+from infra.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = json.loads(ASL_PATH.read_text())
@@ -25,33 +27,75 @@ def error_names_in_asl() -> set[str]:
     return names
 
 
+# What Lambda itself names a function that crashed or ran out of time (no domain error).
+CRASHES = {"Lambda.Unknown", "Sandbox.Timedout", "States.Timeout"}
+TRANSIENT = {"UserBusyError", "StorageThrottledError"}
+
+
+def compensations() -> set[str]:
+    """The states only failures lead to: the targets of Catch, less the end of the flow."""
+    targets = {
+        catch["Next"] for state in DEFINITION["States"].values() for catch in state.get("Catch", [])
+    }
+    return {name for name in targets if DEFINITION["States"][name]["Type"] == "Task"}
+
+
 def test_every_custom_error_in_the_asl_is_a_domain_error_class():
-    custom = {n for n in error_names_in_asl() if not n.startswith(("States.", "Lambda."))}
+    custom = {n for n in error_names_in_asl() - CRASHES if not n.startswith(("States.", "Lambda."))}
     assert custom
     assert custom <= DOMAIN_ERRORS
 
 
 def test_retries_never_cover_business_errors():
-    transient = {"UserBusyError", "StorageThrottledError"}
+    assert compensations() == {"DeleteTransaction", "ReleaseLockAfterFailure"}
     for name, state in DEFINITION["States"].items():
         for retry in state.get("Retry", []):
-            assert "States.ALL" not in retry["ErrorEquals"], name
-            assert "States.TaskFailed" not in retry["ErrorEquals"], name
-            custom = {e for e in retry["ErrorEquals"] if not e.startswith("Lambda.")}
-            assert custom <= transient, name
+            errors_retried = set(retry["ErrorEquals"])
+            assert not errors_retried & {"States.ALL", "States.TaskFailed"}, name
+            # A step with effects is retried on a crash only if it is a compensation: those are
+            # idempotent and raise no business error, so running one again is always safe.
+            allowed = TRANSIENT | (CRASHES if name in compensations() else set())
+            custom = {e for e in errors_retried if not e.startswith("Lambda.")}
+            assert custom <= allowed, name
+            assert "Lambda.Unknown" not in errors_retried or name in compensations(), name
             assert retry["JitterStrategy"] == "FULL" and "MaxDelaySeconds" in retry, name
 
 
-def test_retry_budget_fits_in_the_timeouts():
-    """Worst case of every retry delay plus task timeouts stays under the execution timeout."""
-    assert DEFINITION["TimeoutSeconds"] < 29  # API Gateway's integration limit
-    acquire = DEFINITION["States"]["AcquireLock"]["Retry"][0]
-    delays = [
-        min(acquire["IntervalSeconds"] * acquire["BackoffRate"] ** attempt,
-            acquire["MaxDelaySeconds"])
-        for attempt in range(acquire["MaxAttempts"])
-    ]  # fmt: skip
-    assert sum(delays) < DEFINITION["TimeoutSeconds"] / 2
+def worst_case_wait(state: dict) -> float:
+    """The longest a state can spend waiting between attempts: every retrier exhausted."""
+    return sum(
+        min(retry["IntervalSeconds"] * retry["BackoffRate"] ** attempt, retry["MaxDelaySeconds"])
+        for retry in state.get("Retry", [])
+        for attempt in range(retry["MaxAttempts"])
+    )
+
+
+def successors(state: dict) -> set[str]:
+    following = {state["Next"]} if "Next" in state else set()
+    following |= {choice["Next"] for choice in state.get("Choices", [])}
+    following |= {state["Default"]} if "Default" in state else set()
+    return following | {catch["Next"] for catch in state.get("Catch", [])}
+
+
+def longest_wait(name: str) -> float:
+    state = DEFINITION["States"][name]
+    return worst_case_wait(state) + max(map(longest_wait, successors(state)), default=0)
+
+
+def test_retries_alone_cannot_time_the_execution_out():
+    # Along the worst path (every retrier of every state exhausted, compensations included) the
+    # waits stay under the execution's timeout, itself under API Gateway's 29 s.
+    assert longest_wait(DEFINITION["StartAt"]) < DEFINITION["TimeoutSeconds"] < 29
+
+
+def test_the_lease_outlives_any_execution_and_its_last_task():
+    # After an execution times out, its running task may still write until the function's own
+    # timeout; the lease must outlast both, or a live writer could be fenced out mid-flight.
+    longest_function = max(f.timeout_seconds for f in Template.load().functions.values())
+    tasks = [s for s in DEFINITION["States"].values() if s["Type"] == "Task"]
+    assert all(s["TimeoutSeconds"] > longest_function for s in tasks)
+    lease = Settings.from_env({}).lock_lease_seconds
+    assert lease > DEFINITION["TimeoutSeconds"] + longest_function
 
 
 def test_the_fail_state_re_raises_the_original_error():

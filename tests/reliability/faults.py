@@ -1,8 +1,8 @@
-"""The fault matrix: each task function broken at each point, what the client sees, and a retry.
+"""The fault matrix: each task broken at each point, what the client sees, and a retry.
 
-BEFORE (nothing written), AFTER (written, then crashed) and HANG (no answer within the function's
-timeout) are the runtime's fault points. SERVICE_ERROR is added here: the function does its work,
-then the invoke answers Lambda.ServiceException, which the ASL retries, so the step runs twice.
+The runtime's fault points: BEFORE (nothing written), AFTER (written, then crashed), HANG (no
+answer within the function's timeout) and SERVICE_ERROR (the work done, then Lambda answers
+Lambda.ServiceException, which the ASL retries, so the step runs twice).
 """
 
 from __future__ import annotations
@@ -13,21 +13,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from infra.local.lambdas import FaultPoint, InvokeResult
+from infra.local.lambdas import FaultPoint
 from tests.invariants import balance_of, lock_owner, transaction_items, violations
-from tests.reliability.runtime import Answer, transact
+from tests.reliability.runtime import Answer, expire_lease, transact
 
-FUNCTIONS = (
-    "ValidateRequestFunction",
-    "AcquireLockFunction",
-    "PutTransactionFunction",
-    "UpdateBalanceFunction",
-    "ReleaseLockFunction",
-    "DeleteTransactionFunction",
-)
-SERVICE_ERROR = "service_error"
-POINTS: tuple[FaultPoint | str, ...] = (
-    FaultPoint.BEFORE, FaultPoint.AFTER, FaultPoint.HANG, SERVICE_ERROR)  # fmt: skip
+# Each task state, its function and the request that reaches it: the compensations only run on a
+# failure path, so theirs is a refused overdraft (ReleaseLock's function then runs first there).
+STEPS = {
+    "ValidateRequest": ("ValidateRequestFunction", "10"),
+    "AcquireLock": ("AcquireLockFunction", "10"),
+    "PutTransaction": ("PutTransactionFunction", "10"),
+    "UpdateBalance": ("UpdateBalanceFunction", "10"),
+    "ReleaseLock": ("ReleaseLockFunction", "10"),
+    "DeleteTransaction": ("DeleteTransactionFunction", "500"),
+    "ReleaseLockAfterFailure": ("ReleaseLockFunction", "500"),
+}
+FUNCTIONS = tuple(sorted({function for function, _ in STEPS.values()}))
+POINTS = tuple(FaultPoint)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Expected:
     balance: str
     retry: str
     pending_left: bool = False
+    lock_left: bool = False
 
 
 DEBITED, UNTOUCHED = "90.00", "100.00"
@@ -48,9 +51,12 @@ REFUSED = Expected("FAILED InsufficientFundsError", UNTOUCHED, "FAILED Insuffici
 REFUSED_PENDING_LEFT = Expected(
     "FAILED InsufficientFundsError", UNTOUCHED, "FAILED InsufficientFundsError", pending_left=True
 )
+REFUSED_LOCK_LEFT = Expected(
+    "FAILED InsufficientFundsError", UNTOUCHED, "FAILED InsufficientFundsError", lock_left=True
+)
 
 
-def expected(function: str, point: FaultPoint | str) -> Expected:
+def expected(step: str, point: FaultPoint) -> Expected:
     """What the product does, by design, for each fault.
 
     Up to UpdateBalance, any fault fails the request with a 500 and leaves nothing: a fault after
@@ -58,40 +64,19 @@ def expected(function: str, point: FaultPoint | str) -> Expected:
     then applies the debit once. A fault in ReleaseLock comes after the commit: the compensation
     frees the lock and the request succeeds. A Lambda service error is retried by the ASL and
     every step is idempotent (UpdateBalance's second run finds its own commit and succeeds), so
-    the request succeeds once. A broken DeleteTransaction leaves the refused request's pending
-    record; it never counts, and the retry overwrites and deletes it.
+    the request succeeds once. The compensations are also retried after a hang; a compensation
+    that raises before its work leaves what it would have undone to the lease: a pending record
+    that never counts (the retry overwrites and deletes it), or a lock its lease frees.
     """
-    if function == "DeleteTransactionFunction":
-        broken = point in (FaultPoint.BEFORE, FaultPoint.HANG)
-        return REFUSED_PENDING_LEFT if broken else REFUSED
-    if function == "ReleaseLockFunction":
+    if step in ("DeleteTransaction", "ReleaseLockAfterFailure"):
+        if point != FaultPoint.BEFORE:
+            return REFUSED
+        return REFUSED_PENDING_LEFT if step == "DeleteTransaction" else REFUSED_LOCK_LEFT
+    if step == "ReleaseLock":
         return SUCCEEDED
-    if point == SERVICE_ERROR:
+    if point is FaultPoint.SERVICE_ERROR:
         return SUCCEEDED
     return FAILED_500
-
-
-def arm(aws: Any, function: str, point: FaultPoint | str) -> None:
-    if isinstance(point, FaultPoint):
-        aws.lambdas.inject_fault(function, point)
-    else:
-        _arm_service_error(aws, function)
-
-
-def _arm_service_error(aws: Any, function: str) -> None:
-    """The next invoke of `function` runs, then answers Lambda.ServiceException (once)."""
-    lambdas = aws.lambdas
-    original = lambdas.invoke
-
-    def invoke(name_or_arn: str, payload: bytes) -> InvokeResult:
-        result = original(name_or_arn, payload)
-        if lambdas.resolve(name_or_arn).logical_id != function:
-            return result
-        lambdas.invoke = original
-        error = {"errorMessage": "Service error.", "errorType": "Lambda.ServiceException"}
-        return InvokeResult(json.dumps(error).encode(), function_error="Unhandled")
-
-    lambdas.invoke = invoke
 
 
 def classify(answer: Answer) -> str:
@@ -104,27 +89,30 @@ def body(user: str, type_: str, amount: str) -> str:
     return json.dumps({"userId": user, "ammount": amount, "type": type_})
 
 
-def run_case(aws: Any, function: str, point: FaultPoint | str) -> list[str]:
+def run_case(aws: Any, step: str, point: FaultPoint) -> list[str]:
     """One fault, then a retry; returns what went against the expectation (empty if nothing)."""
-    want = expected(function, point)
+    want = expected(step, point)
+    function, amount = STEPS[step]
     user, key = f"fault-{uuid.uuid4().hex[:8]}", "k1"
-    amount = "500" if function == "DeleteTransactionFunction" else "10"
     request = body(user, "debit", amount)
     problems: list[str] = []
 
     def expect(what: str, actual: object, wanted: object) -> None:
         if actual != wanted:
-            problems.append(f"{function} {_name(point)}: {what} {actual!r}, expected {wanted!r}")
+            problems.append(f"{step} {point.value}: {what} {actual!r}, expected {wanted!r}")
 
-    arm(aws, function, point)
+    aws.lambdas.inject_fault(function, point)
     first = transact(aws, request, key)
     aws.lambdas.clear_faults()
     expect("answer", classify(first), want.answer)
     expect("balance", balance_of(aws.dynamodb, user), Decimal(want.balance))
-    expect("lock", lock_owner(aws.dynamodb, user), None)
+    expect("lock", lock_owner(aws.dynamodb, user), first.execution_arn if want.lock_left else None)
     pending = [i for i in transaction_items(aws.dynamodb, user) if i["status"]["S"] == "PENDING"]
     expect("pending records", len(pending), 1 if want.pending_left else 0)
-    expect("violations", _ignoring_pending(violations(aws.dynamodb)), [])
+    left = violations(aws.dynamodb, allow_held_locks=want.lock_left, allow_pending=True)
+    expect("violations", left, [])
+    if want.lock_left and first.execution_arn is not None:
+        expire_lease(aws.dynamodb, user, first.execution_arn)  # as its lease running out would
 
     retry = transact(aws, request, key)
     expect("retry", classify(retry), want.retry)
@@ -155,12 +143,3 @@ def run_double_fault(aws: Any) -> list[str]:
         problems.append(f"double fault: balance {balance_of(aws.dynamodb, user)}")
     problems += [f"double fault: {line}" for line in violations(aws.dynamodb)]
     return problems
-
-
-def _ignoring_pending(lines: list[str]) -> list[str]:
-    """Violations other than a pending record left (allowed: it never counts, checked apart)."""
-    return [line for line in lines if not line.startswith("pending record left")]
-
-
-def _name(point: FaultPoint | str) -> str:
-    return point.value if isinstance(point, FaultPoint) else point

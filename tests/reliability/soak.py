@@ -168,8 +168,8 @@ def _segment(
 class _FaultWatch:
     """Arms random faults during a run, and counts those that fired (seen in the answers)."""
 
-    FIRED_AS: ClassVar[dict[str, str]] = {"InjectedFaultError": "crash",
-                                          "Sandbox.Timedout": "hang"}  # fmt: skip
+    FIRED_AS: ClassVar[dict[str, str]] = {"InjectedFaultError": "crash", "Sandbox.Timedout": "hang",
+                                          "Lambda.ServiceException": "service error"}  # fmt: skip
 
     def __init__(self, aws: Any, seed: int) -> None:
         import json
@@ -195,7 +195,6 @@ class _FaultWatch:
             return result
 
         aws.lambdas.invoke = observed
-        self._observed = observed
 
     def arm_one(self) -> None:
         from infra.local.lambdas import FaultPoint
@@ -203,39 +202,14 @@ class _FaultWatch:
         function = self._rng.choice(self._faults.FUNCTIONS)
         roll = self._rng.random()
         if roll < 0.05:
-            point: Any = FaultPoint.HANG
+            point = FaultPoint.HANG
         elif roll < 0.25:
-            point = self._faults.SERVICE_ERROR
+            point = FaultPoint.SERVICE_ERROR
         else:
             point = self._rng.choice([FaultPoint.BEFORE, FaultPoint.AFTER])
         with self._lock:
             self.armed += 1
-        if point == self._faults.SERVICE_ERROR:
-            self._arm_service_error(function)
-        else:
-            self._aws.lambdas.inject_fault(function, point)
-
-    def _arm_service_error(self, function: str) -> None:
-        lambdas = self._aws.lambdas
-        with self._lock:
-            inner = lambdas.invoke
-            from infra.local.lambdas import InvokeResult
-
-            fired = threading.Event()
-
-            def invoke(name_or_arn: str, payload: bytes) -> Any:
-                result = inner(name_or_arn, payload)
-                if lambdas.resolve(name_or_arn).logical_id != function or fired.is_set():
-                    return result
-                fired.set()
-                with self._lock:
-                    self.fired["service error"] += 1
-                error = (
-                    b'{"errorMessage": "Service error.", "errorType": "Lambda.ServiceException"}'
-                )
-                return InvokeResult(error, function_error="Unhandled")
-
-            lambdas.invoke = invoke
+        self._aws.lambdas.inject_fault(function, point)
 
     def stop(self) -> None:
         self._aws.lambdas.invoke = self._pristine
@@ -248,10 +222,10 @@ class _FaultWatch:
 def fault_matrix(aws: Any, figures: Figures, progress: Progress) -> None:
     from tests.reliability import faults
 
-    cases = [(f, p) for f in faults.FUNCTIONS for p in faults.POINTS]
-    for number, (function, point) in enumerate(cases, 1):
+    cases = [(step, point) for step in faults.STEPS for point in faults.POINTS]
+    for number, (step, point) in enumerate(cases, 1):
         progress.update("faults", _bar(number, len(cases) + 1))
-        figures.problems += faults.run_case(aws, function, point)
+        figures.problems += faults.run_case(aws, step, point)
     figures.problems += faults.run_double_fault(aws)
     figures.matrix_cases = len(cases) + 1
     progress.done("faults", f"{figures.matrix_cases} cases")
@@ -262,7 +236,7 @@ def crashes_with_a_real_lease(aws: Any, figures: Figures, progress: Progress) ->
     from tests.reliability import crashes
 
     previous = os.environ["LOCK_LEASE_SECONDS"]
-    os.environ["LOCK_LEASE_SECONDS"] = "15"  # longer than the lock retries' 9 s of backoff
+    os.environ["LOCK_LEASE_SECONDS"] = "15"  # longer than the lock retries' 7 s of backoff
     get_settings.cache_clear()
     try:
         for number, step in enumerate(crashes.CRASH_POINTS, 1):

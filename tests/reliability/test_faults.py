@@ -5,10 +5,10 @@ import pytest
 from infra.local.lambdas import FaultPoint
 from tests.reliability import faults
 
-QUICK_POINTS = [FaultPoint.BEFORE, FaultPoint.AFTER, faults.SERVICE_ERROR]
-# A hang costs the function's whole timeout (4 s): two in make test, the rest in the soak.
-QUICK_HANGS = ["UpdateBalanceFunction", "DeleteTransactionFunction"]
-SLOW_HANGS = [f for f in faults.FUNCTIONS if f not in QUICK_HANGS]
+QUICK_POINTS = [FaultPoint.BEFORE, FaultPoint.AFTER, FaultPoint.SERVICE_ERROR]
+# A hang costs the function's whole timeout (4 s): three in make test, the rest in the soak.
+QUICK_HANGS = ["UpdateBalance", "DeleteTransaction", "ReleaseLockAfterFailure"]
+SLOW_HANGS = [step for step in faults.STEPS if step not in QUICK_HANGS]
 
 
 def point_id(point) -> str:
@@ -16,20 +16,20 @@ def point_id(point) -> str:
 
 
 @pytest.mark.parametrize("point", QUICK_POINTS, ids=point_id)
-@pytest.mark.parametrize("function", faults.FUNCTIONS)
-def test_fault_keeps_the_invariants_and_the_retry_ends_correctly(local_aws, function, point):
-    assert faults.run_case(local_aws, function, point) == []
+@pytest.mark.parametrize("step", faults.STEPS)
+def test_fault_keeps_the_invariants_and_the_retry_ends_correctly(local_aws, step, point):
+    assert faults.run_case(local_aws, step, point) == []
 
 
-@pytest.mark.parametrize("function", QUICK_HANGS)
-def test_hanging_function_keeps_the_invariants(local_aws, function):
-    assert faults.run_case(local_aws, function, FaultPoint.HANG) == []
+@pytest.mark.parametrize("step", QUICK_HANGS)
+def test_hanging_function_keeps_the_invariants(local_aws, step):
+    assert faults.run_case(local_aws, step, FaultPoint.HANG) == []
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("function", SLOW_HANGS)
-def test_hanging_function_keeps_the_invariants_slow(local_aws, function):
-    assert faults.run_case(local_aws, function, FaultPoint.HANG) == []
+@pytest.mark.parametrize("step", SLOW_HANGS)
+def test_hanging_function_keeps_the_invariants_slow(local_aws, step):
+    assert faults.run_case(local_aws, step, FaultPoint.HANG) == []
 
 
 def test_commit_stands_when_its_compensation_also_fails_and_the_retry_replays_it(local_aws):
@@ -38,7 +38,7 @@ def test_commit_stands_when_its_compensation_also_fails_and_the_retry_replays_it
 
 def test_expectations_cover_every_function_and_point():
     # A 500 never leaves money moved; only ReleaseLock's faults (after the commit) succeed.
-    for function in faults.FUNCTIONS:
+    for step in faults.STEPS:
         for point in faults.POINTS:
-            want = faults.expected(function, point)
+            want = faults.expected(step, point)
             assert (want.answer == "201 applied") is (want.balance == faults.DEBITED)

@@ -174,20 +174,31 @@ def test_expired_lease_is_taken_over(local_aws):
     assert violations(local_aws.dynamodb) == []
 
 
+def expire_lease(aws, user_id: str) -> None:
+    aws.dynamodb.update_item(
+        TableName="AggregatesTable",
+        Key={"userId": {"S": user_id}},
+        UpdateExpression="SET leaseUntil = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+
+
 def test_abandoned_pending_record_is_not_a_replay(local_aws):
     # Given an execution that died after PutTransaction: its lease ran out, its record is pending.
-    hold_lock(local_aws, "u1", "dead-execution", int(time.time()) - 1)
-    dead = json.loads(execution_input(user_id="u1", amount="7", key="k1"))
-    local_aws.lambdas.invoke(
-        "PutTransactionFunction",
-        json.dumps({"request": {"userId": "u1", "idempotencyKey": "k1", "type": "credit",
-                                "amount": "7.00"}, "executionId": "dead-execution"}).encode(),
-    )  # fmt: skip
-    assert dead  # the same request is sent again by the client
+    request = {"userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "7.00"}
+    invoke(local_aws, "AcquireLockFunction", {"userId": "u1", "executionId": "dead-execution"})
+    invoke(
+        local_aws, "PutTransactionFunction", {"request": request, "executionId": "dead-execution"}
+    )
+    expire_lease(local_aws, "u1")
+    [abandoned] = transaction_items(local_aws.dynamodb, "u1")
+    assert abandoned["status"]["S"] == "PENDING"
 
-    response, _ = run(local_aws, user_id="u1", amount="7", key="k1")
+    # When the client sends the same request again.
+    response, states = run(local_aws, user_id="u1", amount="7", key="k1")
 
     assert response["status"] == "SUCCEEDED"
+    assert states == HAPPY_PATH
     assert output_of(response)["replayed"] is False
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("107.00")
     assert violations(local_aws.dynamodb) == []
@@ -198,17 +209,13 @@ def invoke(aws, function: str, payload: dict) -> dict:
     return {"error": result.function_error, **json.loads(result.payload)}
 
 
-def test_stale_holder_can_neither_update_nor_unlock(local_aws):
+def test_stale_holder_can_neither_write_nor_unlock(local_aws):
     request = {"userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "10.00"}
+    other = {**request, "idempotencyKey": "k2"}
     invoke(local_aws, "AcquireLockFunction", {"userId": "u1", "executionId": "stale"})
     put = invoke(local_aws, "PutTransactionFunction", {"request": request, "executionId": "stale"})
     # The stale holder's lease runs out and a new execution takes the lock over.
-    local_aws.dynamodb.update_item(
-        TableName="AggregatesTable",
-        Key={"userId": {"S": "u1"}},
-        UpdateExpression="SET leaseUntil = :past",
-        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
-    )
+    expire_lease(local_aws, "u1")
     invoke(local_aws, "AcquireLockFunction", {"userId": "u1", "executionId": "new"})
 
     update = invoke(
@@ -217,19 +224,35 @@ def test_stale_holder_can_neither_update_nor_unlock(local_aws):
         {"request": request, "executionId": "stale", "balance": "100.00",
          "transactionId": put["transactionId"], "createdAt": put["createdAt"]},
     )  # fmt: skip
+    second_put = invoke(local_aws, "PutTransactionFunction",
+                        {"request": other, "executionId": "stale"})  # fmt: skip
     unlock = invoke(local_aws, "ReleaseLockFunction", {"userId": "u1", "executionId": "stale"})
 
     assert update["errorType"] == "LockLostError"
+    assert second_put["errorType"] == "LockLostError"
     assert unlock == {"error": None, "released": False}
     assert lock_owner(local_aws.dynamodb, "u1") == "new"
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
+    assert [i["idempotencyKey"]["S"] for i in transaction_items(local_aws.dynamodb, "u1")] == ["k1"]
+
+    # The new holder's execution ends normally; the stale one's pending record is overwritten.
+    invoke(local_aws, "ReleaseLockFunction", {"userId": "u1", "executionId": "new"})
+    response, states = run(local_aws, user_id="u1", amount="10", key="k1")
+    assert states == HAPPY_PATH
+    assert output_of(response)["transaction"]["balance"] == "110.00"
+    assert violations(local_aws.dynamodb) == []
 
 
-TASKS_BEFORE_COMMIT = ["AcquireLock", "PutTransaction", "UpdateBalance"]
+PATHS_OF_A_FAULT_BEFORE_THE_COMMIT = {
+    "AcquireLock": ["ValidateRequest", "AcquireLock", "ReleaseLockAfterFailure", "IsCommitted",
+                    "TransactionFailed"],
+    "PutTransaction": ["ValidateRequest", "AcquireLock", "PutTransaction", *FAILED_AFTER_PUT],
+    "UpdateBalance": [*HAPPY_PATH[:5], *FAILED_AFTER_PUT],
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("point", [FaultPoint.BEFORE, FaultPoint.AFTER], ids=lambda p: p.value)
-@pytest.mark.parametrize("task", TASKS_BEFORE_COMMIT)
+@pytest.mark.parametrize("task", PATHS_OF_A_FAULT_BEFORE_THE_COMMIT)
 def test_fault_up_to_the_commit_is_compensated(local_aws, task, point):
     run(local_aws, user_id="u1", amount="10", key="earlier")  # balance 110.00, one commit
     local_aws.lambdas.inject_fault(f"{task}Function", point)
@@ -238,8 +261,7 @@ def test_fault_up_to_the_commit_is_compensated(local_aws, task, point):
 
     assert response["status"] == "FAILED"
     assert response["error"] == "InjectedFaultError"
-    assert states[-3:] == ["ReleaseLockAfterFailure", "IsCommitted", "TransactionFailed"]
-    assert ("DeleteTransaction" in states) is (task != "AcquireLock")
+    assert states == PATHS_OF_A_FAULT_BEFORE_THE_COMMIT[task]
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("110.00")
     keys = [item["idempotencyKey"]["S"] for item in transaction_items(local_aws.dynamodb, "u1")]
     assert keys == ["earlier"]
@@ -278,13 +300,55 @@ def test_fault_in_validation_writes_nothing(local_aws, point):
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
 
 
-@pytest.mark.parametrize("point", [FaultPoint.BEFORE, FaultPoint.AFTER], ids=lambda p: p.value)
-def test_failing_compensation_still_releases_the_lock(local_aws, point):
+@pytest.mark.parametrize("task", ["PutTransaction", "UpdateBalance"])
+def test_service_error_after_the_write_is_retried_and_applies_once(local_aws, task):
+    # The step did its work, then Lambda answered a service error: the retry runs it again.
+    local_aws.lambdas.inject_fault(f"{task}Function", FaultPoint.SERVICE_ERROR)
+
+    response, states = run(local_aws, user_id="u1", amount="10", type_="debit", key="k1")
+
+    assert response["status"] == "SUCCEEDED"
+    assert states == HAPPY_PATH
+    assert local_aws.lambdas.invocations[f"{task}Function"] == 2
+    assert output_of(response)["transaction"]["balance"] == "90.00"
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("90.00")
+    assert violations(local_aws.dynamodb) == []
+
+
+def pending_records(aws, user_id: str) -> list[dict]:
+    return [i for i in transaction_items(aws.dynamodb, user_id) if i["status"]["S"] == "PENDING"]
+
+
+@pytest.mark.parametrize("point", list(FaultPoint), ids=lambda p: p.value)
+def test_failing_delete_compensation_still_releases_the_lock(local_aws, point):
     local_aws.lambdas.inject_fault("DeleteTransactionFunction", point)
 
     response, states = run(local_aws, user_id="u1", amount="500", type_="debit")
 
     assert response["error"] == "InsufficientFundsError"  # the original error, not the fault
-    assert states[-4:] == FAILED_AFTER_PUT
+    assert states == [*HAPPY_PATH[:5], *FAILED_AFTER_PUT]
     assert lock_owner(local_aws.dynamodb, "u1") is None
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
+    # A crash or timeout is retried (the compensation is idempotent); only a compensation that
+    # keeps raising before its work leaves its pending record, which never counts.
+    assert len(pending_records(local_aws, "u1")) == (1 if point is FaultPoint.BEFORE else 0)
+    assert violations(local_aws.dynamodb, allow_pending=point is FaultPoint.BEFORE) == []
+
+
+@pytest.mark.parametrize("point", list(FaultPoint), ids=lambda p: p.value)
+def test_failing_unlock_compensation_leaves_the_lock_to_its_lease(local_aws, point):
+    # An overdraft: ReleaseLockAfterFailure is the first run of the release function.
+    local_aws.lambdas.inject_fault("ReleaseLockFunction", point)
+
+    response, states = run(local_aws, user_id="u1", amount="500", type_="debit", key="k1")
+
+    assert response["error"] == "InsufficientFundsError"
+    assert states == [*HAPPY_PATH[:5], *FAILED_AFTER_PUT]
+    assert pending_records(local_aws, "u1") == []
+    if point is FaultPoint.BEFORE:
+        assert lock_owner(local_aws.dynamodb, "u1") == response["executionArn"]
+        expire_lease(local_aws, "u1")  # the lease is the safety net
+    assert lock_owner(local_aws.dynamodb, "u1") in (None, response["executionArn"])
+    retry, _ = run(local_aws, user_id="u1", amount="50", type_="debit", key="k1")
+    assert output_of(retry)["transaction"]["balance"] == "50.00"
+    assert violations(local_aws.dynamodb) == []
