@@ -26,15 +26,31 @@ _SYNC_RESPONSE_FIELDS = (
 
 
 def start_sync_execution(
-    client: Any, state_machine_arn: str, execution_input: str, name: str | None = None
+    client: Any,
+    state_machine_arn: str,
+    execution_input: str,
+    name: str | None = None,
+    deadline_seconds: float = 60.0,
 ) -> dict[str, Any]:
+    """Start an execution and wait for its end; past `deadline_seconds` (well beyond the state
+    machine's own timeout, so only a runtime that lost the execution gets there) it is stopped,
+    so that a caller never waits forever."""
     started = client.start_execution(
         stateMachineArn=state_machine_arn, name=name or uuid.uuid4().hex, input=execution_input
     )
+    deadline = time.monotonic() + deadline_seconds
     delay = 0.002
     while True:
         execution = client.describe_execution(executionArn=started["executionArn"])
         if execution["status"] in TERMINAL_STATUSES:
+            break
+        if time.monotonic() > deadline:
+            client.stop_execution(
+                executionArn=started["executionArn"],
+                error="States.Timeout",
+                cause=f"no end within {deadline_seconds} s",
+            )
+            execution = client.describe_execution(executionArn=started["executionArn"])
             break
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
