@@ -317,6 +317,34 @@ def test_api_role_may_only_start_sync_executions_of_this_state_machine(transform
     assert grants(role) == {("states:StartSyncExecution", "TransactionStateMachine")}
 
 
+def trust_conditions(role: dict[str, Any]) -> list[dict[str, Any]]:
+    document = role["Properties"]["AssumeRolePolicyDocument"]
+    return [statement.get("Condition", {}) for statement in as_list(document["Statement"])]
+
+
+THIS_ACCOUNT = {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_the_state_machine_and_api_roles_trust_only_this_accounts_service(transformed):
+    """Confused-deputy protection on the two roles that a service assumes for this stack alone.
+
+    Step Functions sends aws:SourceAccount when it assumes a state machine's role, and documents
+    the condition. API Gateway is reported not to send it when it assumes an integration's
+    credentials role: with a plain StringEquals every request failed with "API Gateway does not
+    have permission to assume the provided role" (aws-solutions-library-samples/
+    accelerated-intelligent-document-processing-on-aws, pull request 479). So the API's role
+    checks the account whenever the request carries it (IfExists) and cannot lock POST out.
+    """
+    resources = transformed["Resources"]
+
+    assert trust_conditions(resources["TransactionStateMachineRole"]) == [
+        {"StringEquals": THIS_ACCOUNT}
+    ]
+    assert trust_conditions(resources["ApiStartSyncExecutionRole"]) == [
+        {"StringEqualsIfExists": THIS_ACCOUNT}
+    ]
+
+
 def test_every_lambda_integration_has_an_invoke_permission_scoped_to_its_route(transformed):
     body = transformed["Resources"]["WalletApi"]["Properties"]["Body"]
     permissions = resources_of_type(transformed, "AWS::Lambda::Permission").values()
