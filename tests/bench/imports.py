@@ -4,8 +4,9 @@ first event. Each repetition is a new subprocess; the median is reported.
 Two columns: "warm", this interpreter and virtualenv with their compiled .pyc files present (as
 after any earlier run), and "no .pyc", every module compiled from source on import
 (PYTHONPYCACHEPREFIX on a fresh empty directory, PYTHONDONTWRITEBYTECODE=1). A Lambda cold start
-is closer to the second: `make build` installs with --no-compile and /var/task is read-only, so
-the python3.12 runtime compiles the bundle on each new sandbox (on another CPU, arm64).
+is like the first when `make build` found an interpreter of the runtime's version to compile the
+bundle with, and like the second when it did not (/var/task is read-only, so nothing is cached
+there); either way on another Python and CPU than these.
 """
 
 from __future__ import annotations
