@@ -679,3 +679,84 @@ def test_destroy_deletes_the_saved_stack_in_its_region(tmp_path):
         "--stack-name",
         "other",
     ]
+
+
+# docs/deploy.md states what each outcome makes AWS do; the bench's counter measures it.
+
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+COUNTS_MARKER = (
+    "<!-- request counts: checked by tests/consistency/test_template.py "
+    "against tests/bench/counts.py -->"
+)
+
+
+def stated_request_counts(text: str) -> dict[str, dict[str, Any]]:
+    """The table after COUNTS_MARKER: outcome -> Lambda invocations, DynamoDB requests by
+    operation, write and read units."""
+    table = text.split(COUNTS_MARKER, 1)[1].strip().split("\n\n", 1)[0]
+    stated = {}
+    for row in table.splitlines()[2:]:
+        outcome, invocations, requests, wru, rru = (c.strip() for c in row.strip("|").split("|"))
+        total, _, by_operation = requests.partition(":")
+        operations = dict(part.split() for part in by_operation.split(","))
+        stated[re.findall(r"`(\w+)`", outcome)[0]] = {
+            "lambda": int(invocations),
+            "dynamodbTotal": int(total),
+            "dynamodb": {name: int(count) for name, count in operations.items()},
+            "wru": int(wru),
+            "rru": int(rru),
+        }
+    return stated
+
+
+def count_mismatches(stated: dict[str, dict[str, Any]], measured: dict[str, Any]) -> list[str]:
+    mismatches = []
+    for outcome, row in stated.items():
+        counted = measured[outcome]
+        actual = {
+            "lambda": counted["lambdaTotal"],
+            "dynamodbTotal": counted["dynamodbTotal"],
+            "dynamodb": counted["dynamodb"],
+            "wru": counted["wru"],
+            "rru": counted["rru"],
+        }
+        mismatches += [
+            f"{outcome} {key}: docs/deploy.md says {row[key]}, the code makes {actual[key]}"
+            for key in row
+            if row[key] != actual[key]
+        ]
+    return mismatches
+
+
+@pytest.fixture(scope="module")
+def counted_requests() -> dict[str, Any]:
+    from infra.local.aws import LocalAws
+    from tests.bench import counts
+
+    with LocalAws() as aws:
+        lease = int(aws.template.functions["AcquireLockFunction"].environment["LOCK_LEASE_SECONDS"])
+        return counts.request_counts(aws, repetitions=1, include_busy=False, lease_seconds=lease)
+
+
+def test_deploy_doc_states_the_requests_each_outcome_makes(counted_requests):
+    stated = stated_request_counts(DEPLOY_DOC.read_text())
+
+    assert set(stated) == {"committed", "replay", "overdraft"}
+    assert all(counted_requests[outcome]["consistent"] for outcome in stated)
+    # The doc says every item is under 1 KB, so units are counted per item.
+    assert counted_requests["itemKb"] == 1
+    assert count_mismatches(stated, counted_requests) == []
+
+
+def test_a_stale_count_in_the_deploy_doc_is_reported(counted_requests):
+    text = DEPLOY_DOC.read_text()
+    committed = next(line for line in text.splitlines() if line.startswith("| `committed`"))
+    # PutTransaction was a PutItem (1 unit) before it became a fenced TransactWriteItems.
+    stale = committed.replace("TransactWriteItems 2", "PutItem 1, TransactWriteItems 1")
+    stale = stale.replace("| 10 |", "| 7 |")
+
+    mismatches = count_mismatches(
+        stated_request_counts(text.replace(committed, stale)), counted_requests
+    )
+
+    assert [m.split(":")[0] for m in mismatches] == ["committed dynamodb", "committed wru"]
