@@ -10,6 +10,12 @@ from functions.domain.money import parse_amount
 
 MAX_USER_ID_LENGTH = 128
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# Characters as Java counts them (UTF-16 code units: an emoji is 2). API Gateway's request
+# template (infra/openapi.yaml) enforces it: a longer body is not forwarded, and the execution
+# input carries {"tooLarge": true, "length": n} in its place. The body is JSON-escaped twice on
+# its way into StartSyncExecution's request (at worst 7 characters per code unit), so even the
+# worst case stays far below Step Functions' 256 KiB execution input limit.
+MAX_BODY_LENGTH = 16_384
 
 
 def _has_control_characters(value: str) -> bool:
@@ -49,9 +55,24 @@ def parse_idempotency_key(value: object) -> str:
     return value
 
 
+def _utf16_length(value: str) -> int:
+    return len(value.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _too_large(length: object) -> ValidationError:
+    size = f"{length} characters; " if type(length) is int else ""
+    return ValidationError(f"body is too large ({size}at most {MAX_BODY_LENGTH} characters)")
+
+
 def _parse_body(body: object) -> dict[str, Any]:
+    """`body` is the raw text, or the request template's marker for a body it did not forward."""
+    if isinstance(body, dict) and body.get("tooLarge") is True:
+        raise _too_large(body.get("length"))
     if not isinstance(body, str) or not body.strip():
         raise ValidationError("body is required and must be a JSON object")
+    length = _utf16_length(body)
+    if length > MAX_BODY_LENGTH:
+        raise _too_large(length)
     try:
         parsed = json.loads(body)
     except (ValueError, RecursionError) as error:

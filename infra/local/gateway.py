@@ -31,6 +31,10 @@ from infra.local.template import ACCOUNT_ID, function_arn
 from infra.local.vtl import render
 
 STAGE = "local"
+# API Gateway's payload limit (REST APIs: 10 MB), answered with the REQUEST_TOO_LARGE response.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# StartSyncExecution's limit on "input", in bytes of UTF-8.
+MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 _LAMBDA_URI = re.compile(r":lambda:path/2015-03-31/functions/(?P<arn>.+)/invocations$")
 _METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -62,11 +66,15 @@ class LocalGateway:
 
     def handle(self, request: Request) -> Response:
         context = _context(request)
-        response = self._route(request, context)
+        payload = _read_payload(request)
+        if payload is None:
+            response = self._gateway("REQUEST_TOO_LARGE", 413, "Request Too Long")
+        else:
+            response = self._route(request, payload, context)
         response.headers["x-amzn-RequestId"] = context["requestId"]  # as on every AWS answer
         return response
 
-    def _route(self, request: Request, context: dict[str, Any]) -> Response:
+    def _route(self, request: Request, payload: str, context: dict[str, Any]) -> Response:
         try:
             (path, method), path_parameters = self._routes.bind_to_environ(request.environ).match()
         except (NotFound, MethodNotAllowed):
@@ -76,11 +84,11 @@ class LocalGateway:
         context["resourcePath"] = path
         integration = self.document["paths"][path][method]["x-amazon-apigateway-integration"]
         if integration["type"] == "aws_proxy":
-            return self._invoke_proxy(request, integration, path_parameters, context)
-        return self._start_sync_execution(request, integration, path_parameters, context)
+            return self._invoke_proxy(request, payload, integration, path_parameters, context)
+        return self._start_sync_execution(request, payload, integration, path_parameters, context)
 
     def _invoke_proxy(
-        self, request: Request, integration: Mapping[str, Any],
+        self, request: Request, payload: str, integration: Mapping[str, Any],
         path_parameters: Mapping[str, str], context: dict[str, Any],
     ) -> Response:  # fmt: skip
         function = _LAMBDA_URI.search(integration["uri"])
@@ -97,7 +105,7 @@ class LocalGateway:
             "pathParameters": dict(path_parameters) or None,
             "stageVariables": None,
             "requestContext": context,
-            "body": request.get_data(as_text=True) or None,
+            "body": payload or None,
             "isBase64Encoded": False,
         }
         result = self._aws.lambdas.invoke(function["arn"], json.dumps(event).encode())
@@ -113,7 +121,7 @@ class LocalGateway:
             return self._gateway("DEFAULT_5XX", 502, "Internal server error")
 
     def _start_sync_execution(
-        self, request: Request, integration: Mapping[str, Any],
+        self, request: Request, payload: str, integration: Mapping[str, Any],
         path_parameters: Mapping[str, str], context: dict[str, Any],
     ) -> Response:  # fmt: skip
         template = request_template(integration, request.headers.get("Content-Type"))
@@ -124,7 +132,7 @@ class LocalGateway:
             "querystring": {k: v[-1] for k, v in request.args.lists()},
             "header": dict(request.headers),
         }
-        body = request.get_data(as_text=True) or "{}"  # API Gateway's empty payload
+        body = payload or "{}"  # API Gateway's empty payload
         rendered = render(template, body=body, params=params, context=context)
         status, answer = self._call_start_sync_execution(rendered.text)
         response = map_integration_response(
@@ -133,12 +141,20 @@ class LocalGateway:
         return _to_werkzeug(response)
 
     def _call_start_sync_execution(self, payload: str) -> tuple[int, str]:
-        """Step Functions' StartSyncExecution: (HTTP status, JSON body)."""
+        """Step Functions' StartSyncExecution: (HTTP status, JSON body).
+
+        Refuses, as Step Functions does, an input that is not JSON or is over 256 KiB.
+        """
         try:
             request = json.loads(payload)
             arn, execution_input = request["stateMachineArn"], request.get("input", "{}")
+            size = len(execution_input.encode("utf-8", "surrogatepass"))
+            if size > MAX_EXECUTION_INPUT_BYTES:
+                raise ValueError(
+                    f"input is {size} bytes; at most {MAX_EXECUTION_INPUT_BYTES} are allowed"
+                )
             json.loads(execution_input)
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             return 400, json.dumps({"__type": "InvalidExecutionInput", "message": str(error)})
         if arn != self._aws.state_machine_arn:
             return 400, json.dumps({"__type": "StateMachineDoesNotExist", "message": arn})
@@ -153,6 +169,19 @@ class LocalGateway:
         if configured is None:
             configured = HttpResponse(status, {}, json.dumps({"message": message}))
         return _to_werkzeug(configured)
+
+
+def _read_payload(request: Request) -> str | None:
+    """The request's body as text; None when it is over API Gateway's payload limit.
+
+    An oversized body is still read to its end, so that the client, still sending, gets the answer.
+    """
+    data = request.stream.read(MAX_PAYLOAD_BYTES + 1)
+    if len(data) > MAX_PAYLOAD_BYTES:
+        while request.stream.read(1024 * 1024):
+            pass
+        return None
+    return data.decode("utf-8", "replace")
 
 
 def _to_werkzeug(response: HttpResponse) -> Response:

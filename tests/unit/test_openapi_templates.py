@@ -1,11 +1,13 @@
 """infra/openapi.yaml's real mapping templates, rendered with the local Velocity engine."""
 
 import json
+import re
 
 import jsonschema
 import pytest
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
+from functions.domain.requests import MAX_BODY_LENGTH
 from functions.http_errors import HTTP_ERRORS, INTERNAL_ERROR
 from infra.local.apigateway import (
     gateway_response,
@@ -175,14 +177,18 @@ def test_an_unsupported_content_type_is_a_validation_error(document):
     assert json.loads(response.body)["error"]["code"] == "VALIDATION_ERROR"
 
 
+GATEWAY_RESPONSES = {
+    "BAD_REQUEST_BODY": (400, "VALIDATION_ERROR"),
+    "REQUEST_TOO_LARGE": (400, "VALIDATION_ERROR"),
+    "THROTTLED": (429, "USER_BUSY"),
+    "DEFAULT_5XX": (500, "INTERNAL_ERROR"),
+}
+
+
 @pytest.mark.parametrize(
     ("kind", "status", "code"),
-    [
-        ("BAD_REQUEST_BODY", 400, "VALIDATION_ERROR"),
-        ("THROTTLED", 429, "USER_BUSY"),
-        ("DEFAULT_5XX", 500, "INTERNAL_ERROR"),
-    ],
-    ids=["bad-body", "throttled", "default-5xx"],
+    [(kind, *expected) for kind, expected in GATEWAY_RESPONSES.items()],
+    ids=GATEWAY_RESPONSES.keys(),
 )
 def test_gateway_responses_have_the_contract_error_body(document, kind, status, code):
     response = gateway_response(document, kind)
@@ -191,6 +197,20 @@ def test_gateway_responses_have_the_contract_error_body(document, kind, status, 
     assert json.loads(response.body)["error"]["code"] == code
     if status == 429:
         assert response.headers == {"Retry-After": "1"}
+
+
+def test_every_gateway_response_is_tested_and_matches_the_error_schema(document):
+    responses = document["x-amazon-apigateway-gateway-responses"]
+    assert set(responses) == {*GATEWAY_RESPONSES, "UNSUPPORTED_MEDIA_TYPE"}
+    schema = {**document["components"]["schemas"]["Error"], "additionalProperties": False}
+    for kind in responses:
+        jsonschema.validate(json.loads(gateway_response(document, kind).body), schema)
+
+
+def test_the_body_too_large_answers_name_the_body(document):
+    message = json.loads(gateway_response(document, "REQUEST_TOO_LARGE").body)["error"]["message"]
+    assert message.startswith("body is too large")
+    assert str(MAX_BODY_LENGTH) in message
 
 
 # The request template: StartSyncExecution's body
@@ -229,6 +249,51 @@ def test_the_body_reaches_the_state_machine_unchanged(post, body):
 def test_an_empty_body_reaches_the_state_machine_as_an_empty_object(post):
     # API Gateway gives templates "{}" for an empty payload; ValidateRequest still answers 400.
     assert execution_input(post, "", {"Idempotent-Key": "k-1"})["body"] == "{}"
+
+
+def test_the_template_caps_the_body_at_max_body_length(post):
+    template = request_template(post, "application/json")
+    assert re.findall(r"\$bodyLength > (\d+)", template) == [str(MAX_BODY_LENGTH)]
+
+
+@pytest.mark.parametrize(
+    ("unit", "count"),
+    [("a", MAX_BODY_LENGTH), ("é", MAX_BODY_LENGTH), ("😀", MAX_BODY_LENGTH // 2)],
+    ids=["ascii", "non-ascii", "emoji"],
+)
+def test_a_body_at_the_cap_is_forwarded_and_one_more_unit_is_not(post, unit, count):
+    at_cap = unit * count
+    assert execution_input(post, at_cap, {"Idempotent-Key": "k"})["body"] == at_cap
+
+    over = at_cap + "a"
+    assert execution_input(post, over, {"Idempotent-Key": "k"})["body"] == {
+        "tooLarge": True,
+        "length": MAX_BODY_LENGTH + 1,
+    }
+
+
+MAX_EXECUTION_INPUT_BYTES = 256 * 1024
+
+
+@pytest.mark.parametrize(
+    "unit", ["\x01", "é", "😀", '"', "\\", "/"], ids=["control", "latin", "emoji", "quote",
+                                                    "backslash", "slash"]
+)  # fmt: skip
+def test_the_worst_case_body_stays_well_under_the_execution_input_limit(post, unit):
+    body = unit * (MAX_BODY_LENGTH // (len(unit.encode("utf-16-le")) // 2))
+    key = "😀" * 255  # the longest key ValidateRequest accepts, in the costliest characters
+    request = start_sync_execution_request(post, body, {"Idempotent-Key": key})
+    assert json.loads(request["input"])["body"] == body
+    # API Gateway sends this request to Step Functions, which limits "input" to 256 KiB.
+    assert len(request["input"].encode()) < MAX_EXECUTION_INPUT_BYTES / 2
+    assert len(json.dumps(request).encode()) < MAX_EXECUTION_INPUT_BYTES / 2
+
+
+def test_a_huge_body_is_never_forwarded(post):
+    body = "é" * (10 * 1024 * 1024 // 2)  # 10 MB of UTF-8, API Gateway's payload limit
+    request = start_sync_execution_request(post, body, {"Idempotent-Key": "k"})
+    assert len(request["input"]) < 200
+    assert json.loads(request["input"])["body"] == {"tooLarge": True, "length": len(body)}
 
 
 @pytest.mark.parametrize(

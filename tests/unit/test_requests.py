@@ -5,7 +5,7 @@ import pytest
 
 from functions.domain.errors import ValidationError
 from functions.domain.models import TransactionType, request_from_dict, request_to_dict
-from functions.domain.requests import parse_transaction_request, parse_user_id
+from functions.domain.requests import MAX_BODY_LENGTH, parse_transaction_request, parse_user_id
 
 
 def body(**fields) -> str:
@@ -74,3 +74,48 @@ def test_fingerprint_depends_on_the_normalized_payload_only():
 
     assert ten.fingerprint == ten_again.fingerprint
     assert len({ten.fingerprint, eleven.fingerprint, debit.fingerprint}) == 3
+
+
+def padded(raw_body: str, length: int, pad: str = " ") -> str:
+    """raw_body with `pad` inserted before its closing brace, `length` UTF-16 code units long."""
+    units = len(pad.encode("utf-16-le")) // 2
+    missing = length - len(raw_body.encode("utf-16-le")) // 2
+    assert missing % units == 0
+    return raw_body[:-1] + pad * (missing // units) + raw_body[-1]
+
+
+def test_a_body_of_max_body_length_is_accepted():
+    assert parse_transaction_request(padded(body(), MAX_BODY_LENGTH), "k").user_id == "1"
+
+
+@pytest.mark.parametrize("pad", [" ", "😀"], ids=["ascii", "emoji"])
+def test_a_longer_body_is_too_large(pad):
+    raw_body = padded(body(note=""), MAX_BODY_LENGTH + len(pad.encode("utf-16-le")) // 2)
+    with pytest.raises(ValidationError, match=r"^body is too large \(\d+ characters; at most"):
+        parse_transaction_request(raw_body, "k")
+
+
+def test_an_emoji_counts_twice_towards_the_body_length():
+    prefix = '{"userId": "1", "ammount": "10", "type": "credit", "note": "'
+    room = MAX_BODY_LENGTH - len(prefix) - len('"}')
+    at_cap = prefix + "😀" * (room // 2) + " " * (room % 2) + '"}'
+    assert len(at_cap.encode("utf-16-le")) == 2 * MAX_BODY_LENGTH
+    assert parse_transaction_request(at_cap, "k").user_id == "1"
+    with pytest.raises(ValidationError, match="body is too large"):
+        parse_transaction_request(at_cap.replace("😀", "😀😀", 1), "k")
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ({"tooLarge": True, "length": 20000}, "body is too large (20000 characters; at most 16384"),
+        ({"tooLarge": True}, "body is too large (at most 16384 characters)"),
+        ({"tooLarge": False}, "body is required"),
+        ({}, "body is required"),
+    ],
+    ids=["marker", "marker-without-length", "not-the-marker", "empty-object"],
+)
+def test_the_request_templates_marker_for_a_withheld_body(marker, message):
+    with pytest.raises(ValidationError) as raised:
+        parse_transaction_request(marker, "k")
+    assert str(raised.value).startswith(message)

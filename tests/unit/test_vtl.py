@@ -39,6 +39,12 @@ def test_input_body_of_an_empty_payload_is_an_empty_object():
     assert text("$input.body", body="") == "{}"
 
 
+def test_input_body_length_counts_utf16_code_units():
+    # The request template caps the body with $input.body.length() (java.lang.String.length()).
+    assert text("$input.body.length()", body='{"a": "é😀"}') == "12"
+    assert text("#if($input.body.length() > 11)long#{else}short#{end}", body="x" * 12) == "long"
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [

@@ -1,0 +1,123 @@
+"""What API Gateway itself answers, over HTTP: payload limits."""
+
+import json
+
+import pytest
+
+from functions.domain.requests import MAX_BODY_LENGTH
+from infra.local.gateway import MAX_EXECUTION_INPUT_BYTES, MAX_PAYLOAD_BYTES, LocalGateway
+from tests.contract.test_contract import assert_error, credit
+
+INTEGRATIONS = ("GetBalanceFunction", "ValidateRequestFunction")
+
+
+def invocations(aws) -> dict[str, int]:
+    return {name: aws.lambdas.invocations[name] for name in INTEGRATIONS}
+
+
+# --- the body's size ---------------------------------------------------------------------------
+
+
+def credit_of_length(user: str, length: int, pad: str) -> str:
+    """A valid credit whose JSON text is `length` UTF-16 code units, padded inside a string."""
+    head = json.dumps(credit(user))[:-1] + ', "note": "'
+    room = length - len(head) - len('"}')
+    units = len(pad.encode("utf-16-le")) // 2
+    return head + pad * (room // units) + " " * (room % units) + '"}'
+
+
+@pytest.mark.parametrize(
+    "pad", ["a", "é", "😀", "\\u00e9"], ids=["ascii", "non-ascii", "emoji", "json-escapes"]
+)
+def test_a_body_of_max_body_length_is_applied(api, user, pad):
+    body = credit_of_length(user, MAX_BODY_LENGTH, pad)
+    assert len(body.encode("utf-16-le")) == 2 * MAX_BODY_LENGTH
+
+    response = api.transact(raw=body)
+    assert response.status_code == 201, response.text
+    assert api.balance(user).json()["balance"] == "110.00"
+
+
+@pytest.mark.parametrize(
+    ("pad", "extra"), [("a", 1), ("é", 1), ("😀", 2)], ids=["ascii", "non-ascii", "emoji"]
+)
+def test_a_body_just_over_max_body_length_is_a_400_naming_the_body(api, aws, user, pad, extra):
+    body = credit_of_length(user, MAX_BODY_LENGTH + extra, pad)
+    writes_before = aws.dynamodb_requests.get("PutItem", 0)
+
+    response = api.transact(raw=body)
+    assert_error(response, 400, "VALIDATION_ERROR", "body is too large")
+    assert f"{MAX_BODY_LENGTH + extra} characters" in response.json()["error"]["message"]
+    assert aws.dynamodb_requests.get("PutItem", 0) == writes_before
+    assert api.balance(user).json()["balance"] == "100.00"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["\x01" * MAX_BODY_LENGTH, "😀" * (MAX_BODY_LENGTH // 2), "\x01" * (200 * 1024)],
+    ids=["control-characters-at-the-cap", "emoji-at-the-cap", "control-characters-over-it"],
+)
+def test_a_body_that_escapes_worst_is_a_400_never_a_5xx(api, body):
+    # Each of these characters takes 7 after the request template's two escapes.
+    response = api.transact(raw=body)
+    assert_error(response, 400, "VALIDATION_ERROR", "body")
+
+
+@pytest.mark.parametrize("path", ["/transactions", "/balance"])
+def test_a_payload_over_api_gateways_10_mb_is_a_400_naming_the_body(api, aws, user, path):
+    before = invocations(aws)
+    response = api.session.post(
+        f"{api.url}{path}", data=b"x" * (MAX_PAYLOAD_BYTES + 1), timeout=60,
+        headers={"Content-Type": "application/json", "Idempotent-Key": "k"},
+    )  # fmt: skip
+
+    assert_error(response, 400, "VALIDATION_ERROR", "body is too large")
+    assert invocations(aws) == before
+
+
+def test_a_payload_of_10_mb_reaches_the_integration(api, aws):
+    response = api.session.post(
+        f"{api.url}/transactions", data=b" " * MAX_PAYLOAD_BYTES, timeout=60,
+        headers={"Content-Type": "application/json", "Idempotent-Key": "k"},
+    )  # fmt: skip
+
+    assert_error(response, 400, "VALIDATION_ERROR", "body is too large")
+    assert f"{MAX_PAYLOAD_BYTES} characters" in response.json()["error"]["message"]
+
+
+# --- Step Functions' own limit, as the local StartSyncExecution applies it ---------------------
+
+
+def start_sync_execution_request(aws, execution_input: str) -> str:
+    return json.dumps({"stateMachineArn": aws.state_machine_arn, "input": execution_input})
+
+
+@pytest.mark.parametrize("unit", ["a", "é"], ids=["ascii", "non-ascii"])
+def test_the_local_start_sync_execution_refuses_an_input_over_256_kib(aws, unit):
+    # The limit is in bytes of UTF-8: 131072 "é" are 262144 bytes.
+    gateway = LocalGateway(aws)
+    padding = unit * (MAX_EXECUTION_INPUT_BYTES // len(unit.encode()))
+    oversized = json.dumps({"padding": padding}, ensure_ascii=False)
+
+    status, answer = gateway._call_start_sync_execution(
+        start_sync_execution_request(aws, oversized)
+    )
+
+    assert status == 400
+    assert json.loads(answer)["__type"] == "InvalidExecutionInput"
+
+
+def test_the_local_start_sync_execution_runs_an_input_of_256_kib(aws):
+    gateway = LocalGateway(aws)
+    execution_input = json.dumps({"padding": ""})
+    execution_input = json.dumps(
+        {"padding": "a" * (MAX_EXECUTION_INPUT_BYTES - len(execution_input))}
+    )
+    assert len(execution_input.encode()) == MAX_EXECUTION_INPUT_BYTES
+
+    status, answer = gateway._call_start_sync_execution(
+        start_sync_execution_request(aws, execution_input)
+    )
+
+    assert status == 200
+    assert json.loads(answer)["status"] == "FAILED"  # started; it is no request, so it fails
