@@ -18,6 +18,10 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_BODY_LENGTH = 16_384
 
 
+class _StrictJsonError(ValueError):
+    """JSON that Python's json module accepts but RFC 8259 does not, or that is ambiguous."""
+
+
 def _has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in value)
 
@@ -64,6 +68,24 @@ def _too_large(length: object) -> ValidationError:
     return ValidationError(f"body is too large ({size}at most {MAX_BODY_LENGTH} characters)")
 
 
+def _reject_constant(name: str) -> float:
+    # Python's json reads NaN, Infinity and -Infinity; JSON has no such values.
+    raise _StrictJsonError(f"{name} is not a JSON value")
+
+
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Python's json keeps the last of duplicate names: {"userId": "1", "userId": "2"} would
+    # credit user 2 while a client (or a log reader) may take the first. Ambiguous, so refused.
+    names: set[str] = set()
+    for name, _ in pairs:
+        if name in names:
+            shown = json.dumps(name)
+            shown = shown if len(shown) <= 40 else shown[:36] + '..."'
+            raise _StrictJsonError(f"the name {shown} appears twice in an object")
+        names.add(name)
+    return dict(pairs)
+
+
 def _parse_body(body: object) -> dict[str, Any]:
     """`body` is the raw text, or the request template's marker for a body it did not forward."""
     if isinstance(body, dict) and body.get("tooLarge") is True:
@@ -74,7 +96,9 @@ def _parse_body(body: object) -> dict[str, Any]:
     if length > MAX_BODY_LENGTH:
         raise _too_large(length)
     try:
-        parsed = json.loads(body)
+        parsed = json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_names)
+    except _StrictJsonError as error:
+        raise ValidationError(f"body must be valid JSON: {error}") from error
     except (ValueError, RecursionError) as error:
         raise ValidationError("body must be a JSON object") from error
     if not isinstance(parsed, dict):

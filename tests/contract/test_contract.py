@@ -185,6 +185,24 @@ def test_invalid_transaction_is_a_400_naming_the_field(api, aws, request_, key, 
     assert aws.dynamodb_requests.get("PutItem", 0) == writes_before
 
 
+@pytest.mark.parametrize(
+    "raw",
+    ['{"userId": "%s", "ammount": NaN, "type": "credit"}',
+     '{"userId": "%s", "ammount": "1", "type": "credit", "fee": Infinity}',
+     '{"userId": "%s", "ammount": "1", "type": "credit", "fee": -Infinity}',
+     '{"userId": "%s", "userId": "%s-2", "ammount": "1", "type": "credit"}',
+     '{"userId": "%s", "ammount": "1", "type": "credit", "meta": {"a": 1, "a": 2}}'],
+    ids=["nan", "infinity", "minus-infinity", "duplicate-user-id", "nested-duplicate"],
+)  # fmt: skip
+def test_json_that_is_not_strict_is_a_400_naming_the_body(api, aws, user, raw):
+    writes_before = aws.dynamodb_requests.get("PutItem", 0)
+    response = api.transact(raw=raw.replace("%s", user))
+    assert_error(response, 400, "VALIDATION_ERROR", "body must be valid JSON")
+    assert aws.dynamodb_requests.get("PutItem", 0) == writes_before
+    for user_id in (user, f"{user}-2"):
+        assert api.balance(user_id).json()["balance"] == "100.00"
+
+
 def test_amount_alias_alone_is_accepted(api, user):
     response = api.transact({"userId": user, "amount": "5", "type": "credit"})
     assert response.status_code == 201

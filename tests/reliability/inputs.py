@@ -17,6 +17,7 @@ from functions.domain.errors import ValidationError
 from functions.domain.models import TransactionRequest
 from functions.domain.money import parse_amount
 from functions.domain.requests import (
+    MAX_BODY_LENGTH,
     parse_idempotency_key,
     parse_transaction_request,
     parse_user_id,
@@ -203,6 +204,19 @@ def request_bodies(draw: st.DrawFn) -> object:
     return json.dumps(fields, allow_nan=True, default=str)
 
 
+def _is_strict_json(text: str) -> bool:
+    """No NaN or Infinity and no name twice in any object (RFC 8259, without ambiguity)."""
+    objects: list[list[str]] = []
+    constants: list[str] = []
+
+    def names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        objects.append([name for name, _ in pairs])
+        return dict(pairs)
+
+    json.loads(text, object_pairs_hook=names, parse_constant=constants.append)
+    return not constants and all(len(set(found)) == len(found) for found in objects)
+
+
 def check_transaction_request(body: object, key: object) -> str:
     try:
         request = parse_transaction_request(body, key)
@@ -211,6 +225,8 @@ def check_transaction_request(body: object, key: object) -> str:
         return "rejected"
     assert isinstance(request, TransactionRequest)
     assert isinstance(body, str)
+    assert len(body.encode("utf-16-le", "surrogatepass")) // 2 <= MAX_BODY_LENGTH
+    assert _is_strict_json(body), body
     payload = json.loads(body)
     raw_amount = payload["ammount"] if "ammount" in payload else payload["amount"]
     assert check_amount(raw_amount, "ammount") == "accepted"

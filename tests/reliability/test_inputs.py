@@ -48,6 +48,10 @@ def test_idempotency_key_is_kept_as_sent_and_storable_or_rejected(value):
 @example(body='{"userId": "\\ud800", "ammount": "1", "type": "credit"}', key="k")
 @example(body="[" * 5000 + "]" * 5000, key="k")
 @example(body='{"userId": "1", "ammount": NaN, "type": "credit"}', key="k")
+@example(body='{"userId": "1", "userId": "2", "ammount": "1", "type": "credit"}', key="k")
+@example(body='{"userId": "1", "ammount": "1", "type": "credit", "x": {"a": -Infinity}}', key="k")
+@example(body='{"userId": "1", "ammount": "1", "type": "credit", "x": "' + "a" * 16400 + '"}',
+         key="k")  # fmt: skip
 def test_transaction_request_is_parsed_exactly_or_rejected_naming_a_field(body, key):
     inputs.check_transaction_request(body, key)
 

@@ -76,6 +76,45 @@ def test_fingerprint_depends_on_the_normalized_payload_only():
     assert len({ten.fingerprint, eleven.fingerprint, debit.fingerprint}) == 3
 
 
+@pytest.mark.parametrize(
+    "raw_body",
+    [
+        '{"userId": "1", "ammount": NaN, "type": "credit"}',
+        '{"userId": "1", "ammount": "1", "type": "credit", "x": Infinity}',
+        '{"userId": "1", "ammount": "1", "type": "credit", "x": [-Infinity]}',
+        '{"userId": "1", "ammount": "1", "type": "credit", "x": {"y": NaN}}',
+    ],
+    ids=["nan", "infinity", "minus-infinity-in-array", "nested-nan"],
+)
+def test_non_json_numbers_are_rejected_naming_the_body(raw_body):
+    with pytest.raises(ValidationError, match=r"^body must be valid JSON: -?(NaN|Infinity) is not"):
+        parse_transaction_request(raw_body, "k")
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "name"),
+    [
+        ('{"userId": "1", "userId": "2", "ammount": "1", "type": "credit"}', '"userId"'),
+        ('{"userId": "1", "ammount": "1", "ammount": "1", "type": "credit"}', '"ammount"'),
+        ('{"userId": "1", "ammount": "1", "type": "credit", "x": {"a": 1, "a": 1}}', '"a"'),
+        ('{"userId": "1", "ammount": "1", "type": "credit", "x": [{"b": 1, "b": 2}]}', '"b"'),
+    ],
+    ids=["top-level", "same-value", "nested-object", "object-in-array"],
+)
+def test_a_name_twice_in_any_object_is_rejected_naming_the_body(raw_body, name):
+    with pytest.raises(ValidationError, match="body must be valid JSON") as raised:
+        parse_transaction_request(raw_body, "k")
+    assert f"the name {name} appears twice" in str(raised.value)
+
+
+def test_a_long_duplicate_name_is_shortened_in_the_message():
+    name = "n" * 500
+    raw_body = json.dumps({"userId": "1"})[:-1] + f', "{name}": 1, "{name}": 2}}'
+    with pytest.raises(ValidationError, match="appears twice") as raised:
+        parse_transaction_request(raw_body, "k")
+    assert len(str(raised.value)) < 120
+
+
 def padded(raw_body: str, length: int, pad: str = " ") -> str:
     """raw_body with `pad` inserted before its closing brace, `length` UTF-16 code units long."""
     units = len(pad.encode("utf-16-le")) // 2
