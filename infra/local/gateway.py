@@ -36,7 +36,7 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 # StartSyncExecution's limit on "input", in bytes of UTF-8.
 MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 _LAMBDA_URI = re.compile(r":lambda:path/2015-03-31/functions/(?P<arn>.+)/invocations$")
-_METHODS = {"get", "post", "put", "patch", "delete"}
+_METHODS = {"get", "head", "options", "post", "put", "patch", "delete"}
 
 
 class LocalGateway:
@@ -78,14 +78,20 @@ class LocalGateway:
         try:
             (path, method), path_parameters = self._routes.bind_to_environ(request.environ).match()
         except (NotFound, MethodNotAllowed):
-            return self._gateway(
-                "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token"
-            )
+            return self._missing_authentication_token()
+        if request.method.lower() != method:
+            # werkzeug lets HEAD match every GET rule; API Gateway runs only the methods the
+            # document defines and answers any other without calling the integration.
+            return self._missing_authentication_token()
         context["resourcePath"] = path
         integration = self.document["paths"][path][method]["x-amazon-apigateway-integration"]
         if integration["type"] == "aws_proxy":
             return self._invoke_proxy(request, payload, integration, path_parameters, context)
         return self._start_sync_execution(request, payload, integration, path_parameters, context)
+
+    def _missing_authentication_token(self) -> Response:
+        """API Gateway's answer to a path or method the document does not define."""
+        return self._gateway("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
 
     def _invoke_proxy(
         self, request: Request, payload: str, integration: Mapping[str, Any],

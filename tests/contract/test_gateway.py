@@ -1,4 +1,4 @@
-"""What API Gateway itself answers, over HTTP: payload limits."""
+"""What API Gateway itself answers, over HTTP: undefined methods, payload limits, its own errors."""
 
 import json
 
@@ -6,6 +6,7 @@ import pytest
 
 from functions.domain.requests import MAX_BODY_LENGTH
 from infra.local.gateway import MAX_EXECUTION_INPUT_BYTES, MAX_PAYLOAD_BYTES, LocalGateway
+from infra.local.lambdas import FaultPoint
 from tests.contract.test_contract import assert_error, credit
 
 INTEGRATIONS = ("GetBalanceFunction", "ValidateRequestFunction")
@@ -13,6 +14,31 @@ INTEGRATIONS = ("GetBalanceFunction", "ValidateRequestFunction")
 
 def invocations(aws) -> dict[str, int]:
     return {name: aws.lambdas.invocations[name] for name in INTEGRATIONS}
+
+
+# --- methods and paths the document does not define ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [(method, path) for path in ("/balance", "/transactions")
+     for method in ("HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")]
+    + [("POST", "/balance"), ("GET", "/transactions"), ("GET", "/nowhere"), ("POST", "/")],
+    ids=lambda value: value.strip("/") or "root",
+)  # fmt: skip
+def test_an_undefined_method_or_path_is_a_403_and_calls_nothing(api, aws, user, method, path):
+    before = invocations(aws)
+    response = api.session.request(method, f"{api.url}{path}?userId={user}", timeout=30,
+                                   json=credit(user), headers={"Idempotent-Key": "k"})  # fmt: skip
+
+    assert response.status_code == 403, response.text
+    if method == "HEAD":
+        assert response.text == ""  # HEAD answers carry no body
+        assert response.headers["Content-Type"] == "application/json"
+    else:
+        assert_error(response, 403, "FORBIDDEN")
+    assert invocations(aws) == before
+    assert api.balance(user).json()["balance"] == "100.00"
 
 
 # --- the body's size ---------------------------------------------------------------------------
@@ -121,3 +147,17 @@ def test_the_local_start_sync_execution_runs_an_input_of_256_kib(aws):
 
     assert status == 200
     assert json.loads(answer)["status"] == "FAILED"  # started; it is no request, so it fails
+
+
+# --- API Gateway's own errors ------------------------------------------------------------------
+
+
+def test_a_failed_proxy_function_is_the_gateways_500_in_the_contract_shape(api, aws, user):
+    aws.lambdas.inject_fault("GetBalanceFunction", FaultPoint.BEFORE)
+    try:
+        response = api.balance(user)
+    finally:
+        aws.lambdas.clear_faults()
+
+    assert_error(response, 500, "INTERNAL_ERROR")
+    assert "InjectedFault" not in response.text

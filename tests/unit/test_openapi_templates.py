@@ -128,10 +128,18 @@ def test_every_integration_response_status_is_a_method_response(document):
 
 
 def test_every_contract_status_is_documented(document):
-    assert set(document["paths"]["/balance"]["get"]["responses"]) == {"200", "400", "500"}
+    # 403 and the GET's 429 are API Gateway's own answers (IAM, throttling).
+    assert set(document["paths"]["/balance"]["get"]["responses"]) == {
+        "200",
+        "400",
+        "403",
+        "429",
+        "500",
+    }
     assert set(document["paths"]["/transactions"]["post"]["responses"]) == {
         "201",
         "400",
+        "403",
         "409",
         "422",
         "429",
@@ -180,7 +188,14 @@ def test_an_unsupported_content_type_is_a_validation_error(document):
 GATEWAY_RESPONSES = {
     "BAD_REQUEST_BODY": (400, "VALIDATION_ERROR"),
     "REQUEST_TOO_LARGE": (400, "VALIDATION_ERROR"),
+    "MISSING_AUTHENTICATION_TOKEN": (403, "FORBIDDEN"),
+    "INVALID_SIGNATURE": (403, "FORBIDDEN"),
+    "EXPIRED_TOKEN": (403, "FORBIDDEN"),
+    "ACCESS_DENIED": (403, "FORBIDDEN"),
+    "INVALID_API_KEY": (403, "FORBIDDEN"),
+    "WAF_FILTERED": (403, "FORBIDDEN"),
     "THROTTLED": (429, "USER_BUSY"),
+    "DEFAULT_4XX": (400, "VALIDATION_ERROR"),
     "DEFAULT_5XX": (500, "INTERNAL_ERROR"),
 }
 
