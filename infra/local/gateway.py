@@ -31,6 +31,7 @@ from infra.local.template import ACCOUNT_ID, function_arn
 from infra.local.vtl import render
 
 STAGE = "local"
+PARTITION = "aws"
 # API Gateway's payload limit (REST APIs: 10 MB), answered with the REQUEST_TOO_LARGE response.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 # StartSyncExecution's limit on "input", in bytes of UTF-8.
@@ -46,6 +47,7 @@ class LocalGateway:
         self._aws = aws
         self.document = load_openapi(
             {
+                "AWS::Partition": PARTITION,
                 "AWS::Region": REGION,
                 "TransactionStateMachine.Arn": aws.state_machine_arn,
                 "ApiStartSyncExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/local",

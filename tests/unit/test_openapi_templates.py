@@ -23,6 +23,7 @@ from infra.local.vtl import render
 
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:Transactions"
 SUBSTITUTIONS = {
+    "AWS::Partition": "aws",
     "AWS::Region": "us-east-1",
     "TransactionStateMachine.Arn": STATE_MACHINE_ARN,
     "GetBalanceFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetBalance",
@@ -159,6 +160,12 @@ def test_integrations_point_at_the_deployed_resources(document, post):
     assert post["uri"] == "arn:aws:apigateway:us-east-1:states:action/StartSyncExecution"
     assert post["credentials"] == SUBSTITUTIONS["ApiStartSyncExecutionRole.Arn"]
     assert post["passthroughBehavior"].upper() == "NEVER"
+
+
+def test_integration_uris_follow_the_partition():
+    document = load_openapi({**SUBSTITUTIONS, "AWS::Partition": "aws-cn"})
+    for path, method in [("/balance", "GET"), ("/transactions", "POST")]:
+        assert integration_of(document, path, method)["uri"].startswith("arn:aws-cn:apigateway:")
 
 
 @pytest.mark.parametrize(
