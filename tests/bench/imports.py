@@ -1,8 +1,9 @@
 """Import time of each handler module in a fresh interpreter: what a cold start adds before the
 first event. Each repetition is a new subprocess; the median is reported.
 
-Two columns: "warm", this interpreter and virtualenv with their compiled .pyc files present (as
-after any earlier run), and "no .pyc", every module compiled from source on import
+Two columns: "with .pyc", the virtualenv's packages with the bytecode pip compiled at install
+(the repository's own modules have it only where an earlier run wrote it: a small share of the
+time), and "no .pyc", every module compiled from source on import
 (PYTHONPYCACHEPREFIX on a fresh empty directory, PYTHONDONTWRITEBYTECODE=1). A Lambda cold start
 is like the first when `make build` found an interpreter of the runtime's version to compile the
 bundle with, and like the second when it did not (/var/task is read-only, so nothing is cached
