@@ -3,6 +3,7 @@
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 
@@ -186,6 +187,24 @@ def test_invalid_transaction_is_a_400_naming_the_field(api, aws, request_, key, 
 
 
 @pytest.mark.parametrize(
+    ("user_id_length", "key", "amount", "field"),
+    [(128, "auto", "10", None), (129, "auto", "10", "userId"),
+     (16, "k" * 255, "10", None), (16, "k" * 256, "10", "Idempotent-Key"),
+     (16, "auto", "1000000000.00", None), (16, "auto", "1000000000.01", "ammount")],
+    ids=["user-id-128", "user-id-129", "key-255", "key-256", "amount-max", "amount-over-max"],
+)  # fmt: skip
+def test_limits_are_inclusive(api, user, user_id_length, key, amount, field):
+    user_id = user.ljust(user_id_length, "u")
+    response = api.transact(credit(user_id, amount), key=key)
+    if field is None:
+        assert response.status_code == 201, response.text
+        assert response.json()["userId"] == user_id
+        assert Decimal(response.json()["amount"]) == Decimal(amount)
+    else:
+        assert_error(response, 400, "VALIDATION_ERROR", field)
+
+
+@pytest.mark.parametrize(
     "raw",
     ['{"userId": "%s", "ammount": NaN, "type": "credit"}',
      '{"userId": "%s", "ammount": "1", "type": "credit", "fee": Infinity}',
@@ -201,6 +220,18 @@ def test_json_that_is_not_strict_is_a_400_naming_the_body(api, aws, user, raw):
     assert aws.dynamodb_requests.get("PutItem", 0) == writes_before
     for user_id in (user, f"{user}-2"):
         assert api.balance(user_id).json()["balance"] == "100.00"
+
+
+def test_a_get_never_writes(api, aws, user):
+    writes = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
+    before = {name: aws.dynamodb_requests.get(name, 0) for name in writes}
+
+    assert api.balance(user).json()["balance"] == "100.00"
+    assert api.balance(user).status_code == 200
+
+    assert {name: aws.dynamodb_requests.get(name, 0) for name in writes} == before
+    item = aws.dynamodb.get_item(TableName="AggregatesTable", Key={"userId": {"S": user}})
+    assert "Item" not in item
 
 
 def test_amount_alias_alone_is_accepted(api, user):
@@ -227,10 +258,28 @@ def test_user_ids_survive_the_mapping_templates(api, user_id):
                "idempotency-key"],
 )  # fmt: skip
 def test_key_header_is_matched_without_regard_to_case_and_alias(api, user, header):
+    # werkzeug hands the gateway every header name in one spelling (Idempotent-Key), whatever the
+    # client sent, so here the case variants only show that no spelling breaks the request. The
+    # template's case-insensitive match itself is proven in tests/unit/test_openapi_templates.py
+    # (test_the_key_comes_from_either_header_in_any_case), with the names exactly as given.
     first = api.transact(credit(user), key=None, headers={header: "same"})
     again = api.transact(credit(user), key=None, headers={"Idempotent-Key": "same"})
     assert first.status_code == 201
     assert again.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_idempotent_key_wins_over_its_alias_when_both_are_sent(api, user):
+    both = api.transact(credit(user), key=None,
+                        headers={"Idempotent-Key": "main", "Idempotency-Key": "alias"})  # fmt: skip
+    main = api.transact(credit(user), key="main")
+    alias = api.transact(credit(user), key=None, headers={"Idempotency-Key": "alias"})
+
+    assert both.status_code == 201
+    assert main.headers.get("Idempotent-Replayed") == "true"
+    assert main.json() == both.json()
+    assert alias.status_code == 201
+    assert "Idempotent-Replayed" not in alias.headers  # "alias" was never used as the key
+    assert api.balance(user).json()["balance"] == "120.00"
 
 
 def test_query_parameter_does_not_shadow_the_key_header(api, user):
