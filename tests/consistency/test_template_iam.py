@@ -6,14 +6,17 @@ recorded, and IAM needs the action of each request (for TransactWriteItems, of e
 table it names. Whether IAM then allows exactly that is AWS's part: only `make e2e` shows it.
 """
 
+import fnmatch
 import importlib
 import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
+import cfnlint
 import pytest
 from moto import mock_aws
 
@@ -21,6 +24,7 @@ from functions.repositories import dynamodb
 from functions.settings import get_settings
 from infra.local.template import Template
 from tests.builders import get_balance_event
+from tests.consistency.conftest import ROOT
 from tests.consistency.test_template import invoked_functions, resources_of_type
 
 # (action, table) each function needs; the test below records them from the handlers.
@@ -375,3 +379,248 @@ def test_every_lambda_integration_has_an_invoke_permission_scoped_to_its_route(t
         )
     }
     assert granted == needed
+
+
+# The deployer's policy in docs/deploy.md, against the permissions CloudFormation's handlers list.
+#
+# CloudFormation creates, reads, updates and deletes each resource with the deployer's
+# credentials, through the resource type's handlers; each type's registry schema lists the IAM
+# actions of each handler (cfn-lint ships the schemas). A schema lists them for all of the type's
+# properties at once, so an action only some property can need is excused below, with the
+# properties that must then be absent. Actions only: the policy's resources and conditions are not
+# evaluated here, and nothing of this has met IAM.
+
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+HANDLERS = ("create", "read", "update", "delete")
+# The stack SAM CLI creates on the first guided deploy in a region, with the deployer's
+# credentials (samcli/lib/bootstrap/bootstrap.py): the artifacts bucket and its policy.
+SAM_MANAGED_STACK = {
+    "SamCliSourceBucket": {
+        "Type": "AWS::S3::Bucket",
+        "Properties": {"VersioningConfiguration": {"Status": "Enabled"}, "Tags": []},
+    },
+    "SamCliSourceBucketBucketPolicy": {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {"Bucket": {"Ref": "SamCliSourceBucket"}, "PolicyDocument": {}},
+    },
+}
+# (type, properties that must be absent, the handler actions only they can need)
+EXCUSED: list[tuple[str, tuple[str, ...], set[str]]] = [
+    ("AWS::Lambda::Function", ("VpcConfig",), {
+        "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+        "ec2:DescribeNetworkInterfaces",
+    }),
+    ("AWS::Lambda::Function", ("FileSystemConfigs",), {
+        "elasticfilesystem:DescribeMountTargets", "s3files:ListMountTargets",
+    }),
+    ("AWS::Lambda::Function", ("KmsKeyArn",), {
+        "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+    }),
+    ("AWS::Lambda::Function", ("CodeSigningConfigArn",), {
+        "lambda:GetCodeSigningConfig", "lambda:PutFunctionCodeSigningConfig",
+        "lambda:DeleteFunctionCodeSigningConfig",
+    }),
+    ("AWS::Lambda::Function", ("ReservedConcurrentExecutions",), {
+        "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
+    }),
+    ("AWS::Lambda::Function", ("RecursiveLoop",), {"lambda:PutFunctionRecursionConfig"}),
+    ("AWS::Lambda::Function", ("RuntimeManagementConfig",), {"lambda:PutRuntimeManagementConfig"}),
+    ("AWS::Lambda::Function", ("Layers",), {"lambda:GetLayerVersion"}),
+    # Newer features; the schema does not say which of these properties needs which action.
+    ("AWS::Lambda::Function", (
+        "CapacityProviderConfig", "FunctionScalingConfig", "PublishToLatestPublished",
+        "TenancyConfig", "DurableConfig", "SnapStart",
+    ), {
+        "lambda:PassCapacityProvider", "lambda:PutFunctionScalingConfig", "lambda:PublishVersion",
+        "lambda:AssociateRuntimeAlias",
+    }),
+    ("AWS::StepFunctions::StateMachine", ("EncryptionConfiguration",), {
+        "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt",
+    }),
+    # The AWS managed key (SSEEnabled without a key id) is usable by the account's principals
+    # through DynamoDB by its key policy; a customer managed key needs these.
+    ("AWS::DynamoDB::Table", ("SSESpecification.KMSMasterKeyId",), {
+        "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListAliases",
+        "kms:RevokeGrant",
+    }),
+    ("AWS::DynamoDB::Table", ("ImportSourceSpecification",), {
+        "dynamodb:ImportTable", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:GetItem",
+        "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan",
+        "s3:GetObjectMetadata", "logs:CreateLogStream", "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+    }),
+    ("AWS::DynamoDB::Table", ("KinesisStreamSpecification",), {
+        "dynamodb:EnableKinesisStreamingDestination", "dynamodb:DisableKinesisStreamingDestination",
+        "dynamodb:UpdateKinesisStreamingDestination", "kinesis:DescribeStream",
+        "kinesis:PutRecords",
+    }),
+    ("AWS::DynamoDB::Table", ("ContributorInsightsSpecification",), {
+        "dynamodb:UpdateContributorInsights", "iam:CreateServiceLinkedRole",
+    }),
+    ("AWS::DynamoDB::Table", ("TimeToLiveSpecification",), {"dynamodb:UpdateTimeToLive"}),
+    ("AWS::DynamoDB::Table", ("ResourcePolicy",), {
+        "dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy",
+    }),
+    # Replicas (multi-Region tables): no property of this template's tables asks for one.
+    ("AWS::DynamoDB::Table", (), {"dynamodb:CreateTableReplica", "dynamodb:AssociateTableReplica"}),
+    ("AWS::Logs::LogGroup", ("DataProtectionPolicy",), {"logs:PutDataProtectionPolicy"}),
+    ("AWS::Logs::LogGroup", ("FieldIndexPolicies",), {
+        "logs:PutIndexPolicy", "logs:DeleteIndexPolicy",
+    }),
+    ("AWS::Logs::LogGroup", ("KmsKeyId",), {"logs:AssociateKmsKey", "logs:DisassociateKmsKey"}),
+    ("AWS::Logs::LogGroup", ("BearerTokenAuthenticationEnabled",), {
+        "logs:PutBearerTokenAuthentication",
+    }),
+    ("AWS::Logs::LogGroup", ("DeletionProtectionEnabled",), {"logs:PutLogGroupDeletionProtection"}),
+    ("AWS::Logs::LogGroup", ("ResourcePolicyDocument",), {"logs:DeleteResourcePolicy"}),
+    ("AWS::Logs::LogGroup", ("LogGroupClass",), {
+        "firehose:TagDeliveryStream", "s3:REST.PUT.OBJECT",
+    }),
+    ("AWS::IAM::Role", ("PermissionsBoundary",), {
+        "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+    }),
+    ("AWS::IAM::Role", ("MaxSessionDuration",), {"iam:UpdateRole"}),
+    ("AWS::IAM::Role", ("Description",), {"iam:UpdateRoleDescription"}),
+    ("AWS::ApiGateway::RestApi", ("Policy",), {"apigateway:UpdateRestApiPolicy"}),
+    ("AWS::S3::Bucket", ("AccessControl",), {"s3:PutBucketAcl", "s3:PutObjectAcl"}),
+    ("AWS::S3::Bucket", ("BucketEncryption",), {"s3:DeleteBucketEncryption"}),
+    ("AWS::S3::Bucket", ("AbacStatus",), {"s3:PutBucketAbac"}),
+    ("AWS::S3::Bucket", ("AccelerateConfiguration",), {"s3:PutAccelerateConfiguration"}),
+    ("AWS::S3::Bucket", ("AnalyticsConfigurations",), {
+        "s3:PutAnalyticsConfiguration", "s3:DeleteBucketAnalyticsConfiguration",
+    }),
+    ("AWS::S3::Bucket", ("CorsConfiguration",), {"s3:PutBucketCORS", "s3:DeleteBucketCors"}),
+    ("AWS::S3::Bucket", ("IntelligentTieringConfigurations",), {
+        "s3:PutIntelligentTieringConfiguration",
+    }),
+    ("AWS::S3::Bucket", ("InventoryConfigurations",), {"s3:PutInventoryConfiguration"}),
+    ("AWS::S3::Bucket", ("LifecycleConfiguration",), {
+        "s3:PutLifecycleConfiguration", "s3:DeleteBucketLifecycle",
+    }),
+    ("AWS::S3::Bucket", ("LoggingConfiguration",), {"s3:PutBucketLogging"}),
+    ("AWS::S3::Bucket", ("MetricsConfigurations",), {
+        "s3:PutMetricsConfiguration", "s3:DeleteBucketMetricsConfiguration",
+    }),
+    ("AWS::S3::Bucket", ("NotificationConfiguration",), {"s3:PutBucketNotification"}),
+    ("AWS::S3::Bucket", ("ObjectLockConfiguration", "ObjectLockEnabled"), {
+        "s3:PutBucketObjectLockConfiguration", "s3:PutObjectLockConfiguration",
+    }),
+    ("AWS::S3::Bucket", ("OwnershipControls",), {"s3:PutBucketOwnershipControls"}),
+    ("AWS::S3::Bucket", ("ReplicationConfiguration",), {
+        "s3:PutBucketReplication", "s3:PutReplicationConfiguration", "s3:DeleteBucketReplication",
+    }),
+    ("AWS::S3::Bucket", ("WebsiteConfiguration",), {
+        "s3:PutBucketWebsite", "s3:DeleteBucketWebsite",
+    }),
+    ("AWS::S3::Bucket", ("MetadataTableConfiguration", "MetadataConfiguration"), {
+        "s3:CreateBucketMetadataTableConfiguration", "s3:DeleteBucketMetadataTableConfiguration",
+        "s3:UpdateBucketMetadataAnnotationTableConfiguration",
+        "s3:UpdateBucketMetadataInventoryTableConfiguration",
+        "s3:UpdateBucketMetadataJournalTableConfiguration", "s3tables:CreateNamespace",
+        "s3tables:CreateTable", "s3tables:CreateTableBucket", "s3tables:GetTable",
+        "s3tables:GetTableMetadataLocation", "s3tables:PutTableBucketPolicy",
+        "s3tables:PutTableEncryption", "s3tables:PutTablePolicy",
+        "s3tables:UpdateTableMetadataLocation",
+    }),
+]  # fmt: skip
+
+
+def handler_permissions(resource_type: str) -> dict[str, set[str]]:
+    """Handler -> IAM actions, from the registry schema cfn-lint ships for us-east-1."""
+    schemas = Path(cfnlint.__file__).parent / "data" / "schemas"
+    index = json.loads((schemas / "providers" / "us-east-1.json").read_text())
+    schema = json.loads((schemas / "resources" / f"{index[resource_type]}.json").read_text())
+    handlers = schema.get("handlers", {})
+    return {name: set(handlers.get(name, {}).get("permissions", [])) for name in HANDLERS}
+
+
+def has_property(properties: dict[str, Any], path: str) -> bool:
+    node: Any = properties
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def deployer_policy(text: str) -> dict[str, Any]:
+    section = text.split("## Permissions the deployer needs", 1)[1]
+    return json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+
+
+def allowed_actions(policy: dict[str, Any]) -> list[str]:
+    return [
+        action
+        for statement in as_list(policy["Statement"])
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+    ]
+
+
+def deployer_gaps(resources: dict[str, dict[str, Any]], policy: dict[str, Any]) -> dict[str, set]:
+    """Resource type -> handler actions the policy does not allow (IAM action names are not
+    case sensitive; `*` and `?` match as in IAM)."""
+    allowed = [action.lower() for action in allowed_actions(policy)]
+    gaps = {}
+    for resource_type in sorted({r["Type"] for r in resources.values()}):
+        of_type = [r for r in resources.values() if r["Type"] == resource_type]
+        permissions = handler_permissions(resource_type)
+        # CloudFormation never deletes a retained resource, nor SAM CLI its managed stack.
+        if all(r.get("DeletionPolicy") == "Retain" for r in of_type) or of_type[0] in (
+            SAM_MANAGED_STACK.values()
+        ):
+            permissions["delete"] = set()
+        needed = set().union(*permissions.values())
+        for excused_type, _, actions in EXCUSED:
+            if excused_type == resource_type:
+                needed -= actions
+        missing = {
+            action
+            for action in needed
+            if not any(fnmatch.fnmatchcase(action.lower(), pattern) for pattern in allowed)
+        }
+        if missing:
+            gaps[resource_type] = missing
+    return gaps
+
+
+@pytest.fixture(scope="module")
+def deployed_resources(packaged) -> dict[str, dict[str, Any]]:
+    """Every resource CloudFormation handles for `make deploy`, with either parameter value."""
+    from tests.consistency.conftest import transform
+
+    resources = {}
+    for parameters in ({}, {"ApiAuthorization": "NONE", "ManageApiGatewayAccount": "false"}):
+        resources.update(transform(packaged, **parameters)["Resources"])
+    return {**resources, **SAM_MANAGED_STACK}
+
+
+def test_every_excused_action_is_one_only_absent_properties_need(deployed_resources):
+    for resource_type, absent, actions in EXCUSED:
+        of_type = [r for r in deployed_resources.values() if r["Type"] == resource_type]
+        listed = set().union(*handler_permissions(resource_type).values())
+
+        assert of_type, resource_type
+        assert actions <= listed, (resource_type, actions - listed)  # no stale excuse
+        for resource in of_type:
+            present = [p for p in absent if has_property(resource.get("Properties", {}), p)]
+            assert present == [], (resource_type, present)
+
+
+def test_the_deployer_policy_allows_every_handler_action_the_stack_needs(deployed_resources):
+    policy = deployer_policy(DEPLOY_DOC.read_text())
+
+    assert deployer_gaps(deployed_resources, policy) == {}
+
+
+def test_a_missing_read_action_is_a_gap(deployed_resources):
+    """lambda:GetRuntimeManagementConfig: the Lambda read handler's, which runs after every
+    create and update; the policy once lacked it."""
+    policy = deployer_policy(DEPLOY_DOC.read_text())
+    for statement in policy["Statement"]:
+        actions = as_list(statement["Action"])
+        statement["Action"] = [a for a in actions if a != "lambda:GetRuntimeManagementConfig"]
+
+    gaps = deployer_gaps(deployed_resources, policy)
+
+    assert gaps == {"AWS::Lambda::Function": {"lambda:GetRuntimeManagementConfig"}}
