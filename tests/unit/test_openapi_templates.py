@@ -5,8 +5,12 @@ import re
 
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
+from functions.domain.errors import ValidationError
+from functions.domain.money import parse_amount
 from functions.domain.requests import MAX_BODY_LENGTH
 from functions.http_errors import HTTP_ERRORS, INTERNAL_ERROR
 from infra.local.apigateway import (
@@ -146,6 +150,51 @@ def test_every_contract_status_is_documented(document):
         "429",
         "500",
     }
+
+
+def _accepted_amount(value: str) -> bool:
+    try:
+        parse_amount(value)
+    except ValidationError:
+        return False
+    return True
+
+
+MONEY_SAMPLES = ["10", "10.5", "10.50", "0.01", "0.1", "0.10", "0.99", "1", "999999999.99",
+                 "1000000000", "1000000000.0", "1000000000.00", "0", "0.0", "0.00", "00.1",
+                 "01", "1000000000.01", "1000000001", "9999999999", "1.", ".5", "1.005", "-1",
+                 "+1", "1e2", " 1", "1 ", "\u0661"]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", MONEY_SAMPLES)
+def test_the_money_pattern_accepts_exactly_what_the_parser_accepts(value):
+    pattern = read_openapi()["components"]["schemas"]["Money"]["pattern"]
+    assert (re.search(pattern, value) is not None) is _accepted_amount(value)
+
+
+@given(st.from_regex(r"\A[0-9]{1,11}(\.[0-9]{0,3})?\Z") | st.text("0123456789.", max_size=14))
+def test_the_money_pattern_and_the_parser_agree_on_generated_amounts(value):
+    pattern = read_openapi()["components"]["schemas"]["Money"]["pattern"]
+    assert (re.search(pattern, value) is not None) is _accepted_amount(value)
+
+
+@pytest.mark.parametrize(
+    ("body", "is_valid"),
+    [
+        ({"userId": "1", "ammount": "10", "type": "credit"}, True),
+        ({"userId": "1", "amount": "10", "type": "credit"}, True),
+        ({"userId": "1", "ammount": "10", "amount": "10", "type": "credit"}, True),
+        ({"userId": "1", "type": "credit"}, False),
+        ({"userId": "1", "ammount": "0", "type": "credit"}, False),
+    ],
+    ids=["ammount", "amount", "both", "neither", "zero"],
+)
+def test_the_request_schema_requires_one_spelling_of_the_amount(document, body, is_valid):
+    # The document's components at the root, so that its "#/components/..." references resolve.
+    schemas = document["components"]["schemas"]
+    schema = {**schemas["TransactionRequest"], "components": document["components"]}
+    errors = list(jsonschema.Draft4Validator(schema).iter_errors(body))
+    assert (errors == []) is is_valid, errors
 
 
 def test_integrations_point_at_the_deployed_resources(document, post):
