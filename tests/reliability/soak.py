@@ -15,6 +15,8 @@ workload over HTTP and schemathesis from infra/openapi.yaml. Progress goes to st
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import multiprocessing
 import os
@@ -83,6 +85,8 @@ class Progress:
 
 
 def _quiet() -> None:
+    """Only the progress and the figures are printed: Powertools flushes its metrics to stdout
+    every 100 values even when they are disabled (the handlers share one Metrics object)."""
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
     import tests.conftest  # noqa: F401  (fake credentials, Powertools settings)
@@ -99,6 +103,7 @@ def _bar(done: int, total: int, width: int = 20) -> str:
 def load_worker(index: int, plan: dict[str, Any], updates: Any) -> dict[str, Any]:
     """One process: one LocalAws; the segments in turn, each settled and checked."""
     _quiet()
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (see _quiet; for the process's life)
     from infra.local.aws import LocalAws
 
     result: dict[str, Any] = {"by_segment": {}, "problems": [], "retries": 0, "dead_locks": 0,
@@ -140,6 +145,8 @@ def _segment(
     watch = _FaultWatch(aws, seed) if faults_on else None
 
     def progress(record: Any) -> None:
+        if record.attempt:
+            return  # a 429 retried: the same operation
         done["ops"] += 1
         if watch is not None and done["ops"] % FAULT_EVERY == 0:
             watch.arm_one()
@@ -452,19 +459,20 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     figures = Figures()
     progress = Progress()
-    load(figures, progress, plan_for(args), args.processes)
-    # One phase after another: a phase starved of CPU by the others would only time out more.
-    with LocalAws() as aws:
-        if "faults" in args.phases:
-            fault_matrix(aws, figures, progress)
-        if "crashes" in args.phases:
-            crashes_with_a_real_lease(aws, figures, progress)
-        if "model" in args.phases:
-            stateful(aws, figures, progress, args.model_examples)
-    if "parsers" in args.phases:
-        parsers(figures, progress, args.seed, args.parser_examples)
-    if "http" in args.phases:
-        over_http(figures, progress, args)
+    with contextlib.redirect_stdout(io.StringIO()):  # see _quiet
+        load(figures, progress, plan_for(args), args.processes)
+        # One phase after another: a phase starved of CPU by the others would only time out more.
+        with LocalAws() as aws:
+            if "faults" in args.phases:
+                fault_matrix(aws, figures, progress)
+            if "crashes" in args.phases:
+                crashes_with_a_real_lease(aws, figures, progress)
+            if "model" in args.phases:
+                stateful(aws, figures, progress, args.model_examples)
+        if "parsers" in args.phases:
+            parsers(figures, progress, args.seed, args.parser_examples)
+        if "http" in args.phases:
+            over_http(figures, progress, args)
     print_figures(figures, args, time.monotonic() - started)
     return 1 if figures.problems else 0
 
