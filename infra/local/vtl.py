@@ -273,6 +273,15 @@ def java_split(text: str, regex: str) -> JavaList:
     return JavaList(parts)
 
 
+def java_substring(text: str, begin: int, end: int | None = None) -> str:
+    """String.substring: indexes count UTF-16 code units, as length() does (an emoji is 2)."""
+    units = text.encode("utf-16-le", "surrogatepass")
+    end = len(units) // 2 if end is None else end
+    if not 0 <= begin <= end <= len(units) // 2:
+        raise IndexError(f"begin {begin}, end {end}, length {len(units) // 2}")
+    return units[2 * begin : 2 * end].decode("utf-16-le", "surrogatepass")
+
+
 _STRING_METHODS: dict[str, Callable[..., Any]] = {
     "replaceAll": java_replace_all,
     "replaceFirst": java_replace_first,
@@ -295,6 +304,7 @@ _STRING_METHODS: dict[str, Callable[..., Any]] = {
     "indexOf": lambda self, value: self.find(java_string(value)),
     "lastIndexOf": lambda self, value: self.rfind(java_string(value)),
     "charAt": lambda self, index: self[index],
+    "substring": lambda self, begin, end=None: java_substring(self, begin, end),
     "concat": lambda self, other: self + other,
 }
 _SCALAR_METHODS: dict[str, Callable[..., Any]] = {

@@ -89,6 +89,12 @@ def test_a_body_that_escapes_worst_is_a_400_never_a_5xx(api, body):
     assert_error(response, 400, "VALIDATION_ERROR", "body")
 
 
+def test_a_huge_key_header_is_a_400_naming_the_key(api, user):
+    # 60000 latin-1 characters: 360 KB once JSON-escaped, were the template to forward them all.
+    response = api.transact(credit(user), key="é" * 60_000)
+    assert_error(response, 400, "VALIDATION_ERROR", "Idempotent-Key")
+
+
 @pytest.mark.parametrize("path", ["/transactions", "/balance"])
 def test_a_payload_over_api_gateways_10_mb_is_a_400_naming_the_body(api, aws, user, path):
     before = invocations(aws)

@@ -11,7 +11,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_30
 
 from functions.domain.errors import ValidationError
 from functions.domain.money import parse_amount
-from functions.domain.requests import MAX_BODY_LENGTH
+from functions.domain.requests import MAX_BODY_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH
 from functions.http_errors import HTTP_ERRORS, INTERNAL_ERROR
 from infra.local.apigateway import (
     gateway_response,
@@ -398,6 +398,21 @@ def test_a_huge_body_is_never_forwarded(post):
 )
 def test_the_key_comes_from_either_header_in_any_case(post, headers, key):
     assert execution_input(post, "{}", headers)["idempotencyKey"] == key
+
+
+def test_a_key_is_cut_where_it_is_too_long_anyway(post):
+    template = request_template(post, "application/json")
+    [cut] = re.findall(
+        r"\$key\.length\(\) > (\d+)\)#set\(\$key = \$key\.substring\(0, \1\)", template
+    )
+    assert int(cut) > 2 * MAX_IDEMPOTENCY_KEY_LENGTH  # a cut key is too long in any characters
+
+    assert execution_input(post, "{}", {"Idempotent-Key": "k" * 1024})["idempotencyKey"] == (
+        "k" * 1024
+    )
+    request = start_sync_execution_request(post, "{}", {"Idempotent-Key": "é" * 60_000})
+    assert json.loads(request["input"])["idempotencyKey"] == "é" * int(cut)
+    assert len(json.dumps(request)) < 10_000
 
 
 def test_a_query_parameter_cannot_shadow_the_key_header(post):

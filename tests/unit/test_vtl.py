@@ -312,6 +312,7 @@ def test_null_prints_nothing_and_set_to_null_keeps_the_value():
         ('$s.startsWith("he")|$s.endsWith("ld")', "true|true"),
         ('$s.matches("h.*d")|$s.matches("h")', "true|false"),
         ('$s.split(", ")', "[hello, world]"),
+        ("$s.substring(7)|$s.substring(0, 5)|[$s.substring(12)]", "world|hello|[]"),
     ],
     ids=[
         "replace-all",
@@ -332,6 +333,7 @@ def test_null_prints_nothing_and_set_to_null_keeps_the_value():
         "starts-ends",
         "matches",
         "split",
+        "substring",
     ],
 )
 def test_java_string_methods(template, expected):
@@ -344,6 +346,17 @@ def test_empty_string_is_empty():
 
 def test_length_counts_utf16_code_units_as_java_does():
     assert text('#set($e = "😀")$e.length()') == "2"
+
+
+def test_substring_counts_utf16_code_units_as_java_does():
+    assert text('#set($e = "a😀b")$e.substring(1, 3)|$e.substring(3)') == "😀|b"
+    # Cutting a pair in two leaves a lone surrogate, as in Java.
+    assert text('#set($e = "😀")$e.substring(0, 1)') == "\ud83d"
+
+
+def test_substring_out_of_range_is_a_template_error():
+    with pytest.raises(TemplateError):
+        text('#set($e = "abc")$e.substring(2, 4)')
 
 
 @pytest.mark.parametrize(
