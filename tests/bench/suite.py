@@ -44,10 +44,10 @@ class Sizes:
 
     count_repetitions: int = 3
     include_busy: bool = True
-    overhead_pairs: int = 16
-    sequential: int = 12
-    many_users: tuple[tuple[int, int], ...] = ((8, 32), (16, 32))  # (clients, requests)
-    hot_user: tuple[tuple[int, int], ...] = ((8, 32), (16, 32))  # (clients, requests)
+    overhead_pairs: int = 12
+    sequential: int = 10
+    many_users: tuple[tuple[int, int], ...] = ((8, 24), (16, 32))  # (clients, requests)
+    hot_user: tuple[tuple[int, int], ...] = ((8, 24), (16, 32))  # (clients, requests)
     retry_variant: bool = True
     import_repetitions: int = 3
     cold_import_repetitions: int = 1
