@@ -251,11 +251,13 @@ def settle(
             time.sleep(max(0.0, int(row["leaseUntil"]["N"]) + 1.05 - time.time()))
         else:
             expire_lease(aws.dynamodb, user, owner)
-    again: dict[tuple[str, str], Operation] = {}
+    # By operation, not by key: a key's original request and a reuse of it under another payload
+    # may both have died, and only sending each again settles both.
+    again: dict[int, Operation] = {}
     for record in answered:
         assert record.answer is not None
         if not record.answer.is_definite:
-            again[(record.op.user_id, record.op.key)] = record.op
+            again[record.op.index] = record.op
     for item in transaction_rows(aws.dynamodb):
         if item["status"]["S"] == "COMMITTED" or item["userId"]["S"] not in users:
             continue
@@ -264,8 +266,8 @@ def settle(
             done.problems.append(f"pending record {user!r}/{key!r} left by {owner}")
         ops = [r.op for r in answered if r.answer and r.answer.execution_arn == owner]
         if ops:
-            again[(user, key)] = ops[0]
-    for op in again.values():
+            again[ops[0].index] = ops[0]
+    for op in sorted(again.values(), key=lambda op: op.index):
         for attempt in range(10):
             record = execute(transport, op, attempt, phase="settle")
             done.records.append(record)
