@@ -175,3 +175,49 @@ def test_an_import_without_pyc_finds_no_cached_bytecode():
 
     assert cold == ["True", "[]", "False"]
     assert imports.import_seconds("functions.settings", cold=True) > 0
+
+
+DOC_RESULT = json.loads(cli.DOC_RESULT.read_text())
+COUNTED = ("status", "error", "dynamodb", "transactItems", "lambda", "wru", "rru")
+
+
+def test_the_doc_block_is_rendered_from_the_committed_result():
+    doc = cli.DOC.read_text()
+    block = doc[doc.index(report.BEGIN) + len(report.BEGIN) : doc.index(report.END)]
+
+    assert block == "\n\n" + report.markdown(DOC_RESULT) + "\n\n"
+    assert DOC_RESULT["quick"] is False
+    assert {p["transport"] for p in DOC_RESULT["load"]} == {"embedded", "http"}
+    assert DOC_RESULT["version"] == suite.SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("outcome", ["committed", "replay", "overdraft"])
+def test_the_committed_result_counts_what_the_code_does_now(quick_result, outcome):
+    documented = DOC_RESULT["requestCounts"][outcome]
+    counted = quick_result["requestCounts"][outcome]
+
+    assert {f: documented[f] for f in COUNTED} == {f: counted[f] for f in COUNTED}
+    assert documented["consistent"] is True
+
+
+def test_the_committed_results_derived_figures_follow_the_current_cost_model():
+    derived = suite.derive(DOC_RESULT)
+
+    assert {name: DOC_RESULT[name] for name in suite.DERIVED} == json.loads(json.dumps(derived))
+
+
+def test_update_doc_writes_the_result_and_the_block(tmp_path):
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"intro\n{report.BEGIN}\nold\n{report.END}\nafter\n")
+    source = tmp_path / "run.json"
+    source.write_text(suite.dumps(DOC_RESULT))
+
+    cli.update_doc(source, doc, tmp_path / "committed.json")
+
+    assert json.loads((tmp_path / "committed.json").read_text()) == DOC_RESULT
+    assert doc.read_text() == (
+        f"intro\n{report.BEGIN}\n\n{report.markdown(DOC_RESULT)}\n\n{report.END}\nafter\n"
+    )
+    with pytest.raises(ValueError, match="--quick"):
+        source.write_text(suite.dumps({**DOC_RESULT, "quick": True}))
+        cli.update_doc(source, doc, tmp_path / "committed.json")
