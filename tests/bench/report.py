@@ -338,7 +338,14 @@ def _sizes(sizes: dict[str, Any]) -> str:
 
     return (
         f"sizes: {sizes['sequential']} sequential; many users {pairs(sizes['many_users'])}; "
-        f"hot user {pairs(sizes['hot_user'])}; {sizes['overhead_pairs']} baseline/saga pairs "
+        f"hot user {pairs(sizes['hot_user'])}"
+        + (
+            f", retry variant {sizes['retry_variant_requests']} with {sizes['hot_user'][0][0]}"
+            " clients"
+            if sizes.get("retry_variant") and "retry_variant_requests" in sizes
+            else ""
+        )
+        + f"; {sizes['overhead_pairs']} baseline/saga pairs "
         f"per transport; request counts x{sizes['count_repetitions']}; imports x"
         f"{sizes['import_repetitions']} with .pyc, x{sizes['cold_import_repetitions']} without"
     )

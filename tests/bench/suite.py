@@ -44,11 +44,12 @@ class Sizes:
 
     count_repetitions: int = 3
     include_busy: bool = True
-    overhead_pairs: int = 12
+    overhead_pairs: int = 10
     sequential: int = 10
-    many_users: tuple[tuple[int, int], ...] = ((8, 24), (16, 32))  # (clients, requests)
-    hot_user: tuple[tuple[int, int], ...] = ((8, 24), (16, 32))  # (clients, requests)
+    many_users: tuple[tuple[int, int], ...] = ((8, 24), (16, 24))  # (clients, requests)
+    hot_user: tuple[tuple[int, int], ...] = ((8, 24), (16, 24))  # (clients, requests)
     retry_variant: bool = True
+    retry_variant_requests: int = 16  # with the first hot-user client count
     import_repetitions: int = 3
     cold_import_repetitions: int = 1
     http: bool = True
@@ -255,7 +256,7 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
             result["load"].append({"transport": "embedded", "scenario": title, **phase})
         template = aws.template
     if sizes.retry_variant:
-        clients, requests = sizes.hot_user[0]
+        clients, requests = sizes.hot_user[0][0], sizes.retry_variant_requests
         with LocalAws(_with_retry(template, RETRY_VARIANT)) as variant:
             title = f"hot-user x{clients} retry variant"
             phase = _load_phase(
