@@ -3,13 +3,17 @@
 Every boto3 request goes through botocore's `before-send` event; one handler, in place of
 moto's, gives each DynamoDB request DynamoDB's own atomicity (moto's backend is not thread-safe),
 sends each Lambda Invoke to the real handler code in this process, and hands the rest to moto.
+moto's interpreter parses the ASL once instead of at every execution, and the wait for an
+execution's end reads moto's own record of it instead of calling DescribeExecution.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,12 +23,16 @@ from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.responses import get_backend
 
 from functions.repositories import dynamodb
 from functions.settings import get_settings
 from infra.local import executions
 from infra.local.lambdas import LocalLambdas
-from infra.local.template import TEMPLATE_PATH, Template
+from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
 
 REGION = "us-east-1"
 STATE_MACHINE = "TransactionStateMachine"
@@ -59,6 +67,26 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
         return AWSResponse(request.url, 200, headers, MockRawResponse(result.payload))  # type: ignore[arg-type]
     return botocore_stubber(event_name=event_name, request=request)
 
+
+def _parse_each_definition_once() -> None:
+    """moto lexes and parses the whole ASL file with ANTLR at every execution start, and builds
+    a JSONPath parser for every path it reads: more CPU than the rest of an execution. The parse
+    tree and the compiled paths are kept; each execution still gets components of its own."""
+    parse = AmazonStateLanguageParser.parse
+    trees: dict[str, Any] = {}
+
+    def parse_once(definition: str) -> tuple[Any, Any]:
+        if definition not in trees:
+            program, trees[definition] = parse(definition)
+            return program, trees[definition]
+        return Preprocessor().visit(trees[definition]), trees[definition]
+
+    AmazonStateLanguageParser.parse = staticmethod(parse_once)  # type: ignore[method-assign]
+    json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)
+
+
+if not hasattr(json_path.parse, "cache_info"):
+    _parse_each_definition_once()
 
 if ("before-send", _route) not in BUILTIN_HANDLERS:
     # botocore calls every before-send handler even after one has answered, so moto's stubber
@@ -131,7 +159,12 @@ class LocalAws:
 
     def start_sync_execution(self, execution_input: str, name: str | None = None) -> dict[str, Any]:
         return executions.start_sync_execution(
-            self.stepfunctions, self.state_machine_arn, execution_input, name
+            self.stepfunctions,
+            self.state_machine_arn,
+            execution_input,
+            name,
+            status_reader=_moto_status,
+            longest_poll=0.01,
         )
 
     def entered_states(self, execution_arn: str) -> list[str]:
@@ -151,6 +184,13 @@ class LocalAws:
             if key in LOCAL_ENVIRONMENT and key in os.environ and key.startswith("POWERTOOLS"):
                 continue  # a caller's explicit Powertools setting wins
             os.environ[key] = value
+
+
+def _moto_status(execution_arn: str) -> Callable[[], str]:
+    """moto's own record of the execution, read without an API call: DescribeExecution costs
+    milliseconds of the CPU the executions run on, and searches every execution of the machine."""
+    execution = get_backend(ACCOUNT_ID, REGION).describe_execution(execution_arn)
+    return lambda: str(execution.status)
 
 
 def _cold_start() -> None:

@@ -8,6 +8,7 @@ so the same code works against Step Functions Local.
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -25,37 +26,45 @@ _SYNC_RESPONSE_FIELDS = (
 )
 
 
+# Given an execution's ARN, a function that reads its status now.
+StatusReader = Callable[[str], Callable[[], str]]
+
+
 def start_sync_execution(
     client: Any,
     state_machine_arn: str,
     execution_input: str,
     name: str | None = None,
+    *,
     deadline_seconds: float = 60.0,
+    status_reader: StatusReader | None = None,
+    longest_poll: float = 0.1,
 ) -> dict[str, Any]:
     """Start an execution and wait for its end; past `deadline_seconds` (well beyond the state
     machine's own timeout, so only a runtime that lost the execution gets there) it is stopped,
-    so that a caller never waits forever."""
-    started = client.start_execution(
+    so that a caller never waits forever.
+
+    The status is polled with DescribeExecution unless `status_reader` offers a cheaper way.
+    """
+    arn = client.start_execution(
         stateMachineArn=state_machine_arn, name=name or uuid.uuid4().hex, input=execution_input
-    )
+    )["executionArn"]
+    status = (status_reader or _described(client))(arn)
     deadline = time.monotonic() + deadline_seconds
-    delay = 0.002
-    while True:
-        execution = client.describe_execution(executionArn=started["executionArn"])
-        if execution["status"] in TERMINAL_STATUSES:
-            break
+    delay = 0.001
+    while status() not in TERMINAL_STATUSES:
         if time.monotonic() > deadline:
-            client.stop_execution(
-                executionArn=started["executionArn"],
-                error="States.Timeout",
-                cause=f"no end within {deadline_seconds} s",
-            )
-            execution = client.describe_execution(executionArn=started["executionArn"])
+            cause = f"no end within {deadline_seconds} s"
+            client.stop_execution(executionArn=arn, error="States.Timeout", cause=cause)
             break
         time.sleep(delay)
-        # Each poll is a whole API call, and its CPU is taken from the running executions.
-        delay = min(delay * 2, 0.25)
+        delay = min(delay * 2, longest_poll)
+    execution = client.describe_execution(executionArn=arn)
     return {key: execution[key] for key in _SYNC_RESPONSE_FIELDS if key in execution}
+
+
+def _described(client: Any) -> StatusReader:
+    return lambda arn: lambda: client.describe_execution(executionArn=arn)["status"]
 
 
 def history(client: Any, execution_arn: str) -> list[dict[str, Any]]:
