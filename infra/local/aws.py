@@ -26,6 +26,7 @@ from moto.core.models import botocore_stubber
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.responses import get_backend
 
 from functions.repositories import dynamodb
@@ -84,9 +85,6 @@ def _parse_each_definition_once() -> None:
     AmazonStateLanguageParser.parse = staticmethod(parse_once)  # type: ignore[method-assign]
     json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)
 
-
-if not hasattr(json_path.parse, "cache_info"):
-    _parse_each_definition_once()
 
 if ("before-send", _route) not in BUILTIN_HANDLERS:
     # botocore calls every before-send handler even after one has answered, so moto's stubber
@@ -188,12 +186,35 @@ class LocalAws:
 
 def _moto_status(execution_arn: str) -> Callable[[], str]:
     """moto's own record of the execution, read without an API call: DescribeExecution costs
-    milliseconds of the CPU the executions run on, and searches every execution of the machine."""
+    milliseconds of the CPU the executions run on, and searches every execution of the machine.
+
+    RUNNING until moto has recorded the whole end: it sets the status before the output, the
+    error and the cause, so a status alone can be read with an output still missing.
+    """
     execution = get_backend(ACCOUNT_ID, REGION).describe_execution(execution_arn)
-    return lambda: str(execution.status)
+    return lambda: str(execution.status) if getattr(execution, _END_RECORDED, False) else "RUNNING"
+
+
+_END_RECORDED = "local_end_recorded"
+
+
+def _mark_recorded_ends() -> None:
+    terminated = BaseExecutionWorkerCommunication.terminated
+
+    def terminated_and_marked(self: BaseExecutionWorkerCommunication) -> None:
+        terminated(self)
+        setattr(self.execution, _END_RECORDED, True)
+
+    BaseExecutionWorkerCommunication.terminated = terminated_and_marked  # type: ignore[method-assign]
 
 
 def _cold_start() -> None:
     """Forget what the handlers cached (settings, clients), as a new Lambda sandbox would."""
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
+
+
+# moto patched once per process, before any execution (importing this module again is a no-op).
+if not hasattr(json_path.parse, "cache_info"):
+    _parse_each_definition_once()
+    _mark_recorded_ends()

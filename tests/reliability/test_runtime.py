@@ -1,5 +1,10 @@
 """The embedded runtime itself: what the reliability figures rely on."""
 
+from types import SimpleNamespace
+
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+import infra.local.aws as local_aws_module
 from tests.invariants import balance_of
 
 
@@ -20,3 +25,21 @@ def test_each_dynamodb_request_runs_exactly_once(local_aws):
 
     assert balance_of(local_aws.dynamodb, "counter") == 1
     assert local_aws.dynamodb_requests["UpdateItem"] == 1
+
+
+def test_the_wait_sees_an_end_only_once_moto_has_recorded_all_of_it(monkeypatch):
+    """Regression: moto sets an execution's status before its output and error; the wait read the
+    status alone, so a 201 could come without its body (seen in the soak under load)."""
+    execution = SimpleNamespace(status="SUCCEEDED", output=None)  # status set, output not yet
+    backend = SimpleNamespace(describe_execution=lambda arn: execution)
+    monkeypatch.setattr(local_aws_module, "get_backend", lambda account, region: backend)
+    monkeypatch.setattr(BaseExecutionWorkerCommunication, "_reflect_execution_status", noop)
+    status = local_aws_module._moto_status("arn:execution")
+
+    assert status() == "RUNNING"
+    BaseExecutionWorkerCommunication(execution).terminated()  # moto: the end fully recorded
+    assert status() == "SUCCEEDED"
+
+
+def noop(*args: object) -> None:
+    return None
