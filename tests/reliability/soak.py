@@ -34,6 +34,10 @@ from typing import Any, ClassVar
 DEFAULT_SEED = 20261122
 PHASES = ("faults", "crashes", "model", "parsers", "http")  # the load runs always
 FAULT_EVERY = 8  # operations per injected fault in the faults segment
+# Operations per LocalAws: moto copies both whole tables (and their streams) for every
+# TransactWriteItems, so a table that keeps growing makes every transaction slower, and the
+# copies it keeps ran a worker out of memory after about 1,500 operations.
+CHUNK = 500
 
 
 @dataclass
@@ -101,7 +105,8 @@ def _bar(done: int, total: int, width: int = 20) -> str:
 
 
 def load_worker(index: int, plan: dict[str, Any], updates: Any) -> dict[str, Any]:
-    """One process: one LocalAws; the segments in turn, each settled and checked."""
+    """One process: the segments in turn, in parts of at most CHUNK operations, each part on a
+    LocalAws of its own, settled and checked."""
     _quiet()
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (see _quiet; for the process's life)
     from infra.local.aws import LocalAws
@@ -117,11 +122,11 @@ def load_worker(index: int, plan: dict[str, Any], updates: Any) -> dict[str, Any
 
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
-    with LocalAws() as aws:
-        for number, (segment, count) in enumerate(plan["segments"]):
-            if count:
-                seed = plan["seed"] * 100 + index * 10 + number
-                _segment(aws, index, segment, seed, count, plan, done, result)
+    for number, (segment, count) in enumerate(plan["segments"]):
+        for part, start in enumerate(range(0, count, CHUNK)):
+            seed = (plan["seed"] * 100 + index * 10 + number) * 1000 + part
+            with LocalAws() as aws:
+                _segment(aws, index, segment, seed, min(CHUNK, count - start), plan, done, result)
     stop.set()
     updates.put((index, dict(done)))
     return result
@@ -163,7 +168,7 @@ def _segment(
     settled = workload.settle(aws, transport, records, faults_injected=faults_on)
     every = records + settled.records
     problems = settled.problems + workload.check(aws, every, faults_injected=faults_on)
-    result["by_segment"][segment] = workload.outcomes(records)
+    result["by_segment"].setdefault(segment, Counter()).update(workload.outcomes(records))
     result["problems"] += [f"process {index} {segment}: {line}" for line in problems]
     result["retries"] += settled.retried
     result["dead_locks"] += settled.dead_locks
