@@ -344,7 +344,7 @@ def over_http(figures: Figures, progress: Progress, args: argparse.Namespace) ->
         done = Counter[str]()
 
         def count(record: Any) -> None:
-            done["ops"] += record.phase == "run"
+            done["ops"] += record.phase == "run" and not record.attempt
             progress.update("http", _bar(done["ops"], len(ops)))
 
         records = workload.run(transport, ops, args.threads, progress=count)
