@@ -10,6 +10,21 @@ from functions.domain.models import Lock, Transaction, TransactionType
 from functions.repositories import dynamodb
 from functions.settings import Settings
 
+# Owner token and live lease (invariant 5): every write made under the lock is conditional on it.
+LOCK_HELD = "lockOwner = :owner AND leaseUntil >= :now"
+
+
+def lock_held_check(table_name: str, user_id: str, owner: str, now: int) -> dict[str, Any]:
+    """A TransactWriteItems item that cancels the transaction unless `owner` holds the lock."""
+    return {
+        "ConditionCheck": {
+            "TableName": table_name,
+            "Key": {"userId": {"S": user_id}},
+            "ConditionExpression": LOCK_HELD,
+            "ExpressionAttributeValues": {":owner": {"S": owner}, ":now": {"N": str(now)}},
+        }
+    }
+
 
 class AggregatesRepository:
     def __init__(self, client: Any, table_name: str, transactions_table_name: str) -> None:
@@ -89,9 +104,7 @@ class AggregatesRepository:
                             "UpdateExpression": "SET balance = :balance",
                             # Owner token and live lease: invariant 5. The balance is the one
                             # seen under this lock, so nothing can have moved it in between.
-                            "ConditionExpression": (
-                                "lockOwner = :owner AND leaseUntil >= :now AND balance = :seen"
-                            ),
+                            "ConditionExpression": f"{LOCK_HELD} AND balance = :seen",
                             "ExpressionAttributeValues": {
                                 ":balance": {"N": str(transaction.balance)},
                                 ":owner": {"S": owner},
@@ -147,7 +160,7 @@ class AggregatesRepository:
                             "Key": {"userId": {"S": transaction.user_id}},
                             "UpdateExpression": "SET balance = balance - :signed",
                             # Owner token and live lease: invariant 5.
-                            "ConditionExpression": "lockOwner = :owner AND leaseUntil >= :now",
+                            "ConditionExpression": LOCK_HELD,
                             "ExpressionAttributeValues": {
                                 ":signed": {"N": str(signed)},
                                 ":owner": {"S": owner},

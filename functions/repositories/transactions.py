@@ -13,6 +13,7 @@ from functions.domain.models import (
     TransactionType,
 )
 from functions.repositories import dynamodb
+from functions.repositories.aggregates import lock_held_check
 from functions.settings import Settings
 
 PENDING = "PENDING"
@@ -54,18 +55,8 @@ class TransactionsRepository:
         try:
             self._client.transact_write_items(
                 TransactItems=[
-                    {
-                        "ConditionCheck": {
-                            "TableName": self._aggregates_table,
-                            "Key": {"userId": {"S": request.user_id}},
-                            # Owner token and live lease: invariant 5.
-                            "ConditionExpression": "lockOwner = :owner AND leaseUntil >= :now",
-                            "ExpressionAttributeValues": {
-                                ":owner": {"S": pending.owner},
-                                ":now": {"N": str(now)},
-                            },
-                        }
-                    },
+                    # Owner token and live lease: invariant 5.
+                    lock_held_check(self._aggregates_table, request.user_id, pending.owner, now),
                     {
                         "Put": {
                             "TableName": self._table,

@@ -273,12 +273,18 @@ def java_split(text: str, regex: str) -> JavaList:
     return JavaList(parts)
 
 
+def java_length(text: str) -> int:
+    """String.length: UTF-16 code units (an emoji is 2)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def java_substring(text: str, begin: int, end: int | None = None) -> str:
-    """String.substring: indexes count UTF-16 code units, as length() does (an emoji is 2)."""
+    """String.substring: indexes count UTF-16 code units, as length() does."""
+    length = java_length(text)
+    end = length if end is None else end
+    if not 0 <= begin <= end <= length:
+        raise IndexError(f"begin {begin}, end {end}, length {length}")
     units = text.encode("utf-16-le", "surrogatepass")
-    end = len(units) // 2 if end is None else end
-    if not 0 <= begin <= end <= len(units) // 2:
-        raise IndexError(f"begin {begin}, end {end}, length {len(units) // 2}")
     return units[2 * begin : 2 * end].decode("utf-16-le", "surrogatepass")
 
 
@@ -296,7 +302,7 @@ _STRING_METHODS: dict[str, Callable[..., Any]] = {
     "toLowerCase": lambda self: self.lower(),
     "toUpperCase": lambda self: self.upper(),
     "trim": lambda self: self.strip("".join(chr(c) for c in range(33))),
-    "length": lambda self: len(self.encode("utf-16-le", "surrogatepass")) // 2,
+    "length": java_length,
     "isEmpty": lambda self: not self,
     "contains": lambda self, value: java_string(value) in self,
     "startsWith": lambda self, prefix: self.startswith(prefix),
