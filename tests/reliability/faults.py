@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -46,14 +46,10 @@ class Expected:
 DEBITED, UNTOUCHED = "90.00", "100.00"
 FAILED_500 = Expected("500", UNTOUCHED, "201 applied")
 SUCCEEDED = Expected("201 applied", DEBITED, "201 replayed")
-# DeleteTransaction only runs on a failure path: its scenario is a refused overdraft.
+# The compensations' scenario: a refused overdraft (see STEPS).
 REFUSED = Expected("FAILED InsufficientFundsError", UNTOUCHED, "FAILED InsufficientFundsError")
-REFUSED_PENDING_LEFT = Expected(
-    "FAILED InsufficientFundsError", UNTOUCHED, "FAILED InsufficientFundsError", pending_left=True
-)
-REFUSED_LOCK_LEFT = Expected(
-    "FAILED InsufficientFundsError", UNTOUCHED, "FAILED InsufficientFundsError", lock_left=True
-)
+REFUSED_PENDING_LEFT = replace(REFUSED, pending_left=True)
+REFUSED_LOCK_LEFT = replace(REFUSED, lock_left=True)
 
 
 def expected(step: str, point: FaultPoint) -> Expected:
