@@ -221,6 +221,10 @@ def direct_transaction(job: Job) -> None:
     use_cases.release_lock(aggregates_repository, request.user_id, owner)
 
 
+class OverheadError(RuntimeError):
+    """A saga transaction of the overhead phase did not commit, so its pair does not compare."""
+
+
 def overhead(
     runtime: Any, send: Sender, pairs: int, prefix: str, ticker: Any = None
 ) -> dict[str, Any]:
@@ -229,7 +233,7 @@ def overhead(
     Each pair is one baseline transaction (`direct_transaction`) and one sequential saga
     transaction through `send`, in alternating order, so that both see the same machine load;
     the orchestration overhead is the ratio of their medians.
-    Raises: RuntimeError if a saga transaction did not commit (the pair would not compare).
+    Raises: OverheadError if a saga transaction did not commit (the pair would not compare).
     """
     baseline_seconds: list[float] = []
     saga_seconds: list[float] = []
@@ -245,7 +249,7 @@ def overhead(
     def one_saga(index: int) -> None:
         outcome = send(Job(f"{prefix}-saga-{index}", uuid.uuid4().hex))
         if outcome.status != 201:
-            raise RuntimeError(f"a sequential saga transaction answered {outcome.status}")
+            raise OverheadError(f"a sequential saga transaction answered {outcome.status}")
         saga_seconds.append(outcome.seconds)
 
     for index in range(pairs):

@@ -216,7 +216,7 @@ def _overhead_phase(
             return counts.overhead(
                 runtime, send, sizes.overhead_pairs, f"{transport}-overhead", ticker
             )
-        except RuntimeError as error:
+        except counts.OverheadError as error:
             raise BenchError(f"{title}: {error}") from error
 
 

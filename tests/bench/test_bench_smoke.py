@@ -3,11 +3,13 @@
 import io
 import json
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 
 from tests.bench import __main__ as cli
-from tests.bench import cost, imports, report, suite
+from tests.bench import cost, counts, imports, report, suite
+from tests.bench.load import Job, Outcome
 from tests.bench.progress import Progress
 
 
@@ -119,6 +121,24 @@ def test_an_http_server_that_does_not_answer_is_an_error(monkeypatch):
 
     with pytest.raises(suite.BenchError, match="POST /transactions"):
         suite._http(_progress(), suite.Sizes.quick(), {"overhead": {}, "load": []})
+
+
+def test_a_saga_that_does_not_commit_in_the_overhead_phase_is_an_error(monkeypatch):
+    monkeypatch.setattr(counts, "direct_transaction", lambda job: None)
+    runtime = SimpleNamespace(dynamodb_requests={})
+
+    def busy(job: Job) -> Outcome:
+        return Outcome(429, 0.0)
+
+    with pytest.raises(suite.BenchError, match="saga transaction answered 429"):
+        suite._overhead_phase(_progress(), "embedded", runtime, busy, suite.Sizes.quick())
+
+
+def test_a_busy_lock_whose_lease_ran_out_is_an_error():
+    from infra.local.aws import LocalAws
+
+    with LocalAws() as aws, pytest.raises(counts.BusyScenarioError, match="SUCCEEDED"):
+        counts.request_counts(aws, repetitions=0, include_busy=True, lease_seconds=-60)
 
 
 def test_a_failed_phase_fails_the_command(monkeypatch, capsys):
