@@ -24,8 +24,8 @@ from functions.repositories import dynamodb
 from functions.settings import get_settings
 from infra.local.template import Template
 from tests.builders import get_balance_event
-from tests.consistency.conftest import ROOT
-from tests.consistency.test_template import invoked_functions, resources_of_type
+from tests.consistency.conftest import transform
+from tests.consistency.test_template import DEPLOY_DOC, invoked_functions, resources_of_type
 
 # (action, table) each function needs; the test below records them from the handlers.
 EXPECTED_DYNAMODB_ACCESS = {
@@ -390,7 +390,6 @@ def test_every_lambda_integration_has_an_invoke_permission_scoped_to_its_route(t
 # properties that must then be absent. Actions only: the policy's resources and conditions are not
 # evaluated here, and nothing of this has met IAM.
 
-DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 HANDLERS = ("create", "read", "update", "delete")
 # The stack SAM CLI creates on the first guided deploy in a region, with the deployer's
 # credentials (samcli/lib/bootstrap/bootstrap.py): the artifacts bucket and its policy.
@@ -585,14 +584,10 @@ def deployer_gaps(resources: dict[str, dict[str, Any]], policy: dict[str, Any]) 
 
 
 @pytest.fixture(scope="module")
-def deployed_resources(packaged) -> dict[str, dict[str, Any]]:
+def deployed_resources(packaged, transformed) -> dict[str, dict[str, Any]]:
     """Every resource CloudFormation handles for `make deploy`, with either parameter value."""
-    from tests.consistency.conftest import transform
-
-    resources = {}
-    for parameters in ({}, {"ApiAuthorization": "NONE", "ManageApiGatewayAccount": "false"}):
-        resources.update(transform(packaged, **parameters)["Resources"])
-    return {**resources, **SAM_MANAGED_STACK}
+    other = transform(packaged, ApiAuthorization="NONE", ManageApiGatewayAccount="false")
+    return {**transformed["Resources"], **other["Resources"], **SAM_MANAGED_STACK}
 
 
 def test_every_excused_action_is_one_only_absent_properties_need(deployed_resources):
