@@ -645,15 +645,15 @@ def test_later_deploys_use_the_saved_answers_and_ask_nothing(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("saved", "argv"),
+    ("saved", "argv", "reason"),
     [
-        (False, ["--config-file", "{config}", "--resolve-s3", "--guided"]),
-        (True, ["--config-file", "{config}", "--resolve-s3"]),
-        (False, []),
+        (False, ["--config-file", "{config}", "--resolve-s3", "--guided"], "Config file"),
+        (True, ["--config-file", "{config}", "--resolve-s3"], "Cannot use both"),
+        (False, [], "Missing option '--stack-name'"),
     ],
     ids=["missing-config-file", "resolve-s3-with-a-saved-bucket", "no-stack-name"],
 )
-def test_the_check_refuses_what_sam_cli_refuses(tmp_path, saved, argv):
+def test_the_check_refuses_what_sam_cli_refuses(tmp_path, saved, argv, reason):
     config = tmp_path / "samconfig.toml"
     if saved:
         config.write_text(GUIDED_DEPLOY_ANSWERS)
@@ -661,7 +661,7 @@ def test_the_check_refuses_what_sam_cli_refuses(tmp_path, saved, argv):
 
     refusal = sam_cli_refusal(command + [arg.format(config=config) for arg in argv])
 
-    assert refusal is not None
+    assert refusal is not None and refusal.startswith(reason), refusal
 
 
 def test_destroy_deletes_the_saved_stack_in_its_region(tmp_path):
