@@ -150,7 +150,8 @@ def request_counts(
                 f"({busy['error']}): the lease ran out before AcquireLock's retries did"
             )
         runs["userBusy"] = [busy]
-    item_kb = max(1, math.ceil(max(max_item_bytes(aws).values()) / 1024))
+    largest = max_item_bytes(aws)
+    item_kb = max(1, math.ceil(max(largest.values()) / 1024))
     result: dict[str, Any] = {}
     for outcome, measured in runs.items():
         first = measured[0]
@@ -186,7 +187,7 @@ def request_counts(
         "billedLambdaMs": cold["trace"].billed_lambda_ms,
     }
     result["itemKb"] = item_kb
-    result["maxItemBytes"] = max_item_bytes(aws)
+    result["maxItemBytes"] = largest
     return result
 
 
