@@ -1,6 +1,7 @@
 """Through the HTTP server of `make run`: schemathesis from infra/openapi.yaml, and the workload."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -9,7 +10,7 @@ from infra.local.aws import active_runtime
 from infra.local.lambdas import FaultPoint
 from infra.local.server import serving
 from tests.invariants import violations
-from tests.reliability import workload
+from tests.reliability import http, workload
 from tests.reliability.http import Http, fuzz
 
 
@@ -55,6 +56,46 @@ def test_a_500_is_traced_to_the_execution_that_ended_it(base_url):
     assert answer.execution_arn is not None
     assert "PutTransaction" in aws.entered_states(answer.execution_arn)
     assert transport.problems == []
+
+
+def error(code: str) -> str:
+    return json.dumps({"error": {"code": code, "message": "m"}})
+
+
+SUCCEEDED_ARN = "arn:aws:states:us-east-1:123456789012:execution:wallet:succeeded"
+# A server that breaks the contract: each answer, and the one problem the transport reports.
+BROKEN_ANSWERS = {
+    "body not JSON": (502, "<html>", {}, "POST 'k': 502: body is not JSON: '<html>'"),
+    "201 replayed flag": (201, "{}", {"Idempotent-Replayed": "yes"},
+                          "POST 'k': 201: Idempotent-Replayed: 'yes'"),
+    "replayed flag on an error": (400, error("VALIDATION_ERROR"), {"Idempotent-Replayed": "true"},
+                                  "POST 'k': 400: Idempotent-Replayed on an error"),
+    "status of another code": (409, error("VALIDATION_ERROR"), {},
+                               "POST 'k': 409: body {'error': {'code': 'VALIDATION_ERROR', "
+                               "'message': 'm'}}"),
+    "429 without Retry-After": (429, error("USER_BUSY"), {}, "POST 'k': 429: no Retry-After"),
+    "500 without an execution": (500, error("INTERNAL_ERROR"), {},
+                                 "POST 'k': 500: a 500 that no execution explains"),
+    "500 of a success": (500, error("INTERNAL_ERROR"), {"x-amzn-RequestId": "r1"},
+                         "POST 'k': 500: a 500 for an execution that succeeded"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("status", "text", "headers", "problem"), BROKEN_ANSWERS.values(),
+                         ids=BROKEN_ANSWERS.keys())  # fmt: skip
+def test_an_answer_against_the_contract_is_reported(monkeypatch, status, text, headers, problem):
+    response = requests.Response()
+    response.status_code, response._content = status, text.encode()
+    response.headers.update(headers)
+    monkeypatch.setattr(requests.Session, "post", lambda *args, **kwargs: response)
+    monkeypatch.setattr(http, "executions_by_request_id", lambda *args: {"r1": SUCCEEDED_ARN})
+    stepfunctions = SimpleNamespace(describe_execution=lambda executionArn: {"status": "SUCCEEDED"})
+    aws = SimpleNamespace(stepfunctions=stepfunctions, state_machine_arn="unused")
+    transport = Http("http://unused", aws)
+
+    transport.transact("{}", "k")
+
+    assert transport.problems == [problem]
 
 
 def test_lone_surrogate_in_the_body_is_a_400_naming_the_field(base_url):
