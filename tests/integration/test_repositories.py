@@ -101,6 +101,19 @@ def test_put_pending_is_fenced_by_the_lock(locks, records, client):
     assert transaction_items(client, "u1") == []
 
 
+def test_put_pending_without_the_lock_is_lock_lost_even_where_a_replay_is_stored(
+    locks, records, client
+):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    records.put_pending(pending(), now=1000)
+    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+    locks.release_lock("u1", "e1")
+
+    with pytest.raises(LockLostError):
+        records.put_pending(pending(owner="e2"), now=1002)
+    assert transaction_items(client, "u1")[0]["status"]["S"] == "COMMITTED"
+
+
 def test_stale_holder_cannot_overwrite_the_new_holders_pending_record(locks, records, client):
     locks.take_lock("u1", "stale", now=1000, lease_until=1025, default_balance=DEFAULT)
     locks.take_lock("u1", "e2", now=1026, lease_until=1051, default_balance=DEFAULT)
@@ -249,9 +262,14 @@ def test_a_transaction_cancelled_by_a_conflict_or_throttling_is_retried(settings
 
 
 def test_a_transaction_cancelled_for_another_reason_is_not_mistaken_for_a_lost_lock(settings):
-    locks = aggregates.repository(settings)
+    locks, records = aggregates.repository(settings), transactions.repository(settings)
     with Stubber(locks._client) as stub:
-        stub.add_client_error("transact_write_items", "TransactionCanceledException",
-                              modeled_fields=cancelled("ValidationError", "None"))  # fmt: skip
+        for _ in range(3):
+            stub.add_client_error("transact_write_items", "TransactionCanceledException",
+                                  modeled_fields=cancelled("ValidationError", "None"))  # fmt: skip
+        with pytest.raises(ClientError):
+            records.put_pending(pending(), now=1000)
         with pytest.raises(ClientError):
             locks.commit(result(), "k1", "e1", DEFAULT, 1000)
+        with pytest.raises(ClientError):
+            locks.revert(result(), "k1", "e1", 1000)
