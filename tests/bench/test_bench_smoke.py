@@ -238,6 +238,17 @@ def test_update_doc_writes_the_result_and_the_block(tmp_path):
     assert doc.read_text() == (
         f"intro\n{report.BEGIN}\n\n{report.markdown(DOC_RESULT)}\n\n{report.END}\nafter\n"
     )
+
+
+def test_update_doc_refuses_a_quick_run_and_writes_nothing(tmp_path):
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"intro\n{report.BEGIN}\nold\n{report.END}\nafter\n")
+    before = doc.read_text()
+    source = tmp_path / "run.json"
+    source.write_text(suite.dumps({**DOC_RESULT, "quick": True}))
+
     with pytest.raises(ValueError, match="--quick"):
-        source.write_text(suite.dumps({**DOC_RESULT, "quick": True}))
         cli.update_doc(source, doc, tmp_path / "committed.json")
+
+    assert not (tmp_path / "committed.json").exists()
+    assert doc.read_text() == before
