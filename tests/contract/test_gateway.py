@@ -108,6 +108,7 @@ def test_a_payload_over_api_gateways_10_mb_is_a_400_naming_the_body(api, aws, us
 
 
 def test_a_payload_of_10_mb_reaches_the_integration(api, aws):
+    before = invocations(aws)
     response = api.session.post(
         f"{api.url}/transactions", data=b" " * MAX_PAYLOAD_BYTES, timeout=60,
         headers={"Content-Type": "application/json", "Idempotent-Key": "k"},
@@ -115,6 +116,7 @@ def test_a_payload_of_10_mb_reaches_the_integration(api, aws):
 
     assert_error(response, 400, "VALIDATION_ERROR", "body is too large")
     assert f"{MAX_PAYLOAD_BYTES} characters" in response.json()["error"]["message"]
+    assert invocations(aws)["ValidateRequestFunction"] == before["ValidateRequestFunction"] + 1
 
 
 # --- Step Functions' own limit, as the local StartSyncExecution applies it ---------------------
