@@ -24,8 +24,6 @@ from tests.bench.histories import ExecutionTrace, trace_of
 from tests.bench.load import Job, Sender
 from tests.bench.stats import summary_ms
 
-READ_OPERATIONS = cost.READ_OPERATIONS
-
 
 class TransactItemsRecorder:
     """Records the items of each TransactWriteItems the handlers send, by kind."""
