@@ -421,39 +421,28 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument(
-        "--operations",
-        type=int,
-        default=10_000,
-        help="workload operations through the embedded runtime, in all",
-    )
-    parser.add_argument("--processes", type=int, default=max(1, min(2, os.cpu_count() or 1)))
-    parser.add_argument("--threads", type=int, default=16, help="threads per process")
-    parser.add_argument("--users", type=int, default=48, help="users per segment, plus a hot one")
-    parser.add_argument(
-        "--forced-operations",
-        type=int,
-        default=64,
-        help="operations per process under sys.setswitchinterval(1e-6)",
-    )
-    parser.add_argument("--http-operations", type=int, default=400)
-    parser.add_argument("--fuzz-requests", type=int, default=1_000)
-    parser.add_argument(
-        "--fuzz-examples",
-        type=int,
-        default=130,
-        help="schemathesis examples per operation and mode, per round",
-    )
-    parser.add_argument("--parser-examples", type=int, default=5_000)
-    parser.add_argument("--model-examples", type=int, default=12)
+    # The integer options: (flag, default, help).
+    for flag, default, help_text in (
+        ("--seed", DEFAULT_SEED, None),
+        ("--operations", 10_000, "workload operations through the embedded runtime, in all"),
+        ("--processes", max(1, min(2, os.cpu_count() or 1)), None),
+        ("--threads", 16, "threads per process"),
+        ("--users", 48, "users per segment, plus a hot one"),
+        ("--forced-operations", 64, "operations per process under sys.setswitchinterval(1e-6)"),
+        ("--http-operations", 400, None),
+        ("--fuzz-requests", 1_000, None),
+        ("--fuzz-examples", 130, "schemathesis examples per operation and mode, per round"),
+        ("--parser-examples", 5_000, None),
+        ("--model-examples", 12, None),
+    ):
+        parser.add_argument(flag, type=int, default=default, help=help_text)
     parser.add_argument(
         "--phases",
         type=lambda text: set(text.split(",")),
         default=set(PHASES),
         help=f"the phases after the load to run, comma-separated (default: {','.join(PHASES)})",
     )
-    args = parser.parse_args(argv)  # fmt: skip
+    args = parser.parse_args(argv)
     if args.phases - set(PHASES):
         parser.error(f"unknown phases: {', '.join(sorted(args.phases - set(PHASES)))}")
 
