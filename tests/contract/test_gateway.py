@@ -122,6 +122,12 @@ def test_a_payload_of_10_mb_reaches_the_integration(api, aws):
 # --- Step Functions' own limit, as the local StartSyncExecution applies it ---------------------
 
 
+def started_executions(aws) -> int:
+    paginator = aws.stepfunctions.get_paginator("list_executions")
+    pages = paginator.paginate(stateMachineArn=aws.state_machine_arn)
+    return sum(len(page["executions"]) for page in pages)
+
+
 def start_sync_execution_request(aws, execution_input: str) -> str:
     return json.dumps({"stateMachineArn": aws.state_machine_arn, "input": execution_input})
 
@@ -139,6 +145,30 @@ def test_the_local_start_sync_execution_refuses_an_input_over_256_kib(aws, unit)
 
     assert status == 400
     assert json.loads(answer)["__type"] == "InvalidExecutionInput"
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [("not json", "InvalidExecutionInput"),
+     ('["a list"]', "InvalidExecutionInput"),
+     ('{"input": "{}"}', "InvalidExecutionInput"),
+     ('{"stateMachineArn": "{arn}", "input": 5}', "InvalidExecutionInput"),
+     ('{"stateMachineArn": "{arn}", "input": "not json"}', "InvalidExecutionInput"),
+     ('{"stateMachineArn": "{arn}-other", "input": "{}"}', "StateMachineDoesNotExist")],
+    ids=["request-not-json", "request-not-an-object", "no-state-machine", "input-not-a-string",
+         "input-not-json", "another-state-machine"],
+)  # fmt: skip
+def test_the_local_start_sync_execution_refuses_a_malformed_request(aws, payload, error):
+    gateway = LocalGateway(aws)
+    before = started_executions(aws)
+
+    status, answer = gateway._call_start_sync_execution(
+        payload.replace("{arn}", aws.state_machine_arn)
+    )
+
+    assert status == 400
+    assert json.loads(answer)["__type"] == error
+    assert started_executions(aws) == before
 
 
 def test_the_local_start_sync_execution_runs_an_input_of_256_kib(aws):
