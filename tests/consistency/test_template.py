@@ -384,6 +384,13 @@ def test_compiled_bytecode_is_used_without_looking_at_the_source(tmp_path: Path)
     assert imported.stdout.strip() == "compiled"
 
 
+def test_a_module_that_does_not_compile_stops_the_build(tmp_path: Path):
+    (tmp_path / "broken.py").write_text("def broken(:\n")
+
+    with pytest.raises(SystemExit, match="compileall failed"):
+        build.compile_bundle(sys.executable, tmp_path)
+
+
 def test_build_detects_a_native_module_for_another_machine(tmp_path: Path):
     elf_header = b"\x7fELF" + bytes(14)
     (tmp_path / "arm.so").write_bytes(elf_header + (183).to_bytes(2, "little"))
