@@ -49,6 +49,7 @@ class FakeTransactions:
     stored: StoredTransaction | None = None
     written: list[PendingTransaction] = field(default_factory=list)
     committed_by_owner: Transaction | None = None
+    now: int | None = None  # the `now` of the last put_pending
 
     def put_pending(self, pending, now):
         self.written.append(pending)
