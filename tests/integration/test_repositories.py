@@ -242,34 +242,26 @@ def cancelled(*codes: str) -> dict:
 
 
 @pytest.mark.parametrize(
-    "codes",
-    [("TransactionConflict", "None"), ("None", "ThrottlingError"),
-     ("ConditionalCheckFailed", "ProvisionedThroughputExceeded")],
+    ("codes", "expected"),
+    [(("TransactionConflict", "None"), StorageThrottledError),
+     (("None", "ThrottlingError"), StorageThrottledError),
+     (("ConditionalCheckFailed", "ProvisionedThroughputExceeded"), StorageThrottledError),
+     # Another reason propagates as it is: it is not mistaken for a lost lock.
+     (("ValidationError", "None"), ClientError)],
+    ids=["conflict", "throttling", "throttling-beside-a-failed-condition", "another-reason"],
 )  # fmt: skip
-def test_a_transaction_cancelled_by_a_conflict_or_throttling_is_retried(settings, codes):
+def test_a_cancelled_transaction_is_retried_only_for_a_conflict_or_throttling(
+    settings, codes, expected
+):
     # A conflict is what AcquireLock's retries on the same row cause: retried, never a failure.
     locks, records = aggregates.repository(settings), transactions.repository(settings)
     with Stubber(locks._client) as stub:
         for _ in range(3):
             stub.add_client_error("transact_write_items", "TransactionCanceledException",
                                   modeled_fields=cancelled(*codes))  # fmt: skip
-        with pytest.raises(StorageThrottledError):
+        with pytest.raises(expected):
             records.put_pending(pending(), now=1000)
-        with pytest.raises(StorageThrottledError):
+        with pytest.raises(expected):
             locks.commit(result(), "k1", "e1", DEFAULT, 1000)
-        with pytest.raises(StorageThrottledError):
-            locks.revert(result(), "k1", "e1", 1000)
-
-
-def test_a_transaction_cancelled_for_another_reason_is_not_mistaken_for_a_lost_lock(settings):
-    locks, records = aggregates.repository(settings), transactions.repository(settings)
-    with Stubber(locks._client) as stub:
-        for _ in range(3):
-            stub.add_client_error("transact_write_items", "TransactionCanceledException",
-                                  modeled_fields=cancelled("ValidationError", "None"))  # fmt: skip
-        with pytest.raises(ClientError):
-            records.put_pending(pending(), now=1000)
-        with pytest.raises(ClientError):
-            locks.commit(result(), "k1", "e1", DEFAULT, 1000)
-        with pytest.raises(ClientError):
+        with pytest.raises(expected):
             locks.revert(result(), "k1", "e1", 1000)
