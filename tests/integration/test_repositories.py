@@ -213,12 +213,15 @@ def test_client_errors_are_mapped_at_the_boundary(settings, code, expected):
         stub.add_client_error("update_item", service_error_code=code)
         stub.add_client_error("update_item", service_error_code=code)
         stub.add_client_error("transact_write_items", service_error_code=code)
+        stub.add_client_error("transact_write_items", service_error_code=code)
         with pytest.raises(expected):
             repository.take_lock("u1", "e1", 1, 2, DEFAULT)
         with pytest.raises(expected):
             repository.release_lock("u1", "e1")
         with pytest.raises(expected):
             repository.commit(result(), "k1", "e1", DEFAULT, 1)
+        with pytest.raises(expected):
+            repository.revert(result(), "k1", "e1", 1)
 
 
 @pytest.mark.parametrize(
@@ -255,6 +258,7 @@ def test_a_cancelled_transaction_is_retried_only_for_a_conflict_or_throttling(
 ):
     # A conflict is what AcquireLock's retries on the same row cause: retried, never a failure.
     locks, records = aggregates.repository(settings), transactions.repository(settings)
+    assert records._client is locks._client  # one client per process: one stub serves both
     with Stubber(locks._client) as stub:
         for _ in range(3):
             stub.add_client_error("transact_write_items", "TransactionCanceledException",
