@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         result = suite.run(sizes, quick=args.quick)
     except suite.BenchError as error:
         print(f"\nbench failed: {error}", file=sys.stderr)
-        if sizes.http and str(error).startswith("http"):
+        if isinstance(error, suite.HttpPhaseError):
             print("(--no-http skips the HTTP scenarios)", file=sys.stderr)
         return 1
     path = suite.write(result, args.output)

@@ -38,6 +38,10 @@ class BenchError(RuntimeError):
     """A phase could not run; the bench stops rather than report a partial result."""
 
 
+class HttpPhaseError(BenchError):
+    """An HTTP phase could not run (--no-http skips them)."""
+
+
 @dataclass(frozen=True)
 class Sizes:
     """Operation counts: modest, so that `make bench` ends within 5 minutes on 2 cores."""
@@ -300,11 +304,11 @@ def http_available() -> tuple[bool, str]:
 
 def _http(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
     """The `make run` server (infra/local/server.py serving()) in a thread of this process, and
-    the same scenarios over HTTP. Anything that keeps them from running is a BenchError: only an
-    explicit --no-http skips them."""
+    the same scenarios over HTTP. Anything that keeps them from running is an HttpPhaseError:
+    only an explicit --no-http skips them."""
     available, reason = http_available()
     if not available:
-        raise BenchError(f"http: {reason}")
+        raise HttpPhaseError(f"http: {reason}")
     import boto3
     import requests
 
@@ -316,9 +320,11 @@ def _http(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
         try:
             probe = http_sender(base_url)(Job("http-probe", uuid.uuid4().hex))
         except requests.RequestException as error:
-            raise BenchError(f"http: POST /transactions to {base_url} failed ({error})") from error
+            raise HttpPhaseError(
+                f"http: POST /transactions to {base_url} failed ({error})"
+            ) from error
         if probe.status != 201:
-            raise BenchError(
+            raise HttpPhaseError(
                 f"http: the server answered {probe.status} to a valid POST /transactions"
             )
         result["http"] = {"run": True, "reason": ""}
@@ -424,7 +430,12 @@ def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
             imports.measure_cold(result["imports"], sizes.cold_import_repetitions, ticker)
     _embedded(progress, sizes, result)
     if sizes.http:
-        _http(progress, sizes, result)
+        try:
+            _http(progress, sizes, result)
+        except HttpPhaseError:
+            raise
+        except BenchError as error:  # a phase shared with the embedded runtime, run over HTTP
+            raise HttpPhaseError(str(error)) from error
     else:
         result["http"] = {"run": False, "reason": "--no-http"}
     result.update(derive(result))
