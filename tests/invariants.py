@@ -7,7 +7,8 @@ from typing import Any
 from functions.settings import get_settings
 
 
-def _scan(client: Any, table: str) -> list[dict[str, Any]]:
+def scan(client: Any, table: str) -> list[dict[str, Any]]:
+    """Every item of `table`, read consistently, page by page."""
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
     while True:
@@ -32,7 +33,7 @@ def violations(
     found: list[str] = []
     expected: dict[str, Decimal] = defaultdict(lambda: settings.default_balance)
     transaction_ids: set[str] = set()
-    for item in _scan(client, settings.transactions_table_name):
+    for item in scan(client, settings.transactions_table_name):
         user, key = item["userId"]["S"], item["idempotencyKey"]["S"]
         if item["status"]["S"] != "COMMITTED":
             if not allow_pending:
@@ -43,7 +44,7 @@ def violations(
         transaction_ids.add(item["transactionId"]["S"])
         amount = Decimal(item["amount"]["N"])
         expected[user] += amount if item["type"]["S"] == "credit" else -amount
-    aggregates = {i["userId"]["S"]: i for i in _scan(client, settings.aggregates_table_name)}
+    aggregates = {i["userId"]["S"]: i for i in scan(client, settings.aggregates_table_name)}
     for user in set(expected) | set(aggregates):
         row = aggregates.get(user)
         balance = Decimal(row["balance"]["N"]) if row else settings.default_balance
@@ -80,6 +81,6 @@ def lock_owner(client: Any, user_id: str) -> str | None:
 def transaction_items(client: Any, user_id: str) -> list[dict[str, Any]]:
     return [
         item
-        for item in _scan(client, get_settings().transactions_table_name)
+        for item in scan(client, get_settings().transactions_table_name)
         if item["userId"]["S"] == user_id
     ]

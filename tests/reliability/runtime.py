@@ -10,6 +10,7 @@ from typing import Any
 
 from functions.settings import get_settings
 from tests.builders import get_balance_event
+from tests.invariants import scan
 
 # Failures with a definite meaning for the client (a 4xx row of the contract).
 DOMAIN_ERRORS = frozenset(
@@ -107,11 +108,11 @@ def wait_for_stragglers(deadline_seconds: float = 30.0) -> None:
 
 
 def aggregate_rows(client: Any) -> dict[str, dict[str, Any]]:
-    return {item["userId"]["S"]: item for item in _scan(client, _settings_tables()[1])}
+    return {item["userId"]["S"]: item for item in scan(client, _settings_tables()[1])}
 
 
 def transaction_rows(client: Any) -> list[dict[str, Any]]:
-    return _scan(client, _settings_tables()[0])
+    return scan(client, _settings_tables()[0])
 
 
 def expire_lease(client: Any, user_id: str, owner: str) -> bool:
@@ -135,14 +136,3 @@ def expire_lease(client: Any, user_id: str, owner: str) -> bool:
 def _settings_tables() -> tuple[str, str]:
     settings = get_settings()
     return settings.transactions_table_name, settings.aggregates_table_name
-
-
-def _scan(client: Any, table: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
