@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.reliability import soak
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,6 +31,14 @@ def test_soak_runs_end_to_end_and_reports_no_violation():
     assert figure(r"http workload: 201 applied (\d+)", run.stdout) > 0
     assert figure(r"http fuzzing \(schemathesis\): (\d+) requests", run.stdout) >= 20
     assert "ops/s" in run.stderr and "load: 96 operations" in run.stderr  # the progress display
+
+
+def test_an_unknown_phase_is_refused_before_anything_runs(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        soak.main(["--phases", "http,nope"])
+
+    assert exit_.value.code == 2
+    assert "unknown phases: nope" in capsys.readouterr().err
 
 
 def figure(pattern: str, text: str) -> int:
