@@ -14,6 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from tests.builders import transaction_body
 from tests.invariants import balance_of, lock_owner, transaction_items, violations
 from tests.reliability.runtime import aggregate_rows, expire_lease, transact
 
@@ -54,10 +55,6 @@ def is_busy_for_a_newcomer(aws: Any, user: str) -> bool:
     return json.loads(result.payload)["errorType"] == "UserBusyError"
 
 
-def body(user: str, type_: str, amount: str) -> str:
-    return json.dumps({"userId": user, "ammount": amount, "type": type_})
-
-
 def run_crash(aws: Any, step: str, *, real_lease: bool) -> list[str]:
     """Crash after `step`, then check the user is busy until the lease runs out and not after.
 
@@ -84,7 +81,7 @@ def run_crash(aws: Any, step: str, *, real_lease: bool) -> list[str]:
     expect("violations", violations(aws.dynamodb, allow_held_locks=True, allow_pending=True), [])
 
     # Before the lease runs out: busy, even after the state machine's lock retries.
-    busy = transact(aws, body(user, "credit", "5"), "next")
+    busy = transact(aws, transaction_body(user, "5", "credit"), "next")
     expect("request while the lease runs", busy.label, "FAILED UserBusyError")
     expect("lock after the busy request", lock_owner(aws.dynamodb, user), owner)
     if real_lease:
@@ -96,9 +93,9 @@ def run_crash(aws: Any, step: str, *, real_lease: bool) -> list[str]:
         expire_lease(aws.dynamodb, user, owner)
 
     # After: the next request takes the lock over, and the crashed key ends correctly.
-    after = transact(aws, body(user, "credit", "5"), "next")
+    after = transact(aws, transaction_body(user, "5", "credit"), "next")
     expect("request once the lease ran out", after.label, "201 applied")
-    replay = transact(aws, body(user, "debit", "10"), "crashed")
+    replay = transact(aws, transaction_body(user, "10", "debit"), "crashed")
     expect("crashed key sent again", replay.label, "201 replayed" if committed else "201 applied")
     expect("final balance", balance_of(aws.dynamodb, user), Decimal("95.00"))
     expect("violations at the end", violations(aws.dynamodb), [])

@@ -7,13 +7,13 @@ Lambda.ServiceException, which the ASL retries, so the step runs twice).
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from infra.local.lambdas import FaultPoint
+from tests.builders import transaction_body
 from tests.invariants import balance_of, lock_owner, transaction_items, violations
 from tests.reliability.runtime import Answer, expire_lease, transact
 
@@ -81,16 +81,12 @@ def classify(answer: Answer) -> str:
     return "500"
 
 
-def body(user: str, type_: str, amount: str) -> str:
-    return json.dumps({"userId": user, "ammount": amount, "type": type_})
-
-
 def run_case(aws: Any, step: str, point: FaultPoint) -> list[str]:
     """One fault, then a retry; returns what went against the expectation (empty if nothing)."""
     want = expected(step, point)
     function, amount = STEPS[step]
     user, key = f"fault-{uuid.uuid4().hex[:8]}", "k1"
-    request = body(user, "debit", amount)
+    request = transaction_body(user, amount, "debit")
     problems: list[str] = []
 
     def expect(what: str, actual: object, wanted: object) -> None:
@@ -124,7 +120,7 @@ def run_double_fault(aws: Any) -> list[str]:
     """UpdateBalance crashes after its commit and the compensation that would revert it crashes
     too: the commit stands, the client got a 500, and its retry replays the committed result."""
     user, key = f"fault-{uuid.uuid4().hex[:8]}", "k1"
-    request = body(user, "debit", "10")
+    request = transaction_body(user, "10", "debit")
     aws.lambdas.inject_fault("UpdateBalanceFunction", FaultPoint.AFTER)
     aws.lambdas.inject_fault("DeleteTransactionFunction", FaultPoint.BEFORE)
     first = transact(aws, request, key)
