@@ -11,6 +11,7 @@ from functools import cache
 DEFAULTS = {
     "TRANSACTIONS_TABLE_NAME": "transactions",
     "AGGREGATES_TABLE_NAME": "transactions_aggregate",
+    "LEDGER_TABLE_NAME": "ledger",
     "DEFAULT_BALANCE": "100.00",
     "CURRENCY": "USD",
     # Longer than the state machine's TimeoutSeconds, so a live execution never outlives its lease.
@@ -22,6 +23,7 @@ DEFAULTS = {
 class Settings:
     transactions_table_name: str
     aggregates_table_name: str
+    ledger_table_name: str
     default_balance: Decimal
     currency: str
     lock_lease_seconds: int
@@ -34,6 +36,7 @@ class Settings:
         return cls(
             transactions_table_name=value("TRANSACTIONS_TABLE_NAME"),
             aggregates_table_name=value("AGGREGATES_TABLE_NAME"),
+            ledger_table_name=value("LEDGER_TABLE_NAME"),
             default_balance=Decimal(value("DEFAULT_BALANCE")),
             currency=value("CURRENCY"),
             lock_lease_seconds=int(value("LOCK_LEASE_SECONDS")),

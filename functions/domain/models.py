@@ -86,6 +86,42 @@ class Transaction:
 
 
 @dataclass(frozen=True)
+class LedgerEntry:
+    """One committed movement of a user's money, numbered by the user's sequence (1, 2, 3, ...).
+
+    A commit's entry has the transaction's id; a reversal (a commit undone by the saga's
+    compensation) has its own id, the opposite type, and names the entry it reverses.
+    """
+
+    user_id: str
+    sequence: int
+    entry_id: str
+    type: TransactionType
+    amount: Decimal
+    balance_after: Decimal
+    currency: str
+    created_at: str
+    idempotency_key: str
+    reverses: str | None = None
+
+    def to_dict(self) -> dict[str, str | int]:
+        """The contract's Entry (GET /transactions)."""
+        entry: dict[str, str | int] = {
+            "transactionId": self.entry_id,
+            "sequence": self.sequence,
+            "type": self.type.value,
+            "amount": format_money(self.amount),
+            "balanceAfter": format_money(self.balance_after),
+            "currency": self.currency,
+            "createdAt": self.created_at,
+            "idempotencyKey": self.idempotency_key,
+        }
+        if self.reverses is not None:
+            entry["reverses"] = self.reverses
+        return entry
+
+
+@dataclass(frozen=True)
 class StoredTransaction:
     """What the transactions table already holds under a (userId, key)."""
 

@@ -519,7 +519,7 @@ def test_api_stage_has_tracing_json_access_logs_and_throttling(transformed):
 def test_tables_are_on_demand_recoverable_encrypted_and_retained(sam_template):
     tables = resources_of_type(sam_template, "AWS::DynamoDB::Table")
 
-    assert set(tables) == {"TransactionsTable", "AggregatesTable"}
+    assert set(tables) == {"TransactionsTable", "AggregatesTable", "LedgerTable"}
     for name, table in tables.items():
         properties = table["Properties"]
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
@@ -530,6 +530,12 @@ def test_tables_are_on_demand_recoverable_encrypted_and_retained(sam_template):
         assert properties["SSESpecification"] == {"SSEEnabled": True}, name
     stream = tables["TransactionsTable"]["Properties"]["StreamSpecification"]
     assert stream == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    ledger = tables["LedgerTable"]["Properties"]
+    assert ledger["KeySchema"] == [
+        {"AttributeName": "userId", "KeyType": "HASH"},
+        {"AttributeName": "sequence", "KeyType": "RANGE"},
+    ]
+    assert ledger["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
 
 
 def test_outputs_give_the_api_url_and_the_state_machine(sam_template):

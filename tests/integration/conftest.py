@@ -13,6 +13,7 @@ from infra.local.template import Template
 def settings(monkeypatch) -> Settings:
     monkeypatch.setenv("TRANSACTIONS_TABLE_NAME", "TransactionsTable")
     monkeypatch.setenv("AGGREGATES_TABLE_NAME", "AggregatesTable")
+    monkeypatch.setenv("LEDGER_TABLE_NAME", "LedgerTable")
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
     yield get_settings()

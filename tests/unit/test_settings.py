@@ -8,10 +8,11 @@ def test_defaults_are_documented_values():
     assert settings.default_balance == Decimal("100.00")
     assert settings.currency == "USD"
     assert settings.lock_lease_seconds == 25
-    assert (settings.transactions_table_name, settings.aggregates_table_name) == (
-        "transactions",
-        "transactions_aggregate",
-    )
+    assert (
+        settings.transactions_table_name,
+        settings.aggregates_table_name,
+        settings.ledger_table_name,
+    ) == ("transactions", "transactions_aggregate", "ledger")
 
 
 def test_environment_overrides_defaults():
