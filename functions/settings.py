@@ -12,6 +12,10 @@ DEFAULTS = {
     "TRANSACTIONS_TABLE_NAME": "transactions",
     "AGGREGATES_TABLE_NAME": "transactions_aggregate",
     "LEDGER_TABLE_NAME": "ledger",
+    "OUTBOX_TABLE_NAME": "outbox",
+    # Longer than a stream keeps its records (24 h), so an event is never deleted unread.
+    "OUTBOX_TTL_SECONDS": "172800",
+    "EVENT_BUS_NAME": "wallet",
     "DEFAULT_BALANCE": "100.00",
     "CURRENCY": "USD",
     # Longer than the state machine's TimeoutSeconds, so a live execution never outlives its lease.
@@ -24,6 +28,9 @@ class Settings:
     transactions_table_name: str
     aggregates_table_name: str
     ledger_table_name: str
+    outbox_table_name: str
+    outbox_ttl_seconds: int
+    event_bus_name: str
     default_balance: Decimal
     currency: str
     lock_lease_seconds: int
@@ -37,6 +44,9 @@ class Settings:
             transactions_table_name=value("TRANSACTIONS_TABLE_NAME"),
             aggregates_table_name=value("AGGREGATES_TABLE_NAME"),
             ledger_table_name=value("LEDGER_TABLE_NAME"),
+            outbox_table_name=value("OUTBOX_TABLE_NAME"),
+            outbox_ttl_seconds=int(value("OUTBOX_TTL_SECONDS")),
+            event_bus_name=value("EVENT_BUS_NAME"),
             default_balance=Decimal(value("DEFAULT_BALANCE")),
             currency=value("CURRENCY"),
             lock_lease_seconds=int(value("LOCK_LEASE_SECONDS")),

@@ -38,17 +38,23 @@ EXPECTED_DYNAMODB_ACCESS = {
         ("dynamodb:ConditionCheckItem", "AggregatesTable"),
         ("dynamodb:PutItem", "TransactionsTable"),
     },
-    # commit: TransactWriteItems of two Updates, the aggregate row and the transaction record.
+    # commit: TransactWriteItems of two Updates, the aggregate row and the transaction record,
+    # and two Puts, the ledger entry and its outbox event.
     "UpdateBalanceFunction": {
         ("dynamodb:UpdateItem", "AggregatesTable"),
         ("dynamodb:UpdateItem", "TransactionsTable"),
+        ("dynamodb:PutItem", "LedgerTable"),
+        ("dynamodb:PutItem", "OutboxTable"),
     },
     # release_lock: UpdateItem removing the lock.
     "ReleaseLockFunction": {("dynamodb:UpdateItem", "AggregatesTable")},
-    # delete_pending: DeleteItem; revert: TransactWriteItems of an Update and a Delete.
+    # delete_pending: DeleteItem; revert: TransactWriteItems of an Update and a Delete, and
+    # the Puts of the reversing entry and its outbox event.
     "DeleteTransactionFunction": {
         ("dynamodb:DeleteItem", "TransactionsTable"),
         ("dynamodb:UpdateItem", "AggregatesTable"),
+        ("dynamodb:PutItem", "LedgerTable"),
+        ("dynamodb:PutItem", "OutboxTable"),
     },
     # find_balance: a consistent GetItem.
     "GetBalanceFunction": {("dynamodb:GetItem", "AggregatesTable")},
@@ -281,6 +287,7 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
         {
             "request": request,
             "balance": lock["balance"],
+            "lastSequence": lock["lastSequence"],
             "transactionId": put["transactionId"],
             "createdAt": put["createdAt"],
             "executionId": owner,
@@ -456,12 +463,17 @@ EXCUSED: list[tuple[str, tuple[str, ...], set[str]]] = [
     ("AWS::DynamoDB::Table", ("ContributorInsightsSpecification",), {
         "dynamodb:UpdateContributorInsights", "iam:CreateServiceLinkedRole",
     }),
-    ("AWS::DynamoDB::Table", ("TimeToLiveSpecification",), {"dynamodb:UpdateTimeToLive"}),
     ("AWS::DynamoDB::Table", ("ResourcePolicy",), {
         "dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy",
     }),
     # Replicas (multi-Region tables): no property of this template's tables asks for one.
     ("AWS::DynamoDB::Table", (), {"dynamodb:CreateTableReplica", "dynamodb:AssociateTableReplica"}),
+    # The event bus is encrypted with an AWS owned key unless it names one of the account's.
+    ("AWS::Events::EventBus", ("KmsKeyIdentifier",), {
+        "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncrypt", "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+    }),
     ("AWS::Logs::LogGroup", ("DataProtectionPolicy",), {"logs:PutDataProtectionPolicy"}),
     ("AWS::Logs::LogGroup", ("FieldIndexPolicies",), {
         "logs:PutIndexPolicy", "logs:DeleteIndexPolicy",
