@@ -36,3 +36,9 @@ def get_balance_event(query: dict[str, str] | None) -> dict[str, Any]:
     event["queryStringParameters"] = query
     event["multiValueQueryStringParameters"] = {k: [v] for k, v in (query or {}).items()} or None
     return event
+
+
+def outbox_stream_event() -> dict[str, Any]:
+    """A Lambda DynamoDB stream event of the outbox, in the shape Lambda delivers (AWS's
+    documented sample event): an INSERT of an event, and a REMOVE of one expiring by TTL."""
+    return json.loads((EVENTS / "dynamodb_stream_outbox.json").read_text())

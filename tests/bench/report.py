@@ -26,8 +26,16 @@ COST_LINES = {
     "dynamodbReads": "DynamoDB read request units",
     "logs": "CloudWatch Logs ingestion (Level ALL)",
     "xray": "X-Ray traces (5% sampled)",
+    "eventsForwarderRequests": "Outbox forwarder Lambda requests (1 per event, sent alone)",
+    "eventsForwarderDuration": "Outbox forwarder Lambda duration",
+    "eventBridgeEvents": "EventBridge custom events (1 per ledger entry)",
     "total": "total",
 }
+
+
+def _usd(value: float | None) -> str:
+    """A cost line; "-" for a line a result recorded before it existed does not have."""
+    return "-" if value is None else f"{value:,.2f}"
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -235,7 +243,7 @@ def tables(result: dict[str, Any]) -> list[Table]:
             "Cost per million requests, us-east-1 list prices (USD)",
             ["line", *[OUTCOMES[o] for o in per_million]],
             [
-                [label, *[f"{per_million[o][line]:,.2f}" for o in per_million]]
+                [label, *[_usd(per_million[o].get(line)) for o in per_million]]
                 for line, label in labels.items()
             ],
         )

@@ -20,10 +20,10 @@ import cfnlint
 import pytest
 from moto import mock_aws
 
-from functions.repositories import dynamodb
+from functions.repositories import dynamodb, event_bus
 from functions.settings import get_settings
 from infra.local.template import Template
-from tests.builders import get_balance_event
+from tests.builders import get_balance_event, outbox_stream_event
 from tests.consistency.conftest import transform
 from tests.consistency.test_template import DEPLOY_DOC, invoked_functions, resources_of_type
 
@@ -58,11 +58,25 @@ EXPECTED_DYNAMODB_ACCESS = {
     },
     # find_balance: a consistent GetItem.
     "GetBalanceFunction": {("dynamodb:GetItem", "AggregatesTable")},
+    # The outbox's forwarder reads no table itself: its event source mapping reads the stream.
+    "ForwardEventsFunction": set(),
 }
+
+# Other requests the handlers make (recorded too): the forwarder's PutEvents on the stack's bus.
+EXPECTED_OTHER_ACCESS = {"ForwardEventsFunction": {("events:PutEvents", "WalletEventBus")}}
+
+# What a DynamoDB stream event source mapping does with its function's role: read the stream
+# (ListStreams names no stream) and send a batch it gave up on to its on-failure queue.
+STREAM_READ_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+)
 
 # Wildcards that AWS requires. Step Functions' log delivery (CloudWatch Logs vended-log APIs) and
 # X-Ray accept no resource-level permissions, so their documented policies use Resource "*".
 ALLOWED_WILDCARD_STATEMENTS = {
+    "ForwardEventsFunctionRole": [{"dynamodb:ListStreams"}],
     "TransactionStateMachineRole": [
         {
             "logs:CreateLogDelivery",
@@ -116,6 +130,8 @@ def resource_name(resource: Any) -> str:
         return "*"
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         name, attribute = resource["Fn::GetAtt"]
+        if attribute == "StreamArn":
+            return f"{name}.StreamArn"
         assert attribute == "Arn", resource
         return str(name)
     if isinstance(resource, dict) and "Ref" in resource:
@@ -179,6 +195,29 @@ def test_a_wildcard_fails_the_check(transformed):
         )
 
 
+def partitioned(arn: Any) -> str:
+    """A managed policy's ARN, written as a string or as !Sub with ${AWS::Partition}."""
+    if isinstance(arn, dict):
+        return str(arn["Fn::Sub"]).replace("${AWS::Partition}", "aws")
+    return str(arn)
+
+
+def stream_mapping_needs(template: dict[str, Any], function: str) -> set[tuple[str, str]]:
+    """What the stream event source mappings of `function` do with its role."""
+    needs = set()
+    for mapping in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values():
+        properties = mapping["Properties"]
+        if properties["FunctionName"] != {"Ref": function}:
+            continue
+        stream = resource_name(properties["EventSourceArn"])
+        needs |= {(action, stream) for action in STREAM_READ_ACTIONS}
+        needs.add(("dynamodb:ListStreams", "*"))
+        on_failure = properties.get("DestinationConfig", {}).get("OnFailure")
+        if on_failure:
+            needs.add(("sqs:SendMessage", resource_name(on_failure["Destination"])))
+    return needs
+
+
 def test_only_the_expected_managed_policies_are_attached(transformed):
     roles = resources_of_type(transformed, "AWS::IAM::Role")
     function_role_names = {
@@ -186,11 +225,11 @@ def test_only_the_expected_managed_policies_are_attached(transformed):
         for f in resources_of_type(transformed, "AWS::Lambda::Function").values()
     }
     for name, role in roles.items():
-        attached = role["Properties"].get("ManagedPolicyArns", [])
+        attached = [partitioned(arn) for arn in role["Properties"].get("ManagedPolicyArns", [])]
         if name in function_role_names:
             assert set(attached) == FUNCTION_MANAGED_POLICIES, name
         elif name == "ApiGatewayCloudWatchRole":
-            assert attached == [API_GATEWAY_LOGGING_POLICY]
+            assert attached == [partitioned(API_GATEWAY_LOGGING_POLICY)]
             assert trusted_services(role) == ["apigateway.amazonaws.com"]
             assert role["Condition"] == "IsApiGatewayAccountManaged"
         else:
@@ -208,7 +247,24 @@ def test_each_function_may_make_exactly_its_dynamodb_requests(transformed):
     assert set(roles) == set(EXPECTED_DYNAMODB_ACCESS)
     for name, role in roles.items():
         assert trusted_services(role) == ["lambda.amazonaws.com"], name
-        assert grants(role) == EXPECTED_DYNAMODB_ACCESS[name], name
+        assert grants(role) == (
+            EXPECTED_DYNAMODB_ACCESS[name]
+            | EXPECTED_OTHER_ACCESS.get(name, set())
+            | stream_mapping_needs(transformed, name)
+        ), name
+
+
+def test_a_stream_consumer_may_read_its_stream_and_dead_letter_only(transformed):
+    needs = stream_mapping_needs(transformed, "ForwardEventsFunction")
+
+    assert needs == {
+        ("dynamodb:DescribeStream", "OutboxTable.StreamArn"),
+        ("dynamodb:GetRecords", "OutboxTable.StreamArn"),
+        ("dynamodb:GetShardIterator", "OutboxTable.StreamArn"),
+        ("dynamodb:ListStreams", "*"),
+        ("sqs:SendMessage", "OutboxDeadLetterQueue"),
+    }
+    assert stream_mapping_needs(transformed, "UpdateBalanceFunction") == set()
 
 
 @dataclass
@@ -234,6 +290,11 @@ class DynamoDbRecorder:
     def __init__(self) -> None:
         self.current = ""
         self.access: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.other: dict[str, set[tuple[str, str]]] = defaultdict(set)
+
+    def record_put_events(self, params: dict[str, Any], **_: Any) -> None:
+        for entry in params["Entries"]:
+            self.other[self.current].add(("events:PutEvents", entry["EventBusName"]))
 
     def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name in ("TransactWriteItems", "TransactGetItems"):
@@ -261,15 +322,21 @@ def recorder(monkeypatch) -> Iterator[DynamoDbRecorder]:
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
+    event_bus.client.cache_clear()
     with mock_aws():
         client = boto3.client("dynamodb")
         for table in template.tables.values():
             client.create_table(**table.create_table_request())
+        boto3.client("events").create_event_bus(Name=get_settings().event_bus_name)
         recorder = DynamoDbRecorder()
         dynamodb.client().meta.events.register("provide-client-params.dynamodb", recorder)
+        event_bus.client().meta.events.register(
+            "provide-client-params.events.PutEvents", recorder.record_put_events
+        )
         yield recorder
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
+    event_bus.client.cache_clear()
 
 
 def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
@@ -298,12 +365,18 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     )
     released = recorder.run("ReleaseLockFunction", {"userId": "u1", "executionId": owner})
     response = recorder.run("GetBalanceFunction", get_balance_event({"userId": "u1"}))
+    forwarded = recorder.run("ForwardEventsFunction", outbox_stream_event())
 
     assert committed["transaction"]["balance"] == "110.00"
     assert reverted == {"reverted": True}
     assert released == {"released": True}
     assert (response["statusCode"], json.loads(response["body"])["balance"]) == (200, "100.00")
+    assert forwarded == {"batchItemFailures": []}
     assert dict(recorder.access) == EXPECTED_DYNAMODB_ACCESS
+    # Locally the bus is named after its logical id, as the tables are.
+    assert {name: access for name, access in recorder.other.items() if access} == (
+        EXPECTED_OTHER_ACCESS
+    )
 
 
 # The state machine and the API.
@@ -473,6 +546,10 @@ EXCUSED: list[tuple[str, tuple[str, ...], set[str]]] = [
         "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
         "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncrypt", "kms:ReEncryptFrom",
         "kms:ReEncryptTo",
+    }),
+    # A mapping's filter criteria are encrypted with an AWS owned key unless it names one.
+    ("AWS::Lambda::EventSourceMapping", ("KMSKeyArn",), {
+        "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey",
     }),
     ("AWS::Logs::LogGroup", ("DataProtectionPolicy",), {"logs:PutDataProtectionPolicy"}),
     ("AWS::Logs::LogGroup", ("FieldIndexPolicies",), {
