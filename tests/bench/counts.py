@@ -197,9 +197,13 @@ def request_counts(
             "events": first["events"],
             "streamLambda": first["streamLambda"],
             "streamLambdaTotal": sum(first["streamLambda"].values()),
+            # The drain's time when it invoked the forwarder (moto's PutEvents included): an
+            # upper bound of the forwarder's billed duration; none when nothing was forwarded.
             "streamMs": round(
                 sorted(m["streamSeconds"] for m in measured)[len(measured) // 2] * 1000, 1
-            ),
+            )
+            if first["streamLambda"]
+            else 0.0,
             **cost.request_units(first["dynamodb"], first["transactItems"], item_kb),
             "expressDurationMs": round(sorted(t.duration_ms for t in traces)[len(traces) // 2], 1),
             "billedExpressMs": sorted(t.billed_express_ms for t in traces)[len(traces) // 2],
