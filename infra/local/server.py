@@ -1,7 +1,10 @@
-"""The local HTTP server: a threaded werkzeug server over LocalGateway and LocalAws."""
+"""The local HTTP server: a threaded werkzeug server over LocalGateway and LocalAws, with the
+execution view (infra/console) on the same port under /_console/, a prefix that no path of
+infra/openapi.yaml starts with (tests/contract checks it), so it cannot hide an API route."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -12,16 +15,20 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
-from infra.local.aws import LocalAws
+from functions.settings import Settings
+from infra.console.app import PREFIX as CONSOLE_PREFIX
+from infra.console.app import Console
+from infra.console.source import Executions
+from infra.local.aws import STATE_MACHINE, LocalAws
 from infra.local.gateway import LocalGateway
 
 log = logging.getLogger("local_api")
 
 
 class _RequestLog:
-    """One line per request: method, path, status and time taken."""
+    """One line per request: method, path, status and time taken (not the view's live polls)."""
 
-    def __init__(self, app: LocalGateway) -> None:
+    def __init__(self, app: Any) -> None:
         self._app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -34,14 +41,38 @@ class _RequestLog:
             return start_response(code, headers, *args)
 
         result = self._app(environ, recording_start_response)
+        if request.path.endswith("/live") and request.path.startswith(CONSOLE_PREFIX):
+            return result
         elapsed = (time.perf_counter() - started) * 1000
         log.info("%s %s -> %s (%.0f ms)", request.method, request.full_path.rstrip("?"),
                  status[0] if status else "?", elapsed)  # fmt: skip
         return result
 
 
+class _Dispatch:
+    """/_console/ to the execution view, everything else to the API."""
+
+    def __init__(self, api: LocalGateway, console: Console) -> None:
+        self._api = api
+        self._console = console
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+            return self._console(environ, start_response)
+        return self._api(environ, start_response)
+
+
+def console_of(aws: LocalAws) -> Console:
+    """The execution view over the runtime's Step Functions and its recorder."""
+    definition = json.loads(aws.template.state_machines[STATE_MACHINE].definition)
+    executions = Executions(aws.stepfunctions, aws.state_machine_arn, aws.recorder)
+    return Console(executions, definition, Settings.from_env().aggregates_table_name)
+
+
 def create_server(aws: LocalAws, host: str, port: int) -> BaseWSGIServer:
-    return make_server(host, port, _RequestLog(LocalGateway(aws)), threaded=True)
+    app = _Dispatch(LocalGateway(aws), console_of(aws))
+    return make_server(host, port, _RequestLog(app), threaded=True)
 
 
 @contextmanager
