@@ -29,6 +29,7 @@ def test_after_a_post_the_list_leads_to_the_execution_its_path_and_a_states_inpu
     expect(row.locator("td.user")).to_have_text(user)
     expect(row.locator("td.http")).to_have_text("201")
     expect(row).to_have_attribute("data-status", "SUCCEEDED")
+    expect(row).to_have_attribute("data-name", request_id)  # as openapi.yaml names it
     row.locator("a.open").click()
 
     expect(page.locator("#execution-status")).to_have_text("SUCCEEDED")
