@@ -98,7 +98,8 @@ class Console:
             return redirect(f"{PREFIX}/executions/{arn.rsplit(':', 1)[1]}", 303)
         status = request.args.get("status", "")
         if status and status not in STATUSES:
-            return self._error(400, "Unknown status", f"Status must be one of {', '.join(STATUSES)}.")
+            known = ", ".join(STATUSES)
+            return self._error(400, "Unknown status", f"Status must be one of {known}.")
         user = request.args.get("user", "").strip()
         summaries = self.executions.summaries(status or None, user or None)
         return self._page("list.html", summaries=summaries, status=status, user=user,
@@ -190,16 +191,17 @@ def _malformed(name: str) -> str:
 
 def timeline(run: Run) -> list[dict[str, Any]]:
     """Each state run and its attempts as spans in percent of the execution's duration."""
-    if run.started is None or not run.states:
+    started = run.started
+    if started is None or not run.states:
         return []
     end = run.stopped or max(
         [s.exited or s.entered for s in run.states]
         + [a.ended or a.scheduled for s in run.states for a in s.attempts]
     )
-    total = max((end - run.started).total_seconds(), 1e-3)
+    total = max((end - started).total_seconds(), 1e-3)
 
     def span(start: datetime, stop: datetime | None) -> dict[str, float]:
-        left = (start - run.started).total_seconds() / total * 100
+        left = (start - started).total_seconds() / total * 100
         width = ((stop or end) - start).total_seconds() / total * 100
         return {"left": round(left, 2), "width": round(max(width, 0.4), 2),
                 "ms": round(((stop or end) - start).total_seconds() * 1000, 1)}  # fmt: skip

@@ -152,7 +152,7 @@ class Layout:
             marker = ("caught" if is_taken else "catch") if is_catch else (
                 "taken" if is_taken else "plain")  # fmt: skip
             parts.append(
-                f'<g class={quoteattr(" ".join(classes))} data-from={quoteattr(edge.source)} '
+                f"<g class={quoteattr(' '.join(classes))} data-from={quoteattr(edge.source)} "
                 f"data-to={quoteattr(edge.target)} data-kind={quoteattr(edge.kind)} "
                 f'data-taken="{str(is_taken).lower()}">'
                 f'<path d="{d}" marker-end="url(#arrow-{marker})"/>'

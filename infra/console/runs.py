@@ -137,7 +137,7 @@ def run_of(events: list[dict[str, Any]], state_types: dict[str, str]) -> Run:
                 continue
             attempt = current.attempts[-1]
             attempt.ended = at
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            details = _details(event)
             if kind == "TaskSucceeded":
                 attempt.outcome = SUCCEEDED
                 attempt.output = details.get("output")
@@ -150,7 +150,7 @@ def run_of(events: list[dict[str, Any]], state_types: dict[str, str]) -> Run:
                 last_failure = attempt
         elif kind in _EXECUTION_ENDS:
             status, stopped = _EXECUTION_ENDS[kind], at
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            details = _details(event)
             error, cause = details.get("error"), details.get("cause")
             if current is not None and current.exited is None:
                 current.exited = at
@@ -161,3 +161,8 @@ def run_of(events: list[dict[str, Any]], state_types: dict[str, str]) -> Run:
                     current.error = current.error or error
                     current.cause = current.cause or cause
     return Run(status, started, stopped, error, cause, states)
+
+
+def _details(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's `...EventDetails` member (each type names its own)."""
+    return next((v for k, v in event.items() if k.endswith("EventDetails")), {})

@@ -83,9 +83,11 @@ def _stored_item(
     read from the backend directly, so that it is no DynamoDB request of its own."""
     try:
         table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(table_name)
-        key_names = [table.hash_key_attr, *([table.range_key_attr] if table.range_key_attr else [])]
-        key = {name: attributes[name] for name in key_names}
-        item = table.get_item(*(DynamoType(value) for value in key.values()))
+        key = {table.hash_key_attr: attributes[table.hash_key_attr]}
+        if table.range_key_attr:
+            key[table.range_key_attr] = attributes[table.range_key_attr]
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        item = table.get_item(DynamoType(key[table.hash_key_attr]), range_key)
     except (KeyError, ResourceNotFoundException):
         return attributes, None
     return key, None if item is None else item.to_json()["Attributes"]

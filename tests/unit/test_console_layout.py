@@ -1,4 +1,4 @@
-"""The drawing of the ASL: every state, every edge, catch edges told apart, retried states marked."""
+"""The drawing of the ASL: every state and edge, catches told apart, retried states marked."""
 
 import json
 import xml.etree.ElementTree as ET

@@ -78,7 +78,9 @@ def test_transact_write_items_names_every_item_and_puts_are_keyed_from_their_ite
 
     [call] = recorder.invocations("exec-1")[0].calls
     assert [(i["table"], i["key"]) for i in call.items] == [
-        ("Transactions", {"userId": {"S": "u1"}}), ("Aggregates", {"userId": {"S": "u1"}})]
+        ("Transactions", {"userId": {"S": "u1"}}),
+        ("Aggregates", {"userId": {"S": "u1"}}),
+    ]
 
 
 def test_requests_outside_an_invocation_or_without_an_execution_are_not_recorded():
