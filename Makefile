@@ -33,7 +33,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here): installed
 # with apt-get when missing and we are root (CI), otherwise named for the developer to install.
 CHROMIUM ?= /usr/bin/chromium
-chromium:
+chromium: ## Install Debian's chromium for the browser tests if missing (as root; else say how)
 	@if [ ! -x "$(CHROMIUM)" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \

@@ -101,7 +101,9 @@ def test_a_busy_lock_shows_its_refused_conditional_checks_and_a_running_executio
     posting = threading.Thread(target=lambda: answers.append(post_transaction(server, user)))
     posting.start()
     page.goto(f"/_console/?user={user}")
+    deadline = time.monotonic() + 20
     while page.locator("tr.execution").count() == 0:
+        assert time.monotonic() < deadline, "the execution never appeared in the list"
         time.sleep(0.05)
         page.reload()
     page.locator("tr.execution a.open").click()
