@@ -25,11 +25,15 @@ def test_local_api_process_serves_logs_and_stops_cleanly():
         url = re.search(r"on (http://127\.0\.0\.1:\d+)", banner[0])
         assert url, banner
         assert any("curl" in line and "/transactions" in line for line in banner)
+        assert any(f"{url[1]}/_console/" in line for line in banner), banner
 
         response = requests.get(f"{url[1]}/balance", params={"userId": "1"}, timeout=30)
         assert response.json()["balance"] == "100.00"
         log_line = process.stdout.readline()
         assert "GET /balance?userId=1 -> 200" in log_line
+        console = requests.get(f"{url[1]}/_console/", timeout=30)
+        assert console.status_code == 200
+        assert "Executions" in console.text
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
