@@ -20,7 +20,7 @@ ROW_GAP = 46
 COLUMN_GAP = 40
 LANE_GAP = 22
 MARGIN = 16
-LABEL_ROOM = 110  # beside the outermost lanes, for their labels
+LABEL_ROOM = 100  # beside the outermost lanes, for their labels
 
 
 @dataclass(frozen=True)
