@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 from infra.console.layout import Layout
 from infra.console.runs import Attempt, Run, run_of
 from infra.console.source import (
+    LIST_LIMIT,
     Executions,
     MalformedNameError,
     UnknownExecutionError,
@@ -101,9 +102,9 @@ class Console:
             known = ", ".join(STATUSES)
             return self._error(400, "Unknown status", f"Status must be one of {known}.")
         user = request.args.get("user", "").strip()
-        summaries = self.executions.summaries(status or None, user or None)
-        return self._page("list.html", summaries=summaries, status=status, user=user,
-                          statuses=STATUSES)  # fmt: skip
+        summaries, total = self.executions.summaries(status or None, user or None, LIST_LIMIT)
+        return self._page("list.html", summaries=summaries, total=total, limit=LIST_LIMIT,
+                          status=status, user=user, statuses=STATUSES)  # fmt: skip
 
     def _request(self, request: Request, request_id: str) -> Response:
         arn = self.executions.find_by_request_id(request_id)

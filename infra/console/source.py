@@ -143,8 +143,9 @@ class Executions:
 
     def summaries(
         self, status: str | None = None, user_id: str | None = None, limit: int = LIST_LIMIT
-    ) -> list[Summary]:
-        """The newest executions first; a user filter looks at the newest `limit` only."""
+    ) -> tuple[list[Summary], int]:
+        """The newest `limit` executions (of the status), newest first, those of `user_id` only
+        if given; and how many there are of the status in all."""
         kwargs: dict[str, Any] = {"stateMachineArn": self.state_machine_arn}
         if status:
             kwargs["statusFilter"] = status
@@ -153,7 +154,7 @@ class Executions:
             listed.extend(page["executions"])
         listed.sort(key=lambda e: e["startDate"], reverse=True)
         found = [self.summary(self.describe(e["executionArn"])) for e in listed[:limit]]
-        return [s for s in found if not user_id or s.user_id == user_id]
+        return [s for s in found if not user_id or s.user_id == user_id], len(listed)
 
     def summary(self, described: dict[str, Any]) -> Summary:
         request_id = request_id_of(described.get("input"))
