@@ -11,7 +11,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -41,9 +41,9 @@ class Recorded(Protocol):
     def http_exchange(self, request_id: str) -> HttpExchange | None: ...
 
 
-# Given an execution's ARN and what the recorder saw, the events it published. The outbox items
-# in its writes are the local answer (outbox_events); a published-events source, such as the
-# local EventBridge bus's archive, can be plugged in here instead.
+# Given an execution's ARN and what the recorder saw, the events it published: the hook for the
+# published-events source. The outbox items in its writes are the local answer (outbox_events);
+# a source reading the local EventBridge bus itself can be plugged in instead.
 PublishedEventsSource = Callable[[str, list[Invocation]], list[dict[str, Any]]]
 
 
@@ -87,19 +87,24 @@ def request_id_of(execution_input: str | None) -> str | None:
     return request_id if isinstance(request_id, str) else None
 
 
-def outbox_events(execution_arn: str, invocations: list[Invocation]) -> list[dict[str, Any]]:
-    """The outbox items this execution's successful TransactWriteItems put: the events its
-    commit published, in the transactional outbox's way (written with the commit)."""
-    found = []
-    for invocation in invocations:
-        for call in invocation.calls:
-            if call.operation != "TransactWriteItems" or call.error is not None:
-                continue
-            for entry in call.request.get("TransactItems", []):
-                put = entry.get("Put")
-                if put and "outbox" in put["TableName"].lower():
-                    found.append({"table": put["TableName"], "item": put["Item"]})
-    return found
+def outbox_events(tables: Collection[str]) -> PublishedEventsSource:
+    """The published-events source of a transactional outbox: the items the execution's
+    successful TransactWriteItems put into one of `tables` (written with the commit, so
+    published exactly when it holds)."""
+
+    def events(execution_arn: str, invocations: list[Invocation]) -> list[dict[str, Any]]:
+        found = []
+        for invocation in invocations:
+            for call in invocation.calls:
+                if call.operation != "TransactWriteItems" or call.error is not None:
+                    continue
+                for entry in call.request.get("TransactItems", []):
+                    put = entry.get("Put")
+                    if put and put["TableName"] in tables:
+                        found.append({"table": put["TableName"], "item": put["Item"]})
+        return found
+
+    return events
 
 
 class Executions:
@@ -108,12 +113,12 @@ class Executions:
         stepfunctions: Any,
         state_machine_arn: str,
         recorded: Recorded | None = None,
-        published_events: PublishedEventsSource = outbox_events,
+        published_events: PublishedEventsSource | None = None,
     ) -> None:
         self._client = stepfunctions
         self.state_machine_arn = state_machine_arn
         self.recorded = recorded
-        self.published_events = published_events
+        self.published_events = published_events or outbox_events(())
         self._ended: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 

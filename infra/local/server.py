@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from werkzeug.wrappers import Request
 from functions.settings import Settings
 from infra.console.app import PREFIX as CONSOLE_PREFIX
 from infra.console.app import Console
-from infra.console.source import Executions
+from infra.console.source import Executions, outbox_events
 from infra.local.aws import STATE_MACHINE, LocalAws
 from infra.local.gateway import LocalGateway
 
@@ -64,9 +65,14 @@ class _Dispatch:
 
 
 def console_of(aws: LocalAws) -> Console:
-    """The execution view over the runtime's Step Functions and its recorder."""
+    """The execution view over the runtime's Step Functions and its recorder; the events an
+    execution published are the items it put, with its commit, into an outbox table (one whose
+    logical id says so: the ledger, whose stream is published, or an outbox of its own)."""
     definition = json.loads(aws.template.state_machines[STATE_MACHINE].definition)
-    executions = Executions(aws.stepfunctions, aws.state_machine_arn, aws.recorder)
+    outboxes = [name for name in aws.template.tables if re.search("Outbox|Ledger", name)]
+    executions = Executions(
+        aws.stepfunctions, aws.state_machine_arn, aws.recorder, outbox_events(outboxes)
+    )
     return Console(executions, definition, Settings.from_env().aggregates_table_name)
 
 

@@ -60,4 +60,6 @@ def test_outbox_events_are_the_outbox_puts_of_successful_transactions():
         call("PutItem", [("OutboxTable", {"eventId": {"S": "e-3"}})]),
     ])  # fmt: skip
 
-    assert outbox_events("arn", [invocation]) == [{"table": "wallet-OutboxTable", "item": event}]
+    published = outbox_events({"wallet-OutboxTable", "OutboxTable"})
+    assert published("arn", [invocation]) == [{"table": "wallet-OutboxTable", "item": event}]
+    assert outbox_events(())("arn", [invocation]) == []
