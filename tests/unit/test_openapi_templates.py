@@ -5,7 +5,7 @@ import re
 
 import jsonschema
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
@@ -178,6 +178,8 @@ def test_the_money_pattern_accepts_exactly_what_the_parser_accepts(value):
     assert _matches_money_pattern(value) is _accepted_amount(value)
 
 
+# No deadline: a timing is no pass/fail criterion, and a loaded machine (2 shared cores) misses it.
+@settings(deadline=None)
 @given(st.from_regex(r"\A[0-9]{1,11}(\.[0-9]{0,3})?\Z") | st.text("0123456789.", max_size=14))
 def test_the_money_pattern_and_the_parser_agree_on_generated_amounts(value):
     assert _matches_money_pattern(value) is _accepted_amount(value)
