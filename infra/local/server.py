@@ -36,17 +36,23 @@ class _RequestLog:
         started = time.perf_counter()
         request = Request(environ)
         status: list[str] = []
+        request_ids: list[str] = []
 
         def recording_start_response(code: str, headers: Any, *args: Any) -> Any:
             status.append(code)
+            request_ids.extend(v for k, v in headers if k.lower() == "x-amzn-requestid")
             return start_response(code, headers, *args)
 
         result = self._app(environ, recording_start_response)
         if request.path.endswith("/live") and request.path.startswith(CONSOLE_PREFIX):
             return result
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s -> %s (%.0f ms)", request.method, request.full_path.rstrip("?"),
-                 status[0] if status else "?", elapsed)  # fmt: skip
+        # An execution's answer names where to see it (the GET starts none).
+        seen_at = ""
+        if request.method == "POST" and request_ids:
+            seen_at = f" {request.host_url.rstrip('/')}{CONSOLE_PREFIX}/requests/{request_ids[0]}"
+        log.info("%s %s -> %s (%.0f ms)%s", request.method, request.full_path.rstrip("?"),
+                 status[0] if status else "?", elapsed, seen_at)  # fmt: skip
         return result
 
 
