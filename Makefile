@@ -17,20 +17,33 @@ STACK_NAME ?= $(or $(AWS_SAM_STACK_NAME),$(call saved_setting,stack_name),wallet
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit integration statemachine consistency concurrency contract \
-	reliability bench lint format validate build deploy destroy e2e clean
+.PHONY: help install chromium run test unit integration statemachine consistency concurrency contract \
+	browser screenshot reliability bench lint format validate build deploy destroy e2e clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-install: $(STAMP) ## Create .venv with the pinned dependencies (a no-op once done)
+install: $(STAMP) chromium ## Create .venv with the pinned dependencies, and Chromium (a no-op once done)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-run: install ## Serve the API locally on http://127.0.0.1:3000 (PORT=... to change; no AWS, no Docker)
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here): installed
+# with apt-get when missing and we are root (CI), otherwise named for the developer to install.
+CHROMIUM ?= /usr/bin/chromium
+chromium: ## Install Debian's chromium for the browser tests if missing (as root; else say how)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "No Chromium at $(CHROMIUM): the browser tests will be skipped."; \
+			echo "Install it with: sudo apt-get install chromium (or set CHROMIUM=/path/to/it)"; \
+		fi; \
+	fi
+
+run: install ## Serve the API on http://127.0.0.1:3000 and its executions on /_console/ (PORT=...; no AWS)
 	PORT=$(PORT) $(BIN)/python -m infra.local
 
 test: install ## Run every local test tier (what CI runs)
@@ -50,6 +63,12 @@ consistency: install ## One-source-of-truth checks across ASL, template, OpenAPI
 
 concurrency: install ## Races under forced thread switching
 	$(BIN)/pytest -q tests/concurrency
+
+browser: install ## The execution view in headless Chromium (tests/browser)
+	$(BIN)/pytest -q tests/browser
+
+screenshot: install ## docs/console-compensated.png: the view of a compensated execution
+	$(BIN)/python -m tests.browser.screenshot
 
 reliability: install ## The long soak: >=10,000 operations, the fault matrix and fuzzing, with progress
 	$(BIN)/python -m tests.reliability

@@ -2,7 +2,8 @@
 
 Every boto3 request goes through botocore's `before-send` event; one handler, in place of
 moto's, gives each DynamoDB request DynamoDB's own atomicity (moto's backend is not thread-safe),
-sends each Lambda Invoke to the real handler code in this process, and hands the rest to moto.
+sends each Lambda Invoke to the real handler code in this process, and hands the rest to moto;
+on the way it tells the recorder (recorder.py) which execution made which DynamoDB request.
 moto's interpreter parses the ASL once instead of at every execution, and the wait for an
 execution's end reads moto's own record of it instead of calling DescribeExecution.
 """
@@ -23,6 +24,9 @@ from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
+from moto.dynamodb.exceptions import ResourceNotFoundException
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
@@ -33,6 +37,7 @@ from functions.repositories import dynamodb
 from functions.settings import get_settings
 from infra.local import executions
 from infra.local.lambdas import LocalLambdas
+from infra.local.recorder import Recorder
 from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
 
 REGION = "us-east-1"
@@ -57,16 +62,35 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
     if service == "dynamodb":
         with runtime.dynamodb_lock:
             runtime.dynamodb_requests[operation] = runtime.dynamodb_requests.get(operation, 0) + 1
-            return botocore_stubber(event_name=event_name, request=request)
+            send = functools.partial(botocore_stubber, event_name=event_name, request=request)
+            return runtime.recorder.dynamodb_request(operation, request.body, send, _stored_item)
     if service == "lambda" and operation == "Invoke":
         # /2015-03-31/functions/{FunctionName}/invocations
         function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
-        result = runtime.lambdas.invoke(function, request.body or b"")
+        with runtime.recorder.invocation(function.split(":function:")[-1], request.body or b""):
+            result = runtime.lambdas.invoke(function, request.body or b"")
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         return AWSResponse(request.url, 200, headers, MockRawResponse(result.payload))  # type: ignore[arg-type]
     return botocore_stubber(event_name=event_name, request=request)
+
+
+def _stored_item(
+    table_name: str, attributes: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The recorder's view of moto's table: the key within `attributes` and the item under it,
+    read from the backend directly, so that it is no DynamoDB request of its own."""
+    try:
+        table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(table_name)
+        key = {table.hash_key_attr: attributes[table.hash_key_attr]}
+        if table.range_key_attr:
+            key[table.range_key_attr] = attributes[table.range_key_attr]
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        item = table.get_item(DynamoType(key[table.hash_key_attr]), range_key)
+    except (KeyError, ResourceNotFoundException):
+        return attributes, None
+    return key, None if item is None else item.to_json()["Attributes"]
 
 
 def _parse_each_definition_once() -> None:
@@ -111,6 +135,7 @@ class LocalAws:
         self.lambdas = LocalLambdas(self.template.functions, REGION)
         self.dynamodb_lock = threading.Lock()
         self.dynamodb_requests: dict[str, int] = {}
+        self.recorder = Recorder()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_environment: dict[str, str | None] = {}
 
