@@ -69,6 +69,14 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
     return botocore_stubber(event_name=event_name, request=request)
 
 
+def send(request: AWSPreparedRequest, service: str, operation: str) -> AWSResponse | None:
+    """A request from outside the process (infra/local/endpoint.py), routed as boto3's are.
+
+    `service` is botocore's event name for it ("dynamodb", "sfn", ...); None: moto has no answer.
+    """
+    return _route(request, f"before-send.{service}.{operation}")
+
+
 def _parse_each_definition_once() -> None:
     """moto lexes and parses the whole ASL file with ANTLR at every execution start, and builds
     a JSONPath parser for every path it reads: more CPU than the rest of an execution. The parse
