@@ -203,6 +203,11 @@ def _moto_status(execution_arn: str) -> Callable[[], str]:
     return lambda: str(execution.status) if getattr(execution, _END_RECORDED, False) else "RUNNING"
 
 
+def recorded_status(execution_arn: str) -> str:
+    """The execution's status once moto has recorded its whole end (RUNNING until then)."""
+    return _moto_status(execution_arn)()
+
+
 _END_RECORDED = "local_end_recorded"
 
 

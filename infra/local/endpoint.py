@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -30,10 +31,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from botocore.awsrequest import AWSPreparedRequest, HTTPHeaders
+from botocore.exceptions import ClientError
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from infra.local import aws, teststate
+from infra.local import aws, executions, teststate
 from infra.local.aws import REGION, LocalAws
 from infra.local.lambda_api import LambdaApi, is_lambda_request
 from infra.local.template import ACCOUNT_ID
@@ -55,6 +57,8 @@ _JSON_SERVICES = {
 _QUERY_SERVICES = {"sqs": ("sqs", "sqs.{region}.amazonaws.com")}
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)/")
 JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
+# How long moto may take between an execution's status and the rest of its end.
+_RECORDING_SECONDS = 1.0
 
 
 class AwsEndpoint:
@@ -111,7 +115,24 @@ class AwsEndpoint:
             return self._test_state(document)
         if service == "sfn" and operation == "StartSyncExecution":
             return self._start_sync_execution(document)
-        return self._send(request, service, host, operation)
+        response = self._send(request, service, host, operation)
+        if service == "sfn" and operation == "DescribeExecution" and response.status_code == 200:
+            return self._with_recorded_end(request, host, document, response)
+        return response
+
+    def _with_recorded_end(
+        self, request: Request, host: str, document: dict[str, Any], response: Response
+    ) -> Response:
+        """moto sets an execution's status before its output, error and cause: a terminal
+        status is answered once the rest is recorded too (the runtime's own wait does the same)."""
+        if json.loads(response.get_data()).get("status") not in executions.TERMINAL_STATUSES:
+            return response
+        deadline = time.monotonic() + _RECORDING_SECONDS
+        while aws.recorded_status(document["executionArn"]) not in executions.TERMINAL_STATUSES:
+            if time.monotonic() > deadline:
+                return response
+            time.sleep(0.001)
+        return self._send(request, "sfn", host, "DescribeExecution")
 
     def _send(self, request: Request, service: str, host: str, operation: str) -> Response:
         headers = HTTPHeaders()
@@ -151,21 +172,25 @@ class AwsEndpoint:
         return json_response(200, output)
 
     def _start_sync_execution(self, document: dict[str, Any]) -> Response:
-        if document.get("stateMachineArn") != self._runtime.state_machine_arn:
-            return json_error(
-                400,
-                "StateMachineDoesNotExist",
-                f"State Machine Does Not Exist: '{document.get('stateMachineArn')}'"
-                " (StartSyncExecution runs the template's state machine)",
-            )
-        execution_input = document.get("input", "{}")
-        if not isinstance(execution_input, str):
-            return json_error(400, "SerializationException", "input must be a string")
+        """moto has no StartSyncExecution: start and wait, as the local API Gateway does."""
+        arn, execution_input = document.get("stateMachineArn"), document.get("input", "{}")
+        if not isinstance(arn, str) or not isinstance(execution_input, str):
+            return json_error(400, "ValidationException", "stateMachineArn and input are strings")
         try:
             json.loads(execution_input)
         except ValueError as error:
             return json_error(400, "InvalidExecutionInput", f"input is not JSON: {error}")
-        result = self._runtime.start_sync_execution(execution_input, document.get("name"))
+        if arn == self._runtime.state_machine_arn:
+            result = self._runtime.start_sync_execution(execution_input, document.get("name"))
+            return json_response(200, result)
+        try:
+            result = executions.start_sync_execution(
+                self._runtime.stepfunctions, arn, execution_input, document.get("name")
+            )
+        except ClientError as error:
+            status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+            details = error.response["Error"]
+            return json_error(status, details["Code"], details.get("Message", ""))
         return json_response(200, result)
 
 
