@@ -23,8 +23,19 @@ import uuid
 from typing import Any
 
 import botocore.session
-from moto.stepfunctions.parser.api import InspectionLevel
+from moto.stepfunctions.parser.api import HistoryEventType, InspectionLevel, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service,
+)
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramRunning
 from moto.stepfunctions.parser.asl.parse.asl_parser import ASLParserException
 from moto.stepfunctions.parser.asl.parse.test_state.asl_parser import (
@@ -82,7 +93,16 @@ def answer(request: dict[str, Any], account_id: str, region: str) -> dict[str, A
     retry_count = _retry_count(request.get("stateConfiguration"))
     if isinstance(mock, MockedResponseThrow):
         return _error_outcome(state, state_input, mock, retry_count, level, account_id, region)
-    output = _run(state, state_input, mock, level, account_id, region)
+    if state.get("Type") != "Task":
+        return _run(state, state_input, mock, level, account_id, region)
+    # One attempt, its error (the task's or its data flow's) then handled as a mocked one is.
+    bare = {key: value for key, value in state.items() if key not in ("Retry", "Catch")}
+    output = _run(bare, state_input, mock, level, account_id, region)
+    if output["status"] == "FAILED":
+        failure = MockedResponseThrow(
+            0, 0, error=output.get("error", ""), cause=output.get("cause", "")
+        )
+        return _error_outcome(state, state_input, failure, retry_count, level, account_id, region)
     if output["status"] == "SUCCEEDED" and "nextState" not in output and "Next" in state:
         output["nextState"] = state["Next"]
     return output
@@ -138,8 +158,13 @@ def _mock_of(mock: Any, state: dict[str, Any]) -> MockedResponse | None:
         error_output = mock["errorOutput"]
         if not isinstance(error_output, dict) or not isinstance(error_output.get("error"), str):
             raise _validation("mock.errorOutput.error is required when errorOutput is given")
-        cause = error_output.get("cause", "")
-        return MockedResponseThrow(0, 0, error=error_output["error"], cause=str(cause))
+        error = error_output["error"]
+        if error.startswith("States."):
+            try:
+                StatesErrorName.from_name(error)
+            except ValueError:
+                raise _validation(f"mock.errorOutput.error {error} is not a States error") from None
+        return MockedResponseThrow(0, 0, error=error, cause=str(error_output.get("cause", "")))
     mode = mock.get("fieldValidationMode", "STRICT")
     if mode not in VALIDATION_MODES:
         raise _validation(f"mock.fieldValidationMode must be one of {', '.join(VALIDATION_MODES)}")
@@ -344,3 +369,30 @@ class _MockedTestStateExecution(TestStateExecution):
 
 def _validation(message: str) -> TestStateRequestError:
     return TestStateRequestError("ValidationException", message)
+
+
+_eval_mocked_response = state_task_service.eval_mocked_response
+
+
+def _eval_mocked_response_with_states_errors(
+    env: Environment, mocked_response: MockedResponse
+) -> None:
+    """moto names a mocked error with CustomErrorName, which refuses the `States.` prefix: a
+    mocked States.Timeout failed as States.Runtime. Such a name is built as the reserved name it
+    is (tests/statemachine/test_retry_and_catch.py mocks States.Timeout)."""
+    if isinstance(mocked_response, MockedResponseThrow) and mocked_response.error.startswith(
+        "States."
+    ):
+        details = TaskFailedEventDetails(error=mocked_response.error, cause=mocked_response.cause)
+        raise FailureEventException(
+            failure_event=FailureEvent(
+                env=env,
+                error_name=StatesErrorName.from_name(mocked_response.error),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(taskFailedEventDetails=details),
+            )
+        )
+    _eval_mocked_response(env=env, mocked_response=mocked_response)
+
+
+state_task_service.eval_mocked_response = _eval_mocked_response_with_states_errors
