@@ -389,7 +389,7 @@ def _eval_mocked_response_with_states_errors(
                 env=env,
                 error_name=StatesErrorName.from_name(mocked_response.error),
                 event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(taskFailedEventDetails=details),
+                event_details=EventDetails(taskFailedEventDetails=details),  # type: ignore[typeddict-item]  # moto declares every key
             )
         )
     _eval_mocked_response(env=env, mocked_response=mocked_response)
