@@ -56,8 +56,13 @@ def _aws_endpoints(aws: LocalAws, host: str) -> list[tuple[BaseWSGIServer, str]]
     aws_port = os.environ.get("AWS_PORT", str(DEFAULT_PORT))
     if aws_port != "off":
         endpoint = create_endpoint_server(aws, host, int(aws_port))
-        endpoints.append((endpoint, "AWS endpoint (DynamoDB, DynamoDB Streams, Step Functions, "
-                                    "EventBridge, SQS, Lambda; region us-east-1)"))  # fmt: skip
+        endpoints.append(
+            (
+                endpoint,
+                "AWS endpoint (DynamoDB, DynamoDB Streams, Step Functions, "
+                "EventBridge, SQS, Lambda; region us-east-1)",
+            )
+        )
     if lambda_port := os.environ.get("LAMBDA_PORT"):
         endpoint = create_endpoint_server(aws, host, int(lambda_port), is_lambda_only=True)
         endpoints.append((endpoint, "Lambda endpoint (as sam local start-lambda)"))

@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--type", choices=("EXPRESS", "STANDARD"), help="default: the template's")
     args = parser.parse_args(argv)
     try:
-        arn = create_state_machine(stepfunctions_client(args.endpoint), name=args.name,
-                                   type_=args.type)  # fmt: skip
+        arn = create_state_machine(
+            stepfunctions_client(args.endpoint), name=args.name, type_=args.type
+        )
     except (ClientError, EndpointConnectionError) as error:
         raise SystemExit(
             f"could not create the state machine on {args.endpoint}: {error}"

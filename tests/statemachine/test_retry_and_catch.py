@@ -31,11 +31,22 @@ STATE_INPUT = {
     "put": {"transactionId": "t1", "createdAt": "2026-12-01T00:00:00.000Z", "replay": None},
 }
 # A Lambda result with every field some task's ResultSelector reads
-RESULT = {"StatusCode": 200, "Payload": {
-    "userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "10.00",
-    "balance": "100.00", "leaseUntil": 7,
-    "transactionId": "t1", "createdAt": "2026-12-01T00:00:00.000Z", "replay": None,
-    "transaction": {"balance": "110.00"}, "replayed": False}}  # fmt: skip
+RESULT = {
+    "StatusCode": 200,
+    "Payload": {
+        "userId": "u1",
+        "idempotencyKey": "k1",
+        "type": "credit",
+        "amount": "10.00",
+        "balance": "100.00",
+        "leaseUntil": 7,
+        "transactionId": "t1",
+        "createdAt": "2026-12-01T00:00:00.000Z",
+        "replay": None,
+        "transaction": {"balance": "110.00"},
+        "replayed": False,
+    },
+}
 
 # (state, error, attempts its Retry allows, where its Catch goes, the slot the error lands in)
 RETRIED = [
@@ -95,28 +106,46 @@ def _skip_without_test_state(client: Any) -> None:
 
 
 def run_state(client: Any, definition: str, state: str, **kwargs: Any) -> dict[str, Any]:
-    return client.test_state(definition=definition, stateName=state, input=json.dumps(STATE_INPUT),
-                             inspectionLevel="DEBUG", **kwargs)  # fmt: skip
+    return client.test_state(
+        definition=definition,
+        stateName=state,
+        input=json.dumps(STATE_INPUT),
+        inspectionLevel="DEBUG",
+        **kwargs,
+    )
 
 
 def error_mock(error: str) -> dict[str, Any]:
     return {"errorOutput": {"error": error, "cause": f"{error} in a test"}}
 
 
-@pytest.mark.parametrize(("state", "error", "attempts", "catch_next", "slot"), RETRIED,
-                         ids=[f"{s}-{e}" for s, e, *_ in RETRIED])  # fmt: skip
+@pytest.mark.parametrize(
+    ("state", "error", "attempts", "catch_next", "slot"),
+    RETRIED,
+    ids=[f"{s}-{e}" for s, e, *_ in RETRIED],
+)
 def test_retried_error_is_retriable_until_attempts_run_out_then_caught(
     stepfunctions, definition, state, error, attempts, catch_next, slot
 ):
     for retries_so_far in range(attempts):
-        answer = run_state(stepfunctions, definition, state, mock=error_mock(error),
-                            stateConfiguration={"retrierRetryCount": retries_so_far})  # fmt: skip
+        answer = run_state(
+            stepfunctions,
+            definition,
+            state,
+            mock=error_mock(error),
+            stateConfiguration={"retrierRetryCount": retries_so_far},
+        )
         assert answer["status"] == "RETRIABLE", (retries_so_far, answer)
         assert answer["error"] == error
         assert "output" not in answer and "nextState" not in answer
 
-    answer = run_state(stepfunctions, definition, state, mock=error_mock(error),
-                        stateConfiguration={"retrierRetryCount": attempts})  # fmt: skip
+    answer = run_state(
+        stepfunctions,
+        definition,
+        state,
+        mock=error_mock(error),
+        stateConfiguration={"retrierRetryCount": attempts},
+    )
     assert answer["status"] == "CAUGHT_ERROR"
     assert answer["nextState"] == catch_next
     assert answer["inspectionData"]["errorDetails"]["catchIndex"] == 0
@@ -125,10 +154,14 @@ def test_retried_error_is_retriable_until_attempts_run_out_then_caught(
     assert {key: output[key] for key in STATE_INPUT} == STATE_INPUT  # the input is kept
 
 
-@pytest.mark.parametrize(("state", "error", "catch_next", "slot"), NOT_RETRIED,
-                         ids=[f"{s}-{e}" for s, e, *_ in NOT_RETRIED])  # fmt: skip
-def test_error_no_retrier_takes_is_caught_at_once(stepfunctions, definition, state, error,
-                                                   catch_next, slot):  # fmt: skip
+@pytest.mark.parametrize(
+    ("state", "error", "catch_next", "slot"),
+    NOT_RETRIED,
+    ids=[f"{s}-{e}" for s, e, *_ in NOT_RETRIED],
+)
+def test_error_no_retrier_takes_is_caught_at_once(
+    stepfunctions, definition, state, error, catch_next, slot
+):
     answer = run_state(stepfunctions, definition, state, mock=error_mock(error))
 
     assert answer["status"] == "CAUGHT_ERROR"
@@ -140,9 +173,13 @@ def test_lock_busy_waits_follow_the_readme(stepfunctions, definition):
     """README: UserBusyError is retried with waits of up to 1 s, 2 s, 2 s, 2 s."""
     waits = []
     for retries_so_far in range(4):
-        answer = run_state(stepfunctions, definition, "AcquireLock",
-                           mock=error_mock("UserBusyError"),
-                           stateConfiguration={"retrierRetryCount": retries_so_far})  # fmt: skip
+        answer = run_state(
+            stepfunctions,
+            definition,
+            "AcquireLock",
+            mock=error_mock("UserBusyError"),
+            stateConfiguration={"retrierRetryCount": retries_so_far},
+        )
         details = answer["inspectionData"]["errorDetails"]
         assert details["retryIndex"] == 0
         waits.append(details["retryBackoffIntervalSeconds"])
@@ -150,11 +187,14 @@ def test_lock_busy_waits_follow_the_readme(stepfunctions, definition):
 
 
 def test_storage_throttling_of_the_lock_is_its_second_retrier(stepfunctions, definition):
-    answer = run_state(stepfunctions, definition, "AcquireLock",
-                        mock=error_mock("StorageThrottledError"))  # fmt: skip
+    answer = run_state(
+        stepfunctions, definition, "AcquireLock", mock=error_mock("StorageThrottledError")
+    )
 
     assert answer["inspectionData"]["errorDetails"] == {
-        "retryIndex": 1, "retryBackoffIntervalSeconds": 1}  # fmt: skip
+        "retryIndex": 1,
+        "retryBackoffIntervalSeconds": 1,
+    }
 
 
 @pytest.mark.parametrize("state", list(NEXT_STATE))
@@ -187,8 +227,9 @@ def test_release_result_is_discarded(stepfunctions, definition):
 
 def test_without_a_mock_the_real_handler_runs(stepfunctions, definition):
     invalid = {**STATE_INPUT, "body": '{"userId": "u1", "ammount": "1.001", "type": "credit"}'}
-    answer = stepfunctions.test_state(definition=definition, stateName="ValidateRequest",
-                                      input=json.dumps(invalid))  # fmt: skip
+    answer = stepfunctions.test_state(
+        definition=definition, stateName="ValidateRequest", input=json.dumps(invalid)
+    )
 
     assert answer["status"] == "CAUGHT_ERROR"
     assert answer["error"] == "ValidationError"
