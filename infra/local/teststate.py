@@ -93,9 +93,26 @@ def answer(request: dict[str, Any], account_id: str, region: str) -> dict[str, A
     retry_count = _retry_count(request.get("stateConfiguration"))
     if isinstance(mock, MockedResponseThrow):
         return _error_outcome(state, state_input, mock, retry_count, level, account_id, region)
-    if state.get("Type") != "Task":
-        return _run(state, state_input, mock, level, account_id, region)
-    # One attempt, its error (the task's or its data flow's) then handled as a mocked one is.
+    if state.get("Type") == "Task":
+        output = _one_attempt(state, state_input, mock, retry_count, level, account_id, region)
+    else:
+        output = _run(state, state_input, mock, level, account_id, region)
+    if output["status"] == "SUCCEEDED" and "nextState" not in output and "Next" in state:
+        output["nextState"] = state["Next"]
+    return output
+
+
+def _one_attempt(
+    state: dict[str, Any],
+    state_input: Any,
+    mock: MockedResponse | None,
+    retry_count: int,
+    level: str,
+    account_id: str,
+    region: str,
+) -> dict[str, Any]:
+    """One attempt of a task (its real call or the mocked result); a failure of it (the call's
+    or of the data flow's) is then handled as a mocked error is."""
     bare = {key: value for key, value in state.items() if key not in ("Retry", "Catch")}
     output = _run(bare, state_input, mock, level, account_id, region)
     if output["status"] == "FAILED":
@@ -103,8 +120,6 @@ def answer(request: dict[str, Any], account_id: str, region: str) -> dict[str, A
             0, 0, error=output.get("error", ""), cause=output.get("cause", "")
         )
         return _error_outcome(state, state_input, failure, retry_count, level, account_id, region)
-    if output["status"] == "SUCCEEDED" and "nextState" not in output and "Next" in state:
-        output["nextState"] = state["Next"]
     return output
 
 
