@@ -273,3 +273,35 @@ def test_get_and_list_functions(client, runtime):
     assert missing.status_code == 404
     assert unknown.status_code == 404
     assert unknown.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+
+
+class RecordingLock:
+    """The runtime's DynamoDB lock, recording which operations ran while it was held."""
+
+    def __init__(self, runtime: LocalAws) -> None:
+        self._lock = runtime.dynamodb_lock
+        self._runtime = runtime
+        self.held_for: list[str] = []
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._before = dict(self._runtime.dynamodb_requests)
+
+    def __exit__(self, *exc_info: object) -> None:
+        after = self._runtime.dynamodb_requests
+        self.held_for += [op for op in after if after[op] != self._before.get(op, 0)]
+        self._lock.release()
+
+
+def test_outside_dynamodb_requests_take_the_runtimes_lock(client, runtime, monkeypatch):
+    lock = RecordingLock(runtime)
+    monkeypatch.setattr(runtime, "dynamodb_lock", lock)
+
+    call(
+        client,
+        "DynamoDB_20120810.PutItem",
+        {"TableName": "AggregatesTable", "Item": {"userId": {"S": "x"}, "balance": {"N": "1"}}},
+    )
+    call(client, "DynamoDB_20120810.Scan", {"TableName": "AggregatesTable"})
+
+    assert lock.held_for == ["PutItem", "Scan"]
