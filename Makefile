@@ -17,7 +17,7 @@ STACK_NAME ?= $(or $(AWS_SAM_STACK_NAME),$(call saved_setting,stack_name),wallet
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit integration statemachine consistency concurrency contract \
+.PHONY: help install run test unit integration statemachine endpoint consistency concurrency contract \
 	reliability bench lint format validate build deploy destroy e2e clean
 
 help: ## List the targets
@@ -30,7 +30,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-run: install ## Serve the API locally on http://127.0.0.1:3000 (PORT=... to change; no AWS, no Docker)
+run: install ## The API on :3000 and an AWS endpoint on :4566 (PORT, AWS_PORT, LAMBDA_PORT=3001; no AWS, no Docker)
 	PORT=$(PORT) $(BIN)/python -m infra.local
 
 test: install ## Run every local test tier (what CI runs)
@@ -42,8 +42,11 @@ unit: install ## Domain and handler tests, no AWS at all
 integration: install ## Repositories and handlers on moto's DynamoDB
 	$(BIN)/pytest -q tests/integration
 
-statemachine: install ## The real ASL on the embedded runtime, one test per path
+statemachine: install ## The real ASL, one test per path and TestState per task (STEPFUNCTIONS_ENDPOINT=... elsewhere)
 	$(BIN)/pytest -q tests/statemachine
+
+endpoint: install ## The AWS endpoint of make run, driven by the AWS CLI and boto3 in other processes
+	$(BIN)/pytest -q tests/endpoint
 
 consistency: install ## One-source-of-truth checks across ASL, template, OpenAPI and code
 	$(BIN)/pytest -q tests/consistency
