@@ -45,11 +45,12 @@ log = logging.getLogger("local_aws_endpoint")
 DEFAULT_PORT = 4566
 
 
+SFN_TARGET = "AWSStepFunctions"
 # X-Amz-Target prefix -> (botocore's event name for the service, its AWS hostname)
 _JSON_SERVICES = {
     "DynamoDB_20120810": ("dynamodb", "dynamodb.{region}.amazonaws.com"),
     "DynamoDBStreams_20120810": ("dynamodb-streams", "streams.dynamodb.{region}.amazonaws.com"),
-    "AWSStepFunctions": ("sfn", "states.{region}.amazonaws.com"),
+    SFN_TARGET: ("sfn", "states.{region}.amazonaws.com"),
     "AWSEvents": ("eventbridge", "events.{region}.amazonaws.com"),
     "AmazonSQS": ("sqs", "sqs.{region}.amazonaws.com"),
 }
@@ -127,6 +128,8 @@ class AwsEndpoint:
         status is answered once the rest is recorded too (the runtime's own wait does the same)."""
         if json.loads(response.get_data()).get("status") not in executions.TERMINAL_STATUSES:
             return response
+        if host != _JSON_SERVICES[SFN_TARGET][1].format(region=REGION):
+            return response  # the runtime records the ends of its own region's executions
         deadline = time.monotonic() + _RECORDING_SECONDS
         while aws.recorded_status(document["executionArn"]) not in executions.TERMINAL_STATUSES:
             if time.monotonic() > deadline:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from werkzeug.test import Client
 
@@ -305,3 +306,26 @@ def test_outside_dynamodb_requests_take_the_runtimes_lock(client, runtime, monke
     call(client, "DynamoDB_20120810.Scan", {"TableName": "AggregatesTable"})
 
     assert lock.held_for == ["PutItem", "Scan"]
+
+
+def test_describe_execution_of_another_region_does_not_wait(client, monkeypatch):
+    west = boto3.client("stepfunctions", region_name="us-west-2")
+    arn = west.create_state_machine(
+        name="West",
+        roleArn="arn:aws:iam::123456789012:role/r",
+        definition='{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}',
+    )["stateMachineArn"]
+    execution = west.start_execution(stateMachineArn=arn, name="e1", input="{}")["executionArn"]
+    while west.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        time.sleep(0.01)
+    monkeypatch.setattr(aws, "recorded_status", lambda arn: pytest.fail("waited on us-east-1"))
+    signed_west = "AWS4-HMAC-SHA256 Credential=x/20261201/us-west-2/states/aws4_request, S=s"
+
+    response = client.post(
+        "/",
+        data=json.dumps({"executionArn": execution}),
+        headers={"X-Amz-Target": f"{SFN}.DescribeExecution", "Authorization": signed_west},
+    )
+
+    assert response.status_code == 200
+    assert json.loads(response.data)["status"] == "SUCCEEDED"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+
+import requests
 
 from tests.endpoint.conftest import ROOT
 
@@ -26,6 +29,10 @@ def banner_of(**settings: str) -> list[str]:
     banner = [process.stdout.readline()]
     while "Ctrl-C" not in banner[-1] and banner[-1]:
         banner.append(process.stdout.readline())
+    # SIGINT once it serves (before that, Ctrl-C is not yet a clean stop)
+    api = re.search(r"on (http://\S+)", banner[0])
+    assert api, banner
+    requests.get(f"{api[1]}/balance", params={"userId": "1"}, timeout=30).raise_for_status()
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=30)
     assert process.returncode == 0
