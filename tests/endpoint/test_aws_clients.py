@@ -241,3 +241,30 @@ def test_malformed_and_unknown_requests_get_aws_error_shapes(make_run):
     assert (
         "TransactionsTable" in aws_cli_json(make_run.aws, "dynamodb", "list-tables")["TableNames"]
     )
+
+
+def test_boto3_in_another_process_reads_the_stream_and_uses_eventbridge_and_sqs(make_run):
+    user = new_user()
+    post_credit(make_run.api, user, "k1")
+
+    result = boto3_process(
+        make_run.aws,
+        f"""
+streams = client("dynamodbstreams")
+[stream] = [s for s in streams.list_streams()["Streams"] if s["TableName"] == "TransactionsTable"]
+shards = streams.describe_stream(StreamArn=stream["StreamArn"])["StreamDescription"]["Shards"]
+keys = []
+for shard in shards:
+    iterator = streams.get_shard_iterator(StreamArn=stream["StreamArn"], ShardId=shard["ShardId"],
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    keys += [r["dynamodb"]["Keys"]["userId"]["S"] for r in records if r["eventName"] == "INSERT"]
+buses = [bus["Name"] for bus in client("events").list_event_buses()["EventBuses"]]
+sqs = client("sqs")
+url = sqs.create_queue(QueueName="{user}")["QueueUrl"]
+sqs.send_message(QueueUrl=url, MessageBody="hello")
+received = sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"]
+result = {{"inserted": "{user}" in keys, "buses": buses, "received": received}}""",
+    )
+
+    assert result == {"inserted": True, "buses": ["default"], "received": "hello"}
