@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -51,15 +51,23 @@ class StateMachineElsewhere:
         return executions.entered_states(self.stepfunctions, execution_arn)
 
 
+@contextmanager
+def serving_for_another_endpoint(runtime: LocalAws) -> Iterator[None]:
+    """The Lambda API and the AWS endpoint of `runtime`, where the other endpoint calls them."""
+    with (
+        serving_endpoint(runtime, HOST, LAMBDA_PORT, is_lambda_only=True),
+        serving_endpoint(runtime, HOST, AWS_PORT),
+    ):
+        yield
+
+
 @pytest.fixture
 def local_aws() -> Iterator[LocalAws | StateMachineElsewhere]:
     with LocalAws() as runtime:
         if not ENDPOINT:
             yield runtime
             return
-        with ExitStack() as serving:
-            serving.enter_context(serving_endpoint(runtime, HOST, LAMBDA_PORT, is_lambda_only=True))
-            serving.enter_context(serving_endpoint(runtime, HOST, AWS_PORT))
+        with serving_for_another_endpoint(runtime):
             client = stepfunctions_client(ENDPOINT)
             name = f"TransactionStateMachine-{uuid.uuid4().hex[:12]}"
             arn = create_state_machine(client, runtime.template, name, type_="STANDARD")

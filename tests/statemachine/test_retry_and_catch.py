@@ -20,7 +20,7 @@ from infra.local.aws import LocalAws
 from infra.local.endpoint import serving_endpoint
 from infra.local.stepfunctions_local import stepfunctions_client
 from infra.local.template import Template
-from tests.statemachine.conftest import ENDPOINT
+from tests.statemachine.conftest import ENDPOINT, serving_for_another_endpoint
 
 LAMBDA_ERRORS = "Lambda.ServiceException"
 STATE_INPUT = {
@@ -82,13 +82,15 @@ NEXT_STATE = {
 
 @pytest.fixture(scope="module")
 def stepfunctions() -> Iterator[Any]:
-    if ENDPOINT:
-        client = stepfunctions_client(ENDPOINT)
-        _skip_without_test_state(client)
-        yield client
-        return
-    with LocalAws() as runtime, serving_endpoint(runtime) as url:
-        yield stepfunctions_client(url)
+    with LocalAws() as runtime:
+        if not ENDPOINT:
+            with serving_endpoint(runtime) as url:
+                yield stepfunctions_client(url)
+            return
+        with serving_for_another_endpoint(runtime):
+            client = stepfunctions_client(ENDPOINT)
+            skip_without_test_state(client)
+            yield client
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,7 @@ def definition() -> str:
     return Template.load().state_machines["TransactionStateMachine"].definition
 
 
-def _skip_without_test_state(client: Any) -> None:
+def skip_without_test_state(client: Any) -> None:
     try:
         client.test_state(definition='{"Type": "Pass", "End": true}')
     except ClientError as error:
