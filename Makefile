@@ -17,13 +17,14 @@ STACK_NAME ?= $(or $(AWS_SAM_STACK_NAME),$(call saved_setting,stack_name),wallet
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install chromium run test unit integration statemachine consistency concurrency contract \
-	browser screenshot reliability bench lint format validate build deploy destroy e2e clean
+.PHONY: help install chromium run test unit integration statemachine endpoint consistency \
+	concurrency contract browser screenshot reliability bench lint format validate build deploy \
+	destroy e2e clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-install: $(STAMP) chromium ## Create .venv with the pinned dependencies, and Chromium (a no-op once done)
+install: $(STAMP) ## Create .venv with the pinned dependencies (a no-op once done)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,10 +44,10 @@ chromium: ## Install Debian's chromium for the browser tests if missing (as root
 		fi; \
 	fi
 
-run: install ## Serve the API on http://127.0.0.1:3000 and its executions on /_console/ (PORT=...; no AWS)
+run: install ## The API on :3000, its executions on /_console/, an AWS endpoint on :4566 (PORT, AWS_PORT; no AWS)
 	PORT=$(PORT) $(BIN)/python -m infra.local
 
-test: install ## Run every local test tier (what CI runs)
+test: install chromium ## Run every local test tier (what CI runs)
 	$(BIN)/pytest -q -n auto -m "not slow and not e2e"
 
 unit: install ## Domain and handler tests, no AWS at all
@@ -55,8 +56,11 @@ unit: install ## Domain and handler tests, no AWS at all
 integration: install ## Repositories and handlers on moto's DynamoDB
 	$(BIN)/pytest -q tests/integration
 
-statemachine: install ## The real ASL on the embedded runtime, one test per path
+statemachine: install ## The real ASL, one test per path and TestState per task (STEPFUNCTIONS_ENDPOINT=... elsewhere)
 	$(BIN)/pytest -q tests/statemachine
+
+endpoint: install ## The AWS endpoint of make run, driven by the AWS CLI and boto3 in other processes
+	$(BIN)/pytest -q tests/endpoint
 
 consistency: install ## One-source-of-truth checks across ASL, template, OpenAPI and code
 	$(BIN)/pytest -q tests/consistency
@@ -64,10 +68,10 @@ consistency: install ## One-source-of-truth checks across ASL, template, OpenAPI
 concurrency: install ## Races under forced thread switching
 	$(BIN)/pytest -q tests/concurrency
 
-browser: install ## The execution view in headless Chromium (tests/browser)
+browser: install chromium ## The execution view in headless Chromium (tests/browser)
 	$(BIN)/pytest -q tests/browser
 
-screenshot: install ## docs/console-compensated.png: the view of a compensated execution
+screenshot: install chromium ## docs/console-compensated.png: the view of a compensated execution
 	$(BIN)/python -m tests.browser.screenshot
 
 reliability: install ## The long soak: >=10,000 operations, the fault matrix and fuzzing, with progress

@@ -93,6 +93,14 @@ def _stored_item(
     return key, None if item is None else item.to_json()["Attributes"]
 
 
+def send(request: AWSPreparedRequest, service: str, operation: str) -> AWSResponse | None:
+    """A request from outside the process (infra/local/endpoint.py), routed as boto3's are.
+
+    `service` is botocore's event name for it ("dynamodb", "sfn", ...); None: moto has no answer.
+    """
+    return _route(request, f"before-send.{service}.{operation}")
+
+
 def _parse_each_definition_once() -> None:
     """moto lexes and parses the whole ASL file with ANTLR at every execution start, and builds
     a JSONPath parser for every path it reads: more CPU than the rest of an execution. The parse
@@ -218,6 +226,11 @@ def _moto_status(execution_arn: str) -> Callable[[], str]:
     """
     execution = get_backend(ACCOUNT_ID, REGION).describe_execution(execution_arn)
     return lambda: str(execution.status) if getattr(execution, _END_RECORDED, False) else "RUNNING"
+
+
+def recorded_status(execution_arn: str) -> str:
+    """The execution's status once moto has recorded its whole end (RUNNING until then)."""
+    return _moto_status(execution_arn)()
 
 
 _END_RECORDED = "local_end_recorded"
