@@ -31,7 +31,8 @@ from moto.stepfunctions.responses import get_backend
 
 from functions.repositories import dynamodb
 from functions.settings import get_settings
-from infra.local import executions
+from infra.local import dynamodb as local_dynamodb
+from infra.local import dynamodb_streams, executions, stepfunctions
 from infra.local.lambdas import LocalLambdas
 from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
 
@@ -54,10 +55,14 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
     if runtime is None:
         return botocore_stubber(event_name=event_name, request=request)
     _, service, operation = event_name.split(".", 2)
-    if service == "dynamodb":
+    if service in ("dynamodb", "dynamodb-streams"):
         with runtime.dynamodb_lock:
-            runtime.dynamodb_requests[operation] = runtime.dynamodb_requests.get(operation, 0) + 1
-            return botocore_stubber(event_name=event_name, request=request)
+            if service == "dynamodb":
+                requests = runtime.dynamodb_requests
+                requests[operation] = requests.get(operation, 0) + 1
+            response = botocore_stubber(event_name=event_name, request=request)
+            runtime.stream_retention.apply()
+            return response
     if service == "lambda" and operation == "Invoke":
         # /2015-03-31/functions/{FunctionName}/invocations
         function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
@@ -106,10 +111,26 @@ def active_runtime() -> LocalAws:
 class LocalAws:
     """The stand-in for AWS behind `make run` and the tests. One may be active at a time."""
 
-    def __init__(self, template: Template | None = None) -> None:
+    def __init__(
+        self,
+        template: Template | None = None,
+        *,
+        executions_kept: int | None = None,
+        stream_records_kept: int | None = None,
+    ) -> None:
         self.template = template or Template.load(TEMPLATE_PATH, REGION)
         self.lambdas = LocalLambdas(self.template.functions, REGION)
         self.dynamodb_lock = threading.Lock()
+        self.execution_retention = stepfunctions.ExecutionRetention(
+            executions_kept or _setting("LOCAL_EXECUTIONS_KEPT", stepfunctions.EXECUTIONS_KEPT)
+        )
+        self.stream_retention = dynamodb_streams.StreamRetention(
+            self.dynamodb_lock,
+            stream_records_kept
+            or _setting("LOCAL_STREAM_RECORDS_KEPT", dynamodb_streams.STREAM_RECORDS_KEPT),
+            ACCOUNT_ID,
+            REGION,
+        )
         self.dynamodb_requests: dict[str, int] = {}
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_environment: dict[str, str | None] = {}
@@ -122,6 +143,8 @@ class LocalAws:
         # A failed execution is a normal outcome here (an overdraft, say); moto logs each at ERROR.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._mock.start()
+        stepfunctions.retain(self.execution_retention)
+        dynamodb_streams.retain(self.stream_retention)
         boto3.DEFAULT_SESSION = None  # a fresh session picks up the request routing
         _cold_start()
         _active = self
@@ -141,6 +164,8 @@ class LocalAws:
     def stop(self) -> None:
         global _active
         _active = None
+        stepfunctions.retain(None)
+        dynamodb_streams.retain(None)
         self._mock.stop()
         _cold_start()
         for key, value in self._saved_environment.items():
@@ -165,6 +190,10 @@ class LocalAws:
             longest_poll=0.01,
         )
 
+    def execution_arn(self, request_id: str) -> str | None:
+        """The retained execution the API started for this x-amzn-RequestId (no scan)."""
+        return self.execution_retention.execution_arn(request_id)
+
     def entered_states(self, execution_arn: str) -> list[str]:
         return executions.entered_states(self.stepfunctions, execution_arn)
 
@@ -182,6 +211,15 @@ class LocalAws:
             if key in LOCAL_ENVIRONMENT and key in os.environ and key.startswith("POWERTOOLS"):
                 continue  # a caller's explicit Powertools setting wins
             os.environ[key] = value
+
+
+def _setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
 
 
 def _moto_status(execution_arn: str) -> Callable[[], str]:
@@ -218,3 +256,6 @@ def _cold_start() -> None:
 if not hasattr(json_path.parse, "cache_info"):
     _parse_each_definition_once()
     _mark_recorded_ends()
+    local_dynamodb.install()
+    dynamodb_streams.install()
+    stepfunctions.install()
