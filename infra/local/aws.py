@@ -45,6 +45,9 @@ LOCAL_ENVIRONMENT = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
+    # botocore sends DynamoDB Streams requests naming a stream to an account endpoint
+    # ({account}.streams-ddb...), which moto 5.2.5 does not serve; the regional one it does.
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
 }
 
 _active: LocalAws | None = None

@@ -49,6 +49,7 @@ from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 STREAM_RECORDS_KEPT = 10_000
 ITERATOR_LIFETIME_SECONDS = 15 * 60
 _ISSUED = "local_issued_at"
+_clock = time.monotonic
 _patched_marker = "local_trimmed"
 
 
@@ -145,7 +146,7 @@ def _stamped(get_shard_iterator: Callable[..., ShardIterator]) -> Callable[..., 
         self: DynamoDBStreamsBackend, *args: Any, **kwargs: Any
     ) -> ShardIterator:
         iterator = get_shard_iterator(self, *args, **kwargs)
-        now = time.monotonic()
+        now = _clock()
         setattr(iterator, _ISSUED, now)
         _forget_expired(self.shard_iterators, now)
         return iterator
@@ -154,7 +155,7 @@ def _stamped(get_shard_iterator: Callable[..., ShardIterator]) -> Callable[..., 
 
 
 def _get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> Any:
-    now = time.monotonic()
+    now = _clock()
     _forget_expired(self.shard_iterators, now)
     iterator = self.shard_iterators.get(iterator_arn)
     if iterator is None:
