@@ -5,11 +5,12 @@
     python -m tests.reliability --operations 1000  # a shorter load phase
 
 Phases: (1) the seeded workload through the embedded runtime, split over worker processes (one
-LocalAws each, for its whole share: never restarted) with 16 threads each: a segment under forced thread switching, a segment with
-random faults injected under load, and a steady segment; each settled and checked against the
-tables and every answer. Meanwhile, in this process: (2) the fault matrix, (3) crashed executions
-with a real lease, (4) the stateful model test, (5) parser fuzzing, (6) the HTTP server: the
-workload over HTTP and schemathesis from infra/openapi.yaml. Progress goes to stderr.
+LocalAws each, for its whole share: never restarted) with 16 threads each: a segment under
+forced thread switching, a segment with random faults injected under load, and a steady
+segment; each settled and checked against the tables and every answer. Then, in this process:
+(2) the fault matrix, (3) crashed executions with a real lease, (4) the stateful model test,
+(5) parser fuzzing, (6) the HTTP server: the workload over HTTP and schemathesis from
+infra/openapi.yaml. Progress goes to stderr.
 """
 
 from __future__ import annotations
