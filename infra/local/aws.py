@@ -22,6 +22,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 from moto.core.botocore_stubber import MockRawResponse
+from moto.core.model_instances import model_data
 from moto.core.models import botocore_stubber
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
@@ -146,6 +147,7 @@ class LocalAws:
         # A failed execution is a normal outcome here (an overdraft, say); moto logs each at ERROR.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._mock.start()
+        _track_no_model_instances()
         stepfunctions.retain(self.execution_retention)
         dynamodb_streams.retain(self.stream_retention)
         boto3.DEFAULT_SESSION = None  # a fresh session picks up the request routing
@@ -247,6 +249,23 @@ def _mark_recorded_ends() -> None:
         setattr(self.execution, _END_RECORDED, True)
 
     BaseExecutionWorkerCommunication.terminated = terminated_and_marked  # type: ignore[method-assign]
+
+
+class _Untracked(list[Any]):
+    """A list that keeps nothing appended to it."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+def _track_no_model_instances() -> None:
+    """moto appends every model object it creates (each item, item copy, stream record, state
+    machine copy of each execution) to a list of its class, for its server's dashboard, until the
+    mock is reset: a long `make run` kept them all. The runtime has no dashboard; the lists of
+    the services it stands in for keep nothing (the mock's start resets them, hence here)."""
+    for service in ("dynamodb", "dynamodbstreams", "stepfunctions"):
+        for model in model_data[service].values():
+            model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
 
 
 def _cold_start() -> None:

@@ -7,10 +7,13 @@ interpreter or its threads once finished.
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.dynamodb.models.table import StreamRecord
+from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser import utils as parser_utils
 from moto.stepfunctions.responses import get_backend
 
@@ -85,6 +88,16 @@ def test_a_finished_execution_releases_its_interpreter_and_threads(aws):
     after_one = finished_threads()
     run(aws, 2 * KEPT)
     assert finished_threads() <= after_one
+
+
+def test_nothing_else_keeps_the_copies_an_execution_made(aws):
+    """moto's per-class lists of every model object (its dashboard's) keep nothing either."""
+    run(aws, 2 * KEPT + 1)
+    gc.collect()
+
+    machines = [o for o in gc.get_objects() if isinstance(o, StateMachine)]
+    assert len(machines) <= 1 + KEPT  # the state machine and the copy of each retained execution
+    assert StreamRecord.instances_tracked == []  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many", "1.5"])
