@@ -68,8 +68,11 @@ class Server:
                 break  # it exited
             if " on http://" in line:
                 return line.rsplit(" on ", 1)[1].strip()
+        self.process.kill()
+        self.process.wait()
+        tail = self.log_tail()
         self.stop()
-        raise GrowthError(f"`python -m infra.local` did not start: {self.log_tail()}")
+        raise GrowthError(f"`python -m infra.local` did not start: {tail}")
 
     def log_tail(self) -> str:
         self._log.seek(0)
