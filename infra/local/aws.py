@@ -4,7 +4,10 @@ Every boto3 request goes through botocore's `before-send` event; one handler, in
 moto's, gives each DynamoDB request DynamoDB's own atomicity (moto's backend is not thread-safe),
 sends each Lambda Invoke to the real handler code in this process, and hands the rest to moto.
 moto's interpreter parses the ASL once instead of at every execution, and the wait for an
-execution's end reads moto's own record of it instead of calling DescribeExecution.
+execution's end reads moto's own record of it instead of calling DescribeExecution. What moto
+would keep or copy in proportion to the work done is fixed in the module of each service
+(dynamodb.py, dynamodb_streams.py, stepfunctions.py), so that `make run` holds its speed and
+memory as work accumulates.
 """
 
 from __future__ import annotations
