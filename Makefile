@@ -77,8 +77,8 @@ screenshot: install chromium ## docs/console-compensated.png: the view of a comp
 reliability: install ## The long soak: >=10,000 operations, the fault matrix and fuzzing, with progress
 	$(BIN)/python -m tests.reliability
 
-bench: install ## Throughput, latency, request counts and cost per transaction (docs/performance.md)
-	$(BIN)/python -m tests.bench
+bench: install ## Throughput, latency, requests, cost, growth over 10,000 transactions (docs/performance.md)
+	$(BIN)/python -m tests.bench $(BENCH_FLAGS)
 
 lint: install ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .

@@ -5,7 +5,10 @@ moto's, gives each DynamoDB request DynamoDB's own atomicity (moto's backend is 
 sends each Lambda Invoke to the real handler code in this process, and hands the rest to moto;
 on the way it tells the recorder (recorder.py) which execution made which DynamoDB request.
 moto's interpreter parses the ASL once instead of at every execution, and the wait for an
-execution's end reads moto's own record of it instead of calling DescribeExecution.
+execution's end reads moto's own record of it instead of calling DescribeExecution. What moto
+would keep or copy in proportion to the work done is fixed in the module of each service
+(dynamodb.py, dynamodb_streams.py, stepfunctions.py), so that `make run` holds its speed and
+memory as work accumulates.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 from moto.core.botocore_stubber import MockRawResponse
+from moto.core.model_instances import model_data
 from moto.core.models import botocore_stubber
 from moto.dynamodb.exceptions import ResourceNotFoundException
 from moto.dynamodb.models import dynamodb_backends
@@ -35,7 +39,8 @@ from moto.stepfunctions.responses import get_backend
 
 from functions.repositories import dynamodb
 from functions.settings import get_settings
-from infra.local import executions
+from infra.local import dynamodb as local_dynamodb
+from infra.local import dynamodb_streams, executions, stepfunctions
 from infra.local.lambdas import LocalLambdas
 from infra.local.recorder import Recorder
 from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
@@ -49,6 +54,9 @@ LOCAL_ENVIRONMENT = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
+    # botocore sends DynamoDB Streams requests naming a stream to an account endpoint
+    # ({account}.streams-ddb...), which moto 5.2.5 does not serve; the regional one it does.
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
 }
 
 _active: LocalAws | None = None
@@ -59,11 +67,19 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
     if runtime is None:
         return botocore_stubber(event_name=event_name, request=request)
     _, service, operation = event_name.split(".", 2)
-    if service == "dynamodb":
+    if service in ("dynamodb", "dynamodb-streams"):
         with runtime.dynamodb_lock:
-            runtime.dynamodb_requests[operation] = runtime.dynamodb_requests.get(operation, 0) + 1
             send = functools.partial(botocore_stubber, event_name=event_name, request=request)
-            return runtime.recorder.dynamodb_request(operation, request.body, send, _stored_item)
+            if service == "dynamodb":
+                requests = runtime.dynamodb_requests
+                requests[operation] = requests.get(operation, 0) + 1
+                response = runtime.recorder.dynamodb_request(
+                    operation, request.body, send, _stored_item
+                )
+            else:
+                response = send()
+            runtime.stream_retention.apply()
+            return response
     if service == "lambda" and operation == "Invoke":
         # /2015-03-31/functions/{FunctionName}/invocations
         function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
@@ -138,12 +154,28 @@ def active_runtime() -> LocalAws:
 class LocalAws:
     """The stand-in for AWS behind `make run` and the tests. One may be active at a time."""
 
-    def __init__(self, template: Template | None = None) -> None:
+    def __init__(
+        self,
+        template: Template | None = None,
+        *,
+        executions_kept: int | None = None,
+        stream_records_kept: int | None = None,
+    ) -> None:
         self.template = template or Template.load(TEMPLATE_PATH, REGION)
         self.lambdas = LocalLambdas(self.template.functions, REGION)
         self.dynamodb_lock = threading.Lock()
+        self.execution_retention = stepfunctions.ExecutionRetention(
+            executions_kept or _setting("LOCAL_EXECUTIONS_KEPT", stepfunctions.EXECUTIONS_KEPT)
+        )
+        self.stream_retention = dynamodb_streams.StreamRetention(
+            self.dynamodb_lock,
+            stream_records_kept
+            or _setting("LOCAL_STREAM_RECORDS_KEPT", dynamodb_streams.STREAM_RECORDS_KEPT),
+            ACCOUNT_ID,
+            REGION,
+        )
         self.dynamodb_requests: dict[str, int] = {}
-        self.recorder = Recorder()
+        self.recorder = Recorder(self.execution_retention.kept)  # what the retained ones need
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_environment: dict[str, str | None] = {}
 
@@ -155,6 +187,9 @@ class LocalAws:
         # A failed execution is a normal outcome here (an overdraft, say); moto logs each at ERROR.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._mock.start()
+        _track_no_model_instances()
+        stepfunctions.retain(self.execution_retention)
+        dynamodb_streams.retain(self.stream_retention)
         boto3.DEFAULT_SESSION = None  # a fresh session picks up the request routing
         _cold_start()
         _active = self
@@ -174,6 +209,8 @@ class LocalAws:
     def stop(self) -> None:
         global _active
         _active = None
+        stepfunctions.retain(None)
+        dynamodb_streams.retain(None)
         self._mock.stop()
         _cold_start()
         for key, value in self._saved_environment.items():
@@ -198,6 +235,10 @@ class LocalAws:
             longest_poll=0.01,
         )
 
+    def execution_arn(self, request_id: str) -> str | None:
+        """The retained execution the API started for this x-amzn-RequestId (no scan)."""
+        return self.execution_retention.execution_arn(request_id)
+
     def entered_states(self, execution_arn: str) -> list[str]:
         return executions.entered_states(self.stepfunctions, execution_arn)
 
@@ -215,6 +256,15 @@ class LocalAws:
             if key in LOCAL_ENVIRONMENT and key in os.environ and key.startswith("POWERTOOLS"):
                 continue  # a caller's explicit Powertools setting wins
             os.environ[key] = value
+
+
+def _setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
 
 
 def _moto_status(execution_arn: str) -> Callable[[], str]:
@@ -246,6 +296,23 @@ def _mark_recorded_ends() -> None:
     BaseExecutionWorkerCommunication.terminated = terminated_and_marked  # type: ignore[method-assign]
 
 
+class _Untracked(list[Any]):
+    """A list that keeps nothing appended to it."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+def _track_no_model_instances() -> None:
+    """moto appends every model object it creates (each item, item copy, stream record, state
+    machine copy of each execution) to a list of its class, for its server's dashboard, until the
+    mock is reset: a long `make run` kept them all. The runtime has no dashboard; the lists of
+    the services it stands in for keep nothing (the mock's start resets them, hence here)."""
+    for service in ("dynamodb", "dynamodbstreams", "stepfunctions"):
+        for model in model_data[service].values():
+            model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
+
+
 def _cold_start() -> None:
     """Forget what the handlers cached (settings, clients), as a new Lambda sandbox would."""
     get_settings.cache_clear()
@@ -256,3 +323,6 @@ def _cold_start() -> None:
 if not hasattr(json_path.parse, "cache_info"):
     _parse_each_definition_once()
     _mark_recorded_ends()
+    local_dynamodb.install()
+    dynamodb_streams.install()
+    stepfunctions.install()
