@@ -17,8 +17,9 @@ STACK_NAME ?= $(or $(AWS_SAM_STACK_NAME),$(call saved_setting,stack_name),wallet
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit integration statemachine consistency concurrency contract \
-	reliability bench lint format validate build deploy destroy e2e clean
+.PHONY: help install chromium run test unit integration statemachine endpoint consistency \
+	concurrency contract browser screenshot reliability bench lint format validate build deploy \
+	destroy e2e clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,10 +31,23 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-run: install ## Serve the API locally on http://127.0.0.1:3000 (PORT=... to change; no AWS, no Docker)
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here): installed
+# with apt-get when missing and we are root (CI), otherwise named for the developer to install.
+CHROMIUM ?= /usr/bin/chromium
+chromium: ## Install Debian's chromium for the browser tests if missing (as root; else say how)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "No Chromium at $(CHROMIUM): the browser tests will be skipped."; \
+			echo "Install it with: sudo apt-get install chromium (or set CHROMIUM=/path/to/it)"; \
+		fi; \
+	fi
+
+run: install ## The API on :3000, its executions on /_console/, an AWS endpoint on :4566 (PORT, AWS_PORT; no AWS)
 	PORT=$(PORT) $(BIN)/python -m infra.local
 
-test: install ## Run every local test tier (what CI runs)
+test: install chromium ## Run every local test tier (what CI runs)
 	$(BIN)/pytest -q -n auto -m "not slow and not e2e"
 
 unit: install ## Domain and handler tests, no AWS at all
@@ -42,8 +56,11 @@ unit: install ## Domain and handler tests, no AWS at all
 integration: install ## Repositories and handlers on moto's DynamoDB
 	$(BIN)/pytest -q tests/integration
 
-statemachine: install ## The real ASL on the embedded runtime, one test per path
+statemachine: install ## The real ASL, one test per path and TestState per task (STEPFUNCTIONS_ENDPOINT=... elsewhere)
 	$(BIN)/pytest -q tests/statemachine
+
+endpoint: install ## The AWS endpoint of make run, driven by the AWS CLI and boto3 in other processes
+	$(BIN)/pytest -q tests/endpoint
 
 consistency: install ## One-source-of-truth checks across ASL, template, OpenAPI and code
 	$(BIN)/pytest -q tests/consistency
@@ -51,11 +68,17 @@ consistency: install ## One-source-of-truth checks across ASL, template, OpenAPI
 concurrency: install ## Races under forced thread switching
 	$(BIN)/pytest -q tests/concurrency
 
+browser: install chromium ## The execution view in headless Chromium (tests/browser)
+	$(BIN)/pytest -q tests/browser
+
+screenshot: install chromium ## docs/console-compensated.png: the view of a compensated execution
+	$(BIN)/python -m tests.browser.screenshot
+
 reliability: install ## The long soak: >=10,000 operations, the fault matrix and fuzzing, with progress
 	$(BIN)/python -m tests.reliability
 
-bench: install ## Throughput, latency, request counts and cost per transaction (docs/performance.md)
-	$(BIN)/python -m tests.bench
+bench: install ## Throughput, latency, requests, cost, growth over 10,000 transactions (docs/performance.md)
+	$(BIN)/python -m tests.bench $(BENCH_FLAGS)
 
 lint: install ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .

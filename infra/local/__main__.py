@@ -3,8 +3,12 @@
 import logging
 import os
 import signal
+import threading
+
+from werkzeug.serving import BaseWSGIServer
 
 from infra.local.aws import LocalAws
+from infra.local.endpoint import DEFAULT_PORT, create_endpoint_server
 from infra.local.server import create_server
 
 
@@ -21,14 +25,18 @@ def main() -> None:
     port = int(os.environ.get("PORT", "3000"))
     with LocalAws() as aws:
         server = create_server(aws, host, port)
+        endpoints = _aws_endpoints(aws, host)
         url = f"http://{host}:{server.server_port}"
         print(f"Wallet API (embedded runtime: moto in-process) on {url}")
+        for endpoint, what in endpoints:
+            print(f"{what} on http://{host}:{endpoint.server_port}")
         print("Try:")
         print(f"  curl -s '{url}/balance?userId=1'")
         print(
             f"  curl -s -X POST {url}/transactions -H 'Content-Type: application/json' "
             '-H \'Idempotent-Key: 1\' -d \'{"userId": "1", "ammount": "10", "type": "credit"}\''
         )
+        print(f"Executions (the saga of each request, in a browser): {url}/_console/")
         print("Each event published on the wallet's bus is logged as it arrives.")
         print("Ctrl-C stops it.", flush=True)
         try:
@@ -37,7 +45,32 @@ def main() -> None:
             pass
         finally:
             server.server_close()
+            for endpoint, _ in endpoints:
+                endpoint.shutdown()
+                endpoint.server_close()
             print("\nStopped.")
+
+
+def _aws_endpoints(aws: LocalAws, host: str) -> list[tuple[BaseWSGIServer, str]]:
+    """AWS_PORT (4566 unless set; "off" turns it off) serves the AWS APIs, LAMBDA_PORT (unset: off;
+    3001 is `sam local start-lambda`'s) the Lambda API alone; port 0 picks a free port."""
+    endpoints = []
+    aws_port = os.environ.get("AWS_PORT", str(DEFAULT_PORT))
+    if aws_port != "off":
+        endpoint = create_endpoint_server(aws, host, int(aws_port))
+        endpoints.append(
+            (
+                endpoint,
+                "AWS endpoint (DynamoDB, DynamoDB Streams, Step Functions, "
+                "EventBridge, SQS, Lambda; region us-east-1)",
+            )
+        )
+    if lambda_port := os.environ.get("LAMBDA_PORT"):
+        endpoint = create_endpoint_server(aws, host, int(lambda_port), is_lambda_only=True)
+        endpoints.append((endpoint, "Lambda endpoint (as sam local start-lambda)"))
+    for endpoint, _ in endpoints:
+        threading.Thread(target=endpoint.serve_forever, name="aws-endpoint", daemon=True).start()
+    return endpoints
 
 
 if __name__ == "__main__":

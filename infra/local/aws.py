@@ -2,9 +2,13 @@
 
 Every boto3 request goes through botocore's `before-send` event; one handler, in place of
 moto's, gives each DynamoDB request DynamoDB's own atomicity (moto's backend is not thread-safe),
-sends each Lambda Invoke to the real handler code in this process, and hands the rest to moto.
+sends each Lambda Invoke to the real handler code in this process, and hands the rest to moto;
+on the way it tells the recorder (recorder.py) which execution made which DynamoDB request.
 moto's interpreter parses the ASL once instead of at every execution, and the wait for an
-execution's end reads moto's own record of it instead of calling DescribeExecution.
+execution's end reads moto's own record of it instead of calling DescribeExecution. What moto
+would keep or copy in proportion to the work done is fixed in the module of each service
+(dynamodb.py, dynamodb_streams.py, stepfunctions.py), so that `make run` holds its speed and
+memory as work accumulates.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ from urllib.parse import unquote
 
 import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from botocore.config import Config
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 from moto.core.botocore_stubber import MockRawResponse
+from moto.core.model_instances import model_data
 from moto.core.models import botocore_stubber
+from moto.dynamodb.exceptions import ResourceNotFoundException
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
@@ -32,9 +39,11 @@ from moto.stepfunctions.responses import get_backend
 
 from functions.repositories import dynamodb, event_bus
 from functions.settings import get_settings
-from infra.local import executions
+from infra.local import dynamodb as local_dynamodb
+from infra.local import dynamodb_streams, executions, stepfunctions
 from infra.local.eventbridge import LocalEventBridge
 from infra.local.lambdas import LocalLambdas
+from infra.local.recorder import Recorder
 from infra.local.streams import LocalStreams, StreamPoller
 from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
 
@@ -47,6 +56,9 @@ LOCAL_ENVIRONMENT = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
+    # botocore sends DynamoDB Streams requests naming a stream to an account endpoint
+    # ({account}.streams-ddb...), which moto 5.2.5 does not serve; the regional one it does.
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
 }
 
 _active: LocalAws | None = None
@@ -57,13 +69,19 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
     if runtime is None:
         return botocore_stubber(event_name=event_name, request=request)
     _, service, operation = event_name.split(".", 2)
-    if service == "dynamodb":
+    if service in ("dynamodb", "dynamodb-streams"):
         with runtime.dynamodb_lock:
-            runtime.dynamodb_requests[operation] = runtime.dynamodb_requests.get(operation, 0) + 1
-            return botocore_stubber(event_name=event_name, request=request)
-    if service == "dynamodb-streams":
-        with runtime.dynamodb_lock:  # the same moto backend; not counted as table requests
-            return botocore_stubber(event_name=event_name, request=request)
+            send = functools.partial(botocore_stubber, event_name=event_name, request=request)
+            if service == "dynamodb":
+                requests = runtime.dynamodb_requests
+                requests[operation] = requests.get(operation, 0) + 1
+                response = runtime.recorder.dynamodb_request(
+                    operation, request.body, send, _stored_item
+                )
+            else:
+                response = send()
+            runtime.stream_retention.apply()
+            return response
     if service == "eventbridge" and operation == "PutEvents":
         return runtime.eventbridge.put_events(
             request, lambda r: botocore_stubber(event_name=event_name, request=r)
@@ -71,12 +89,38 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
     if service == "lambda" and operation == "Invoke":
         # /2015-03-31/functions/{FunctionName}/invocations
         function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
-        result = runtime.lambdas.invoke(function, request.body or b"")
+        with runtime.recorder.invocation(function.split(":function:")[-1], request.body or b""):
+            result = runtime.lambdas.invoke(function, request.body or b"")
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         return AWSResponse(request.url, 200, headers, MockRawResponse(result.payload))  # type: ignore[arg-type]
     return botocore_stubber(event_name=event_name, request=request)
+
+
+def _stored_item(
+    table_name: str, attributes: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The recorder's view of moto's table: the key within `attributes` and the item under it,
+    read from the backend directly, so that it is no DynamoDB request of its own."""
+    try:
+        table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(table_name)
+        key = {table.hash_key_attr: attributes[table.hash_key_attr]}
+        if table.range_key_attr:
+            key[table.range_key_attr] = attributes[table.range_key_attr]
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        item = table.get_item(DynamoType(key[table.hash_key_attr]), range_key)
+    except (KeyError, ResourceNotFoundException):
+        return attributes, None
+    return key, None if item is None else item.to_json()["Attributes"]
+
+
+def send(request: AWSPreparedRequest, service: str, operation: str) -> AWSResponse | None:
+    """A request from outside the process (infra/local/endpoint.py), routed as boto3's are.
+
+    `service` is botocore's event name for it ("dynamodb", "sfn", ...); None: moto has no answer.
+    """
+    return _route(request, f"before-send.{service}.{operation}")
 
 
 def _parse_each_definition_once() -> None:
@@ -116,13 +160,30 @@ def active_runtime() -> LocalAws:
 class LocalAws:
     """The stand-in for AWS behind `make run` and the tests. One may be active at a time."""
 
-    def __init__(self, template: Template | None = None) -> None:
+    def __init__(
+        self,
+        template: Template | None = None,
+        *,
+        executions_kept: int | None = None,
+        stream_records_kept: int | None = None,
+    ) -> None:
         self.template = template or Template.load(TEMPLATE_PATH, REGION)
         self.lambdas = LocalLambdas(self.template.functions, REGION)
         self.dynamodb_lock = threading.Lock()
+        self.execution_retention = stepfunctions.ExecutionRetention(
+            executions_kept or _setting("LOCAL_EXECUTIONS_KEPT", stepfunctions.EXECUTIONS_KEPT)
+        )
+        self.stream_retention = dynamodb_streams.StreamRetention(
+            self.dynamodb_lock,
+            stream_records_kept
+            or _setting("LOCAL_STREAM_RECORDS_KEPT", dynamodb_streams.STREAM_RECORDS_KEPT),
+            ACCOUNT_ID,
+            REGION,
+        )
         self.dynamodb_requests: dict[str, int] = {}
         self.eventbridge = LocalEventBridge(self.template.event_buses)
         self.streams = LocalStreams([])
+        self.recorder = Recorder(self.execution_retention.kept)  # what the retained ones need
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_environment: dict[str, str | None] = {}
 
@@ -134,6 +195,9 @@ class LocalAws:
         # A failed execution is a normal outcome here (an overdraft, say); moto logs each at ERROR.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._mock.start()
+        _track_no_model_instances()
+        stepfunctions.retain(self.execution_retention)
+        dynamodb_streams.retain(self.stream_retention)
         boto3.DEFAULT_SESSION = None  # a fresh session picks up the request routing
         _cold_start()
         _active = self
@@ -145,7 +209,7 @@ class LocalAws:
         for queue in self.template.queues:
             self.sqs.create_queue(QueueName=queue)
         self.eventbridge.start(boto3.client("events", region_name=REGION), self.sqs, REGION)
-        self.streams = LocalStreams(self._stream_pollers(), trim=_trim_stream_records)
+        self.streams = LocalStreams(self._stream_pollers(), trim=dynamodb_streams.trim)
         spec = self.template.state_machines[STATE_MACHINE]
         self.state_machine_arn = self.stepfunctions.create_state_machine(
             name=spec.logical_id,
@@ -157,12 +221,7 @@ class LocalAws:
         return self
 
     def _stream_pollers(self) -> list[StreamPoller]:
-        # botocore would send stream requests to an account-id endpoint, which moto does not route.
-        streams = boto3.client(
-            "dynamodbstreams",
-            region_name=REGION,
-            config=Config(account_id_endpoint_mode="disabled"),
-        )
+        streams = boto3.client("dynamodbstreams", region_name=REGION)
         pollers = []
         for source in self.template.stream_sources:
             table = self.dynamodb.describe_table(TableName=source.table)["Table"]
@@ -195,6 +254,8 @@ class LocalAws:
         global _active
         self.streams.stop()
         _active = None
+        stepfunctions.retain(None)
+        dynamodb_streams.retain(None)
         self._mock.stop()
         _cold_start()
         for key, value in self._saved_environment.items():
@@ -219,6 +280,10 @@ class LocalAws:
             longest_poll=0.01,
         )
 
+    def execution_arn(self, request_id: str) -> str | None:
+        """The retained execution the API started for this x-amzn-RequestId (no scan)."""
+        return self.execution_retention.execution_arn(request_id)
+
     def entered_states(self, execution_arn: str) -> list[str]:
         return executions.entered_states(self.stepfunctions, execution_arn)
 
@@ -238,11 +303,13 @@ class LocalAws:
             os.environ[key] = value
 
 
-def _trim_stream_records(table: str, through_sequence_number: str) -> None:
-    """Every stream consumer of `table` has read past `through_sequence_number`: the call site
-    for the trimming of moto's stream records (issue 11, infra/local/dynamodb_streams.py's
-    trim(table, through_sequence_number) on branch wallet-11). Until that is merged, nothing is
-    dropped."""
+def _setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
 
 
 def _moto_status(execution_arn: str) -> Callable[[], str]:
@@ -254,6 +321,11 @@ def _moto_status(execution_arn: str) -> Callable[[], str]:
     """
     execution = get_backend(ACCOUNT_ID, REGION).describe_execution(execution_arn)
     return lambda: str(execution.status) if getattr(execution, _END_RECORDED, False) else "RUNNING"
+
+
+def recorded_status(execution_arn: str) -> str:
+    """The execution's status once moto has recorded its whole end (RUNNING until then)."""
+    return _moto_status(execution_arn)()
 
 
 _END_RECORDED = "local_end_recorded"
@@ -269,6 +341,23 @@ def _mark_recorded_ends() -> None:
     BaseExecutionWorkerCommunication.terminated = terminated_and_marked  # type: ignore[method-assign]
 
 
+class _Untracked(list[Any]):
+    """A list that keeps nothing appended to it."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+def _track_no_model_instances() -> None:
+    """moto appends every model object it creates (each item, item copy, stream record, state
+    machine copy of each execution) to a list of its class, for its server's dashboard, until the
+    mock is reset: a long `make run` kept them all. The runtime has no dashboard; the lists of
+    the services it stands in for keep nothing (the mock's start resets them, hence here)."""
+    for service in ("dynamodb", "dynamodbstreams", "stepfunctions"):
+        for model in model_data[service].values():
+            model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
+
+
 def _cold_start() -> None:
     """Forget what the handlers cached (settings, clients), as a new Lambda sandbox would."""
     get_settings.cache_clear()
@@ -280,3 +369,6 @@ def _cold_start() -> None:
 if not hasattr(json_path.parse, "cache_info"):
     _parse_each_definition_once()
     _mark_recorded_ends()
+    local_dynamodb.install()
+    dynamodb_streams.install()
+    stepfunctions.install()

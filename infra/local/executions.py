@@ -79,7 +79,11 @@ def history(client: Any, execution_arn: str) -> list[dict[str, Any]]:
 
 
 def executions_by_request_id(client: Any, state_machine_arn: str) -> dict[str, str]:
-    """Execution ARNs by the API request id in their input (the x-amzn-RequestId a client saw)."""
+    """Execution ARNs by the API request id in their input (the x-amzn-RequestId a client saw).
+
+    Through the public API, so it describes every execution listed; on the embedded runtime,
+    `LocalAws.execution_arn(request_id)` answers one from an index instead.
+    """
     found: dict[str, str] = {}
     for page in client.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
         for listed in page["executions"]:

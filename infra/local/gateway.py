@@ -27,6 +27,7 @@ from infra.local.apigateway import (
     request_template,
 )
 from infra.local.aws import REGION, LocalAws
+from infra.local.recorder import HttpExchange
 from infra.local.template import ACCOUNT_ID, function_arn
 from infra.local.vtl import render
 
@@ -146,6 +147,7 @@ class LocalGateway:
         response = map_integration_response(
             integration, status, answer, params=params, context=context
         )
+        self._aws.recorder.record_http(_exchange(request, payload, response, context))
         return _to_werkzeug(response)
 
     def _call_start_sync_execution(self, payload: str) -> tuple[int, str]:
@@ -190,6 +192,24 @@ def _read_payload(request: Request) -> str | None:
             pass
         return None
     return data.decode("utf-8", "replace")
+
+
+def _exchange(
+    request: Request, payload: str, response: HttpResponse, context: Mapping[str, Any]
+) -> HttpExchange:
+    """The request and the answer around an execution, for the execution view."""
+    return HttpExchange(
+        request_id=context["requestId"],
+        method=request.method,
+        path=request.full_path.rstrip("?"),
+        request_headers=dict(request.headers),
+        request_body=payload,
+        status=response.status,
+        response_headers={"x-amzn-RequestId": context["requestId"], **response.headers},
+        response_body=response.body,
+        started=context["requestTimeEpoch"] / 1000,
+        ended=time.time(),
+    )
 
 
 def _to_werkzeug(response: HttpResponse) -> Response:

@@ -1,4 +1,4 @@
-"""python -m tests.bench [--quick] [--no-http] [--output DIR]
+"""python -m tests.bench [--quick] [--no-http] [--growth N] [--output DIR]
 python -m tests.bench --compare A.json B.json      two runs side by side
 python -m tests.bench --markdown R.json             a run's tables as Markdown
 python -m tests.bench --update-doc R.json           make R.json docs/performance.json and
@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP scenarios")
+    parser.add_argument(
+        "--growth",
+        type=int,
+        metavar="N",
+        help="sequential transactions of the growth phase (default 10,000, 30 with --quick; "
+        "0 skips it)",
+    )
     parser.add_argument(
         "--output",
         type=Path,
@@ -77,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     sizes = suite.Sizes.quick() if args.quick else suite.Sizes()
     if args.no_http:
         sizes = dataclasses.replace(sizes, http=False)
+    if args.growth is not None:
+        if args.growth < 0:
+            parser.error(f"--growth must be 0 or more, not {args.growth}")
+        window = min(sizes.growth_window, max(1, args.growth // 10))
+        sizes = dataclasses.replace(sizes, growth=args.growth, growth_window=window)
     try:
         result = suite.run(sizes, quick=args.quick)
     except suite.BenchError as error:

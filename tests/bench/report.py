@@ -314,6 +314,27 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 ],
             )
         )
+    grown = result.get("growth")
+    if grown:
+        found.append(
+            (
+                f"Growth: {grown['transactions']:,} sequential transactions through one `make run` "
+                f"server process (credits over {grown['users']} users; latency ms per window of "
+                f"{grown['window']:,}, the server's resident memory after it)",
+                ["after", "p50", "p95", "p99", "max", "resident MB"],
+                [
+                    [
+                        _num(w["after"]),
+                        _num(w["latencyMs"].get("p50"), 0),
+                        _num(w["latencyMs"].get("p95"), 0),
+                        _num(w["latencyMs"].get("p99"), 0),
+                        _num(w["latencyMs"].get("max"), 0),
+                        _num(w["residentMb"], 0),
+                    ]
+                    for w in grown["windows"]
+                ],
+            )
+        )
     return found
 
 
@@ -356,6 +377,11 @@ def _sizes(sizes: dict[str, Any]) -> str:
         + f"; {sizes['overhead_pairs']} baseline/saga pairs "
         f"per transport; request counts x{sizes['count_repetitions']}; imports x"
         f"{sizes['import_repetitions']} with .pyc, x{sizes['cold_import_repetitions']} without"
+        + (
+            f"; growth {sizes['growth']:,} sequential in windows of {sizes['growth_window']:,}"
+            if sizes.get("growth")
+            else ""
+        )
     )
 
 
@@ -434,6 +460,15 @@ def summary(result: dict[str, Any]) -> list[str]:
     )
     ratios = ", ".join(f"{t} {r:.1f}x" for t, r in result["overheadRatio"].items())
     lines.append(f"Orchestration overhead (saga median / baseline median, interleaved): {ratios}.")
+    grown = result.get("growth")
+    if grown:
+        lines.append(
+            f"Growth: {grown['transactions']:,} sequential transactions through one `make run` "
+            f"process in {grown['wallSeconds']:,.0f} s, answered {_statuses(grown['statuses'])}; "
+            f"the last {grown['window']:,}'s p50 is {grown['lastToFirstP50']:.2f}x the first "
+            f"{grown['window']:,}'s, and the server's resident memory after them "
+            f"{grown['residentMbAfter']:,.0f} MB."
+        )
     return lines
 
 
@@ -527,6 +562,10 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
                 a["requestCounts"][outcome].get("wru"),
                 b["requestCounts"][outcome].get("wru"),
             )
+    if "growth" in a and "growth" in b:
+        add("growth last/first p50", a["growth"]["lastToFirstP50"], b["growth"]["lastToFirstP50"])
+        add("growth resident MB after", a["growth"]["residentMbAfter"],
+            b["growth"]["residentMbAfter"])  # fmt: skip
     for transport, ratio in a.get("overheadRatio", {}).items():
         add(f"overhead ratio {transport}", ratio, b.get("overheadRatio", {}).get(transport))
     for module, measured in a["imports"]["modules"].items():

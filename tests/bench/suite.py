@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests.bench import cost, counts, imports
+from tests.bench import cost, counts, growth, imports
 from tests.bench.histories import execution_arns, lock_summary, traces
 from tests.bench.load import Job, Sender, distinct_users, embedded_sender, one_user, run_load
 from tests.bench.progress import Progress
@@ -28,7 +28,8 @@ from tests.bench.stats import summary_ms
 
 # 2: baseline and saga interleaved per transport ("overhead"), many users at two client counts,
 # import times with and without .pyc, the lease table; HTTP on in --quick.
-SCHEMA_VERSION = 2
+# 3: "growth", N sequential transactions through one `make run` server process.
+SCHEMA_VERSION = 3
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / "bench-results"
 TARGET_DYNAMODB_REQUESTS = 4
@@ -44,7 +45,8 @@ class HttpPhaseError(BenchError):
 
 @dataclass(frozen=True)
 class Sizes:
-    """Operation counts: modest, so that `make bench` ends within 5 minutes on 2 cores."""
+    """Operation counts: modest, so that `make bench` ends within 5 minutes on 2 cores, but for
+    the growth phase (about 15 more; --growth 0 skips it)."""
 
     count_repetitions: int = 3
     include_busy: bool = True
@@ -57,6 +59,8 @@ class Sizes:
     import_repetitions: int = 3
     cold_import_repetitions: int = 1
     http: bool = True
+    growth: int = 10_000  # sequential transactions through one `make run` process
+    growth_window: int = 1_000
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -70,6 +74,8 @@ class Sizes:
             retry_variant=False,
             import_repetitions=1,
             cold_import_repetitions=0,
+            growth=30,
+            growth_window=10,
         )
 
     def phases(self) -> int:
@@ -80,6 +86,7 @@ class Sizes:
             + transport
             + int(self.retry_variant)
             + (transport if self.http else 0)
+            + int(self.growth > 0)
         )
 
 
@@ -438,6 +445,13 @@ def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
             raise HttpPhaseError(str(error)) from error
     else:
         result["http"] = {"run": False, "reason": "--no-http"}
+    if sizes.growth:
+        title = f"growth: {sizes.growth:,} via make run"
+        with progress.phase(title, sizes.growth) as ticker:
+            try:
+                result["growth"] = growth.run_growth(sizes.growth, sizes.growth_window, ticker)
+            except growth.GrowthError as error:
+                raise BenchError(f"{title}: {error}") from error
     result.update(derive(result))
     result["benchSeconds"] = round(progress.elapsed, 1)
     result["machine"]["loadAverageAtEnd"] = [round(x, 2) for x in os.getloadavg()]

@@ -2,13 +2,14 @@
 
 import io
 import json
+import sys
 from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
 
 from tests.bench import __main__ as cli
-from tests.bench import cost, counts, imports, report, suite
+from tests.bench import cost, counts, growth, imports, report, suite
 from tests.bench.load import Job, Outcome
 from tests.bench.progress import Progress
 
@@ -258,3 +259,45 @@ def test_update_doc_refuses_a_quick_run_and_writes_nothing(tmp_path):
 
     assert not (tmp_path / "committed.json").exists()
     assert doc.read_text() == before
+
+
+def test_the_growth_phase_reports_every_window_of_one_make_run_process(quick_result):
+    grown = quick_result["growth"]
+    sizes = suite.Sizes.quick()
+
+    assert grown["transactions"] == sizes.growth
+    assert grown["statuses"] == {"201": sizes.growth}
+    assert [w["after"] for w in grown["windows"]] == list(
+        range(sizes.growth_window, sizes.growth + 1, sizes.growth_window)
+    )
+    assert all(w["latencyMs"]["count"] == sizes.growth_window for w in grown["windows"])
+    assert all(w["residentMb"] > 0 for w in grown["windows"])
+    first, last = grown["windows"][0], grown["windows"][-1]
+    assert grown["lastToFirstP50"] == round(last["latencyMs"]["p50"] / first["latencyMs"]["p50"], 3)
+    assert grown["residentMbAfter"] == last["residentMb"]
+    assert "Growth: 30 sequential transactions" in report.markdown(quick_result)
+
+
+def test_growth_refuses_windows_it_cannot_fill():
+    with pytest.raises(ValueError, match="cannot fill"):
+        growth.run_growth(5, 10)
+
+
+def test_a_server_that_does_not_start_is_a_growth_error():
+    exits = (sys.executable, "-c", "import sys; print('no port', flush=True); sys.exit(3)")
+    with pytest.raises(growth.GrowthError, match="did not start"):
+        growth.run_growth(2, 1, command=exits)
+
+
+def test_a_server_that_stops_answering_is_a_growth_error():
+    announces_and_exits = (sys.executable, "-c", "print('API on http://127.0.0.1:9', flush=True)")
+    with pytest.raises(growth.GrowthError, match="request 1"):
+        growth.run_growth(2, 1, command=announces_and_exits)
+
+
+def test_a_negative_growth_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--growth", "-1"])
+
+    assert exit_.value.code == 2
+    assert "--growth must be 0 or more" in capsys.readouterr().err

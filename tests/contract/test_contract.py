@@ -79,9 +79,9 @@ def test_every_answer_carries_the_request_id_its_execution_was_started_with(api,
     request_ids = {r.headers["x-amzn-RequestId"] for r in (posted, read, unrouted)}
     assert len(request_ids) == 3
     started = executions_by_request_id(aws.stepfunctions, aws.state_machine_arn)
-    execution = aws.stepfunctions.describe_execution(
-        executionArn=started[posted.headers["x-amzn-RequestId"]]
-    )
+    arn = aws.execution_arn(posted.headers["x-amzn-RequestId"])
+    assert arn == started[posted.headers["x-amzn-RequestId"]]  # the index and the public API
+    execution = aws.stepfunctions.describe_execution(executionArn=arn)
     assert json.loads(execution["output"])["transaction"] == posted.json()
 
 

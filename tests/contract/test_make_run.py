@@ -13,7 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_local_api_process_serves_logs_and_stops_cleanly():
-    env = {**os.environ, "PORT": "0", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PORT": "0",
+        "AWS_PORT": "0",
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -25,20 +31,30 @@ def test_local_api_process_serves_logs_and_stops_cleanly():
         url = re.search(r"on (http://127\.0\.0\.1:\d+)", banner[0])
         assert url, banner
         assert any("curl" in line and "/transactions" in line for line in banner)
+        assert any(f"{url[1]}/_console/" in line for line in banner), banner
 
         response = requests.get(f"{url[1]}/balance", params={"userId": "1"}, timeout=30)
         assert response.json()["balance"] == "100.00"
         log_line = process.stdout.readline()
         assert "GET /balance?userId=1 -> 200" in log_line
-
-        body = {"userId": "1", "ammount": "10", "type": "credit"}
         posted = requests.post(
-            f"{url[1]}/transactions", json=body, headers={"Idempotent-Key": "k"}, timeout=30
-        )
-        assert posted.status_code == 201
-        lines = [process.stdout.readline() for _ in range(2)]  # the request's, the event's
+            f"{url[1]}/transactions", json={"userId": "1", "ammount": "1", "type": "debit"},
+            headers={"Idempotent-Key": "k"}, timeout=30,
+        )  # fmt: skip
+        # The request's line and the published event's, in either order.
+        lines = [process.stdout.readline() for _ in range(2)]
+        [log_line] = [line for line in lines if "POST /transactions" in line]
         [published] = [line for line in lines if "published TransactionCommitted" in line]
         assert posted.json()["transactionId"] in published
+        request_id = posted.headers["x-amzn-RequestId"]
+        assert "POST /transactions -> 201" in log_line
+        assert log_line.rstrip().endswith(f"{url[1]}/_console/requests/{request_id}"), log_line
+        seen = requests.get(log_line.split()[-1], timeout=30)  # the link in the log
+        assert seen.status_code == 200
+        assert request_id in seen.text
+        console = requests.get(f"{url[1]}/_console/", timeout=30)
+        assert console.status_code == 200
+        assert "Executions" in console.text
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)

@@ -42,6 +42,7 @@ def keys_and_types(node):
 
 
 def test_the_local_records_have_the_shape_of_the_recorded_lambda_event(local_aws):
+    local_aws.streams.stop()  # the record stays until read (read records are trimmed)
     commit(local_aws)
     outbox = poller(local_aws)
     iterator = outbox._streams.get_shard_iterator(
@@ -277,3 +278,17 @@ def test_records_trimmed_before_they_were_read_are_skipped_from_the_oldest_kept(
 
     assert outbox.poll_once() == 1  # read again from TRIM_HORIZON
     assert len(local_aws.eventbridge.published()) == 1
+
+
+def test_records_every_consumer_has_read_are_trimmed_from_the_stream(local_aws):
+    commit(local_aws)
+    local_aws.drain_streams()
+    outbox = poller(local_aws)
+    shard = outbox._streams.describe_stream(StreamArn=outbox.stream_arn)["StreamDescription"][
+        "Shards"][0]  # fmt: skip
+    iterator = outbox._streams.get_shard_iterator(
+        StreamArn=outbox.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+
+    assert outbox._streams.get_records(ShardIterator=iterator)["Records"] == []
+    assert int(shard["SequenceNumberRange"]["StartingSequenceNumber"]) > int(outbox.position)

@@ -17,7 +17,6 @@ from typing import Any
 import requests
 
 from functions.http_errors import HTTP_ERRORS, INTERNAL_ERROR
-from infra.local.executions import executions_by_request_id
 from tests.reliability.runtime import Answer
 
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "infra" / "openapi.yaml"
@@ -36,19 +35,11 @@ class Http:
         self.base_url = base_url
         self.problems: list[str] = []
         self._aws = aws
-        self._executions: dict[str, str] = {}
         self._local = threading.local()
         self._lock = threading.Lock()
 
     def _execution_of(self, request_id: str | None) -> str | None:
-        if request_id is None:
-            return None
-        with self._lock:
-            if request_id not in self._executions:
-                self._executions.update(
-                    executions_by_request_id(self._aws.stepfunctions, self._aws.state_machine_arn)
-                )
-            return self._executions.get(request_id)
+        return None if request_id is None else self._aws.execution_arn(request_id)
 
     def _session(self) -> requests.Session:
         if not hasattr(self._local, "session"):

@@ -5,11 +5,12 @@
     python -m tests.reliability --operations 1000  # a shorter load phase
 
 Phases: (1) the seeded workload through the embedded runtime, split over worker processes (one
-LocalAws each) with 16 threads each: a segment under forced thread switching, a segment with
-random faults injected under load, and a steady segment; each settled and checked against the
-tables and every answer. Meanwhile, in this process: (2) the fault matrix, (3) crashed executions
-with a real lease, (4) the stateful model test, (5) parser fuzzing, (6) the HTTP server: the
-workload over HTTP and schemathesis from infra/openapi.yaml. Progress goes to stderr.
+LocalAws each, for its whole share: never restarted) with 16 threads each: a segment under
+forced thread switching, a segment with random faults injected under load, and a steady
+segment; each settled and checked against the tables and every answer. Then, in this process:
+(2) the fault matrix, (3) crashed executions with a real lease, (4) the stateful model test,
+(5) parser fuzzing, (6) the HTTP server: the workload over HTTP and schemathesis from
+infra/openapi.yaml. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ from typing import Any, ClassVar
 DEFAULT_SEED = 20261122
 PHASES = ("faults", "crashes", "model", "parsers", "http")  # the load runs always
 FAULT_EVERY = 8  # operations per injected fault in the faults segment
-# Operations per LocalAws: moto copies both whole tables (and their streams) for every
-# TransactWriteItems, so a table that keeps growing makes every transaction slower, and the
-# copies it keeps ran a worker out of memory after about 1,500 operations.
-CHUNK = 500
 
 
 @dataclass
@@ -105,8 +102,8 @@ def _bar(done: int, total: int, width: int = 20) -> str:
 
 
 def load_worker(index: int, plan: dict[str, Any], updates: Any) -> dict[str, Any]:
-    """One process: the segments in turn, in parts of at most CHUNK operations, each part on a
-    LocalAws of its own, settled and checked."""
+    """One process: the segments in turn, each settled and checked, all in one LocalAws (as a
+    user's `make run` accumulates work: nothing is reset between them)."""
     _quiet()
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (see _quiet; for the process's life)
     from infra.local.aws import LocalAws
@@ -122,11 +119,10 @@ def load_worker(index: int, plan: dict[str, Any], updates: Any) -> dict[str, Any
 
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
-    for number, (segment, count) in enumerate(plan["segments"]):
-        for part, start in enumerate(range(0, count, CHUNK)):
-            seed = (plan["seed"] * 100 + index * 10 + number) * 1000 + part
-            with LocalAws() as aws:
-                _segment(aws, index, segment, seed, min(CHUNK, count - start), plan, done, result)
+    with LocalAws() as aws:
+        for number, (segment, count) in enumerate(plan["segments"]):
+            seed = (plan["seed"] * 100 + index * 10 + number) * 1000
+            _segment(aws, index, segment, seed, count, plan, done, result)
     stop.set()
     updates.put((index, dict(done)))
     return result

@@ -10,7 +10,7 @@ from infra.local.aws import active_runtime
 from infra.local.lambdas import FaultPoint
 from infra.local.server import serving
 from tests.invariants import violations
-from tests.reliability import http, workload
+from tests.reliability import workload
 from tests.reliability.http import Http, fuzz
 
 
@@ -88,9 +88,9 @@ def test_an_answer_against_the_contract_is_reported(monkeypatch, status, text, h
     response.status_code, response._content = status, text.encode()
     response.headers.update(headers)
     monkeypatch.setattr(requests.Session, "post", lambda *args, **kwargs: response)
-    monkeypatch.setattr(http, "executions_by_request_id", lambda *args: {"r1": SUCCEEDED_ARN})
     stepfunctions = SimpleNamespace(describe_execution=lambda executionArn: {"status": "SUCCEEDED"})
-    aws = SimpleNamespace(stepfunctions=stepfunctions, state_machine_arn="unused")
+    executions = {"r1": SUCCEEDED_ARN}
+    aws = SimpleNamespace(stepfunctions=stepfunctions, execution_arn=executions.get)
     transport = Http("http://unused", aws)
 
     transport.transact("{}", "k")

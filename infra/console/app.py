@@ -1,0 +1,266 @@
+"""The execution view: a WSGI application under /_console/, server-side HTML and SVG.
+
+No build step and nothing fetched from the network: Jinja2 templates and two static files from
+this package. It reads executions through `source.Executions` only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.utils import redirect, safe_join
+from werkzeug.wrappers import Request, Response
+
+from infra.console.layout import Layout
+from infra.console.runs import Attempt, Run, run_of
+from infra.console.source import (
+    LIST_LIMIT,
+    Executions,
+    MalformedNameError,
+    UnknownExecutionError,
+    is_execution_name,
+    request_id_of,
+    user_of,
+)
+from infra.local.recorder import Invocation
+
+PREFIX = "/_console"
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+_CONTENT_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+log = logging.getLogger("console")
+
+
+class Console:
+    def __init__(
+        self, executions: Executions, definition: dict[str, Any], aggregates_table: str
+    ) -> None:
+        self.executions = executions
+        self.definition = definition
+        self.state_types = {name: state["Type"] for name, state in definition["States"].items()}
+        self.layout = Layout.of(definition)
+        self.aggregates_table = aggregates_table
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape()
+        )
+        self.templates.filters["pretty"] = pretty
+        self.templates.filters["clock"] = clock
+        self.templates.filters["plain"] = plain_item
+        self.templates.filters["message"] = message_of
+        self.routes = Map(
+            [
+                Rule(f"{PREFIX}/", endpoint="list"),
+                Rule(f"{PREFIX}/executions/<name>", endpoint="execution"),
+                Rule(f"{PREFIX}/executions/<name>/live", endpoint="live"),
+                Rule(f"{PREFIX}/requests/<request_id>", endpoint="request"),
+                Rule(f"{PREFIX}/static/<file>", endpoint="static"),
+            ],
+            strict_slashes=False,
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        return self.handle(Request(environ))(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        try:
+            endpoint, arguments = self.routes.bind_to_environ(request.environ).match()
+            return getattr(self, f"_{endpoint}")(request, **arguments)
+        except MalformedNameError as error:
+            return self._error(400, "Not an execution name", _malformed(str(error)))
+        except UnknownExecutionError as error:
+            return self._error(
+                404, "No such execution", f"No execution is known as {error}: it never ran, or "
+                "the runtime no longer keeps it (it keeps the newest ones only).",
+            )  # fmt: skip
+        except NotFound:
+            return self._error(404, "Not found", f"The console has no page at {request.path}.")
+        except HTTPException as error:
+            return self._error(error.code or 400, error.name, error.description or "")
+        except Exception:
+            log.exception("console page %s failed", request.path)
+            return self._error(500, "The console failed", "See the server's log for the error.")
+
+    def _list(self, request: Request) -> Response:
+        request_id = request.args.get("requestId", "").strip()
+        if request_id:
+            arn = self.executions.find_by_request_id(request_id)
+            return redirect(f"{PREFIX}/executions/{arn.rsplit(':', 1)[1]}", 303)
+        status = request.args.get("status", "")
+        if status and status not in STATUSES:
+            known = ", ".join(STATUSES)
+            return self._error(400, "Unknown status", f"Status must be one of {known}.")
+        user = request.args.get("user", "").strip()
+        summaries, total = self.executions.summaries(status or None, user or None, LIST_LIMIT)
+        return self._page("list.html", summaries=summaries, total=total, limit=LIST_LIMIT,
+                          status=status, user=user, statuses=STATUSES)  # fmt: skip
+
+    def _request(self, request: Request, request_id: str) -> Response:
+        arn = self.executions.find_by_request_id(request_id)
+        return redirect(f"{PREFIX}/executions/{arn.rsplit(':', 1)[1]}", 303)
+
+    def _described(self, name: str) -> dict[str, Any]:
+        try:
+            return self.executions.describe(self.executions.arn_of(name))
+        except UnknownExecutionError as error:
+            raise UnknownExecutionError(repr(name)) from error
+
+    def _execution(self, request: Request, name: str) -> Response:
+        described = self._described(name)
+        events = self.executions.history(described["executionArn"])
+        run = run_of(events, self.state_types)
+        invocations = self.executions.invocations(described["executionArn"])
+        attempts = [(s.name, a) for s in run.states for a in s.attempts]
+        by_attempt = {id(a): inv for (_, a), inv in zip(attempts, invocations, strict=False)}
+        request_id = request_id_of(described.get("input"))
+        user = user_of(described.get("input"))
+        summary = self.executions.summary(described)
+        statuses = {state.name: state.status for state in run.states}
+        diagram = self.layout.svg(statuses, set(run.transitions))
+        return self._page(
+            "execution.html",
+            described=described,
+            summary=summary,
+            run=run,
+            diagram=Markup(diagram),  # built from the ASL with every text escaped (layout.py)
+            timeline=timeline(run),
+            invocation_of=lambda attempt: by_attempt.get(id(attempt)),
+            aggregate=self._aggregate_row(invocations, user),
+            events_published=self.executions.published_events(
+                described["executionArn"], invocations
+            ),
+            exchange=self.executions.http_exchange(request_id),
+            history=events,
+            is_recorded=self.executions.recorded is not None,
+        )
+
+    def _live(self, request: Request, name: str) -> Response:
+        described = self._described(name)
+        events = self.executions.history(described["executionArn"])
+        body = {"status": described["status"], "events": len(events)}
+        return Response(json.dumps(body), 200, content_type="application/json")
+
+    def _static(self, request: Request, file: str) -> Response:
+        path = safe_join(str(STATIC), file)
+        if path is None or not Path(path).is_file():
+            raise NotFound()
+        content_type = _CONTENT_TYPES.get(Path(path).suffix, "application/octet-stream")
+        return Response(Path(path).read_bytes(), 200, content_type=content_type)
+
+    def _aggregate_row(self, invocations: list[Invocation], user: str | None) -> dict[str, Any]:
+        """The user's aggregate row before the execution's first request and after its last."""
+        touched = [
+            item
+            for invocation in invocations
+            for call in invocation.calls
+            for item in call.items
+            if item["table"] == self.aggregates_table and item["key"].get("userId") == {"S": user}
+        ]
+        if not touched:
+            return {}
+        return {"before": touched[0]["before"], "after": touched[-1]["after"]}
+
+    def _page(self, template: str, **values: Any) -> Response:
+        html = self.templates.get_template(template).render(prefix=PREFIX, **values)
+        return Response(html, 200, content_type="text/html; charset=utf-8")
+
+    def _error(self, status: int, title: str, message: str) -> Response:
+        html = self.templates.get_template("error.html").render(
+            prefix=PREFIX, status=status, title=title, message=message
+        )
+        return Response(html, status, content_type="text/html; charset=utf-8")
+
+
+def _malformed(name: str) -> str:
+    shown = name if len(name) <= 100 else name[:100] + "..."
+    return (
+        f"{shown!r} is not an execution name: names are 1-80 characters, without spaces, "
+        'brackets, wildcards, control characters or any of "#%\\^|~`$&,;:/'
+    )
+
+
+def timeline(run: Run) -> list[dict[str, Any]]:
+    """Each state run and its attempts as spans in percent of the execution's duration."""
+    started = run.started
+    if started is None or not run.states:
+        return []
+    end = run.stopped or max(
+        [s.exited or s.entered for s in run.states]
+        + [a.ended or a.scheduled for s in run.states for a in s.attempts]
+    )
+    total = max((end - started).total_seconds(), 1e-3)
+
+    def span(start: datetime, stop: datetime | None) -> dict[str, float]:
+        left = (start - started).total_seconds() / total * 100
+        width = ((stop or end) - start).total_seconds() / total * 100
+        return {"left": round(left, 2), "width": round(max(width, 0.4), 2),
+                "ms": round(((stop or end) - start).total_seconds() * 1000, 1)}  # fmt: skip
+
+    rows = []
+    for state in run.states:
+        attempts: list[tuple[Attempt, dict[str, float]]] = [
+            (a, span(a.scheduled, a.ended)) for a in state.attempts
+        ]
+        rows.append({"state": state, "span": span(state.entered, state.exited),
+                     "attempts": attempts})  # fmt: skip
+    return rows
+
+
+def pretty(value: Any) -> str:
+    """A JSON document (or a string holding one) indented; anything else as it is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, indent=2, default=str, ensure_ascii=False)
+
+
+def message_of(cause: str | None) -> str:
+    """A Lambda error's message out of the cause Step Functions keeps (its whole error JSON)."""
+    try:
+        message = json.loads(cause or "")["errorMessage"]
+    except (ValueError, KeyError, TypeError):
+        return cause or ""
+    return str(message)
+
+
+def clock(value: datetime | float | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value).astimezone()
+    return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+_deserializer = TypeDeserializer()
+
+
+def plain_item(item: dict[str, Any] | None) -> str:
+    """A DynamoDB item as plain JSON (numbers as their decimal strings)."""
+    if item is None:
+        return "(no item)"
+    values = {name: _deserializer.deserialize(value) for name, value in item.items()}
+    return json.dumps(values, indent=2, default=_decimal, ensure_ascii=False)
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set):
+        return sorted(value)
+    raise TypeError(type(value).__name__)
+
+
+__all__ = ["PREFIX", "Console", "is_execution_name"]

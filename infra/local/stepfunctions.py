@@ -1,0 +1,155 @@
+"""What the runtime keeps of Step Functions executions, and for how long.
+
+What moto 5.2.5 does: every execution stays in its state machine's list for the life of the
+process, with the interpreter's whole environment (states, components, the event history); two
+threads per execution stay in a module-level list (`TMP_THREADS`); and starting or describing an
+execution searches that list from the start.
+
+Why that is wrong for us: `make run` is a long-lived process, so memory and the time of each
+request grow with every transaction (issue 11).
+
+What this does instead: a finished execution keeps its event history and drops the interpreter;
+only the most recent `kept` executions are retained (older finished ones are forgotten:
+DescribeExecution and GetExecutionHistory answer ExecutionDoesNotExist for them, as AWS does for
+an Express execution, which it never keeps); an index by the `requestId` in each retained
+execution's input answers the request-id lookup without a scan; finished threads leave
+`TMP_THREADS`.
+
+Proven by tests/statemachine/test_retention.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.stepfunctions.parser import utils as parser_utils
+from moto.stepfunctions.parser.api import GetExecutionHistoryOutput, HistoryEventList
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+EXECUTIONS_KEPT = 1000
+_HISTORY = "local_history"
+_patched_marker = "local_retention"
+
+
+class ExecutionRetention:
+    """The executions the runtime retains: at most `kept` (running ones are never dropped)."""
+
+    def __init__(self, kept: int = EXECUTIONS_KEPT) -> None:
+        if kept < 1:
+            raise ValueError(f"at least one execution must be kept, not {kept}")
+        self.kept = kept
+        self._by_request_id: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def execution_arn(self, request_id: str) -> str | None:
+        """The ARN of the retained execution started for this API request id, if any."""
+        with self._lock:
+            return self._by_request_id.get(request_id)
+
+    def request_ids(self) -> dict[str, str]:
+        """Execution ARNs by request id, for every retained execution that has one."""
+        with self._lock:
+            return dict(self._by_request_id)
+
+    def admit(self, executions: list[Execution], execution: Execution) -> None:
+        """Index a started execution and forget the oldest finished ones beyond `kept`."""
+        with self._lock:
+            request_id = _request_id(execution)
+            if request_id is not None:
+                self._by_request_id[request_id] = execution.exec_arn
+            excess = len(executions) - self.kept
+            forgotten = []
+            for old in executions:
+                if excess <= 0:
+                    break
+                if hasattr(old, _HISTORY):
+                    forgotten.append(old)
+                    excess -= 1
+            for old in forgotten:
+                executions.remove(old)  # one by one: moto appends without a lock
+                old_request_id = _request_id(old)
+                if self._by_request_id.get(old_request_id or "") == old.exec_arn:
+                    del self._by_request_id[old_request_id or ""]
+        _forget_finished_threads()
+
+
+def _request_id(execution: Execution) -> str | None:
+    data = execution.input_data
+    request_id = data.get("requestId") if isinstance(data, dict) else None
+    return request_id if isinstance(request_id, str) else None
+
+
+def _forget_finished_threads() -> None:
+    for thread in list(parser_utils.TMP_THREADS):
+        if thread.ident is not None and not thread.is_alive():
+            with contextlib.suppress(ValueError):  # another request removed it first
+                parser_utils.TMP_THREADS.remove(thread)
+
+
+_active: ExecutionRetention | None = None
+
+
+def retain(retention: ExecutionRetention | None) -> None:
+    """Make `retention` the one the patched backend applies (None: keep everything, as moto)."""
+    global _active
+    _active = retention
+
+
+def _released_when_terminated(terminated: Callable[[Any], None]) -> Callable[[Any], None]:
+    @functools.wraps(terminated)
+    def terminated_and_released(self: BaseExecutionWorkerCommunication) -> None:
+        terminated(self)
+        worker = self.execution.exec_worker
+        if worker is not None and worker.env is not None:
+            setattr(self.execution, _HISTORY, worker.env.event_manager.get_event_history())
+            worker.env = None
+
+    return terminated_and_released
+
+
+def _history_output(to_history_output: Callable[[Execution], Any]) -> Callable[[Execution], Any]:
+    @functools.wraps(to_history_output)
+    def history_output(self: Execution) -> GetExecutionHistoryOutput:
+        history: HistoryEventList | None = getattr(self, _HISTORY, None)
+        if history is None:
+            return to_history_output(self)
+        return GetExecutionHistoryOutput(events=history)
+
+    return history_output
+
+
+def _admitted(start_execution: Callable[..., Execution]) -> Callable[..., Execution]:
+    @functools.wraps(start_execution)
+    def start_execution_admitted(
+        self: StepFunctionsParserBackend, state_machine_arn: str, *args: Any, **kwargs: Any
+    ) -> Execution:
+        execution = start_execution(self, state_machine_arn, *args, **kwargs)
+        retention = _active
+        if retention is not None:
+            state_machine = self.describe_state_machine(state_machine_arn)
+            retention.admit(state_machine.executions, execution)  # type: ignore[arg-type]
+        return execution
+
+    setattr(start_execution_admitted, _patched_marker, True)
+    return start_execution_admitted
+
+
+def install() -> None:
+    """Patch moto once per process (calling it again is a no-op)."""
+    if getattr(StepFunctionsParserBackend.start_execution, _patched_marker, False):
+        return
+    BaseExecutionWorkerCommunication.terminated = _released_when_terminated(  # type: ignore[method-assign,assignment]
+        BaseExecutionWorkerCommunication.terminated
+    )
+    Execution.to_history_output = _history_output(Execution.to_history_output)  # type: ignore[method-assign,assignment]
+    StepFunctionsParserBackend.start_execution = _admitted(  # type: ignore[method-assign,assignment]
+        StepFunctionsParserBackend.start_execution
+    )

@@ -1,0 +1,141 @@
+"""The growth phase: N sequential transactions through one `make run` server process.
+
+What a user runs: `python -m infra.local` in a subprocess of its own, on a free port, fed one
+POST /transactions after another (credits over 50 users). Reported per window of requests: the
+latency percentiles and the server's resident memory after it; then the ratio of the last
+window's p50 to the first's. A runtime that keeps what it does not need shows here as a ratio
+above 1 and memory that climbs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.bench.load import Job, http_sender
+from tests.bench.progress import Ticker
+from tests.bench.stats import summary_ms
+
+ROOT = Path(__file__).resolve().parents[2]
+USERS = 50
+STARTUP_SECONDS = 120
+MAKE_RUN = (sys.executable, "-m", "infra.local")
+
+
+class GrowthError(RuntimeError):
+    """The server could not be started or stopped answering."""
+
+
+def resident_mb(pid: int) -> float:
+    """The process's resident set size (VmRSS), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise GrowthError(f"no VmRSS for process {pid}")
+
+
+class Server:
+    """`python -m infra.local` on a port the OS picks (PORT=0), until stopped."""
+
+    def __init__(self, command: tuple[str, ...] = MAKE_RUN) -> None:
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by stop)
+        environment = {**os.environ, "PORT": "0", "HOST": "127.0.0.1", "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        self.url = self._announced_url()
+
+    def _announced_url(self) -> str:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break  # it exited
+            if " on http://" in line:
+                return line.rsplit(" on ", 1)[1].strip()
+        self.process.kill()
+        self.process.wait()
+        tail = self.log_tail()
+        self.stop()
+        raise GrowthError(f"`python -m infra.local` did not start: {tail}")
+
+    def log_tail(self) -> str:
+        self._log.seek(0)
+        return self._log.read()[-2000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def run_growth(
+    transactions: int,
+    window: int,
+    ticker: Ticker | None = None,
+    command: tuple[str, ...] = MAKE_RUN,
+) -> dict[str, Any]:
+    """Raises: GrowthError if the server does not start or stops answering."""
+    if transactions < window or window < 1:
+        raise ValueError(f"{transactions} transactions cannot fill windows of {window}")
+    server = Server(command)
+    try:
+        send = http_sender(server.url)
+        windows: list[dict[str, Any]] = []
+        statuses: Counter[str] = Counter()
+        started = time.perf_counter()
+        seconds: list[float] = []
+        for index in range(transactions):
+            try:
+                outcome = send(Job(f"growth-{index % USERS}", uuid.uuid4().hex))
+            except requests.RequestException as error:
+                raise GrowthError(f"request {index + 1}: {error}; {server.log_tail()}") from error
+            statuses[str(outcome.status)] += 1
+            seconds.append(outcome.seconds)
+            if ticker is not None:
+                ticker.advance()
+            if len(seconds) == window:
+                windows.append(
+                    {
+                        "after": index + 1,
+                        "latencyMs": summary_ms(seconds),
+                        "residentMb": resident_mb(server.process.pid),
+                    }
+                )
+                seconds = []
+            if server.process.poll() is not None:
+                raise GrowthError(f"the server exited: {server.log_tail()}")
+        wall = time.perf_counter() - started
+    finally:
+        server.stop()
+    first, last = windows[0]["latencyMs"]["p50"], windows[-1]["latencyMs"]["p50"]
+    return {
+        "transactions": transactions,
+        "window": window,
+        "users": USERS,
+        "wallSeconds": round(wall, 1),
+        "statuses": dict(sorted(statuses.items())),
+        "windows": windows,
+        "lastToFirstP50": round(last / first, 3),
+        "residentMbAfter": windows[-1]["residentMb"],
+    }

@@ -1,0 +1,243 @@
+"""Each task's Retry and Catch of the real ASL, one state at a time, through TestState.
+
+The state is taken from the template's definition (`stateName`), its Lambda call mocked with an
+error or a result, and the answer is AWS's: RETRIABLE while a retrier has attempts left (which
+one, and the wait), then CAUGHT_ERROR (the catcher's next state, the error in its slot), and
+SUCCEEDED with the next state for a result. Sent with boto3 to the Step Functions endpoint the
+tier runs on: the local one, or STEPFUNCTIONS_ENDPOINT (tests/statemachine/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from infra.local.aws import LocalAws
+from infra.local.endpoint import serving_endpoint
+from infra.local.stepfunctions_local import stepfunctions_client
+from infra.local.template import Template
+from tests.statemachine.conftest import ENDPOINT, serving_for_another_endpoint
+
+LAMBDA_ERRORS = "Lambda.ServiceException"
+STATE_INPUT = {
+    "body": '{"userId": "u1", "ammount": "10", "type": "credit"}',
+    "idempotencyKey": "k1",
+    "request": {"userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "10.00"},
+    "lock": {"balance": "100.00", "lastSequence": 0, "leaseUntil": 1},
+    "put": {"transactionId": "t1", "createdAt": "2026-12-01T00:00:00.000Z", "replay": None},
+}
+# A Lambda result with every field some task's ResultSelector reads
+RESULT = {
+    "StatusCode": 200,
+    "Payload": {
+        "userId": "u1",
+        "idempotencyKey": "k1",
+        "type": "credit",
+        "amount": "10.00",
+        "balance": "100.00",
+        "lastSequence": 0,
+        "leaseUntil": 7,
+        "transactionId": "t1",
+        "createdAt": "2026-12-01T00:00:00.000Z",
+        "replay": None,
+        "transaction": {"balance": "110.00"},
+        "replayed": False,
+    },
+}
+
+# (state, error, attempts its Retry allows, where its Catch goes, the slot the error lands in)
+RETRIED = [
+    ("ValidateRequest", "Lambda.ServiceException", 1, "TransactionFailed", "error"),
+    ("AcquireLock", "UserBusyError", 4, "ReleaseLockAfterFailure", "error"),
+    ("AcquireLock", "StorageThrottledError", 2, "ReleaseLockAfterFailure", "error"),
+    ("PutTransaction", "Lambda.TooManyRequestsException", 2, "DeleteTransaction", "error"),
+    ("UpdateBalance", "StorageThrottledError", 2, "DeleteTransaction", "error"),
+    ("ReleaseLock", "Lambda.ServiceException", 2, "ReleaseLockAfterFailure", "error"),
+    ("DeleteTransaction", "Sandbox.Timedout", 2, "ReleaseLockAfterFailure", "compensationError"),
+    ("ReleaseLockAfterFailure", "States.Timeout", 2, "IsCommitted", "compensationError"),
+]
+# Errors no Retry takes: caught at once (a crash of the function, the domain's refusals)
+NOT_RETRIED = [
+    ("ValidateRequest", "ValidationError", "TransactionFailed", "error"),
+    ("AcquireLock", "InjectedFaultError", "ReleaseLockAfterFailure", "error"),
+    ("PutTransaction", "IdempotencyKeyReusedError", "DeleteTransaction", "error"),
+    ("UpdateBalance", "InsufficientFundsError", "DeleteTransaction", "error"),
+    ("UpdateBalance", "LockLostError", "DeleteTransaction", "error"),
+    ("ReleaseLock", "LockLostError", "ReleaseLockAfterFailure", "error"),
+    ("DeleteTransaction", "LockLostError", "ReleaseLockAfterFailure", "compensationError"),
+]
+NEXT_STATE = {
+    "ValidateRequest": "AcquireLock",
+    "AcquireLock": "PutTransaction",
+    "PutTransaction": "IsReplay",
+    "UpdateBalance": "ReleaseLock",
+    "ReleaseLock": "TransactionSucceeded",
+    "DeleteTransaction": "ReleaseLockAfterFailure",
+    "ReleaseLockAfterFailure": "IsCommitted",
+}
+
+
+@pytest.fixture(scope="module")
+def stepfunctions() -> Iterator[Any]:
+    with LocalAws() as runtime:
+        if not ENDPOINT:
+            with serving_endpoint(runtime) as url:
+                yield stepfunctions_client(url)
+            return
+        with serving_for_another_endpoint(runtime):
+            client = stepfunctions_client(ENDPOINT)
+            skip_without_test_state(client)
+            yield client
+
+
+@pytest.fixture(scope="module")
+def definition() -> str:
+    return Template.load().state_machines["TransactionStateMachine"].definition
+
+
+def skip_without_test_state(client: Any) -> None:
+    try:
+        client.test_state(definition='{"Type": "Pass", "End": true}')
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("UnknownOperationException", "UnknownOperation"):
+            pytest.skip(f"{ENDPOINT} has no TestState (Step Functions Local has none)")
+        raise
+
+
+def run_state(client: Any, definition: str, state: str, **kwargs: Any) -> dict[str, Any]:
+    return client.test_state(
+        definition=definition,
+        stateName=state,
+        input=json.dumps(STATE_INPUT),
+        inspectionLevel="DEBUG",
+        **kwargs,
+    )
+
+
+def error_mock(error: str) -> dict[str, Any]:
+    return {"errorOutput": {"error": error, "cause": f"{error} in a test"}}
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "attempts", "catch_next", "slot"),
+    RETRIED,
+    ids=[f"{s}-{e}" for s, e, *_ in RETRIED],
+)
+def test_retried_error_is_retriable_until_attempts_run_out_then_caught(
+    stepfunctions, definition, state, error, attempts, catch_next, slot
+):
+    for retries_so_far in range(attempts):
+        answer = run_state(
+            stepfunctions,
+            definition,
+            state,
+            mock=error_mock(error),
+            stateConfiguration={"retrierRetryCount": retries_so_far},
+        )
+        assert answer["status"] == "RETRIABLE", (retries_so_far, answer)
+        assert answer["error"] == error
+        assert "output" not in answer and "nextState" not in answer
+
+    answer = run_state(
+        stepfunctions,
+        definition,
+        state,
+        mock=error_mock(error),
+        stateConfiguration={"retrierRetryCount": attempts},
+    )
+    assert answer["status"] == "CAUGHT_ERROR"
+    assert answer["nextState"] == catch_next
+    assert answer["inspectionData"]["errorDetails"]["catchIndex"] == 0
+    output = json.loads(answer["output"])
+    assert output[slot] == {"Error": error, "Cause": f"{error} in a test"}
+    assert {key: output[key] for key in STATE_INPUT} == STATE_INPUT  # the input is kept
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "catch_next", "slot"),
+    NOT_RETRIED,
+    ids=[f"{s}-{e}" for s, e, *_ in NOT_RETRIED],
+)
+def test_error_no_retrier_takes_is_caught_at_once(
+    stepfunctions, definition, state, error, catch_next, slot
+):
+    answer = run_state(stepfunctions, definition, state, mock=error_mock(error))
+
+    assert answer["status"] == "CAUGHT_ERROR"
+    assert answer["nextState"] == catch_next
+    assert json.loads(answer["output"])[slot]["Error"] == error
+
+
+def test_lock_busy_waits_follow_the_readme(stepfunctions, definition):
+    """README: UserBusyError is retried with waits of up to 1 s, 2 s, 2 s, 2 s."""
+    waits = []
+    for retries_so_far in range(4):
+        answer = run_state(
+            stepfunctions,
+            definition,
+            "AcquireLock",
+            mock=error_mock("UserBusyError"),
+            stateConfiguration={"retrierRetryCount": retries_so_far},
+        )
+        details = answer["inspectionData"]["errorDetails"]
+        assert details["retryIndex"] == 0
+        waits.append(details["retryBackoffIntervalSeconds"])
+    assert waits == [1, 2, 2, 2]
+
+
+def test_storage_throttling_of_the_lock_is_its_second_retrier(stepfunctions, definition):
+    answer = run_state(
+        stepfunctions, definition, "AcquireLock", mock=error_mock("StorageThrottledError")
+    )
+
+    assert answer["inspectionData"]["errorDetails"] == {
+        "retryIndex": 1,
+        "retryBackoffIntervalSeconds": 1,
+    }
+
+
+@pytest.mark.parametrize("state", list(NEXT_STATE))
+def test_a_result_goes_to_the_next_state(stepfunctions, definition, state):
+    answer = run_state(stepfunctions, definition, state, mock={"result": json.dumps(RESULT)})
+
+    assert answer["status"] == "SUCCEEDED"
+    assert answer["nextState"] == NEXT_STATE[state]
+
+
+def test_lock_result_is_selected_into_its_slot(stepfunctions, definition):
+    result = {
+        "StatusCode": 200,
+        "Payload": {"balance": "42.00", "lastSequence": 3, "leaseUntil": 7, "extra": 1},
+    }
+    answer = run_state(
+        stepfunctions, definition, "AcquireLock", mock={"result": json.dumps(result)}
+    )
+
+    output = json.loads(answer["output"])
+    assert output["lock"] == {"balance": "42.00", "lastSequence": 3, "leaseUntil": 7}
+    assert json.loads(answer["inspectionData"]["afterParameters"])["Payload"]["userId"] == "u1"
+
+
+def test_release_result_is_discarded(stepfunctions, definition):
+    result = {"StatusCode": 200, "Payload": {"released": True}}
+    answer = run_state(
+        stepfunctions, definition, "ReleaseLock", mock={"result": json.dumps(result)}
+    )
+
+    assert json.loads(answer["output"]) == STATE_INPUT  # ResultPath: null
+
+
+def test_without_a_mock_the_real_handler_runs(stepfunctions, definition):
+    invalid = {**STATE_INPUT, "body": '{"userId": "u1", "ammount": "1.001", "type": "credit"}'}
+    answer = stepfunctions.test_state(
+        definition=definition, stateName="ValidateRequest", input=json.dumps(invalid)
+    )
+
+    assert answer["status"] == "CAUGHT_ERROR"
+    assert answer["error"] == "ValidationError"
+    assert answer["nextState"] == "TransactionFailed"
+    assert "ammount" in json.loads(answer["cause"])["errorMessage"]

@@ -1,0 +1,62 @@
+"""Records the histories the console's unit tests read: `python -m tests.unit.histories.record`.
+
+Each is a real execution on the embedded runtime, one per saga path; the timestamps are kept as
+ISO 8601 strings (the tests turn them back into datetimes, as boto3 gives them).
+"""
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from infra.local.aws import LocalAws
+from infra.local.executions import history
+from infra.local.lambdas import FaultPoint
+from tests.builders import execution_input
+
+HERE = Path(__file__).parent
+
+
+def hold_lock(aws: LocalAws) -> None:
+    aws.dynamodb.put_item(
+        TableName="AggregatesTable",
+        Item={"userId": {"S": "u1"}, "balance": {"N": "100.00"}, "lockOwner": {"S": "other"},
+              "leaseUntil": {"N": str(int(time.time()) + 60)}},
+    )  # fmt: skip
+
+
+def fault(function: str, point: FaultPoint) -> Callable[[LocalAws], None]:
+    return lambda aws: aws.lambdas.inject_fault(function, point)
+
+
+def first_commit(aws: LocalAws) -> None:
+    aws.start_sync_execution(execution_input(user_id="u1", key="k1"))
+
+
+SCENARIOS: dict[str, tuple[Callable[[LocalAws], None] | None, dict[str, str]]] = {
+    "commit": (None, {}),
+    "replay": (first_commit, {"key": "k1"}),
+    "overdraft": (None, {"type_": "debit", "amount": "100.01"}),
+    "busy": (hold_lock, {}),
+    "put_failure": (fault("PutTransactionFunction", FaultPoint.AFTER), {}),
+    "update_failure": (fault("UpdateBalanceFunction", FaultPoint.AFTER), {}),
+    "release_failure": (fault("ReleaseLockFunction", FaultPoint.BEFORE), {}),
+    "retried": (fault("UpdateBalanceFunction", FaultPoint.SERVICE_ERROR), {}),
+}
+
+
+def main() -> None:
+    for name, (given, request) in SCENARIOS.items():
+        with LocalAws() as aws:
+            if given:
+                given(aws)
+            response = aws.start_sync_execution(execution_input(user_id="u1", **request))
+            events = history(aws.stepfunctions, response["executionArn"])
+        for event in events:
+            event["timestamp"] = event["timestamp"].isoformat()
+        (HERE / f"{name}.json").write_text(json.dumps(events, indent=1) + "\n")
+        print(name, response["status"], response.get("error", ""))
+
+
+if __name__ == "__main__":
+    main()
