@@ -12,6 +12,9 @@ DEFAULTS = {
     "TRANSACTIONS_TABLE_NAME": "transactions",
     "AGGREGATES_TABLE_NAME": "transactions_aggregate",
     "LEDGER_TABLE_NAME": "ledger",
+    "SUMMARIES_TABLE_NAME": "summaries",
+    # The Secrets Manager secret (name or ARN) holding the key that signs history cursors.
+    "CURSOR_KEY_SECRET_ID": "CursorKeySecret",
     "DEFAULT_BALANCE": "100.00",
     "CURRENCY": "USD",
     # Longer than the state machine's TimeoutSeconds, so a live execution never outlives its lease.
@@ -24,6 +27,8 @@ class Settings:
     transactions_table_name: str
     aggregates_table_name: str
     ledger_table_name: str
+    summaries_table_name: str
+    cursor_key_secret_id: str
     default_balance: Decimal
     currency: str
     lock_lease_seconds: int
@@ -37,6 +42,8 @@ class Settings:
             transactions_table_name=value("TRANSACTIONS_TABLE_NAME"),
             aggregates_table_name=value("AGGREGATES_TABLE_NAME"),
             ledger_table_name=value("LEDGER_TABLE_NAME"),
+            summaries_table_name=value("SUMMARIES_TABLE_NAME"),
+            cursor_key_secret_id=value("CURSOR_KEY_SECRET_ID"),
             default_balance=Decimal(value("DEFAULT_BALANCE")),
             currency=value("CURRENCY"),
             lock_lease_seconds=int(value("LOCK_LEASE_SECONDS")),

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from secrets import token_urlsafe
 from typing import Any
 from urllib.parse import unquote
 
@@ -29,7 +30,7 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.responses import get_backend
 
-from functions.repositories import dynamodb
+from functions.repositories import dynamodb, secrets
 from functions.settings import get_settings
 from infra.local import executions
 from infra.local.lambdas import LocalLambdas
@@ -129,6 +130,10 @@ class LocalAws:
         self.stepfunctions = boto3.client("stepfunctions", region_name=REGION)
         for table in self.template.tables.values():
             self.dynamodb.create_table(**table.create_table_request())
+        secretsmanager = boto3.client("secretsmanager", region_name=REGION)
+        for name in self.template.secrets:
+            # As GenerateSecretString does at deploy time: a random value nobody chose.
+            secretsmanager.create_secret(Name=name, SecretString=token_urlsafe(48))
         spec = self.template.state_machines[STATE_MACHINE]
         self.state_machine_arn = self.stepfunctions.create_state_machine(
             name=spec.logical_id,
@@ -212,6 +217,8 @@ def _cold_start() -> None:
     """Forget what the handlers cached (settings, clients), as a new Lambda sandbox would."""
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
+    secrets.client.cache_clear()
+    secrets.cursor_key.cache_clear()
 
 
 # moto patched once per process, before any execution (importing this module again is a no-op).

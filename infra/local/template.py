@@ -58,6 +58,7 @@ class Template:
     functions: dict[str, FunctionSpec]
     tables: dict[str, TableSpec]
     state_machines: dict[str, StateMachineSpec]
+    secrets: tuple[str, ...] = ()  # logical ids of the generated secrets (the local names too)
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH, region: str = "us-east-1") -> Template:
@@ -94,7 +95,8 @@ class Template:
             for key, value in props.get("DefinitionSubstitutions", {}).items():
                 definition = definition.replace("${" + key + "}", resolver.resolve(value))
             state_machines[name] = StateMachineSpec(name, props.get("Type", "STANDARD"), definition)
-        return cls(functions, tables, state_machines)
+        secrets = tuple(of_type("AWS::SecretsManager::Secret"))
+        return cls(functions, tables, state_machines, secrets)
 
 
 class _Resolver:
@@ -126,4 +128,6 @@ class _Resolver:
             return name
         if self._resources[name]["Type"] == "AWS::DynamoDB::Table":
             return name
+        if self._resources[name]["Type"] == "AWS::SecretsManager::Secret":
+            return name  # an ARN on AWS; GetSecretValue takes the name as well
         raise ValueError(f"the local runtime cannot resolve a Ref to {name}")

@@ -20,10 +20,16 @@ import cfnlint
 import pytest
 from moto import mock_aws
 
-from functions.repositories import dynamodb
+from functions.repositories import dynamodb, secrets
 from functions.settings import get_settings
 from infra.local.template import Template
-from tests.builders import get_balance_event
+from tests.builders import (
+    api_event,
+    get_balance_event,
+    ledger_entry,
+    put_ledger_entry,
+    stream_event,
+)
 from tests.consistency.conftest import transform
 from tests.consistency.test_template import DEPLOY_DOC, invoked_functions, resources_of_type
 
@@ -52,6 +58,29 @@ EXPECTED_DYNAMODB_ACCESS = {
     },
     # find_balance: a consistent GetItem.
     "GetBalanceFunction": {("dynamodb:GetItem", "AggregatesTable")},
+    # newest: a consistent Query of the ledger; the cursor key, once per sandbox.
+    "GetTransactionsFunction": {
+        ("dynamodb:Query", "LedgerTable"),
+        ("secretsmanager:GetSecretValue", "CursorKeySecret"),
+    },
+    # applied_sequence: GetItem of the progress item; summaries: a Query of the periods.
+    "GetSummariesFunction": {
+        ("dynamodb:GetItem", "SummariesTable"),
+        ("dynamodb:Query", "SummariesTable"),
+    },
+    # apply: TransactWriteItems of three Updates (the progress item, the hour, the day).
+    "ProjectSummariesFunction": {("dynamodb:UpdateItem", "SummariesTable")},
+}
+# What the event source mapping does with the consumer's role, not its code: read the stream,
+# and send what it gives up on to the on-failure queue.
+EVENT_SOURCE_ACCESS = {
+    "ProjectSummariesFunction": {
+        ("dynamodb:DescribeStream", "LedgerTable.StreamArn"),
+        ("dynamodb:GetRecords", "LedgerTable.StreamArn"),
+        ("dynamodb:GetShardIterator", "LedgerTable.StreamArn"),
+        ("dynamodb:ListStreams", "LedgerTable.StreamArn"),
+        ("sqs:SendMessage", "ProjectSummariesFailuresQueue"),
+    },
 }
 
 # Wildcards that AWS requires. Step Functions' log delivery (CloudWatch Logs vended-log APIs) and
@@ -110,8 +139,8 @@ def resource_name(resource: Any) -> str:
         return "*"
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         name, attribute = resource["Fn::GetAtt"]
-        assert attribute == "Arn", resource
-        return str(name)
+        assert attribute in ("Arn", "StreamArn"), resource
+        return str(name) if attribute == "Arn" else f"{name}.{attribute}"
     if isinstance(resource, dict) and "Ref" in resource:
         return str(resource["Ref"])
     raise AssertionError(f"a literal or computed ARN, not a template resource: {resource!r}")
@@ -202,7 +231,8 @@ def test_each_function_may_make_exactly_its_dynamodb_requests(transformed):
     assert set(roles) == set(EXPECTED_DYNAMODB_ACCESS)
     for name, role in roles.items():
         assert trusted_services(role) == ["lambda.amazonaws.com"], name
-        assert grants(role) == EXPECTED_DYNAMODB_ACCESS[name], name
+        needed = EXPECTED_DYNAMODB_ACCESS[name] | EVENT_SOURCE_ACCESS.get(name, set())
+        assert grants(role) == needed, name
 
 
 @dataclass
@@ -223,14 +253,17 @@ ITEM_ACTIONS = {
 
 
 class DynamoDbRecorder:
-    """Records the (IAM action, table) of every DynamoDB request, per function."""
+    """Records the (IAM action, table) of every DynamoDB request, per function; and of every
+    Secrets Manager request, (action, secret)."""
 
     def __init__(self) -> None:
         self.current = ""
         self.access: dict[str, set[tuple[str, str]]] = defaultdict(set)
 
     def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        if model.name in ("TransactWriteItems", "TransactGetItems"):
+        if model.service_model.service_name == "secretsmanager":
+            self.access[self.current].add((f"secretsmanager:{model.name}", params["SecretId"]))
+        elif model.name in ("TransactWriteItems", "TransactGetItems"):
             for item in params["TransactItems"]:
                 [(kind, request)] = item.items()
                 action = ITEM_ACTIONS.get(kind, f"{kind}Item")
@@ -255,15 +288,22 @@ def recorder(monkeypatch) -> Iterator[DynamoDbRecorder]:
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
+    secrets.client.cache_clear()
+    secrets.cursor_key.cache_clear()
     with mock_aws():
         client = boto3.client("dynamodb")
         for table in template.tables.values():
             client.create_table(**table.create_table_request())
+        for name in template.secrets:
+            boto3.client("secretsmanager").create_secret(Name=name, SecretString="k" * 64)
         recorder = DynamoDbRecorder()
         dynamodb.client().meta.events.register("provide-client-params.dynamodb", recorder)
+        secrets.client().meta.events.register("provide-client-params.secrets-manager", recorder)
         yield recorder
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
+    secrets.client.cache_clear()
+    secrets.cursor_key.cache_clear()
 
 
 def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
@@ -291,7 +331,29 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     )
     released = recorder.run("ReleaseLockFunction", {"userId": "u1", "executionId": owner})
     response = recorder.run("GetBalanceFunction", get_balance_event({"userId": "u1"}))
+    entries = [ledger_entry("u1", sequence) for sequence in (1, 2)]
+    projected = recorder.run("ProjectSummariesFunction", stream_event(entries))
+    for entry in entries:
+        put_ledger_entry(entry)
+    history = recorder.run(
+        "GetTransactionsFunction", api_event("/transactions", {"userId": "u1", "limit": "1"})
+    )
+    summaries = recorder.run(
+        "GetSummariesFunction",
+        api_event(
+            "/summaries",
+            {
+                "userId": "u1",
+                "period": "day",
+                "from": "2026-12-01T00:00:00Z",
+                "to": "2026-12-02T00:00:00Z",
+            },
+        ),
+    )
 
+    assert projected == {"batchItemFailures": []}
+    assert json.loads(history["body"])["nextCursor"]
+    assert json.loads(summaries["body"])["asOfSequence"] == 2
     assert committed["transaction"]["balance"] == "110.00"
     assert reverted == {"reverted": True}
     assert released == {"released": True}
@@ -371,12 +433,11 @@ def test_every_lambda_integration_has_an_invoke_permission_scoped_to_its_route(t
                 source = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
                 needed.add((function, f"{source}${{WalletApi}}/*/{method.upper()}{path}"))
 
+    source = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WalletApi}"
     assert needed == {
-        (
-            "GetBalanceFunction",
-            "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
-            "${AWS::AccountId}:${WalletApi}/*/GET/balance",
-        )
+        ("GetBalanceFunction", f"{source}/*/GET/balance"),
+        ("GetTransactionsFunction", f"{source}/*/GET/transactions"),
+        ("GetSummariesFunction", f"{source}/*/GET/summaries"),
     }
     assert granted == needed
 
@@ -432,6 +493,12 @@ EXCUSED: list[tuple[str, tuple[str, ...], set[str]]] = [
     ), {
         "lambda:PassCapacityProvider", "lambda:PutFunctionScalingConfig", "lambda:PublishVersion",
         "lambda:AssociateRuntimeAlias",
+    }),
+    ("AWS::Lambda::EventSourceMapping", ("KmsKeyArn",), {
+        "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey",
+    }),
+    ("AWS::SecretsManager::Secret", ("ReplicaRegions",), {
+        "secretsmanager:ReplicateSecretToRegions", "secretsmanager:RemoveRegionsFromReplication",
     }),
     ("AWS::StepFunctions::StateMachine", ("EncryptionConfiguration",), {
         "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt",
