@@ -14,6 +14,7 @@ def settings(monkeypatch) -> Settings:
     monkeypatch.setenv("TRANSACTIONS_TABLE_NAME", "TransactionsTable")
     monkeypatch.setenv("AGGREGATES_TABLE_NAME", "AggregatesTable")
     monkeypatch.setenv("LEDGER_TABLE_NAME", "LedgerTable")
+    monkeypatch.setenv("SUMMARIES_TABLE_NAME", "SummariesTable")
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
     yield get_settings()
