@@ -38,8 +38,11 @@ def stack_tables(cloudformation: Any, stack: str) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None, session: Any = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.rebuild", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.rebuild",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--stack", help="read the table names from this stack's outputs")
     parser.add_argument("--ledger-table")
     parser.add_argument("--summaries-table")
