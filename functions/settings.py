@@ -15,6 +15,10 @@ DEFAULTS = {
     "SUMMARIES_TABLE_NAME": "summaries",
     # The Secrets Manager secret (name or ARN) holding the key that signs history cursors.
     "CURSOR_KEY_SECRET_ID": "CursorKeySecret",
+    "OUTBOX_TABLE_NAME": "outbox",
+    # Longer than a stream keeps its records (24 h), so an event is never deleted unread.
+    "OUTBOX_TTL_SECONDS": "172800",
+    "EVENT_BUS_NAME": "wallet",
     "DEFAULT_BALANCE": "100.00",
     "CURRENCY": "USD",
     # Longer than the state machine's TimeoutSeconds, so a live execution never outlives its lease.
@@ -29,6 +33,9 @@ class Settings:
     ledger_table_name: str
     summaries_table_name: str
     cursor_key_secret_id: str
+    outbox_table_name: str
+    outbox_ttl_seconds: int
+    event_bus_name: str
     default_balance: Decimal
     currency: str
     lock_lease_seconds: int
@@ -44,6 +51,9 @@ class Settings:
             ledger_table_name=value("LEDGER_TABLE_NAME"),
             summaries_table_name=value("SUMMARIES_TABLE_NAME"),
             cursor_key_secret_id=value("CURSOR_KEY_SECRET_ID"),
+            outbox_table_name=value("OUTBOX_TABLE_NAME"),
+            outbox_ttl_seconds=int(value("OUTBOX_TTL_SECONDS")),
+            event_bus_name=value("EVENT_BUS_NAME"),
             default_balance=Decimal(value("DEFAULT_BALANCE")),
             currency=value("CURRENCY"),
             lock_lease_seconds=int(value("LOCK_LEASE_SECONDS")),

@@ -26,7 +26,8 @@ def violations(
 
     1 balance = default + committed credits - committed debits; 2 never below zero;
     3 one committed transaction per (userId, key) (the table key makes it structural, so a
-    duplicate transactionId is what is checked); 4 no lock held and no pending record left.
+    duplicate transactionId is what is checked); 4 no lock held and no pending record left;
+    7 the ledger (see ledger_violations).
     allow_*: a lock or pending record left to the lease (by a crash, or a broken compensation).
     """
     settings = get_settings()
@@ -56,6 +57,59 @@ def violations(
             found.append(f"user {user!r}: negative balance {balance}")
         if row and "lockOwner" in row and not allow_held_locks:
             found.append(f"user {user!r}: lock still held by {row['lockOwner']['S']}")
+    found += ledger_violations(client, aggregates, transaction_ids)
+    return found
+
+
+def ledger_violations(
+    client: Any, aggregates: dict[str, dict[str, Any]], committed_ids: set[str]
+) -> list[str]:
+    """Invariant 7: each user's entries have sequences 1..N with no gap, each balanceAfter is the
+    previous one (the default for the first) plus or minus its amount, the last is the balance
+    and N is the row's lastSequence. And the ledger agrees with the records: the commits that no
+    reversal undid are exactly the committed transactions."""
+    settings = get_settings()
+    found: list[str] = []
+    entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in scan(client, settings.ledger_table_name):
+        entries[item["userId"]["S"]].append(item)
+    reversed_ids = {i["reverses"]["S"] for e in entries.values() for i in e if "reverses" in i}
+    standing = {
+        i["entryId"]["S"]
+        for e in entries.values()
+        for i in e
+        if "reverses" not in i and i["entryId"]["S"] not in reversed_ids
+    }
+    if standing != committed_ids:
+        found.append(
+            f"ledger commits not undone {sorted(standing - committed_ids)} are no committed "
+            f"transaction; committed transactions {sorted(committed_ids - standing)} have no entry"
+        )
+    for user in set(entries) | set(aggregates):
+        ordered = sorted(entries[user], key=lambda i: int(i["sequence"]["N"]))
+        sequences = [int(i["sequence"]["N"]) for i in ordered]
+        if sequences != list(range(1, len(ordered) + 1)):
+            found.append(f"user {user!r}: ledger sequences {sequences} are not 1..{len(ordered)}")
+        running = settings.default_balance
+        for item in ordered:
+            amount = Decimal(item["amount"]["N"])
+            running += amount if item["type"]["S"] == "credit" else -amount
+            if Decimal(item["balanceAfter"]["N"]) != running:
+                found.append(
+                    f"user {user!r}: entry {item['sequence']['N']} has balanceAfter "
+                    f"{item['balanceAfter']['N']}, the entries before it add up to {running}"
+                )
+                break
+        row = aggregates.get(user)
+        balance = Decimal(row["balance"]["N"]) if row else settings.default_balance
+        if ordered and Decimal(ordered[-1]["balanceAfter"]["N"]) != balance:
+            found.append(
+                f"user {user!r}: last entry's balanceAfter {ordered[-1]['balanceAfter']['N']} "
+                f"is not the balance {balance}"
+            )
+        last = int(row["lastSequence"]["N"]) if row and "lastSequence" in row else 0
+        if last != len(ordered):
+            found.append(f"user {user!r}: lastSequence {last} but {len(ordered)} entries")
     return found
 
 

@@ -39,6 +39,7 @@ class Lock:
     owner: str
     balance: Decimal
     lease_until: int
+    last_sequence: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,29 @@ class LedgerEntry:
         if self.reverses is not None:
             entry["reverses"] = self.reverses
         return entry
+
+    @property
+    def signed_amount(self) -> Decimal:
+        return self.amount if self.type is TransactionType.CREDIT else -self.amount
+
+    def reversal(self, entry_id: str, created_at: str) -> LedgerEntry:
+        """The entry that undoes this one: the user's next sequence, the opposite type, and the
+        balance as it was before this entry (invariant 7 keeps chaining through it)."""
+        opposite = (
+            TransactionType.DEBIT if self.type is TransactionType.CREDIT else TransactionType.CREDIT
+        )
+        return LedgerEntry(
+            user_id=self.user_id,
+            sequence=self.sequence + 1,
+            entry_id=entry_id,
+            type=opposite,
+            amount=self.amount,
+            balance_after=self.balance_after - self.signed_amount,
+            currency=self.currency,
+            created_at=created_at,
+            idempotency_key=self.idempotency_key,
+            reverses=self.entry_id,
+        )
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
 """The wallet's use cases: one per saga step, plus the balance query."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 from uuid import NAMESPACE_URL, uuid5
 
 from functions.domain.errors import IdempotencyKeyReusedError, InsufficientFundsError
+from functions.domain.events import OutboxEvent
 from functions.domain.models import (
     Balance,
+    LedgerEntry,
     Lock,
     PendingTransaction,
     PutOutcome,
@@ -24,11 +27,11 @@ class Aggregates(Protocol):
 
     def release_lock(self, user_id: str, owner: str) -> bool: ...
 
-    def commit(
-        self, transaction: Transaction, key: str, owner: str, seen_balance: Decimal, now: int
-    ) -> None: ...
+    def commit(self, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: int) -> None: ...
 
-    def revert(self, transaction: Transaction, key: str, owner: str, now: int) -> None: ...
+    def revert(
+        self, committed: LedgerEntry, reversal: LedgerEntry, owner: str, now: int
+    ) -> None: ...
 
     def find_balance(self, user_id: str) -> Decimal | None: ...
 
@@ -36,7 +39,13 @@ class Aggregates(Protocol):
 class Transactions(Protocol):
     def put_pending(self, pending: PendingTransaction, now: int) -> StoredTransaction | None: ...
 
-    def delete_pending(self, user_id: str, key: str, owner: str) -> Transaction | None: ...
+    def delete_pending(self, user_id: str, key: str, owner: str) -> LedgerEntry | None: ...
+
+
+class EventBus(Protocol):
+    def put_events(self, events: Sequence[OutboxEvent]) -> list[OutboxEvent]:
+        """Publish `events`; returns those the bus did not accept."""
+        ...
 
 
 def _timestamp(moment: datetime) -> str:
@@ -86,12 +95,14 @@ def update_balance(
     request: TransactionRequest,
     owner: str,
     seen_balance: Decimal,
+    seen_sequence: int,
     transaction_id: str,
     created_at: str,
     currency: str,
     now: int,
 ) -> Transaction:
-    """Apply the transaction to the balance seen under the lock and commit both atomically.
+    """Apply the transaction to the balance seen under the lock and commit it atomically with
+    its ledger entry (the user's next sequence) and that entry's event.
 
     Raises: InsufficientFundsError (nothing written) if a debit would go below zero;
     LockLostError if this owner no longer holds the lock.
@@ -108,7 +119,18 @@ def update_balance(
         currency=currency,
         created_at=created_at,
     )
-    aggregates.commit(transaction, request.idempotency_key, owner, seen_balance, now)
+    entry = LedgerEntry(
+        user_id=request.user_id,
+        sequence=seen_sequence + 1,
+        entry_id=transaction_id,
+        type=request.type,
+        amount=request.amount,
+        balance_after=new_balance,
+        currency=currency,
+        created_at=created_at,
+        idempotency_key=request.idempotency_key,
+    )
+    aggregates.commit(entry, owner, seen_balance, now)
     return transaction
 
 
@@ -123,19 +145,39 @@ def delete_transaction(
     user_id: str,
     key: str,
     owner: str,
-    now: int,
+    now: datetime,
 ) -> bool:
     """Compensation: undo what this owner wrote under `key`; True if a commit was reverted.
 
     A pending record is deleted. A record this owner already committed (the failure came after
-    the commit) is deleted together with its balance change, so a failed request applied nothing.
+    the commit) is deleted together with its balance change, and a reversing entry (with its
+    event) is appended, so a failed request applied nothing and the ledger says so.
     Raises: LockLostError if the lease ran out before a commit could be reverted.
     """
     committed = transactions.delete_pending(user_id, key, owner)
     if committed is None:
         return False
-    aggregates.revert(committed, key, owner, now)
+    # Derived from the reversed entry, so a retried revert writes the same id again.
+    reversal_id = str(uuid5(NAMESPACE_URL, f"reversal\n{committed.entry_id}"))
+    reversal = committed.reversal(reversal_id, _timestamp(now))
+    aggregates.revert(committed, reversal, owner, int(now.timestamp()))
     return True
+
+
+def forward_events(bus: EventBus, events: Sequence[OutboxEvent], attempts: int) -> str | None:
+    """Publish `events` in order, retrying exactly the ones the bus refused (PutEvents accepts
+    some entries of a request and fails others); returns the id of the first event still not
+    published after `attempts` tries, or None when all were.
+
+    The caller reports that event and everything after it as not done (the stream redelivers
+    them), so nothing is lost; consumers dedupe what was published twice on the event id.
+    """
+    remaining = list(events)
+    for _ in range(attempts):
+        if not remaining:
+            return None
+        remaining = bus.put_events(remaining)
+    return remaining[0].event_id if remaining else None
 
 
 def get_balance(

@@ -1,4 +1,4 @@
-"""Task AcquireLock: take the user's lock on the aggregate row and return the balance it saw."""
+"""Task AcquireLock: take the user's lock; return the balance and the last sequence it saw."""
 
 import time
 
@@ -23,4 +23,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         lease_seconds=settings.lock_lease_seconds,
         default_balance=settings.default_balance,
     )
-    return {"balance": format_money(lock.balance), "leaseUntil": lock.lease_until}
+    return {
+        "balance": format_money(lock.balance),
+        "lastSequence": lock.last_sequence,
+        "leaseUntil": lock.lease_until,
+    }

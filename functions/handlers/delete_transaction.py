@@ -1,6 +1,6 @@
 """Compensation DeleteTransaction: undo what this execution wrote, pending or committed."""
 
-import time
+from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -20,6 +20,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         event["userId"],
         event["idempotencyKey"],
         owner=event["executionId"],
-        now=int(time.time()),
+        now=datetime.now(UTC),
     )
     return {"reverted": reverted}

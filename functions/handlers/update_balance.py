@@ -23,6 +23,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         request_from_dict(event["request"]),
         owner=event["executionId"],
         seen_balance=Decimal(event["balance"]),
+        seen_sequence=int(event["lastSequence"]),
         transaction_id=event["transactionId"],
         created_at=event["createdAt"],
         currency=settings.currency,

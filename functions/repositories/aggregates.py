@@ -6,8 +6,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.domain.errors import LockLostError, UserBusyError
-from functions.domain.models import Lock, Transaction, TransactionType
-from functions.repositories import dynamodb
+from functions.domain.models import LedgerEntry, Lock
+from functions.repositories import dynamodb, ledger, outbox
 from functions.settings import Settings
 
 # Owner token and live lease (invariant 5): every write made under the lock is conditional on it.
@@ -27,10 +27,21 @@ def lock_held_check(table_name: str, user_id: str, owner: str, now: int) -> dict
 
 
 class AggregatesRepository:
-    def __init__(self, client: Any, table_name: str, transactions_table_name: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        transactions_table_name: str,
+        ledger_table_name: str,
+        outbox_table_name: str,
+        outbox_ttl_seconds: int,
+    ) -> None:
         self._client = client
         self._table = table_name
         self._transactions_table = transactions_table_name
+        self._ledger_table = ledger_table_name
+        self._outbox_table = outbox_table_name
+        self._outbox_ttl = outbox_ttl_seconds
 
     def take_lock(
         self, user_id: str, owner: str, now: int, lease_until: int, default_balance: Decimal
@@ -46,6 +57,7 @@ class AggregatesRepository:
                 Key={"userId": {"S": user_id}},
                 UpdateExpression=(
                     "SET balance = if_not_exists(balance, :default), "
+                    "lastSequence = if_not_exists(lastSequence, :none), "
                     "lockOwner = :owner, leaseUntil = :leaseUntil"
                 ),
                 # Free, already ours, or its holder's lease ran out: invariant 4.
@@ -54,6 +66,7 @@ class AggregatesRepository:
                 ),
                 ExpressionAttributeValues={
                     ":default": {"N": str(default_balance)},
+                    ":none": {"N": "0"},
                     ":owner": {"S": owner},
                     ":leaseUntil": {"N": str(lease_until)},
                     ":now": {"N": str(now)},
@@ -66,7 +79,13 @@ class AggregatesRepository:
             dynamodb.raise_if_transient(error)
             raise
         item = response["Attributes"]
-        return Lock(user_id, owner, Decimal(item["balance"]["N"]), int(item["leaseUntil"]["N"]))
+        return Lock(
+            user_id,
+            owner,
+            Decimal(item["balance"]["N"]),
+            int(item["leaseUntil"]["N"]),
+            int(item["lastSequence"]["N"]),
+        )
 
     def release_lock(self, user_id: str, owner: str) -> bool:
         try:
@@ -85,95 +104,73 @@ class AggregatesRepository:
             raise
         return True
 
-    def commit(
-        self, transaction: Transaction, key: str, owner: str, seen_balance: Decimal, now: int
-    ) -> None:
-        """Set the new balance and commit the pending record in one atomic write.
+    def commit(self, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: int) -> None:
+        """In one atomic write: set the balance and the user's last sequence, commit the pending
+        record, append `entry` to the ledger and write its event to the outbox.
 
         Succeeds again, writing nothing, when this owner's commit already landed (a step retried
-        after a Lambda service error), so a retry never turns a done commit into a failure.
+        after a Lambda service error), so a retry never turns a done commit into a failure and
+        never appends twice.
         Raises: LockLostError if `owner` no longer holds a live lease or its record is gone.
         """
         try:
             self._client.transact_write_items(
                 TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": {"userId": {"S": transaction.user_id}},
-                            "UpdateExpression": "SET balance = :balance",
-                            # Owner token and live lease: invariant 5. The balance is the one
-                            # seen under this lock, so nothing can have moved it in between.
-                            "ConditionExpression": f"{LOCK_HELD} AND balance = :seen",
-                            "ExpressionAttributeValues": {
-                                ":balance": {"N": str(transaction.balance)},
-                                ":owner": {"S": owner},
-                                ":now": {"N": str(now)},
-                                ":seen": {"N": str(seen_balance)},
-                            },
-                        }
-                    },
+                    self._move_balance(entry, owner, seen_balance, now),
                     {
                         "Update": {
                             "TableName": self._transactions_table,
                             "Key": {
-                                "userId": {"S": transaction.user_id},
-                                "idempotencyKey": {"S": key},
+                                "userId": {"S": entry.user_id},
+                                "idempotencyKey": {"S": entry.idempotency_key},
                             },
-                            "UpdateExpression": "SET #status = :committed, balanceAfter = :balance",
+                            "UpdateExpression": (
+                                "SET #status = :committed, balanceAfter = :balance, "
+                                "#sequence = :sequence"
+                            ),
                             # Only the record this execution wrote, once: invariant 3.
                             "ConditionExpression": "#status = :pending AND #owner = :owner",
-                            "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
+                            "ExpressionAttributeNames": {
+                                "#status": "status",
+                                "#owner": "owner",
+                                "#sequence": "sequence",
+                            },
                             "ExpressionAttributeValues": {
                                 ":committed": {"S": "COMMITTED"},
                                 ":pending": {"S": "PENDING"},
-                                ":balance": {"N": str(transaction.balance)},
+                                ":balance": {"N": str(entry.balance_after)},
+                                ":sequence": {"N": str(entry.sequence)},
                                 ":owner": {"S": owner},
                             },
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
+                    ledger.put_entry(self._ledger_table, entry),
+                    outbox.put_event(self._outbox_table, entry, now + self._outbox_ttl),
                 ]
             )
         except ClientError as error:
-            _, record = dynamodb.failed_conditions(error)
-            if record is not None and _is_committed_by(record, transaction, owner):
+            _, record, *_ = dynamodb.failed_conditions(error)
+            if record is not None and _is_committed_by(record, entry, owner):
                 return
             raise LockLostError("this execution no longer holds the user's lock") from error
 
-    def revert(self, transaction: Transaction, key: str, owner: str, now: int) -> None:
-        """Undo what `owner` committed: restore the balance and delete the record, atomically.
+    def revert(self, committed: LedgerEntry, reversal: LedgerEntry, owner: str, now: int) -> None:
+        """Undo what `owner` committed, atomically: restore the balance, delete the record (so
+        its key can be used again), and append `reversal` to the ledger with its event.
 
         Raises: LockLostError if `owner` no longer holds a live lease (the commit then stands).
         """
-        signed = (
-            transaction.amount
-            if transaction.type is TransactionType.CREDIT
-            else -transaction.amount
-        )
         try:
             self._client.transact_write_items(
                 TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": {"userId": {"S": transaction.user_id}},
-                            "UpdateExpression": "SET balance = balance - :signed",
-                            # Owner token and live lease: invariant 5.
-                            "ConditionExpression": LOCK_HELD,
-                            "ExpressionAttributeValues": {
-                                ":signed": {"N": str(signed)},
-                                ":owner": {"S": owner},
-                                ":now": {"N": str(now)},
-                            },
-                        }
-                    },
+                    self._move_balance(reversal, owner, committed.balance_after, now),
                     {
                         "Delete": {
                             "TableName": self._transactions_table,
                             "Key": {
-                                "userId": {"S": transaction.user_id},
-                                "idempotencyKey": {"S": key},
+                                "userId": {"S": committed.user_id},
+                                "idempotencyKey": {"S": committed.idempotency_key},
                             },
                             # The very record this owner committed, and only while committed.
                             "ConditionExpression": "#status = :committed AND #owner = :owner",
@@ -184,11 +181,39 @@ class AggregatesRepository:
                             },
                         }
                     },
+                    ledger.put_entry(self._ledger_table, reversal),
+                    outbox.put_event(self._outbox_table, reversal, now + self._outbox_ttl),
                 ]
             )
         except ClientError as error:
             dynamodb.failed_conditions(error)
             raise LockLostError("this execution no longer holds the user's lock") from error
+
+    def _move_balance(
+        self, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: int
+    ) -> dict[str, Any]:
+        """The aggregate row's part of a write appending `entry`: its balance and sequence."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"userId": {"S": entry.user_id}},
+                "UpdateExpression": "SET balance = :balance, lastSequence = :sequence",
+                # Owner token and live lease: invariant 5. The balance and the sequence are the
+                # ones seen under this lock, so nothing can have moved them in between, and the
+                # entry takes the next sequence, with no gap (invariant 7).
+                "ConditionExpression": (
+                    f"{LOCK_HELD} AND balance = :seen AND lastSequence = :seenSequence"
+                ),
+                "ExpressionAttributeValues": {
+                    ":balance": {"N": str(entry.balance_after)},
+                    ":sequence": {"N": str(entry.sequence)},
+                    ":owner": {"S": owner},
+                    ":now": {"N": str(now)},
+                    ":seen": {"N": str(seen_balance)},
+                    ":seenSequence": {"N": str(entry.sequence - 1)},
+                },
+            }
+        }
 
     def find_balance(self, user_id: str) -> Decimal | None:
         response = self._client.get_item(
@@ -201,17 +226,22 @@ class AggregatesRepository:
         return Decimal(item["balance"]["N"]) if item else None
 
 
-def _is_committed_by(reason: dict[str, Any], transaction: Transaction, owner: str) -> bool:
-    """Whether the record's cancellation reason shows `owner` already committed `transaction`."""
+def _is_committed_by(reason: dict[str, Any], entry: LedgerEntry, owner: str) -> bool:
+    """Whether the record's cancellation reason shows `owner` already committed `entry`."""
     item = reason.get("Item", {})
     return (
         item.get("status", {}).get("S") == "COMMITTED"
         and item.get("owner", {}).get("S") == owner
-        and item.get("transactionId", {}).get("S") == transaction.transaction_id
+        and item.get("transactionId", {}).get("S") == entry.entry_id
     )
 
 
 def repository(settings: Settings) -> AggregatesRepository:
     return AggregatesRepository(
-        dynamodb.client(), settings.aggregates_table_name, settings.transactions_table_name
+        dynamodb.client(),
+        settings.aggregates_table_name,
+        settings.transactions_table_name,
+        settings.ledger_table_name,
+        settings.outbox_table_name,
+        settings.outbox_ttl_seconds,
     )

@@ -7,6 +7,7 @@ from botocore.exceptions import ClientError
 
 from functions.domain.errors import LockLostError
 from functions.domain.models import (
+    LedgerEntry,
     PendingTransaction,
     StoredTransaction,
     Transaction,
@@ -31,6 +32,21 @@ def _committed_transaction(item: dict[str, Any]) -> Transaction | None:
         balance=Decimal(item["balanceAfter"]["N"]),
         currency=item["currency"]["S"],
         created_at=item["createdAt"]["S"],
+    )
+
+
+def _committed_entry(item: dict[str, Any]) -> LedgerEntry:
+    """The ledger entry a committed record was committed with (same id, sequence, balance)."""
+    return LedgerEntry(
+        user_id=item["userId"]["S"],
+        sequence=int(item["sequence"]["N"]),
+        entry_id=item["transactionId"]["S"],
+        type=TransactionType(item["type"]["S"]),
+        amount=Decimal(item["amount"]["N"]),
+        balance_after=Decimal(item["balanceAfter"]["N"]),
+        currency=item["currency"]["S"],
+        created_at=item["createdAt"]["S"],
+        idempotency_key=item["idempotencyKey"]["S"],
     )
 
 
@@ -92,11 +108,11 @@ class TransactionsRepository:
             return StoredTransaction(item["fingerprint"]["S"], _committed_transaction(item))
         return None
 
-    def delete_pending(self, user_id: str, key: str, owner: str) -> Transaction | None:
+    def delete_pending(self, user_id: str, key: str, owner: str) -> LedgerEntry | None:
         """Delete the pending record `owner` wrote.
 
-        Returns the record instead if `owner` already committed it (only a revert may undo it);
-        None when there was nothing of this owner's to delete.
+        Returns the ledger entry of the record instead if `owner` already committed it (only a
+        revert may undo it); None when there was nothing of this owner's to delete.
         """
         try:
             self._client.delete_item(
@@ -111,8 +127,8 @@ class TransactionsRepository:
         except ClientError as error:
             if dynamodb.error_code(error) == "ConditionalCheckFailedException":
                 item = error.response.get("Item")
-                if item and item["owner"]["S"] == owner:
-                    return _committed_transaction(item)
+                if item and item["owner"]["S"] == owner and item["status"]["S"] == COMMITTED:
+                    return _committed_entry(item)
                 return None
             dynamodb.raise_if_transient(error)
             raise

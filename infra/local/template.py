@@ -99,6 +99,12 @@ class Template:
         return cls(functions, tables, state_machines, secrets)
 
 
+# Resources the local runtime creates under their logical id.
+_NAMED_BY_LOGICAL_ID = frozenset(
+    {"AWS::Serverless::Function", "AWS::DynamoDB::Table", "AWS::Events::EventBus"}
+)
+
+
 class _Resolver:
     """Resolves the intrinsic functions the template uses to their local values."""
 
@@ -124,9 +130,7 @@ class _Resolver:
         raise ValueError(f"the local runtime cannot resolve {value!r}")
 
     def _physical_id(self, name: str) -> str:
-        if self._resources[name]["Type"] == "AWS::Serverless::Function":
-            return name
-        if self._resources[name]["Type"] == "AWS::DynamoDB::Table":
+        if self._resources[name]["Type"] in _NAMED_BY_LOGICAL_ID:
             return name
         if self._resources[name]["Type"] == "AWS::SecretsManager::Secret":
             return name  # an ARN on AWS; GetSecretValue takes the name as well

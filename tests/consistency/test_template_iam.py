@@ -44,17 +44,23 @@ EXPECTED_DYNAMODB_ACCESS = {
         ("dynamodb:ConditionCheckItem", "AggregatesTable"),
         ("dynamodb:PutItem", "TransactionsTable"),
     },
-    # commit: TransactWriteItems of two Updates, the aggregate row and the transaction record.
+    # commit: TransactWriteItems of two Updates, the aggregate row and the transaction record,
+    # and two Puts, the ledger entry and its outbox event.
     "UpdateBalanceFunction": {
         ("dynamodb:UpdateItem", "AggregatesTable"),
         ("dynamodb:UpdateItem", "TransactionsTable"),
+        ("dynamodb:PutItem", "LedgerTable"),
+        ("dynamodb:PutItem", "OutboxTable"),
     },
     # release_lock: UpdateItem removing the lock.
     "ReleaseLockFunction": {("dynamodb:UpdateItem", "AggregatesTable")},
-    # delete_pending: DeleteItem; revert: TransactWriteItems of an Update and a Delete.
+    # delete_pending: DeleteItem; revert: TransactWriteItems of an Update and a Delete, and
+    # the Puts of the reversing entry and its outbox event.
     "DeleteTransactionFunction": {
         ("dynamodb:DeleteItem", "TransactionsTable"),
         ("dynamodb:UpdateItem", "AggregatesTable"),
+        ("dynamodb:PutItem", "LedgerTable"),
+        ("dynamodb:PutItem", "OutboxTable"),
     },
     # find_balance: a consistent GetItem.
     "GetBalanceFunction": {("dynamodb:GetItem", "AggregatesTable")},
@@ -321,6 +327,7 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
         {
             "request": request,
             "balance": lock["balance"],
+            "lastSequence": lock["lastSequence"],
             "transactionId": put["transactionId"],
             "createdAt": put["createdAt"],
             "executionId": owner,
@@ -331,19 +338,19 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     )
     released = recorder.run("ReleaseLockFunction", {"userId": "u1", "executionId": owner})
     response = recorder.run("GetBalanceFunction", get_balance_event({"userId": "u1"}))
-    entries = [ledger_entry("u1", sequence) for sequence in (1, 2)]
+    entries = [ledger_entry("reader", sequence) for sequence in (1, 2)]
     projected = recorder.run("ProjectSummariesFunction", stream_event(entries))
     for entry in entries:
         put_ledger_entry(entry)
     history = recorder.run(
-        "GetTransactionsFunction", api_event("/transactions", {"userId": "u1", "limit": "1"})
+        "GetTransactionsFunction", api_event("/transactions", {"userId": "reader", "limit": "1"})
     )
     summaries = recorder.run(
         "GetSummariesFunction",
         api_event(
             "/summaries",
             {
-                "userId": "u1",
+                "userId": "reader",
                 "period": "day",
                 "from": "2026-12-01T00:00:00Z",
                 "to": "2026-12-02T00:00:00Z",
@@ -523,12 +530,17 @@ EXCUSED: list[tuple[str, tuple[str, ...], set[str]]] = [
     ("AWS::DynamoDB::Table", ("ContributorInsightsSpecification",), {
         "dynamodb:UpdateContributorInsights", "iam:CreateServiceLinkedRole",
     }),
-    ("AWS::DynamoDB::Table", ("TimeToLiveSpecification",), {"dynamodb:UpdateTimeToLive"}),
     ("AWS::DynamoDB::Table", ("ResourcePolicy",), {
         "dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy",
     }),
     # Replicas (multi-Region tables): no property of this template's tables asks for one.
     ("AWS::DynamoDB::Table", (), {"dynamodb:CreateTableReplica", "dynamodb:AssociateTableReplica"}),
+    # The event bus is encrypted with an AWS owned key unless it names one of the account's.
+    ("AWS::Events::EventBus", ("KmsKeyIdentifier",), {
+        "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncrypt", "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+    }),
     ("AWS::Logs::LogGroup", ("DataProtectionPolicy",), {"logs:PutDataProtectionPolicy"}),
     ("AWS::Logs::LogGroup", ("FieldIndexPolicies",), {
         "logs:PutIndexPolicy", "logs:DeleteIndexPolicy",

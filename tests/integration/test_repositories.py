@@ -6,13 +6,14 @@ from botocore.stub import Stubber
 
 from functions.domain.errors import LockLostError, StorageThrottledError, UserBusyError
 from functions.domain.models import (
+    LedgerEntry,
     PendingTransaction,
     Transaction,
     TransactionRequest,
     TransactionType,
 )
-from functions.repositories import aggregates, transactions
-from tests.invariants import balance_of, lock_owner, transaction_items
+from functions.repositories import aggregates, ledger, transactions
+from tests.invariants import balance_of, lock_owner, scan, transaction_items
 
 DEFAULT = Decimal("100.00")
 
@@ -35,6 +36,26 @@ def pending(owner="e1", amount="10", key="k1") -> PendingTransaction:
 def result(balance="110", amount="10") -> Transaction:
     return Transaction("t-1", "u1", TransactionType.CREDIT, Decimal(amount), Decimal(balance),
                        "USD", "2026-01-01T00:00:00.000Z")  # fmt: skip
+
+
+def entry(balance="110", amount="10", sequence=1) -> LedgerEntry:
+    """The ledger entry of `result()`: what commit appends."""
+    return LedgerEntry("u1", sequence, "t-1", TransactionType.CREDIT, Decimal(amount),
+                       Decimal(balance), "USD", "2026-01-01T00:00:00.000Z", "k1")  # fmt: skip
+
+
+def settings_ttl() -> int:
+    from functions.settings import get_settings
+
+    return get_settings().outbox_ttl_seconds
+
+
+def reversal_of(committed: LedgerEntry) -> LedgerEntry:
+    return committed.reversal("r-1", "2026-01-01T00:00:01.000Z")
+
+
+def ledger_items(client, user_id="u1") -> list[dict]:
+    return [i for i in scan(client, "LedgerTable") if i["userId"]["S"] == user_id]
 
 
 def test_take_lock_creates_the_row_with_the_default_balance(locks, client):
@@ -69,7 +90,7 @@ def test_release_lock_only_frees_its_own_lock(locks, client):
 def test_put_pending_then_commit_then_replay_is_found(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
     assert records.put_pending(pending(), now=1000) is None
-    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+    locks.commit(entry(), "e1", seen_balance=DEFAULT, now=1001)
 
     locks.release_lock("u1", "e1")
     locks.take_lock("u1", "e2", now=1002, lease_until=1027, default_balance=DEFAULT)
@@ -106,7 +127,7 @@ def test_put_pending_without_the_lock_is_lock_lost_even_where_a_replay_is_stored
 ):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
     records.put_pending(pending(), now=1000)
-    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+    locks.commit(entry(), "e1", seen_balance=DEFAULT, now=1001)
     locks.release_lock("u1", "e1")
 
     with pytest.raises(LockLostError):
@@ -130,32 +151,49 @@ def test_commit_is_fenced_by_the_owner_and_the_lease(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
     records.put_pending(pending(), now=1000)
     with pytest.raises(LockLostError):
-        locks.commit(result(), "k1", "intruder", seen_balance=DEFAULT, now=1001)
+        locks.commit(entry(), "intruder", seen_balance=DEFAULT, now=1001)
     with pytest.raises(LockLostError):
-        locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1026)  # lease ran out
+        locks.commit(entry(), "e1", seen_balance=DEFAULT, now=1026)  # lease ran out
     assert balance_of(client, "u1") == DEFAULT
     assert transaction_items(client, "u1")[0]["status"]["S"] == "PENDING"
+    assert ledger_items(client) == [] and scan(client, "OutboxTable") == []
 
 
 def test_commit_retried_by_its_owner_succeeds_without_applying_twice(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
     records.put_pending(pending(), now=1000)
-    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+    locks.commit(entry(), "e1", seen_balance=DEFAULT, now=1001)
 
-    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1002)  # the step retried
+    locks.commit(entry(), "e1", seen_balance=DEFAULT, now=1002)  # the step retried
 
     assert balance_of(client, "u1") == Decimal("110")
-    assert transaction_items(client, "u1")[0]["status"]["S"] == "COMMITTED"
+    [record] = transaction_items(client, "u1")
+    assert (record["status"]["S"], record["sequence"]["N"]) == ("COMMITTED", "1")
+    assert [ledger.entry_from_item(i) for i in ledger_items(client)] == [entry()]
+    [event] = scan(client, "OutboxTable")
+    assert (event["eventId"]["S"], event["detailType"]["S"]) == ("t-1", "TransactionCommitted")
+    assert event["expiresAt"]["N"] == str(1001 + settings_ttl())
+
+
+def test_commit_takes_the_next_sequence_and_refuses_a_stale_one(locks, records, client):
+    assert locks.take_lock("u1", "e1", 1000, 1025, DEFAULT).last_sequence == 0
+    records.put_pending(pending(), now=1000)
+    with pytest.raises(LockLostError):  # the sequence seen under the lock was 0, not 1
+        locks.commit(entry(sequence=2), "e1", seen_balance=DEFAULT, now=1001)
+    locks.commit(entry(), "e1", seen_balance=DEFAULT, now=1001)
+    locks.release_lock("u1", "e1")
+
+    assert locks.take_lock("u1", "e2", 1002, 1027, DEFAULT).last_sequence == 1
 
 
 def test_commit_of_another_owners_committed_record_is_lock_lost(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
     records.put_pending(pending(), now=1000)
-    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+    locks.commit(entry(), "e1", seen_balance=DEFAULT, now=1001)
     locks.take_lock("u1", "e2", now=1026, lease_until=1051, default_balance=DEFAULT)
 
     with pytest.raises(LockLostError):
-        locks.commit(result(), "k1", "e2", seen_balance=Decimal("110"), now=1027)
+        locks.commit(entry("120", sequence=2), "e2", seen_balance=Decimal("110"), now=1027)
     assert balance_of(client, "u1") == Decimal("110")
 
 
@@ -172,26 +210,35 @@ def test_delete_pending_only_touches_this_owners_uncommitted_record(locks, recor
 def test_delete_pending_returns_this_owners_commit_and_revert_undoes_it(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
     records.put_pending(pending(), now=1000)
-    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+    locks.commit(entry(), "e1", seen_balance=DEFAULT, now=1001)
 
     assert records.delete_pending("u1", "k1", "someone-else") is None
     committed = records.delete_pending("u1", "k1", "e1")
-    assert committed == result()
-    locks.revert(committed, "k1", "e1", now=1002)
+    assert committed == entry()
+    locks.revert(committed, reversal_of(committed), "e1", now=1002)
 
     assert balance_of(client, "u1") == DEFAULT
     assert transaction_items(client, "u1") == []
+    entries = sorted((ledger.entry_from_item(i) for i in ledger_items(client)),
+                     key=lambda e: e.sequence)  # fmt: skip
+    assert entries == [entry(), reversal_of(entry())]
+    assert (entries[1].sequence, entries[1].balance_after, entries[1].type) == (
+        2, DEFAULT, TransactionType.DEBIT)  # fmt: skip
+    events = {i["eventId"]["S"]: i["detailType"]["S"] for i in scan(client, "OutboxTable")}
+    assert events == {"t-1": "TransactionCommitted", "r-1": "TransactionReverted"}
+    assert locks.take_lock("u1", "e1", 1003, 1028, DEFAULT).last_sequence == 2
 
 
 def test_revert_is_fenced_by_the_owner(locks, records, client):
     locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
     records.put_pending(pending(), now=1000)
-    locks.commit(result(), "k1", "e1", seen_balance=DEFAULT, now=1001)
+    locks.commit(entry(), "e1", seen_balance=DEFAULT, now=1001)
     locks.release_lock("u1", "e1")
 
     with pytest.raises(LockLostError):
-        locks.revert(result(), "k1", "e1", now=1002)
+        locks.revert(entry(), reversal_of(entry()), "e1", now=1002)
     assert balance_of(client, "u1") == Decimal("110")
+    assert len(ledger_items(client)) == 1
 
 
 def test_find_balance_never_writes(locks, client):
@@ -219,9 +266,9 @@ def test_client_errors_are_mapped_at_the_boundary(settings, code, expected):
         with pytest.raises(expected):
             repository.release_lock("u1", "e1")
         with pytest.raises(expected):
-            repository.commit(result(), "k1", "e1", DEFAULT, 1)
+            repository.commit(entry(), "e1", DEFAULT, 1)
         with pytest.raises(expected):
-            repository.revert(result(), "k1", "e1", 1)
+            repository.revert(entry(), reversal_of(entry()), "e1", 1)
 
 
 @pytest.mark.parametrize(
@@ -266,6 +313,6 @@ def test_a_cancelled_transaction_is_retried_only_for_a_conflict_or_throttling(
         with pytest.raises(expected):
             records.put_pending(pending(), now=1000)
         with pytest.raises(expected):
-            locks.commit(result(), "k1", "e1", DEFAULT, 1000)
+            locks.commit(entry(), "e1", DEFAULT, 1000)
         with pytest.raises(expected):
-            locks.revert(result(), "k1", "e1", 1000)
+            locks.revert(entry(), reversal_of(entry()), "e1", 1000)

@@ -40,6 +40,7 @@ def crash_after(aws: Any, step: str, user: str, key: str, type_: str, amount: st
     if step == "UpdateBalance":
         _invoke(aws, "UpdateBalanceFunction", {
             "request": request, "executionId": owner, "balance": lock["balance"],
+            "lastSequence": lock["lastSequence"],
             "transactionId": put["transactionId"], "createdAt": put["createdAt"]})  # fmt: skip
     return owner
 

@@ -27,6 +27,8 @@ def test_each_broken_invariant_is_reported_and_each_allowance_waives_only_its_ow
         "transactionId t1 committed twice",
         "user 'u': balance -5 but transactions add up to 120.00",
         "user 'u': negative balance -5",
+        "ledger commits not undone [] are no committed transaction; committed transactions "
+        "['t1'] have no entry",
     ]
     pending, lock = "pending record left for user 'u' key 'k3'", "user 'u': lock still held by dead"
 
@@ -35,3 +37,28 @@ def test_each_broken_invariant_is_reported_and_each_allowance_waives_only_its_ow
     assert sorted(violations(client, allow_held_locks=True)) == sorted([*always, pending])
     both = violations(client, allow_pending=True, allow_held_locks=True)
     assert sorted(both) == sorted(always)
+
+
+def entry(client, sequence: int, type_: str, amount: str, after: str, **extra: str) -> None:
+    put(client, get_settings().ledger_table_name, userId="u", sequence=str(sequence),
+        entryId=f"e{sequence}", type=type_, amount=amount, balanceAfter=after, **extra)  # fmt: skip
+
+
+def test_a_gap_a_broken_chain_and_a_ledger_apart_from_the_balance_are_reported(local_aws):
+    settings, client = get_settings(), local_aws.dynamodb
+    put(client, settings.transactions_table_name, userId="u", idempotencyKey="k1",
+        status="COMMITTED", transactionId="e1", type="credit", amount="10")  # fmt: skip
+    put(client, settings.aggregates_table_name, userId="u", balance="110", lastSequence="1")
+    entry(client, 1, "credit", "10", "110")
+    assert violations(client) == []
+
+    entry(client, 3, "debit", "10", "90", reverses="e1")  # a gap, and 90 != 110 - 10
+
+    assert sorted(violations(client)) == sorted([
+        "ledger commits not undone [] are no committed transaction; committed transactions "
+        "['e1'] have no entry",
+        "user 'u': ledger sequences [1, 3] are not 1..2",
+        "user 'u': entry 3 has balanceAfter 90, the entries before it add up to 100.00",
+        "user 'u': last entry's balanceAfter 90 is not the balance 110",
+        "user 'u': lastSequence 1 but 2 entries",
+    ])  # fmt: skip

@@ -221,7 +221,7 @@ def test_stale_holder_can_neither_write_nor_unlock(local_aws):
     update = invoke(
         local_aws,
         "UpdateBalanceFunction",
-        {"request": request, "executionId": "stale", "balance": "100.00",
+        {"request": request, "executionId": "stale", "balance": "100.00", "lastSequence": 0,
          "transactionId": put["transactionId"], "createdAt": put["createdAt"]},
     )  # fmt: skip
     second_put = invoke(local_aws, "PutTransactionFunction",

@@ -8,7 +8,9 @@ import pytest
 
 from functions.domain import use_cases
 from functions.domain.errors import IdempotencyKeyReusedError, InsufficientFundsError
+from functions.domain.events import OutboxEvent
 from functions.domain.models import (
+    LedgerEntry,
     Lock,
     PendingTransaction,
     StoredTransaction,
@@ -23,8 +25,8 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 @dataclass
 class FakeAggregates:
     balances: dict[str, Decimal] = field(default_factory=dict)
-    commits: list[Transaction] = field(default_factory=list)
-    reverts: list[Transaction] = field(default_factory=list)
+    commits: list[LedgerEntry] = field(default_factory=list)
+    reverts: list[tuple[LedgerEntry, LedgerEntry]] = field(default_factory=list)
 
     def take_lock(self, user_id, owner, now, lease_until, default_balance):
         balance = self.balances.setdefault(user_id, default_balance)
@@ -33,12 +35,12 @@ class FakeAggregates:
     def release_lock(self, user_id, owner):
         return True
 
-    def commit(self, transaction, key, owner, seen_balance, now):
-        self.commits.append(transaction)
-        self.balances[transaction.user_id] = transaction.balance
+    def commit(self, entry, owner, seen_balance, now):
+        self.commits.append(entry)
+        self.balances[entry.user_id] = entry.balance_after
 
-    def revert(self, transaction, key, owner, now):
-        self.reverts.append(transaction)
+    def revert(self, committed, reversal, owner, now):
+        self.reverts.append((committed, reversal))
 
     def find_balance(self, user_id):
         return self.balances.get(user_id)
@@ -48,7 +50,7 @@ class FakeAggregates:
 class FakeTransactions:
     stored: StoredTransaction | None = None
     written: list[PendingTransaction] = field(default_factory=list)
-    committed_by_owner: Transaction | None = None
+    committed_by_owner: LedgerEntry | None = None
     now: int | None = None  # the `now` of the last put_pending
 
     def put_pending(self, pending, now):
@@ -110,13 +112,15 @@ def test_put_over_an_abandoned_pending_record_is_not_a_replay():
     ("type_", "amount", "balance"),
     [(TransactionType.CREDIT, "10", "110.00"), (TransactionType.DEBIT, "100", "0.00")],
 )
-def test_update_balance_commits_the_new_balance(type_, amount, balance):
+def test_update_balance_commits_the_new_balance_with_the_next_entry(type_, amount, balance):
     aggregates = FakeAggregates()
     transaction = use_cases.update_balance(
-        aggregates, request(amount, type_), "exec-1", Decimal("100.00"), "t-1", "now", "USD", 1
+        aggregates, request(amount, type_), "exec-1", Decimal("100.00"), 4, "t-1", "now", "USD", 1
     )
     assert transaction.balance == Decimal(balance)
-    assert aggregates.commits == [transaction]
+    assert aggregates.commits == [
+        LedgerEntry("u1", 5, "t-1", type_, Decimal(amount), Decimal(balance), "USD", "now", "k1")
+    ]
 
 
 def test_update_balance_refuses_to_go_below_zero_and_writes_nothing():
@@ -127,6 +131,7 @@ def test_update_balance_refuses_to_go_below_zero_and_writes_nothing():
             request("100.01", TransactionType.DEBIT),
             "e",
             Decimal(100),
+            0,
             "t",
             "n",
             "USD",
@@ -137,15 +142,62 @@ def test_update_balance_refuses_to_go_below_zero_and_writes_nothing():
 
 def test_delete_transaction_reverts_only_a_commit_of_this_owner():
     aggregates = FakeAggregates()
-    assert use_cases.delete_transaction(FakeTransactions(), aggregates, "u1", "k1", "e", 1) is False
+    assert (
+        use_cases.delete_transaction(FakeTransactions(), aggregates, "u1", "k1", "e", NOW) is False
+    )
     assert aggregates.reverts == []
 
-    mine = committed(request())
+    mine = LedgerEntry("u1", 3, "t-1", TransactionType.DEBIT, Decimal("10"), Decimal("90"), "USD",
+                       "then", "k1")  # fmt: skip
     reverted = use_cases.delete_transaction(
-        FakeTransactions(committed_by_owner=mine), aggregates, "u1", "k1", "e", 1
+        FakeTransactions(committed_by_owner=mine), aggregates, "u1", "k1", "e", NOW
     )
-    assert reverted is True
-    assert aggregates.reverts == [mine]
+    again = use_cases.delete_transaction(
+        FakeTransactions(committed_by_owner=mine), aggregates, "u1", "k1", "e", NOW
+    )
+
+    assert reverted is again is True
+    [(original, reversal), (_, reversal_again)] = aggregates.reverts
+    assert original == mine
+    assert reversal == reversal_again  # a retried revert writes the same entry, same id
+    assert (reversal.sequence, reversal.reverses) == (4, "t-1")
+    assert reversal.type is TransactionType.CREDIT
+    assert (reversal.amount, reversal.balance_after) == (Decimal("10"), Decimal("100"))
+    assert reversal.entry_id != mine.entry_id
+    assert reversal.created_at == "2026-01-02T03:04:05.678Z"
+
+
+@dataclass
+class FakeBus:
+    """Refuses each event the first `refusals[event_id]` times it is sent."""
+
+    refusals: dict[str, int] = field(default_factory=dict)
+    calls: list[list[str]] = field(default_factory=list)
+
+    def put_events(self, events):
+        self.calls.append([event.event_id for event in events])
+        failed = [event for event in events if self.refusals.get(event.event_id, 0) > 0]
+        for event in failed:
+            self.refusals[event.event_id] -= 1
+        return failed
+
+
+def events(*ids: str) -> list[OutboxEvent]:
+    return [OutboxEvent(event_id, "TransactionCommitted", "{}") for event_id in ids]
+
+
+def test_forward_events_retries_exactly_the_refused_events():
+    bus = FakeBus(refusals={"b": 1, "c": 2})
+
+    assert use_cases.forward_events(bus, events("a", "b", "c", "d"), attempts=3) is None
+    assert bus.calls == [["a", "b", "c", "d"], ["b", "c"], ["c"]]
+
+
+def test_forward_events_names_the_first_event_still_refused():
+    bus = FakeBus(refusals={"b": 5, "c": 5})
+
+    assert use_cases.forward_events(bus, events("a", "b", "c", "d"), attempts=2) == "b"
+    assert bus.calls == [["a", "b", "c", "d"], ["b", "c"]]
 
 
 def test_get_balance_defaults_for_a_new_user():

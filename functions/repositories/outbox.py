@@ -1,0 +1,34 @@
+"""The outbox table: one item per event to publish, written in the transaction that commits
+its ledger entry; the table's stream carries it to the event bus. Items expire by TTL."""
+
+import json
+from typing import Any
+
+from functions.domain import events
+from functions.domain.events import OutboxEvent
+from functions.domain.models import LedgerEntry
+
+
+def put_event(table_name: str, entry: LedgerEntry, expires_at: int) -> dict[str, Any]:
+    """A TransactWriteItems item writing `entry`'s event; it cancels the transaction if the event
+    was already written (invariant 8: one event per entry). `expires_at` is in epoch seconds, as
+    DynamoDB's TTL reads it."""
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": {
+                "eventId": {"S": entry.entry_id},
+                "detailType": {"S": events.detail_type(entry)},
+                "detail": {"S": json.dumps(events.detail(entry), separators=(",", ":"))},
+                "userId": {"S": entry.user_id},
+                "sequence": {"N": str(entry.sequence)},
+                "expiresAt": {"N": str(expires_at)},
+            },
+            "ConditionExpression": "attribute_not_exists(eventId)",
+        }
+    }
+
+
+def event_from_image(image: dict[str, Any]) -> OutboxEvent:
+    """The event of an outbox item, as a stream record's NewImage carries it."""
+    return OutboxEvent(image["eventId"]["S"], image["detailType"]["S"], image["detail"]["S"])
