@@ -520,7 +520,11 @@ def test_tables_are_on_demand_recoverable_encrypted_and_retained(sam_template):
     tables = resources_of_type(sam_template, "AWS::DynamoDB::Table")
 
     assert set(tables) == {
-        "TransactionsTable", "AggregatesTable", "LedgerTable", "SummariesTable", "OutboxTable"
+        "TransactionsTable",
+        "AggregatesTable",
+        "LedgerTable",
+        "SummariesTable",
+        "OutboxTable",
     }
     for name, table in tables.items():
         properties = table["Properties"]

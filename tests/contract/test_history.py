@@ -103,3 +103,25 @@ def test_another_users_cursor_is_a_400(api, aws, user):
     cursor = cursor_of(api, aws, user)
 
     assert_error(api.history(f"{user}-other", cursor=cursor), 400, "VALIDATION_ERROR", "cursor")
+
+
+def test_an_applied_post_is_listed_at_once_with_its_201_body(api, user):
+    credit = api.transact({"userId": user, "ammount": "10", "type": "credit"}, key="k1").json()
+    debit = api.transact({"userId": user, "ammount": "2.5", "type": "debit"}, key="k2").json()
+
+    [newest, oldest] = api.history(user).json()["transactions"]
+
+    for entry, posted, key in ((oldest, credit, "k1"), (newest, debit, "k2")):
+        assert entry["transactionId"] == posted["transactionId"]
+        assert (entry["amount"], entry["balanceAfter"]) == (posted["amount"], posted["balance"])
+        assert (entry["createdAt"], entry["type"]) == (posted["createdAt"], posted["type"])
+        assert entry["idempotencyKey"] == key
+    assert [oldest["sequence"], newest["sequence"]] == [1, 2]
+
+
+def test_a_replayed_post_adds_no_entry(api, user):
+    body = {"userId": user, "ammount": "10", "type": "credit"}
+    api.transact(body, key="same")
+    api.transact(body, key="same")
+
+    assert len(api.history(user).json()["transactions"]) == 1
