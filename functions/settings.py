@@ -19,6 +19,8 @@ DEFAULTS = {
     # Longer than a stream keeps its records (24 h), so an event is never deleted unread.
     "OUTBOX_TTL_SECONDS": "172800",
     "EVENT_BUS_NAME": "wallet",
+    # PutEvents requests per batch before the refused events are left to the stream's retry.
+    "PUT_EVENTS_ATTEMPTS": "3",
     "DEFAULT_BALANCE": "100.00",
     "CURRENCY": "USD",
     # Longer than the state machine's TimeoutSeconds, so a live execution never outlives its lease.
@@ -36,6 +38,7 @@ class Settings:
     outbox_table_name: str
     outbox_ttl_seconds: int
     event_bus_name: str
+    put_events_attempts: int
     default_balance: Decimal
     currency: str
     lock_lease_seconds: int
@@ -54,6 +57,7 @@ class Settings:
             outbox_table_name=value("OUTBOX_TABLE_NAME"),
             outbox_ttl_seconds=int(value("OUTBOX_TTL_SECONDS")),
             event_bus_name=value("EVENT_BUS_NAME"),
+            put_events_attempts=int(value("PUT_EVENTS_ATTEMPTS")),
             default_balance=Decimal(value("DEFAULT_BALANCE")),
             currency=value("CURRENCY"),
             lock_lease_seconds=int(value("LOCK_LEASE_SECONDS")),

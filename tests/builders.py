@@ -106,3 +106,9 @@ def stream_record(entry: LedgerEntry, stream_sequence: str | None = None) -> dic
 
 def stream_event(entries: list[LedgerEntry]) -> dict[str, Any]:
     return {"Records": [stream_record(entry) for entry in entries]}
+
+
+def outbox_stream_event() -> dict[str, Any]:
+    """A Lambda DynamoDB stream event of the outbox, in the shape Lambda delivers (AWS's
+    documented sample event): an INSERT of an event, and a REMOVE of one expiring by TTL."""
+    return json.loads((EVENTS / "dynamodb_stream_outbox.json").read_text())

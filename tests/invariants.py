@@ -1,10 +1,19 @@
 """The contract's invariants, checked from the tables alone."""
 
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import jsonschema
+
+from functions.domain import events
+from functions.repositories.ledger import entry_from_item
 from functions.settings import get_settings
+
+EVENT_SCHEMA = Path(__file__).resolve().parent.parent / "docs" / "events.schema.json"
 
 
 def scan(client: Any, table: str) -> list[dict[str, Any]]:
@@ -138,6 +147,41 @@ def transaction_items(client: Any, user_id: str) -> list[dict[str, Any]]:
         for item in scan(client, get_settings().transactions_table_name)
         if item["userId"]["S"] == user_id
     ]
+
+
+@cache
+def event_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(EVENT_SCHEMA.read_text()))
+
+
+def event_violations(client: Any, published: list[dict[str, Any]]) -> list[str]:
+    """Invariant 8 and the events' contract: every event published matches the schema in
+    docs/events.schema.json and its entry; deduped on detail.eventId, the published events are
+    exactly the ledger's entries (a redelivered event is no violation: delivery is at least
+    once)."""
+    found: list[str] = []
+    entries = {
+        item["entryId"]["S"]: entry_from_item(item)
+        for item in scan(client, get_settings().ledger_table_name)
+    }
+    seen: Counter[str] = Counter()
+    for event in published:
+        for error in event_validator().iter_errors(event):
+            found.append(f"event {event.get('id')}: {error.message} at {list(error.path)}")
+        detail = event.get("detail", {})
+        event_id = detail.get("eventId")
+        seen[event_id] += 1
+        entry = entries.get(event_id)
+        if entry is None:
+            found.append(f"event {event_id} was published but is no ledger entry")
+        elif seen[event_id] == 1 and (
+            detail != events.detail(entry) or event["detail-type"] != events.detail_type(entry)
+        ):
+            found.append(f"event {event_id} does not say what its entry says: {detail}")
+    missing = sorted(set(entries) - set(seen))
+    if missing:
+        found.append(f"ledger entries never published: {missing}")
+    return found
 
 
 def projection_violations(client: Any) -> list[str]:

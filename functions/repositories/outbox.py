@@ -32,3 +32,25 @@ def put_event(table_name: str, entry: LedgerEntry, expires_at: int) -> dict[str,
 def event_from_image(image: dict[str, Any]) -> OutboxEvent:
     """The event of an outbox item, as a stream record's NewImage carries it."""
     return OutboxEvent(image["eventId"]["S"], image["detailType"]["S"], image["detail"]["S"])
+
+
+def stream_events(event: dict[str, Any]) -> list[tuple[str, OutboxEvent]]:
+    """The new events of a Lambda DynamoDB stream event, each with its record's sequence number
+    (the batch item failure's identifier). Only INSERTs carry a new event: a REMOVE is an item
+    expiring by TTL (the event source's filter keeps those from the function on AWS)."""
+    return [
+        (record["dynamodb"]["SequenceNumber"], event_from_image(record["dynamodb"]["NewImage"]))
+        for record in event["Records"]
+        if record["eventName"] == "INSERT"
+    ]
+
+
+def batch_response(records: list[tuple[str, OutboxEvent]], first_failed: str | None) -> dict:
+    """The partial batch response: the first record not published, from which the stream
+    delivers again (the records after it too; the bus may then see some twice)."""
+    failures = [
+        {"itemIdentifier": sequence_number}
+        for sequence_number, event in records
+        if event.event_id == first_failed
+    ][:1]
+    return {"batchItemFailures": failures}

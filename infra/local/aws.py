@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.config import Config
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 from moto.core.botocore_stubber import MockRawResponse
@@ -30,10 +31,12 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.responses import get_backend
 
-from functions.repositories import dynamodb, secrets
+from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
 from infra.local import executions
+from infra.local.eventbridge import LocalEventBridge
 from infra.local.lambdas import LocalLambdas
+from infra.local.streams import LocalStreams, StreamPoller
 from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
 
 REGION = "us-east-1"
@@ -59,6 +62,13 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
         with runtime.dynamodb_lock:
             runtime.dynamodb_requests[operation] = runtime.dynamodb_requests.get(operation, 0) + 1
             return botocore_stubber(event_name=event_name, request=request)
+    if service == "dynamodb-streams":
+        with runtime.dynamodb_lock:  # the same moto backend; not counted as table requests
+            return botocore_stubber(event_name=event_name, request=request)
+    if service == "eventbridge" and operation == "PutEvents":
+        return runtime.eventbridge.put_events(
+            request, lambda r: botocore_stubber(event_name=event_name, request=r)
+        )
     if service == "lambda" and operation == "Invoke":
         # /2015-03-31/functions/{FunctionName}/invocations
         function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
@@ -112,6 +122,8 @@ class LocalAws:
         self.lambdas = LocalLambdas(self.template.functions, REGION)
         self.dynamodb_lock = threading.Lock()
         self.dynamodb_requests: dict[str, int] = {}
+        self.eventbridge = LocalEventBridge(self.template.event_buses)
+        self.streams = LocalStreams([])
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_environment: dict[str, str | None] = {}
 
@@ -134,6 +146,11 @@ class LocalAws:
         for name in self.template.secrets:
             # As GenerateSecretString does at deploy time: a random value nobody chose.
             secretsmanager.create_secret(Name=name, SecretString=token_urlsafe(48))
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        for queue in self.template.queues:
+            self.sqs.create_queue(QueueName=queue)
+        self.eventbridge.start(boto3.client("events", region_name=REGION), self.sqs, REGION)
+        self.streams = LocalStreams(self._stream_pollers())
         spec = self.template.state_machines[STATE_MACHINE]
         self.state_machine_arn = self.stepfunctions.create_state_machine(
             name=spec.logical_id,
@@ -141,10 +158,47 @@ class LocalAws:
             roleArn=STATE_MACHINE_ROLE,
             type=spec.type,
         )["stateMachineArn"]
+        self.streams.start()
         return self
+
+    def _stream_pollers(self) -> list[StreamPoller]:
+        # botocore would send stream requests to an account-id endpoint, which moto does not route.
+        streams = boto3.client(
+            "dynamodbstreams",
+            region_name=REGION,
+            config=Config(account_id_endpoint_mode="disabled"),
+        )
+        pollers = []
+        for source in self.template.stream_sources:
+            table = self.dynamodb.describe_table(TableName=source.table)["Table"]
+            pollers.append(
+                StreamPoller(
+                    source,
+                    table["LatestStreamArn"],
+                    streams,
+                    self.lambdas,
+                    self._send_to_queue,
+                    REGION,
+                )
+            )
+        return pollers
+
+    def _send_to_queue(self, queue: str, body: str) -> None:
+        url = self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        self.sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    def drain_streams(self, timeout_seconds: float = 60.0) -> None:
+        """Wait until every stream event source has consumed its stream to the end."""
+        self.streams.drain(timeout_seconds)
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """Every event published on the wallet's bus so far, once the streams are drained."""
+        self.drain_streams()
+        return self.eventbridge.published()
 
     def stop(self) -> None:
         global _active
+        self.streams.stop()
         _active = None
         self._mock.stop()
         _cold_start()
@@ -219,6 +273,7 @@ def _cold_start() -> None:
     dynamodb.client.cache_clear()
     secrets.client.cache_clear()
     secrets.cursor_key.cache_clear()
+    event_bus.client.cache_clear()
 
 
 # moto patched once per process, before any execution (importing this module again is a no-op).

@@ -15,11 +15,29 @@ ACCOUNT_ID = "123456789012"
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A function's DynamoDB stream event source (SAM `Events` of Type DynamoDB): what an
+    event source mapping reads, how it batches, retries and gives up."""
+
+    name: str
+    function: str  # the function's logical id
+    table: str  # the logical id of the table whose stream it reads
+    starting_position: str  # TRIM_HORIZON or LATEST
+    batch_size: int
+    bisect_on_error: bool
+    maximum_retry_attempts: int  # -1: until the record expires
+    report_batch_item_failures: bool
+    on_failure_queue: str | None  # the logical id of the SQS queue, if any
+    filter_patterns: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     handler: str  # "functions.handlers.acquire_lock.lambda_handler"
     timeout_seconds: int
     environment: dict[str, str]
+    stream_sources: tuple[StreamSource, ...] = ()
 
     def arn(self, region: str) -> str:
         return function_arn(self.logical_id, region)
@@ -59,6 +77,12 @@ class Template:
     tables: dict[str, TableSpec]
     state_machines: dict[str, StateMachineSpec]
     secrets: tuple[str, ...] = ()  # logical ids of the generated secrets (the local names too)
+    queues: tuple[str, ...] = ()  # logical ids of the SQS queues
+    event_buses: tuple[str, ...] = ()  # logical ids of the EventBridge buses
+
+    @property
+    def stream_sources(self) -> list[StreamSource]:
+        return [source for f in self.functions.values() for source in f.stream_sources]
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH, region: str = "us-east-1") -> Template:
@@ -85,6 +109,11 @@ class Template:
                 handler=props.get("Handler", globals_.get("Handler")),
                 timeout_seconds=int(props.get("Timeout", globals_.get("Timeout", 3))),
                 environment={key: resolver.resolve(value) for key, value in variables.items()},
+                stream_sources=tuple(
+                    _stream_source(event_name, name, event["Properties"])
+                    for event_name, event in props.get("Events", {}).items()
+                    if event["Type"] == "DynamoDB"
+                ),
             )
         tables = {
             name: TableSpec(name, props) for name, props in of_type("AWS::DynamoDB::Table").items()
@@ -95,13 +124,57 @@ class Template:
             for key, value in props.get("DefinitionSubstitutions", {}).items():
                 definition = definition.replace("${" + key + "}", resolver.resolve(value))
             state_machines[name] = StateMachineSpec(name, props.get("Type", "STANDARD"), definition)
-        secrets = tuple(of_type("AWS::SecretsManager::Secret"))
-        return cls(functions, tables, state_machines, secrets)
+        return cls(
+            functions,
+            tables,
+            state_machines,
+            queues=tuple(of_type("AWS::SQS::Queue")),
+            event_buses=tuple(of_type("AWS::Events::EventBus")),
+            secrets=tuple(of_type("AWS::SecretsManager::Secret")),
+        )
+
+
+def _logical_id_of(value: Any, attribute: str) -> str:
+    """The resource named by `!GetAtt Name.attribute`."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        name, got = value["Fn::GetAtt"]
+        if got == attribute:
+            return str(name)
+    raise ValueError(f"the local runtime expects !GetAtt <resource>.{attribute}, not {value!r}")
+
+
+def _stream_source(name: str, function: str, props: dict[str, Any]) -> StreamSource:
+    """SAM's DynamoDB event properties, with the defaults Lambda applies."""
+    on_failure = props.get("DestinationConfig", {}).get("OnFailure")
+    if on_failure is not None and on_failure.get("Type", "SQS") != "SQS":
+        raise ValueError(f"{function}.{name}: the local runtime only delivers failures to SQS")
+    return StreamSource(
+        name=name,
+        function=function,
+        table=_logical_id_of(props["Stream"], "StreamArn"),
+        starting_position=props["StartingPosition"],
+        batch_size=int(props.get("BatchSize", 100)),
+        bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+        report_batch_item_failures="ReportBatchItemFailures"
+        in props.get("FunctionResponseTypes", []),
+        on_failure_queue=(
+            _logical_id_of(on_failure["Destination"], "Arn") if on_failure is not None else None
+        ),
+        filter_patterns=tuple(
+            json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])
+        ),
+    )
 
 
 # Resources the local runtime creates under their logical id.
 _NAMED_BY_LOGICAL_ID = frozenset(
-    {"AWS::Serverless::Function", "AWS::DynamoDB::Table", "AWS::Events::EventBus"}
+    {
+        "AWS::Serverless::Function",
+        "AWS::DynamoDB::Table",
+        "AWS::Events::EventBus",
+        "AWS::SQS::Queue",
+    }
 )
 
 

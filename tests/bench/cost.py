@@ -52,6 +52,12 @@ PRICES: dict[str, dict[str, Any]] = {
         "unit": "per GB ingested (Standard class, first tier of vended logs)",
         "source": "https://aws.amazon.com/cloudwatch/pricing/",
     },
+    "eventBridgeCustomEventsPerMillion": {
+        "usd": 1.00,
+        "unit": "per million custom events published (each 64 KB chunk of a PutEvents entry); "
+        "delivery to targets is not billed",
+        "source": "https://aws.amazon.com/eventbridge/pricing/",
+    },
     "xrayTracesPerMillion": {
         "usd": 5.00,
         "unit": "per million traces recorded (first 100,000 a month free)",
@@ -116,6 +122,19 @@ def per_million(counts: dict[str, Any]) -> dict[str, float]:
         "dynamodbReads": counts["rru"] * _price("dynamodbRruPerMillion"),
         "logs": counts["logBytes"] / 1024**3 * _price("cloudwatchLogsIngestionGb") * million,
         "xray": XRAY_SAMPLED_FRACTION * _price("xrayTracesPerMillion"),
+        # The stream consumers (the outbox's forwarder, the summaries projection): their
+        # invocations (one per batch of stream records; one per entry when requests come one at
+        # a time, the upper bound), the projection's writes and the events published. The
+        # streams' reads by a Lambda event source mapping are free.
+        "eventsForwarderRequests": counts.get("streamLambdaTotal", 0) * _price("lambdaPerMillion"),
+        "eventsForwarderDuration": LAMBDA_MEMORY_MB
+        / 1024
+        * math.ceil(counts.get("streamMs", 0))
+        / 1000
+        * _price("lambdaArmGbSecond")
+        * million,
+        "eventBridgeEvents": counts.get("events", 0) * _price("eventBridgeCustomEventsPerMillion"),
+        "summariesProjectionWrites": counts.get("streamWru", 0) * _price("dynamodbWruPerMillion"),
     }
     rounded = {name: round(value, 3) for name, value in lines.items()}
     rounded["total"] = round(sum(lines.values()), 2)

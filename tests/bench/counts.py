@@ -50,21 +50,45 @@ def _delta(aws: Any, before: tuple[Counter[str], Counter[str]]) -> tuple[dict, d
     return dict(sorted(dynamo.items())), dict(sorted(lambdas.items()))
 
 
+def _stream_consumers(aws: Any) -> set[str]:
+    return {source.function for source in aws.template.stream_sources}
+
+
 def _measure(aws: Any, recorder: TransactItemsRecorder, job: Job) -> dict[str, Any]:
+    aws.drain_streams()  # what earlier requests left on the streams is not this one's
     before = _snapshot(aws)
+    refused_before, published_before = aws.eventbridge.refused, len(aws.eventbridge.published())
     recorded = len(recorder.items)
     started = time.perf_counter()
     response = aws.start_sync_execution(job.execution_input())
     seconds = time.perf_counter() - started
+    # The stream consumers' own requests (the summaries projection) are counted apart: they
+    # are made after the answer, by the consumers (request_counts stops background polling).
+    answered, answered_items = _snapshot(aws), len(recorder.items)
+    # The outbox's events, forwarded one record per batch here (sequential requests): the
+    # forwarder's invocations are counted apart from the state machine's tasks.
+    streams_started = time.perf_counter()
+    aws.drain_streams()
+    stream_seconds = time.perf_counter() - streams_started
     dynamo, lambdas = _delta(aws, before)
+    stream_dynamo, _ = _delta(aws, answered)
+    dynamo = {op: n - stream_dynamo.get(op, 0) for op, n in dynamo.items()}
+    dynamo = {op: n for op, n in dynamo.items() if n}
+    consumers = _stream_consumers(aws)
     trace = trace_of(history(aws.stepfunctions, response["executionArn"]), response["executionArn"])
     return {
         "status": response["status"],
         "error": response.get("error"),
         "seconds": seconds,
         "dynamodb": dynamo,
-        "lambda": lambdas,
-        "transactItems": recorder.items[recorded:],
+        "lambda": {name: n for name, n in lambdas.items() if name not in consumers},
+        "streamLambda": {name: n for name, n in lambdas.items() if name in consumers},
+        "streamSeconds": stream_seconds,
+        "events": len(aws.eventbridge.published()) - published_before,
+        "refusedEntries": aws.eventbridge.refused - refused_before,
+        "transactItems": recorder.items[recorded:answered_items],
+        "streamDynamodb": stream_dynamo,
+        "streamTransactItems": recorder.items[answered_items:],
         "trace": trace,
     }
 
@@ -129,6 +153,20 @@ def request_counts(
     Raises: BusyScenarioError if that lease ran out before AcquireLock's retries did.
     """
     recorder = TransactItemsRecorder()
+    aws.streams.stop()  # the streams are consumed by _measure, so each request's are its own
+    try:
+        return _request_counts(aws, recorder, repetitions, include_busy, lease_seconds)
+    finally:
+        aws.streams.start()
+
+
+def _request_counts(
+    aws: Any,
+    recorder: TransactItemsRecorder,
+    repetitions: int,
+    include_busy: bool,
+    lease_seconds: int,
+) -> dict[str, Any]:
     # The first execution imports the handlers (a cold start); it is reported, not counted.
     cold = _measure(aws, recorder, Job("count-cold", uuid.uuid4().hex))
     runs: dict[str, list[dict[str, Any]]] = {"committed": [], "replay": [], "overdraft": []}
@@ -155,8 +193,14 @@ def request_counts(
         first = measured[0]
         traces: list[ExecutionTrace] = [m["trace"] for m in measured]
         consistent = all(
-            (m["dynamodb"], m["transactItems"], m["lambda"], m["status"])
-            == (first["dynamodb"], first["transactItems"], first["lambda"], first["status"])
+            (m["dynamodb"], m["transactItems"], m["lambda"], m["status"], m["events"])
+            == (
+                first["dynamodb"],
+                first["transactItems"],
+                first["lambda"],
+                first["status"],
+                first["events"],
+            )
             for m in measured
         )
         kinds = sum((Counter(items) for items in first["transactItems"]), Counter())
@@ -171,7 +215,18 @@ def request_counts(
             "transactItemKinds": dict(sorted(kinds.items())),
             "lambda": first["lambda"],
             "lambdaTotal": sum(first["lambda"].values()),
+            # Per request sent alone: one outbox record, so one forwarder invocation per event.
+            "events": first["events"],
+            "streamLambda": first["streamLambda"],
+            "streamLambdaTotal": sum(first["streamLambda"].values()),
+            "streamMs": round(
+                sorted(m["streamSeconds"] for m in measured)[len(measured) // 2] * 1000, 1
+            ),
             **cost.request_units(first["dynamodb"], first["transactItems"], item_kb),
+            "streamDynamodb": first["streamDynamodb"],
+            "streamWru": cost.request_units(
+                first["streamDynamodb"], first["streamTransactItems"], item_kb
+            )["wru"],
             "expressDurationMs": round(sorted(t.duration_ms for t in traces)[len(traces) // 2], 1),
             "billedExpressMs": sorted(t.billed_express_ms for t in traces)[len(traces) // 2],
             "billedLambdaMs": sorted(t.billed_lambda_ms for t in traces)[len(traces) // 2],
@@ -212,6 +267,7 @@ def direct_transaction(job: Job) -> None:
         request,
         owner,
         lock.balance,
+        lock.last_sequence,
         outcome.transaction_id,
         outcome.created_at,
         settings.currency,

@@ -26,8 +26,18 @@ COST_LINES = {
     "dynamodbReads": "DynamoDB read request units",
     "logs": "CloudWatch Logs ingestion (Level ALL)",
     "xray": "X-Ray traces (5% sampled)",
+    "eventsForwarderRequests": "Stream consumers' Lambda requests (forwarder and summaries "
+    "projection, 1 each per entry sent alone)",
+    "eventsForwarderDuration": "Stream consumers' Lambda duration",
+    "eventBridgeEvents": "EventBridge custom events (1 per ledger entry)",
+    "summariesProjectionWrites": "Summaries projection write units (6 per ledger entry)",
     "total": "total",
 }
+
+
+def _usd(value: float | None) -> str:
+    """A cost line; "-" for a line a result recorded before it existed does not have."""
+    return "-" if value is None else f"{value:,.2f}"
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -235,7 +245,7 @@ def tables(result: dict[str, Any]) -> list[Table]:
             "Cost per million requests, us-east-1 list prices (USD)",
             ["line", *[OUTCOMES[o] for o in per_million]],
             [
-                [label, *[f"{per_million[o][line]:,.2f}" for o in per_million]]
+                [label, *[_usd(per_million[o].get(line)) for o in per_million]]
                 for line, label in labels.items()
             ],
         )

@@ -407,7 +407,7 @@ def test_transformed_functions_run_on_arm64_with_active_tracing(sam_template, tr
     functions = resources_of_type(transformed, "AWS::Lambda::Function")
     runtime = sam_template["Globals"]["Function"]["Runtime"]
 
-    assert len(functions) == 10
+    assert len(functions) == 11
     for name, function in functions.items():
         properties = function["Properties"]
         assert properties["Runtime"] == runtime, name

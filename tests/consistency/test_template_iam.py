@@ -20,13 +20,14 @@ import cfnlint
 import pytest
 from moto import mock_aws
 
-from functions.repositories import dynamodb, secrets
+from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
 from infra.local.template import Template
 from tests.builders import (
     api_event,
     get_balance_event,
     ledger_entry,
+    outbox_stream_event,
     put_ledger_entry,
     stream_event,
 )
@@ -76,22 +77,26 @@ EXPECTED_DYNAMODB_ACCESS = {
     },
     # apply: TransactWriteItems of three Updates (the progress item, the hour, the day).
     "ProjectSummariesFunction": {("dynamodb:UpdateItem", "SummariesTable")},
+    # The outbox's forwarder reads no table itself: its event source mapping reads the stream.
+    "ForwardEventsFunction": set(),
 }
-# What the event source mapping does with the consumer's role, not its code: read the stream,
-# and send what it gives up on to the on-failure queue.
-EVENT_SOURCE_ACCESS = {
-    "ProjectSummariesFunction": {
-        ("dynamodb:DescribeStream", "LedgerTable.StreamArn"),
-        ("dynamodb:GetRecords", "LedgerTable.StreamArn"),
-        ("dynamodb:GetShardIterator", "LedgerTable.StreamArn"),
-        ("dynamodb:ListStreams", "LedgerTable.StreamArn"),
-        ("sqs:SendMessage", "ProjectSummariesFailuresQueue"),
-    },
-}
+
+# Other requests the handlers make (recorded too): the forwarder's PutEvents on the stack's bus.
+EXPECTED_OTHER_ACCESS = {"ForwardEventsFunction": {("events:PutEvents", "WalletEventBus")}}
+
+# What a DynamoDB stream event source mapping does with its function's role: read the stream
+# (ListStreams names no stream) and send a batch it gave up on to its on-failure queue.
+STREAM_READ_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+)
 
 # Wildcards that AWS requires. Step Functions' log delivery (CloudWatch Logs vended-log APIs) and
 # X-Ray accept no resource-level permissions, so their documented policies use Resource "*".
 ALLOWED_WILDCARD_STATEMENTS = {
+    "ForwardEventsFunctionRole": [{"dynamodb:ListStreams"}],
+    "ProjectSummariesFunctionRole": [{"dynamodb:ListStreams"}],
     "TransactionStateMachineRole": [
         {
             "logs:CreateLogDelivery",
@@ -145,8 +150,10 @@ def resource_name(resource: Any) -> str:
         return "*"
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         name, attribute = resource["Fn::GetAtt"]
-        assert attribute in ("Arn", "StreamArn"), resource
-        return str(name) if attribute == "Arn" else f"{name}.{attribute}"
+        if attribute == "StreamArn":
+            return f"{name}.StreamArn"
+        assert attribute == "Arn", resource
+        return str(name)
     if isinstance(resource, dict) and "Ref" in resource:
         return str(resource["Ref"])
     raise AssertionError(f"a literal or computed ARN, not a template resource: {resource!r}")
@@ -208,6 +215,29 @@ def test_a_wildcard_fails_the_check(transformed):
         )
 
 
+def partitioned(arn: Any) -> str:
+    """A managed policy's ARN, written as a string or as !Sub with ${AWS::Partition}."""
+    if isinstance(arn, dict):
+        return str(arn["Fn::Sub"]).replace("${AWS::Partition}", "aws")
+    return str(arn)
+
+
+def stream_mapping_needs(template: dict[str, Any], function: str) -> set[tuple[str, str]]:
+    """What the stream event source mappings of `function` do with its role."""
+    needs = set()
+    for mapping in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values():
+        properties = mapping["Properties"]
+        if properties["FunctionName"] != {"Ref": function}:
+            continue
+        stream = resource_name(properties["EventSourceArn"])
+        needs |= {(action, stream) for action in STREAM_READ_ACTIONS}
+        needs.add(("dynamodb:ListStreams", "*"))
+        on_failure = properties.get("DestinationConfig", {}).get("OnFailure")
+        if on_failure:
+            needs.add(("sqs:SendMessage", resource_name(on_failure["Destination"])))
+    return needs
+
+
 def test_only_the_expected_managed_policies_are_attached(transformed):
     roles = resources_of_type(transformed, "AWS::IAM::Role")
     function_role_names = {
@@ -215,11 +245,11 @@ def test_only_the_expected_managed_policies_are_attached(transformed):
         for f in resources_of_type(transformed, "AWS::Lambda::Function").values()
     }
     for name, role in roles.items():
-        attached = role["Properties"].get("ManagedPolicyArns", [])
+        attached = [partitioned(arn) for arn in role["Properties"].get("ManagedPolicyArns", [])]
         if name in function_role_names:
             assert set(attached) == FUNCTION_MANAGED_POLICIES, name
         elif name == "ApiGatewayCloudWatchRole":
-            assert attached == [API_GATEWAY_LOGGING_POLICY]
+            assert attached == [partitioned(API_GATEWAY_LOGGING_POLICY)]
             assert trusted_services(role) == ["apigateway.amazonaws.com"]
             assert role["Condition"] == "IsApiGatewayAccountManaged"
         else:
@@ -237,8 +267,34 @@ def test_each_function_may_make_exactly_its_dynamodb_requests(transformed):
     assert set(roles) == set(EXPECTED_DYNAMODB_ACCESS)
     for name, role in roles.items():
         assert trusted_services(role) == ["lambda.amazonaws.com"], name
-        needed = EXPECTED_DYNAMODB_ACCESS[name] | EVENT_SOURCE_ACCESS.get(name, set())
-        assert grants(role) == needed, name
+        assert grants(role) == (
+            EXPECTED_DYNAMODB_ACCESS[name]
+            | EXPECTED_OTHER_ACCESS.get(name, set())
+            | stream_mapping_needs(transformed, name)
+        ), name
+
+
+def test_a_stream_consumer_may_read_its_stream_and_dead_letter_only(transformed):
+    needs = stream_mapping_needs(transformed, "ForwardEventsFunction")
+
+    assert needs == {
+        ("dynamodb:DescribeStream", "OutboxTable.StreamArn"),
+        ("dynamodb:GetRecords", "OutboxTable.StreamArn"),
+        ("dynamodb:GetShardIterator", "OutboxTable.StreamArn"),
+        ("dynamodb:ListStreams", "*"),
+        ("sqs:SendMessage", "OutboxDeadLetterQueue"),
+    }
+    assert stream_mapping_needs(transformed, "UpdateBalanceFunction") == set()
+
+
+def test_the_summaries_consumer_may_read_the_ledgers_stream_and_dead_letter_only(transformed):
+    assert stream_mapping_needs(transformed, "ProjectSummariesFunction") == {
+        ("dynamodb:DescribeStream", "LedgerTable.StreamArn"),
+        ("dynamodb:GetRecords", "LedgerTable.StreamArn"),
+        ("dynamodb:GetShardIterator", "LedgerTable.StreamArn"),
+        ("dynamodb:ListStreams", "*"),
+        ("sqs:SendMessage", "ProjectSummariesFailuresQueue"),
+    }
 
 
 @dataclass
@@ -265,6 +321,11 @@ class DynamoDbRecorder:
     def __init__(self) -> None:
         self.current = ""
         self.access: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.other: dict[str, set[tuple[str, str]]] = defaultdict(set)
+
+    def record_put_events(self, params: dict[str, Any], **_: Any) -> None:
+        for entry in params["Entries"]:
+            self.other[self.current].add(("events:PutEvents", entry["EventBusName"]))
 
     def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.service_model.service_name == "secretsmanager":
@@ -296,18 +357,24 @@ def recorder(monkeypatch) -> Iterator[DynamoDbRecorder]:
     dynamodb.client.cache_clear()
     secrets.client.cache_clear()
     secrets.cursor_key.cache_clear()
+    event_bus.client.cache_clear()
     with mock_aws():
         client = boto3.client("dynamodb")
         for table in template.tables.values():
             client.create_table(**table.create_table_request())
         for name in template.secrets:
             boto3.client("secretsmanager").create_secret(Name=name, SecretString="k" * 64)
+        boto3.client("events").create_event_bus(Name=get_settings().event_bus_name)
         recorder = DynamoDbRecorder()
         dynamodb.client().meta.events.register("provide-client-params.dynamodb", recorder)
         secrets.client().meta.events.register("provide-client-params.secrets-manager", recorder)
+        event_bus.client().meta.events.register(
+            "provide-client-params.events.PutEvents", recorder.record_put_events
+        )
         yield recorder
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
+    event_bus.client.cache_clear()
     secrets.client.cache_clear()
     secrets.cursor_key.cache_clear()
 
@@ -357,6 +424,7 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
             },
         ),
     )
+    forwarded = recorder.run("ForwardEventsFunction", outbox_stream_event())
 
     assert projected == {"batchItemFailures": []}
     assert json.loads(history["body"])["nextCursor"]
@@ -365,7 +433,12 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     assert reverted == {"reverted": True}
     assert released == {"released": True}
     assert (response["statusCode"], json.loads(response["body"])["balance"]) == (200, "100.00")
+    assert forwarded == {"batchItemFailures": []}
     assert dict(recorder.access) == EXPECTED_DYNAMODB_ACCESS
+    # Locally the bus is named after its logical id, as the tables are.
+    assert {name: access for name, access in recorder.other.items() if access} == (
+        EXPECTED_OTHER_ACCESS
+    )
 
 
 # The state machine and the API.
@@ -540,6 +613,10 @@ EXCUSED: list[tuple[str, tuple[str, ...], set[str]]] = [
         "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
         "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncrypt", "kms:ReEncryptFrom",
         "kms:ReEncryptTo",
+    }),
+    # A mapping's filter criteria are encrypted with an AWS owned key unless it names one.
+    ("AWS::Lambda::EventSourceMapping", ("KMSKeyArn",), {
+        "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey",
     }),
     ("AWS::Logs::LogGroup", ("DataProtectionPolicy",), {"logs:PutDataProtectionPolicy"}),
     ("AWS::Logs::LogGroup", ("FieldIndexPolicies",), {

@@ -1,0 +1,21 @@
+"""Stream consumer ForwardEvents: publish the outbox's new events to the wallet's event bus."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.domain import use_cases
+from functions.observability import logger, tracer
+from functions.repositories import event_bus, outbox
+from functions.settings import get_settings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    settings = get_settings()
+    records = outbox.stream_events(event)
+    first_failed = use_cases.forward_events(
+        event_bus.repository(settings),
+        [outbox_event for _, outbox_event in records],
+        attempts=settings.put_events_attempts,
+    )
+    return outbox.batch_response(records, first_failed)

@@ -1,0 +1,132 @@
+"""EventBridge on one machine: the template's buses on moto, each with a tap, and PutEvents
+faults.
+
+Each bus of the template is created under its logical id, with a rule (`<Bus>Tap`) delivering
+every event that has a source to an SQS queue of the same name: tests and users read what was
+published from it (`published()`), as a consumer subscribed to the bus would. Every event the
+bus accepts is logged (logger `local_events`), which is how `make run` shows them.
+
+PutEvents goes through `put_events` (the runtime's request routing sends it here): it can be
+made to refuse some entries, answering as EventBridge does on a partial failure (HTTP 200,
+FailedEntryCount > 0, an ErrorCode on each refused entry, in the request's order); the others
+are delivered by moto. Where it differs: moto checks no quota, size or permission.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from moto.core.botocore_stubber import MockRawResponse
+
+log = logging.getLogger("local_events")
+
+
+def tap_name(bus: str) -> str:
+    return f"{bus}Tap"
+
+
+class LocalEventBridge:
+    def __init__(self, buses: tuple[str, ...]) -> None:
+        self.buses = buses
+        self._lock = threading.Lock()
+        self._refuse_next = 0
+        self._refusal_rate = 0.0
+        self._random = random.Random(0)
+        self._published: dict[str, list[dict[str, Any]]] = {}
+        self.refused = 0  # entries refused so far
+        self._events: Any = None
+        self._sqs: Any = None
+        self._tap_urls: dict[str, str] = {}
+
+    def start(self, events: Any, sqs: Any, region: str) -> None:
+        self._events, self._sqs = events, sqs
+        for bus in self.buses:
+            bus_arn = events.create_event_bus(Name=bus)["EventBusArn"]
+            url = sqs.create_queue(QueueName=tap_name(bus))["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+            events.put_rule(
+                Name=tap_name(bus),
+                EventBusName=bus,
+                EventPattern=json.dumps({"source": [{"exists": True}]}),
+            )
+            events.put_targets(
+                Rule=tap_name(bus), EventBusName=bus, Targets=[{"Id": "tap", "Arn": queue_arn}]
+            )
+            self._tap_urls[bus_arn] = self._tap_urls[bus] = url
+            self._published[url] = []
+
+    def refuse_entries(self, count: int) -> None:
+        """Refuse the next `count` entries PutEvents receives (across requests)."""
+        with self._lock:
+            self._refuse_next = count
+
+    def refuse_at_random(self, rate: float, seed: int = 0) -> None:
+        """Refuse each entry with probability `rate` (0 stops it), reproducibly."""
+        with self._lock:
+            self._refusal_rate = rate
+            self._random = random.Random(seed)
+
+    def _refuses(self) -> bool:
+        if self._refuse_next > 0:
+            self._refuse_next -= 1
+            return True
+        return self._refusal_rate > 0 and self._random.random() < self._refusal_rate
+
+    def put_events(
+        self, request: AWSPreparedRequest, deliver: Callable[[AWSPreparedRequest], AWSResponse]
+    ) -> AWSResponse:
+        """Answer a PutEvents request: the refused entries here, the rest by `deliver` (moto)."""
+        body = json.loads(request.body or b"{}")
+        entries = body.get("Entries", [])
+        with self._lock:
+            refused = [self._refuses() for _ in entries]
+            self.refused += sum(refused)
+        accepted = [entry for entry, no in zip(entries, refused, strict=True) if not no]
+        answers: list[dict[str, Any]] = []
+        if accepted:
+            request.body = json.dumps({**body, "Entries": accepted}).encode()
+            request.headers["Content-Length"] = str(len(request.body))
+            response = deliver(request)
+            if response.status_code != 200:
+                return response
+            answers = json.loads(response.content)["Entries"]
+            for entry, answer in zip(accepted, answers, strict=True):
+                if "EventId" in answer:
+                    log.info(
+                        "published %s %s on %s", entry["DetailType"], entry["Detail"],
+                        entry.get("EventBusName", "default"),
+                    )  # fmt: skip
+        merged, answered = [], iter(answers)
+        for no in refused:
+            merged.append(
+                {"ErrorCode": "InternalFailure", "ErrorMessage": "refused by a local fault"}
+                if no
+                else next(answered)
+            )
+        failed = sum(1 for answer in merged if "ErrorCode" in answer)
+        payload = json.dumps({"FailedEntryCount": failed, "Entries": merged}).encode()
+        headers = {"Content-Type": "application/x-amz-json-1.1"}
+        return AWSResponse(request.url, 200, headers, MockRawResponse(payload))  # type: ignore[arg-type]
+
+    def published(self, bus: str | None = None) -> list[dict[str, Any]]:
+        """Every event delivered to the tap of `bus` (the only one, by default) so far, in the
+        order received; each is the JSON EventBridge delivers to an SQS target."""
+        url = self._tap_urls[bus or self.buses[0]]
+        with self._lock:
+            while True:
+                messages = self._sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+                ).get("Messages", [])
+                if not messages:
+                    return list(self._published[url])
+                for message in messages:
+                    self._published[url].append(json.loads(message["Body"]))
+                    self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

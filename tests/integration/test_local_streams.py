@@ -1,0 +1,222 @@
+"""The runtime's event source mapping (infra/local/streams.py) and bus (eventbridge.py): the
+outbox's events reach the bus through the same path as on AWS, and nothing is lost when the
+forwarder or PutEvents fails."""
+
+import json
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
+
+from functions.repositories import event_bus
+from functions.settings import get_settings
+from infra.local.lambdas import FaultPoint
+from infra.local.streams import lambda_record, matches
+from tests.builders import execution_input, outbox_stream_event
+from tests.invariants import event_violations, scan, violations
+
+FORWARDER = "ForwardEventsFunction"
+
+
+def commit(aws, user="u1", amount="10", type_="credit", key=None) -> dict:
+    response = aws.start_sync_execution(execution_input(user, amount, type_, key))
+    assert response["status"] == "SUCCEEDED", response
+    return json.loads(response["output"])["transaction"]
+
+
+def poller(aws):
+    [outbox] = [p for p in aws.streams.pollers if p.source.function == FORWARDER]
+    return outbox
+
+
+def published_ids(aws) -> list[str]:
+    return [event["detail"]["eventId"] for event in aws.published_events()]
+
+
+def keys_and_types(node):
+    """The shape of a JSON value: its keys and leaf types, not its values."""
+    if isinstance(node, dict):
+        return {key: keys_and_types(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [keys_and_types(value) for value in node]
+    return type(node).__name__
+
+
+def test_the_local_records_have_the_shape_of_the_recorded_lambda_event(local_aws):
+    commit(local_aws)
+    outbox = poller(local_aws)
+    iterator = outbox._streams.get_shard_iterator(
+        StreamArn=outbox.stream_arn,
+        ShardId=outbox._streams.describe_stream(StreamArn=outbox.stream_arn)[
+            "StreamDescription"]["Shards"][0]["ShardId"],
+        ShardIteratorType="TRIM_HORIZON",
+    )["ShardIterator"]  # fmt: skip
+    [raw] = outbox._streams.get_records(ShardIterator=iterator)["Records"]
+
+    local = lambda_record(raw, outbox.stream_arn, "us-east-1")
+    recorded = outbox_stream_event()["Records"][0]
+
+    assert keys_and_types(local) == keys_and_types(recorded)
+    DynamoDBStreamModel.model_validate({"Records": [local]})  # Powertools' model of the event
+
+
+def test_a_commit_is_published_once_and_matches_the_schema_and_its_entry(local_aws):
+    transaction = commit(local_aws)
+
+    [event] = local_aws.published_events()
+
+    assert event["detail"]["eventId"] == transaction["transactionId"]
+    assert event["detail"]["balanceAfter"] == transaction["balance"]
+    assert event_violations(local_aws.dynamodb, [event]) == []
+    assert local_aws.lambdas.invocations[FORWARDER] == 1
+
+
+def test_a_reverted_commit_publishes_both_entries(local_aws):
+    local_aws.lambdas.inject_fault("UpdateBalanceFunction", FaultPoint.AFTER)
+    response = local_aws.start_sync_execution(execution_input("u1", "10", "debit"))
+    assert response["status"] == "FAILED"
+
+    events = local_aws.published_events()
+
+    assert sorted(e["detail-type"] for e in events) == ["TransactionCommitted",
+                                                        "TransactionReverted"]  # fmt: skip
+    committed, reverted = sorted(events, key=lambda e: e["detail"]["sequence"])
+    assert reverted["detail"]["reverses"] == committed["detail"]["eventId"]
+    assert reverted["detail"]["balanceAfter"] == "100.00"
+    assert event_violations(local_aws.dynamodb, events) == []
+    assert violations(local_aws.dynamodb) == []
+
+
+@pytest.mark.parametrize("point", [FaultPoint.BEFORE, FaultPoint.AFTER, FaultPoint.SERVICE_ERROR])
+def test_a_failing_forwarder_is_retried_and_a_redelivery_is_deduped(local_aws, point):
+    local_aws.lambdas.inject_fault(FORWARDER, point, times=2)
+    commit(local_aws)
+    commit(local_aws)
+
+    ids = published_ids(local_aws)
+
+    assert event_violations(local_aws.dynamodb, local_aws.published_events()) == []
+    assert len(set(ids)) == 2
+    # After its work, the failed invocations had published: the stream delivered them again.
+    assert (len(ids) > 2) is (point is not FaultPoint.BEFORE)
+
+
+def test_refused_put_events_entries_are_retried_until_published(local_aws):
+    local_aws.streams.stop()  # so the four reach the forwarder as one batch, at the drain
+    for _ in range(4):
+        commit(local_aws)
+    local_aws.eventbridge.refuse_entries(2)  # the first two entries of the next PutEvents
+
+    events = local_aws.published_events()
+
+    assert local_aws.eventbridge.refused == 2
+    assert len(events) == 4
+    assert event_violations(local_aws.dynamodb, events) == []
+
+
+def test_entries_refused_past_the_forwarders_attempts_are_delivered_again(local_aws):
+    local_aws.eventbridge.refuse_entries(get_settings().put_events_attempts)
+    commit(local_aws)
+
+    events = local_aws.published_events()
+
+    assert len(events) == 1 and local_aws.lambdas.invocations[FORWARDER] == 2
+    assert event_violations(local_aws.dynamodb, events) == []
+
+
+def test_a_function_error_bisects_the_batch(local_aws):
+    local_aws.streams.stop()  # so the four reach the forwarder as one batch, at the drain
+    for _ in range(4):
+        commit(local_aws)
+    local_aws.lambdas.inject_fault(FORWARDER, FaultPoint.BEFORE, times=1)
+
+    local_aws.drain_streams()
+
+    # The batch of four failed once, then each half was delivered on its own.
+    assert local_aws.lambdas.invocations[FORWARDER] == 3
+    ids = published_ids(local_aws)
+    assert len(ids) == len(set(ids)) == 4
+
+
+def test_retries_exhausted_send_the_batch_to_the_dead_letter_queue(local_aws):
+    local_aws.lambdas.inject_fault(FORWARDER, FaultPoint.BEFORE, times=100)
+    transaction = commit(local_aws)
+
+    events = local_aws.published_events()
+
+    outbox = poller(local_aws)
+    invocations = outbox.source.maximum_retry_attempts + 1
+    assert local_aws.lambdas.invocations[FORWARDER] == invocations
+    url = local_aws.sqs.get_queue_url(QueueName="OutboxDeadLetterQueue")["QueueUrl"]
+    [message] = local_aws.sqs.receive_message(QueueUrl=url)["Messages"]
+    failure = json.loads(message["Body"])
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["requestContext"]["approximateInvokeCount"] == invocations
+    info = failure["DDBStreamBatchInfo"]
+    assert (info["batchSize"], info["streamArn"]) == (1, outbox.stream_arn)
+    # The oracle sees the event that never reached the bus.
+    assert event_violations(local_aws.dynamodb, events) == [
+        f"ledger entries never published: {[transaction['transactionId']]}"
+    ]
+
+
+def test_a_forwarder_that_ignores_failed_entry_count_loses_an_event_and_the_check_sees_it(
+    local_aws, monkeypatch
+):
+    def put_events_ignoring_failures(self, events):
+        self._client.put_events(Entries=[self._entry(e) for e in events])
+        return []  # FailedEntryCount is never read: the seed's bug
+
+    monkeypatch.setattr(event_bus.EventBusRepository, "put_events", put_events_ignoring_failures)
+    commit(local_aws)
+    local_aws.eventbridge.refuse_entries(1)
+    lost = commit(local_aws)
+
+    events = local_aws.published_events()
+
+    assert event_violations(local_aws.dynamodb, events) == [
+        f"ledger entries never published: {[lost['transactionId']]}"
+    ]
+
+
+def test_an_answer_naming_a_record_not_in_the_batch_fails_the_whole_batch(local_aws, monkeypatch):
+    from functions.handlers import forward_events
+
+    answers = iter([{"batchItemFailures": [{"itemIdentifier": "not-in-the-batch"}]}])
+    original = forward_events.outbox.batch_response
+    monkeypatch.setattr(
+        forward_events.outbox, "batch_response",
+        lambda records, failed: next(answers, None) or original(records, failed),
+    )  # fmt: skip
+    commit(local_aws)
+
+    ids = published_ids(local_aws)
+
+    assert local_aws.lambdas.invocations[FORWARDER] == 2
+    assert len(ids) == 2 and len(set(ids)) == 1  # delivered again, deduped by the consumer
+
+
+def test_removes_do_not_reach_the_forwarder(local_aws):
+    commit(local_aws)
+    local_aws.drain_streams()
+    [item] = scan(local_aws.dynamodb, get_settings().outbox_table_name)
+    local_aws.dynamodb.delete_item(
+        TableName=get_settings().outbox_table_name, Key={"eventId": item["eventId"]}
+    )  # as TTL would
+
+    local_aws.drain_streams()
+
+    assert local_aws.lambdas.invocations[FORWARDER] == 1
+
+
+@pytest.mark.parametrize(
+    ("pattern", "record", "expected"),
+    [({"eventName": ["INSERT"]}, {"eventName": "INSERT"}, True),
+     ({"eventName": ["INSERT"]}, {"eventName": "REMOVE"}, False),
+     ({"dynamodb": {"NewImage": {"x": {"S": ["a"]}}}}, {"dynamodb": {}}, False),
+     ({"eventName": [{"anything-but": ["REMOVE"]}]}, {"eventName": "MODIFY"}, True),
+     ({"eventName": [{"prefix": "INS"}]}, {"eventName": "INSERT"}, True),
+     ({"userIdentity": [{"exists": False}]}, {"eventName": "INSERT"}, True)],
+    ids=["equal", "other-value", "missing-nested", "anything-but", "prefix", "not-exists"],
+)  # fmt: skip
+def test_filter_patterns(pattern, record, expected):
+    assert matches(pattern, record) is expected
