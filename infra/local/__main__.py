@@ -29,6 +29,7 @@ def main() -> None:
             f"  curl -s -X POST {url}/transactions -H 'Content-Type: application/json' "
             '-H \'Idempotent-Key: 1\' -d \'{"userId": "1", "ammount": "10", "type": "credit"}\''
         )
+        print("Each event published on the wallet's bus is logged as it arrives.")
         print("Ctrl-C stops it.", flush=True)
         try:
             server.serve_forever()

@@ -31,6 +31,7 @@ only written with PutItem.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -41,6 +42,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from infra.local.lambdas import LocalLambdas
 from infra.local.template import ACCOUNT_ID, StreamSource
@@ -156,6 +159,18 @@ class StreamPoller:
             return len(records)
 
     def _read(self) -> list[dict[str, Any]]:
+        try:
+            return self._read_from_position()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TrimmedDataAccessException":
+                raise
+            # Records were dropped before this poller read them (the runtime's bound on what a
+            # stream keeps): as past a stream's retention on AWS, read on from the oldest kept.
+            log.warning("%s: records trimmed before they were read", self.source.function)
+            self.position = None
+            return self._read_from_position()
+
+    def _read_from_position(self) -> list[dict[str, Any]]:
         if self._shard_id is None:
             description = self._streams.describe_stream(StreamArn=self.stream_arn)
             shards = description["StreamDescription"]["Shards"]
@@ -295,12 +310,36 @@ def _first_reported(response: Any, batch: Sequence[dict[str, Any]]) -> int | Non
 
 
 class LocalStreams:
-    """Every stream event source of the template, each with its poller and thread."""
+    """Every stream event source of the template, each with its poller and thread.
 
-    def __init__(self, pollers: list[StreamPoller]) -> None:
+    `trim(table, through_sequence_number)`, if given, is called once every poller of a table's
+    stream has moved past a record, so the runtime can drop the records nobody will read again.
+    """
+
+    def __init__(
+        self, pollers: list[StreamPoller], trim: Callable[[str, str], object] | None = None
+    ) -> None:
         self.pollers = pollers
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._trim = trim
+        self._trim_lock = threading.Lock()
+        self._trimmed: dict[str, int] = {}
+        for poller in pollers:
+            poller.on_passed(functools.partial(self._passed, poller.source.table))
+
+    def _passed(self, table: str, _sequence_number: str) -> None:
+        if self._trim is None:
+            return
+        positions = [p.position for p in self.pollers if p.source.table == table]
+        if any(position is None for position in positions):
+            return
+        through = min(int(position) for position in positions if position is not None)
+        with self._trim_lock:
+            if self._trimmed.get(table, -1) >= through:
+                return
+            self._trimmed[table] = through
+        self._trim(table, str(through))
 
     def start(self) -> None:
         self._stop.clear()

@@ -30,6 +30,15 @@ def test_local_api_process_serves_logs_and_stops_cleanly():
         assert response.json()["balance"] == "100.00"
         log_line = process.stdout.readline()
         assert "GET /balance?userId=1 -> 200" in log_line
+
+        body = {"userId": "1", "ammount": "10", "type": "credit"}
+        posted = requests.post(
+            f"{url[1]}/transactions", json=body, headers={"Idempotent-Key": "k"}, timeout=30
+        )
+        assert posted.status_code == 201
+        lines = [process.stdout.readline() for _ in range(2)]  # the request's, the event's
+        [published] = [line for line in lines if "published TransactionCommitted" in line]
+        assert posted.json()["transactionId"] in published
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)

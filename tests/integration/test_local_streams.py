@@ -220,3 +220,60 @@ def test_removes_do_not_reach_the_forwarder(local_aws):
 )  # fmt: skip
 def test_filter_patterns(pattern, record, expected):
     assert matches(pattern, record) is expected
+
+
+def test_a_record_is_offered_for_trimming_once_every_consumer_passed_it():
+    from infra.local.streams import LocalStreams
+
+    trimmed = []
+
+    class Poller:
+        def __init__(self, table):
+            self.source = type("Source", (), {"table": table, "function": "F", "name": "S"})
+            self.position = None
+            self.callbacks = []
+
+        def on_passed(self, callback):
+            self.callbacks.append(callback)
+
+        def passes(self, sequence_number):
+            self.position = sequence_number
+            for callback in self.callbacks:
+                callback(sequence_number)
+
+    first, second, other = Poller("T"), Poller("T"), Poller("U")
+    LocalStreams(
+        [first, second, other], trim=lambda table, through: trimmed.append((table, through))
+    )
+
+    first.passes("12")
+    second.passes("10")
+    second.passes("15")
+    other.passes("7")
+    first.passes("12")  # nothing new passed by everyone
+
+    assert trimmed == [("T", "10"), ("T", "12"), ("U", "7")]
+
+
+def test_records_trimmed_before_they_were_read_are_skipped_from_the_oldest_kept(
+    local_aws, monkeypatch
+):
+    from botocore.exceptions import ClientError
+
+    local_aws.streams.stop()
+    commit(local_aws)
+    outbox = poller(local_aws)
+    outbox.position = "1"  # a position whose records are gone
+    read = outbox._read_from_position
+    refusals = iter([ClientError({"Error": {"Code": "TrimmedDataAccessException"}}, "GetRecords")])
+
+    def read_or_refuse():
+        error = next(refusals, None)
+        if error is not None:
+            raise error
+        return read()
+
+    monkeypatch.setattr(outbox, "_read_from_position", read_or_refuse)
+
+    assert outbox.poll_once() == 1  # read again from TRIM_HORIZON
+    assert len(local_aws.eventbridge.published()) == 1

@@ -15,7 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from tests.builders import transaction_body
-from tests.invariants import balance_of, lock_owner, transaction_items, violations
+from tests.invariants import (
+    balance_of,
+    event_violations,
+    lock_owner,
+    transaction_items,
+    violations,
+)
 from tests.reliability.runtime import aggregate_rows, expire_lease, transact
 
 # The last step the crashed execution completed.
@@ -100,6 +106,7 @@ def run_crash(aws: Any, step: str, *, real_lease: bool) -> list[str]:
     expect("crashed key sent again", replay.label, "201 replayed" if committed else "201 applied")
     expect("final balance", balance_of(aws.dynamodb, user), Decimal("95.00"))
     expect("violations at the end", violations(aws.dynamodb), [])
+    expect("events at the end", event_violations(aws.dynamodb, aws.published_events()), [])
     return problems
 
 

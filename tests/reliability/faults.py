@@ -14,7 +14,13 @@ from typing import Any
 
 from infra.local.lambdas import FaultPoint
 from tests.builders import transaction_body
-from tests.invariants import balance_of, lock_owner, transaction_items, violations
+from tests.invariants import (
+    balance_of,
+    event_violations,
+    lock_owner,
+    transaction_items,
+    violations,
+)
 from tests.reliability.runtime import Answer, expire_lease, transact
 
 # Each task state, its function and the request that reaches it: the compensations only run on a
@@ -113,6 +119,28 @@ def run_case(aws: Any, step: str, point: FaultPoint) -> list[str]:
     final = UNTOUCHED if want.answer.startswith("FAILED") else DEBITED
     expect("balance after the retry", balance_of(aws.dynamodb, user), Decimal(final))
     expect("violations after the retry", violations(aws.dynamodb), [])
+    expect("events", event_violations(aws.dynamodb, aws.published_events()), [])
+    return problems
+
+
+FORWARDER = "ForwardEventsFunction"
+
+
+def run_forwarder_case(aws: Any, point: FaultPoint, times: int = 2) -> list[str]:
+    """The outbox's forwarder broken at `point` for its next `times` invocations, and PutEvents
+    refusing entries meanwhile: every entry is still published, and a consumer that dedupes on
+    the event id sees each once."""
+    user = f"forward-{uuid.uuid4().hex[:8]}"
+    aws.lambdas.inject_fault(FORWARDER, point, times)
+    aws.eventbridge.refuse_entries(2)
+    first = transact(aws, transaction_body(user, "10", "credit"), "k1")
+    second = transact(aws, transaction_body(user, "5", "debit"), "k2")
+    problems = [f"forwarder {point.value}: {line}" for line in
+                event_violations(aws.dynamodb, aws.published_events())]  # fmt: skip
+    aws.lambdas.clear_faults()
+    if not (first.is_applied and second.is_applied):
+        problems.append(f"forwarder {point.value}: answers {first.label}, {second.label}")
+    problems += [f"forwarder {point.value}: {line}" for line in violations(aws.dynamodb)]
     return problems
 
 
@@ -134,4 +162,6 @@ def run_double_fault(aws: Any) -> list[str]:
     if balance_of(aws.dynamodb, user) != Decimal(DEBITED):
         problems.append(f"double fault: balance {balance_of(aws.dynamodb, user)}")
     problems += [f"double fault: {line}" for line in violations(aws.dynamodb)]
+    problems += [f"double fault: {line}" for line in
+                 event_violations(aws.dynamodb, aws.published_events())]  # fmt: skip
     return problems

@@ -207,11 +207,15 @@ class _FaultWatch:
             return result
 
         aws.lambdas.invoke = observed
+        # PutEvents partially failing all along the segment: the forwarder retries exactly the
+        # refused entries, then the stream delivers them again.
+        aws.eventbridge.refuse_at_random(0.1, seed)
 
     def arm_one(self) -> None:
         from infra.local.lambdas import FaultPoint
 
-        function = self._rng.choice(self._faults.FUNCTIONS)
+        # The outbox's forwarder too: its faults must lose no event (workload.check).
+        function = self._rng.choice([*self._faults.FUNCTIONS, self._faults.FORWARDER])
         roll = self._rng.random()
         if roll < 0.05:
             point = FaultPoint.HANG
@@ -226,20 +230,25 @@ class _FaultWatch:
     def stop(self) -> None:
         self._aws.lambdas.invoke = self._pristine
         self._aws.lambdas.clear_faults()
+        self._aws.eventbridge.refuse_at_random(0)
 
 
 # Phases 2-6, in this process --------------------------------------------------------------------
 
 
 def fault_matrix(aws: Any, figures: Figures, progress: Progress) -> None:
+    from infra.local.lambdas import FaultPoint
     from tests.reliability import faults
 
     cases = [(step, point) for step in faults.STEPS for point in faults.POINTS]
     for number, (step, point) in enumerate(cases, 1):
         progress.update("faults", _bar(number, len(cases) + 1))
         figures.problems += faults.run_case(aws, step, point)
+    for point in faults.POINTS:  # the outbox's forwarder, PutEvents refusing entries meanwhile
+        times = 1 if point is FaultPoint.HANG else 2
+        figures.problems += faults.run_forwarder_case(aws, point, times)
     figures.problems += faults.run_double_fault(aws)
-    figures.matrix_cases = len(cases) + 1
+    figures.matrix_cases = len(cases) + len(faults.POINTS) + 1
     progress.done("faults", f"{figures.matrix_cases} cases")
 
 

@@ -42,3 +42,13 @@ def test_expectations_cover_every_function_and_point():
         for point in faults.POINTS:
             want = faults.expected(step, point)
             assert (want.answer == "201 applied") is (want.balance == faults.DEBITED)
+
+
+@pytest.mark.parametrize("point", QUICK_POINTS, ids=point_id)
+def test_a_failing_forwarder_and_refused_entries_lose_no_event(local_aws, point):
+    assert faults.run_forwarder_case(local_aws, point) == []
+
+
+@pytest.mark.slow
+def test_a_hanging_forwarder_loses_no_event(local_aws):
+    assert faults.run_forwarder_case(local_aws, FaultPoint.HANG, times=1) == []

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from functions.domain.money import format_money
 from functions.settings import get_settings
-from tests.invariants import violations
+from tests.invariants import event_violations, violations
 from tests.reliability.runtime import (
     TRANSACTION_FIELDS,
     Answer,
@@ -298,6 +298,9 @@ def _error_message(answer: Answer) -> str:
 def check(aws: Any, records: list[Record], *, faults_injected: bool) -> list[str]:
     """Every invariant from the tables, and every answer against the tables and the others."""
     problems = [f"invariant: {line}" for line in violations(aws.dynamodb)]
+    problems += [
+        f"events: {line}" for line in event_violations(aws.dynamodb, aws.published_events())
+    ]
     default = get_settings().default_balance
     users = {record.op.user_id for record in records}  # others may share the tables
     committed = {
