@@ -23,7 +23,8 @@ def _records(event: dict) -> list[queries.StreamRecord]:
     ]
 
 
-@logger.inject_lambda_context
+# A batch has no correlation id of its own: none is carried over from an earlier invocation.
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     outcome = queries.project_entries(
