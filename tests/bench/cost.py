@@ -207,3 +207,19 @@ def lease_scenarios(
             }
         )
     return rows
+
+
+def read_per_million(measured: dict[str, Any]) -> dict[str, float]:
+    """Dollars per million of one GET: API Gateway, the function (its measured median, billed per
+    ms) and its strongly consistent read units. The cursor key's GetSecretValue ($0.05 per
+    10,000) is read once per sandbox, so it is left out."""
+    lambda_gb_s = LAMBDA_MEMORY_MB / 1024 * math.ceil(measured["latencyMs"]["p50"]) / 1000
+    lines = {
+        "apiGateway": _price("apiGatewayRestPerMillion"),
+        "lambdaRequests": measured["lambdaTotal"] * _price("lambdaPerMillion"),
+        "lambdaDuration": lambda_gb_s * _price("lambdaArmGbSecond") * 1_000_000,
+        "dynamodbReads": measured["rru"] * _price("dynamodbRruPerMillion"),
+    }
+    rounded = {name: round(value, 3) for name, value in lines.items()}
+    rounded["total"] = round(sum(lines.values()), 2)
+    return rounded
