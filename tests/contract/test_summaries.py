@@ -1,6 +1,7 @@
 """The contract's rows of GET /summaries, over HTTP against the local server."""
 
 import json
+import time
 
 import pytest
 
@@ -81,3 +82,19 @@ def test_invalid_queries_are_a_400_naming_the_parameter(api, user, params, field
 
 def test_a_missing_user_id_is_a_400(api):
     assert_error(api.summaries(None, **DAY), 400, "VALIDATION_ERROR", "userId")
+
+
+def test_posts_reach_the_summaries_through_the_stream_on_their_own(api, user):
+    """The runtime's poller feeds the consumer in the background, as the event source mapping
+    does: no test hook is needed for asOfSequence to reach the last POST's entry."""
+    api.transact({"userId": user, "ammount": "10", "type": "credit"})
+    api.transact({"userId": user, "ammount": "4", "type": "debit"})
+
+    deadline = time.monotonic() + 30
+    while (body := api.summaries(user, period="day").json())["asOfSequence"] < 2:
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+
+    [day] = body["summaries"]
+    assert (day["credits"], day["debits"], day["count"], day["closingBalance"]) == (
+        "10.00", "4.00", 2, "106.00")  # fmt: skip
