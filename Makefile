@@ -21,7 +21,7 @@ export PYTHONPATH := $(CURDIR)
 	reliability bench lint format validate build deploy destroy e2e rebuild-summaries clean
 
 help: ## List the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 install: $(STAMP) ## Create .venv with the pinned dependencies (a no-op once done)
 

@@ -42,7 +42,8 @@ class Period(StrEnum):
 
 
 def format_instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat pads the year to 4 digits (strftime may not), so bucket keys sort in time order.
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def entry_time(entry: LedgerEntry) -> datetime:
@@ -156,7 +157,12 @@ def parse_summary_query(
     """
     chosen = parse_period(period)
     end_at = now.astimezone(UTC) if end is None else parse_instant(end, "to")
-    start_at = end_at - chosen.default_span if start is None else parse_instant(start, "from")
+    if start is not None:
+        start_at = parse_instant(start, "from")
+    elif end_at - datetime.min.replace(tzinfo=UTC) < chosen.default_span:
+        raise ValidationError("to is too early for the default from; give from as well")
+    else:
+        start_at = end_at - chosen.default_span
     if start_at > end_at:
         raise ValidationError("from must not be after to")
     query = SummaryQuery(user_id, chosen, start_at, end_at)

@@ -112,10 +112,13 @@ def test_utc_instants_are_accepted(value, microseconds):
         (("hour", "2026-12-02T00:00:00Z", "2026-12-01T00:00:00Z"), "from must not be after to"),
         (("hour", "2026-11-01T00:00:00Z", "2026-12-02T00:00:01Z"), "periods"),
         (("day", "2020-01-01T00:00:00Z", "2026-12-01T00:00:00Z"), "periods"),
+        (("day", None, "0001-01-05T00:00:00Z"), "to is too early"),
+        (("hour", "0000-01-01T00:00:00Z", None), "from"),
     ],
     ids=["unknown-period", "no-period", "empty-period", "from-word", "from-date-only",
          "from-offset", "from-no-zone", "from-impossible", "from-space", "to-epoch",
-         "from-after-to", "too-many-hours", "too-many-days"],
+         "from-after-to", "too-many-hours", "too-many-days", "default-from-before-year-1",
+         "year-0"],
 )  # fmt: skip
 def test_invalid_queries_are_refused_naming_the_parameter(params, field):
     period, start, end = params
