@@ -35,6 +35,7 @@ class LocalEventBridge:
     def __init__(self, buses: tuple[str, ...]) -> None:
         self.buses = buses
         self._lock = threading.Lock()
+        self._delivery_lock = threading.Lock()
         self._refuse_next = 0
         self._refusal_rate = 0.0
         self._random = random.Random(0)
@@ -94,7 +95,8 @@ class LocalEventBridge:
         if accepted:
             request.body = json.dumps({**body, "Entries": accepted}).encode()
             request.headers["Content-Length"] = str(len(request.body))
-            response = deliver(request)
+            with self._delivery_lock:  # moto's SQS, which feeds the tap, is not thread-safe
+                response = deliver(request)
             if response.status_code != 200:
                 return response
             answers = json.loads(response.content)["Entries"]
@@ -120,7 +122,7 @@ class LocalEventBridge:
         """Every event delivered to the tap of `bus` (the only one, by default) so far, in the
         order received; each is the JSON EventBridge delivers to an SQS target."""
         url = self._tap_urls[bus or self.buses[0]]
-        with self._lock:
+        with self._delivery_lock:
             while True:
                 messages = self._sqs.receive_message(
                     QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0

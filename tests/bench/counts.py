@@ -219,9 +219,13 @@ def _request_counts(
             "events": first["events"],
             "streamLambda": first["streamLambda"],
             "streamLambdaTotal": sum(first["streamLambda"].values()),
+            # The drain's time when it invoked the forwarder (moto's PutEvents included): an
+            # upper bound of the forwarder's billed duration; none when nothing was forwarded.
             "streamMs": round(
                 sorted(m["streamSeconds"] for m in measured)[len(measured) // 2] * 1000, 1
-            ),
+            )
+            if first["streamLambda"]
+            else 0.0,
             **cost.request_units(first["dynamodb"], first["transactItems"], item_kb),
             "streamDynamodb": first["streamDynamodb"],
             "streamWru": cost.request_units(
