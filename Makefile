@@ -19,10 +19,10 @@ export PYTHONPATH := $(CURDIR)
 .DEFAULT_GOAL := help
 .PHONY: help install chromium run test unit integration statemachine endpoint consistency \
 	concurrency contract browser screenshot reliability bench lint format validate build deploy \
-	destroy e2e clean
+	destroy e2e rebuild-summaries clean
 
 help: ## List the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 install: $(STAMP) ## Create .venv with the pinned dependencies (a no-op once done)
 
@@ -112,6 +112,11 @@ e2e: install ## Tests against the stack AWS_SAM_STACK_NAME names (says so and pa
 	else \
 		$(BIN)/pytest -q --noconftest -m e2e -p no:cacheprovider tests/e2e; \
 	fi
+
+rebuild-summaries: install ## Recompute the deployed summaries from the ledger, report and repair differences (CHECK_ONLY=1: report only)
+	$(BIN)/python -m infra.rebuild --stack $(STACK_NAME) \
+		$(if $(call saved_setting,region),--region $(call saved_setting,region)) \
+		$(if $(CHECK_ONLY),--check-only)
 
 clean: ## Remove the virtualenv, build output and caches
 	rm -rf $(VENV) .build .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis

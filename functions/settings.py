@@ -12,6 +12,9 @@ DEFAULTS = {
     "TRANSACTIONS_TABLE_NAME": "transactions",
     "AGGREGATES_TABLE_NAME": "transactions_aggregate",
     "LEDGER_TABLE_NAME": "ledger",
+    "SUMMARIES_TABLE_NAME": "summaries",
+    # The Secrets Manager secret (name or ARN) holding the key that signs history cursors.
+    "CURSOR_KEY_SECRET_ID": "CursorKeySecret",
     "OUTBOX_TABLE_NAME": "outbox",
     # Longer than a stream keeps its records (24 h), so an event is never deleted unread.
     "OUTBOX_TTL_SECONDS": "172800",
@@ -30,6 +33,8 @@ class Settings:
     transactions_table_name: str
     aggregates_table_name: str
     ledger_table_name: str
+    summaries_table_name: str
+    cursor_key_secret_id: str
     outbox_table_name: str
     outbox_ttl_seconds: int
     event_bus_name: str
@@ -47,6 +52,8 @@ class Settings:
             transactions_table_name=value("TRANSACTIONS_TABLE_NAME"),
             aggregates_table_name=value("AGGREGATES_TABLE_NAME"),
             ledger_table_name=value("LEDGER_TABLE_NAME"),
+            summaries_table_name=value("SUMMARIES_TABLE_NAME"),
+            cursor_key_secret_id=value("CURSOR_KEY_SECRET_ID"),
             outbox_table_name=value("OUTBOX_TABLE_NAME"),
             outbox_ttl_seconds=int(value("OUTBOX_TTL_SECONDS")),
             event_bus_name=value("EVENT_BUS_NAME"),

@@ -2,8 +2,16 @@
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import boto3
+
+from functions.domain.models import LedgerEntry, TransactionType
+from functions.repositories import ledger
+from functions.settings import get_settings
 
 
 def transaction_body(user_id: str = "1", amount: str = "10", type_: str = "credit") -> str:
@@ -36,6 +44,68 @@ def get_balance_event(query: dict[str, str] | None) -> dict[str, Any]:
     event["queryStringParameters"] = query
     event["multiValueQueryStringParameters"] = {k: [v] for k, v in (query or {}).items()} or None
     return event
+
+
+def api_event(path: str, query: dict[str, str] | None) -> dict[str, Any]:
+    """The recorded REST proxy event, for another GET path and query string."""
+    event = get_balance_event(query)
+    event["resource"] = event["path"] = path
+    event["requestContext"] = {**event["requestContext"], "resourcePath": path, "path": path}
+    return event
+
+
+def ledger_entry(
+    user_id: str, sequence: int, amount: str = "10.00", type_: str = "credit",
+    created_at: str | None = None, balance_after: str | None = None,
+) -> LedgerEntry:  # fmt: skip
+    """Entry `sequence` of a user whose every entry so far was a credit of `amount`."""
+    moment = datetime(2026, 12, 1, 8, tzinfo=UTC) + timedelta(minutes=sequence)
+    balance = Decimal("100.00") + Decimal(amount) * sequence
+    return LedgerEntry(
+        user_id=user_id,
+        sequence=sequence,
+        entry_id=f"{user_id}-entry-{sequence}",
+        type=TransactionType(type_),
+        amount=Decimal(amount),
+        balance_after=Decimal(balance_after) if balance_after else balance,
+        currency="USD",
+        created_at=created_at or moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        idempotency_key=f"key-{sequence}",
+    )
+
+
+def put_ledger_entry(entry: LedgerEntry, client: Any = None) -> None:
+    """Append `entry` to the ledger table, as the saga's commit does."""
+    client = client or boto3.client("dynamodb")
+    client.transact_write_items(
+        TransactItems=[ledger.put_entry(get_settings().ledger_table_name, entry)]
+    )
+
+
+def stream_record(entry: LedgerEntry, stream_sequence: str | None = None) -> dict[str, Any]:
+    """The record Lambda delivers for the ledger item's INSERT (StreamViewType NEW_IMAGE)."""
+    keys = {"userId": {"S": entry.user_id}, "sequence": {"N": str(entry.sequence)}}
+    return {
+        "eventID": uuid.uuid4().hex,
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1764576000.0,
+            "Keys": keys,
+            "NewImage": ledger.entry_item(entry),
+            "SequenceNumber": stream_sequence or f"{entry.sequence:021d}",
+            "SizeBytes": 256,
+            "StreamViewType": "NEW_IMAGE",
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/LedgerTable/stream/"
+        "2026-12-01T00:00:00.000",
+    }
+
+
+def stream_event(entries: list[LedgerEntry]) -> dict[str, Any]:
+    return {"Records": [stream_record(entry) for entry in entries]}
 
 
 def outbox_stream_event() -> dict[str, Any]:

@@ -182,3 +182,20 @@ def event_violations(client: Any, published: list[dict[str, Any]]) -> list[str]:
     if missing:
         found.append(f"ledger entries never published: {missing}")
     return found
+
+
+def projection_violations(client: Any) -> list[str]:
+    """Invariant 9, for a projection that has caught up: for every user, the summaries equal the
+    ledger grouped by period and asOfSequence is the ledger's last sequence."""
+    from functions.domain.summaries import differences, summarize
+    from functions.repositories.ledger import LedgerRepository
+    from functions.repositories.summaries import SummariesRepository
+
+    settings = get_settings()
+    ledger = LedgerRepository(client, settings.ledger_table_name)
+    projection = SummariesRepository(client, settings.summaries_table_name)
+    found = []
+    for user in sorted(ledger.user_ids() | projection.user_ids()):
+        for line in differences(summarize(ledger.entries_of(user)), projection.state_of(user)):
+            found.append(f"user {user!r} summaries: {line}")
+    return found

@@ -29,3 +29,7 @@ class LockLostError(WalletError):
 
 class StorageThrottledError(WalletError):
     """DynamoDB throttled or conflicted on a request; safe to retry."""
+
+
+class ProjectionGapError(WalletError):
+    """A ledger entry reached a projection before the entries it follows (a gap in sequence)."""

@@ -1,6 +1,7 @@
 """Parsing of client input into domain models; every message names the offending field."""
 
 import json
+import re
 import unicodedata
 from typing import Any
 
@@ -132,3 +133,25 @@ def parse_transaction_request(body: object, idempotency_key: object) -> Transact
     field, raw_amount = _amount_field(payload)
     amount = parse_amount(raw_amount, field)
     return TransactionRequest(user_id, key, transaction_type, amount)
+
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+_PAGE_SIZE = re.compile(r"[1-9][0-9]{0,2}", re.ASCII)
+
+
+def parse_limit(value: str | None) -> int:
+    """Raises: ValidationError unless absent (the default) or an integer 1-100 in plain digits."""
+    if value is None:
+        return DEFAULT_PAGE_SIZE
+    if not _PAGE_SIZE.fullmatch(value) or int(value) > MAX_PAGE_SIZE:
+        raise ValidationError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
+    return int(value)
+
+
+def parse_cursor(value: str | None) -> str | None:
+    """Raises: ValidationError if present but empty (only a cursor this service issued is valid;
+    the first page is asked for without one)."""
+    if value is not None and not value:
+        raise ValidationError("cursor must not be empty; leave it out for the first page")
+    return value

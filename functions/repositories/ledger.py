@@ -4,6 +4,8 @@ from decimal import Decimal
 from typing import Any
 
 from functions.domain.models import LedgerEntry, TransactionType
+from functions.repositories import dynamodb
+from functions.settings import Settings
 
 
 def entry_item(entry: LedgerEntry) -> dict[str, Any]:
@@ -50,3 +52,70 @@ def put_entry(table_name: str, entry: LedgerEntry) -> dict[str, Any]:
             "ExpressionAttributeNames": {"#sequence": "sequence"},
         }
     }
+
+
+class LedgerRepository:
+    """Reads of the ledger, all strongly consistent: an entry is visible once its commit is."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def newest(
+        self, user_id: str, limit: int, before_sequence: int | None = None
+    ) -> tuple[list[LedgerEntry], bool]:
+        """Up to `limit` of the user's entries, newest first, below `before_sequence` if given;
+        and whether older ones exist."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "userId = :user",
+            "ExpressionAttributeValues": {":user": {"S": user_id}},
+        }
+        if before_sequence is not None:
+            request["KeyConditionExpression"] += " AND #sequence < :before"
+            request["ExpressionAttributeValues"][":before"] = {"N": str(before_sequence)}
+            request["ExpressionAttributeNames"] = {"#sequence": "sequence"}  # a reserved word
+        # One more than asked for tells whether this is the last page, with no second request.
+        items = self._query(ScanIndexForward=False, wanted=limit + 1, **request)
+        entries = [entry_from_item(item) for item in items]
+        return entries[:limit], len(entries) > limit
+
+    def entries_of(self, user_id: str) -> list[LedgerEntry]:
+        """Every entry of the user, oldest first."""
+        items = self._query(
+            KeyConditionExpression="userId = :user",
+            ExpressionAttributeValues={":user": {"S": user_id}},
+        )
+        return [entry_from_item(item) for item in items]
+
+    def user_ids(self) -> set[str]:
+        """Every user with at least one entry (a consistent Scan of the keys)."""
+        users: set[str] = set()
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "ConsistentRead": True,
+            "ProjectionExpression": "userId",
+        }
+        while True:
+            page = self._client.scan(**kwargs)
+            users.update(item["userId"]["S"] for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return users
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _query(self, wanted: int | None = None, **request: Any) -> list[dict[str, Any]]:
+        """The items of a consistent Query, page after page (a page stops at 1 MB), until
+        `wanted` items are read or there are no more."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True, **request}
+        while True:
+            if wanted is not None:
+                kwargs["Limit"] = wanted - len(items)
+            page = self._client.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page or (wanted is not None and len(items) >= wanted):
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def repository(settings: Settings) -> LedgerRepository:
+    return LedgerRepository(dynamodb.client(), settings.ledger_table_name)

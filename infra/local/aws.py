@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from secrets import token_urlsafe
 from typing import Any
 from urllib.parse import unquote
 
@@ -37,7 +38,7 @@ from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.responses import get_backend
 
-from functions.repositories import dynamodb, event_bus
+from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
 from infra.local import dynamodb as local_dynamodb
 from infra.local import dynamodb_streams, executions, stepfunctions
@@ -205,6 +206,10 @@ class LocalAws:
         self.stepfunctions = boto3.client("stepfunctions", region_name=REGION)
         for table in self.template.tables.values():
             self.dynamodb.create_table(**table.create_table_request())
+        secretsmanager = boto3.client("secretsmanager", region_name=REGION)
+        for name in self.template.secrets:
+            # As GenerateSecretString does at deploy time: a random value nobody chose.
+            secretsmanager.create_secret(Name=name, SecretString=token_urlsafe(48))
         self.sqs = boto3.client("sqs", region_name=REGION)
         for queue in self.template.queues:
             self.sqs.create_queue(QueueName=queue)
@@ -362,6 +367,8 @@ def _cold_start() -> None:
     """Forget what the handlers cached (settings, clients), as a new Lambda sandbox would."""
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
+    secrets.client.cache_clear()
+    secrets.cursor_key.cache_clear()
     event_bus.client.cache_clear()
 
 

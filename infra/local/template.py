@@ -76,6 +76,7 @@ class Template:
     functions: dict[str, FunctionSpec]
     tables: dict[str, TableSpec]
     state_machines: dict[str, StateMachineSpec]
+    secrets: tuple[str, ...] = ()  # logical ids of the generated secrets (the local names too)
     queues: tuple[str, ...] = ()  # logical ids of the SQS queues
     event_buses: tuple[str, ...] = ()  # logical ids of the EventBridge buses
 
@@ -129,6 +130,7 @@ class Template:
             state_machines,
             queues=tuple(of_type("AWS::SQS::Queue")),
             event_buses=tuple(of_type("AWS::Events::EventBus")),
+            secrets=tuple(of_type("AWS::SecretsManager::Secret")),
         )
 
 
@@ -203,4 +205,6 @@ class _Resolver:
     def _physical_id(self, name: str) -> str:
         if self._resources[name]["Type"] in _NAMED_BY_LOGICAL_ID:
             return name
+        if self._resources[name]["Type"] == "AWS::SecretsManager::Secret":
+            return name  # an ARN on AWS; GetSecretValue takes the name as well
         raise ValueError(f"the local runtime cannot resolve a Ref to {name}")

@@ -122,9 +122,10 @@ def per_million(counts: dict[str, Any]) -> dict[str, float]:
         "dynamodbReads": counts["rru"] * _price("dynamodbRruPerMillion"),
         "logs": counts["logBytes"] / 1024**3 * _price("cloudwatchLogsIngestionGb") * million,
         "xray": XRAY_SAMPLED_FRACTION * _price("xrayTracesPerMillion"),
-        # The outbox: its forwarder's invocations (one per batch of stream records; one per
-        # event when requests come one at a time, the upper bound) and the events it publishes.
-        # The stream's reads by a Lambda event source mapping are free.
+        # The stream consumers (the outbox's forwarder, the summaries projection): their
+        # invocations (one per batch of stream records; one per entry when requests come one at
+        # a time, the upper bound), the projection's writes and the events published. The
+        # streams' reads by a Lambda event source mapping are free.
         "eventsForwarderRequests": counts.get("streamLambdaTotal", 0) * _price("lambdaPerMillion"),
         "eventsForwarderDuration": LAMBDA_MEMORY_MB
         / 1024
@@ -133,6 +134,7 @@ def per_million(counts: dict[str, Any]) -> dict[str, float]:
         * _price("lambdaArmGbSecond")
         * million,
         "eventBridgeEvents": counts.get("events", 0) * _price("eventBridgeCustomEventsPerMillion"),
+        "summariesProjectionWrites": counts.get("streamWru", 0) * _price("dynamodbWruPerMillion"),
     }
     rounded = {name: round(value, 3) for name, value in lines.items()}
     rounded["total"] = round(sum(lines.values()), 2)
@@ -205,3 +207,19 @@ def lease_scenarios(
             }
         )
     return rows
+
+
+def read_per_million(measured: dict[str, Any]) -> dict[str, float]:
+    """Dollars per million of one GET: API Gateway, the function (its measured median, billed per
+    ms) and its strongly consistent read units. The cursor key's GetSecretValue ($0.05 per
+    10,000) is read once per sandbox, so it is left out."""
+    lambda_gb_s = LAMBDA_MEMORY_MB / 1024 * math.ceil(measured["latencyMs"]["p50"]) / 1000
+    lines = {
+        "apiGateway": _price("apiGatewayRestPerMillion"),
+        "lambdaRequests": measured["lambdaTotal"] * _price("lambdaPerMillion"),
+        "lambdaDuration": lambda_gb_s * _price("lambdaArmGbSecond") * 1_000_000,
+        "dynamodbReads": measured["rru"] * _price("dynamodbRruPerMillion"),
+    }
+    rounded = {name: round(value, 3) for name, value in lines.items()}
+    rounded["total"] = round(sum(lines.values()), 2)
+    return rounded

@@ -62,12 +62,18 @@ def _measure(aws: Any, recorder: TransactItemsRecorder, job: Job) -> dict[str, A
     started = time.perf_counter()
     response = aws.start_sync_execution(job.execution_input())
     seconds = time.perf_counter() - started
+    # The stream consumers' own requests (the summaries projection) are counted apart: they
+    # are made after the answer, by the consumers (request_counts stops background polling).
+    answered, answered_items = _snapshot(aws), len(recorder.items)
     # The outbox's events, forwarded one record per batch here (sequential requests): the
     # forwarder's invocations are counted apart from the state machine's tasks.
     streams_started = time.perf_counter()
     aws.drain_streams()
     stream_seconds = time.perf_counter() - streams_started
     dynamo, lambdas = _delta(aws, before)
+    stream_dynamo, _ = _delta(aws, answered)
+    dynamo = {op: n - stream_dynamo.get(op, 0) for op, n in dynamo.items()}
+    dynamo = {op: n for op, n in dynamo.items() if n}
     consumers = _stream_consumers(aws)
     trace = trace_of(history(aws.stepfunctions, response["executionArn"]), response["executionArn"])
     return {
@@ -80,7 +86,9 @@ def _measure(aws: Any, recorder: TransactItemsRecorder, job: Job) -> dict[str, A
         "streamSeconds": stream_seconds,
         "events": len(aws.eventbridge.published()) - published_before,
         "refusedEntries": aws.eventbridge.refused - refused_before,
-        "transactItems": recorder.items[recorded:],
+        "transactItems": recorder.items[recorded:answered_items],
+        "streamDynamodb": stream_dynamo,
+        "streamTransactItems": recorder.items[answered_items:],
         "trace": trace,
     }
 
@@ -145,6 +153,20 @@ def request_counts(
     Raises: BusyScenarioError if that lease ran out before AcquireLock's retries did.
     """
     recorder = TransactItemsRecorder()
+    aws.streams.stop()  # the streams are consumed by _measure, so each request's are its own
+    try:
+        return _request_counts(aws, recorder, repetitions, include_busy, lease_seconds)
+    finally:
+        aws.streams.start()
+
+
+def _request_counts(
+    aws: Any,
+    recorder: TransactItemsRecorder,
+    repetitions: int,
+    include_busy: bool,
+    lease_seconds: int,
+) -> dict[str, Any]:
     # The first execution imports the handlers (a cold start); it is reported, not counted.
     cold = _measure(aws, recorder, Job("count-cold", uuid.uuid4().hex))
     runs: dict[str, list[dict[str, Any]]] = {"committed": [], "replay": [], "overdraft": []}
@@ -205,6 +227,10 @@ def request_counts(
             if first["streamLambda"]
             else 0.0,
             **cost.request_units(first["dynamodb"], first["transactItems"], item_kb),
+            "streamDynamodb": first["streamDynamodb"],
+            "streamWru": cost.request_units(
+                first["streamDynamodb"], first["streamTransactItems"], item_kb
+            )["wru"],
             "expressDurationMs": round(sorted(t.duration_ms for t in traces)[len(traces) // 2], 1),
             "billedExpressMs": sorted(t.billed_express_ms for t in traces)[len(traces) // 2],
             "billedLambdaMs": sorted(t.billed_lambda_ms for t in traces)[len(traces) // 2],

@@ -26,9 +26,11 @@ COST_LINES = {
     "dynamodbReads": "DynamoDB read request units",
     "logs": "CloudWatch Logs ingestion (Level ALL)",
     "xray": "X-Ray traces (5% sampled)",
-    "eventsForwarderRequests": "Outbox forwarder Lambda requests (1 per event, sent alone)",
-    "eventsForwarderDuration": "Outbox forwarder Lambda duration",
+    "eventsForwarderRequests": "Stream consumers' Lambda requests (forwarder and summaries "
+    "projection, 1 each per entry sent alone)",
+    "eventsForwarderDuration": "Stream consumers' Lambda duration",
     "eventBridgeEvents": "EventBridge custom events (1 per ledger entry)",
+    "summariesProjectionWrites": "Summaries projection write units (6 per ledger entry)",
     "total": "total",
 }
 
@@ -231,6 +233,34 @@ def tables(result: dict[str, Any]) -> list[Table]:
             [[p["package"], _num(p["ms"])] for p in imports["heaviestPackages"]],
         )
     )
+    if "reads" in result:
+        read_cost = result["cost"].get("readsPerMillion", {})
+        found.append(
+            (
+                f"Read requests (embedded; a user with {result['reads']['user entries']} entries; "
+                "USD per million: API Gateway, Lambda requests and median duration, read units)",
+                ["read", "items", "DynamoDB requests", "read units", "Lambda", "p50 ms",
+                 "p95 ms", "USD per million"],
+                [
+                    [name, _num(m["entries"]), f"{m['dynamodbTotal']}: {_ops(m['dynamodb'])}",
+                     _num(m["rru"]), _num(m["lambdaTotal"]), _num(m["latencyMs"].get("p50")),
+                     _num(m["latencyMs"].get("p95")), _usd(read_cost.get(name, {}).get("total"))]
+                    for name, m in result["reads"]["reads"].items()
+                ],
+            )
+        )  # fmt: skip
+    if "projectionLag" in result:
+        lag = result["projectionLag"]
+        found.append(
+            (
+                "Projection lag (ms): POST answered -> GET /summaries' asOfSequence reaches its "
+                "entry (local stream poller)",
+                ["requests", "p50", "p95", "p99", "max", "timeouts"],
+                [[_num(lag["requests"]), _num(lag["lagMs"].get("p50")),
+                  _num(lag["lagMs"].get("p95")), _num(lag["lagMs"].get("p99")),
+                  _num(lag["lagMs"].get("max")), _num(lag["timeouts"])]],
+            )
+        )  # fmt: skip
     per_million = result["cost"]["perMillion"]
     assumptions = result["cost"]["assumptions"]
     labels = {

@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests.bench import cost, counts, growth, imports
+from tests.bench import cost, counts, growth, imports, reads
 from tests.bench.histories import execution_arns, lock_summary, traces
 from tests.bench.load import Job, Sender, distinct_users, embedded_sender, one_user, run_load
 from tests.bench.progress import Progress
@@ -61,6 +61,9 @@ class Sizes:
     http: bool = True
     growth: int = 10_000  # sequential transactions through one `make run` process
     growth_window: int = 1_000
+    read_entries: int = 45  # GET /transactions reads a first page of 20 and a next one of 25
+    read_repetitions: int = 5
+    lag_requests: int = 40
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -76,12 +79,15 @@ class Sizes:
             cold_import_repetitions=0,
             growth=30,
             growth_window=10,
+            read_entries=25,
+            read_repetitions=1,
+            lag_requests=3,
         )
 
     def phases(self) -> int:
         transport = 2 + len(self.many_users) + len(self.hot_user)  # overhead, sequential, ...
         return (
-            2  # imports, request counts
+            4  # imports, request counts, reads, projection lag
             + int(self.cold_import_repetitions > 0)
             + transport
             + int(self.retry_variant)
@@ -251,6 +257,10 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
                 )
             except counts.BusyScenarioError as error:
                 raise BenchError(str(error)) from error
+        with progress.phase("read requests (GET /transactions, GET /summaries)"):
+            result["reads"] = reads.read_counts(aws, sizes.read_entries, sizes.read_repetitions)
+        with progress.phase("projection lag (POST answered -> asOfSequence)"):
+            result["projectionLag"] = reads.projection_lag(aws, sizes.lag_requests)
         send = embedded_sender(aws)
         result["overhead"]["embedded"] = _overhead_phase(progress, "embedded", aws, send, sizes)
         for title, jobs, clients in _scenarios(sizes, "emb"):
@@ -384,6 +394,11 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
         },
         "perMillion": {o: cost.per_million(counts_[o]) for o in outcomes if o in counts_},
     }
+    if "reads" in result:
+        derived["cost"]["readsPerMillion"] = {
+            name: cost.read_per_million(measured)
+            for name, measured in result["reads"]["reads"].items()
+        }
     if "userBusy" in counts_:
         scenarios = [
             cost.retry_scenario(retry, counts_["userBusy"])

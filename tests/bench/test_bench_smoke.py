@@ -301,3 +301,21 @@ def test_a_negative_growth_is_refused(capsys):
 
     assert exit_.value.code == 2
     assert "--growth must be 0 or more" in capsys.readouterr().err
+
+
+def test_the_reads_make_one_query_or_a_get_and_a_query(quick_result):
+    reads = quick_result["reads"]["reads"]
+
+    history = [m for name, m in reads.items() if name.startswith("GET /transactions")]
+    summaries = [m for name, m in reads.items() if name.startswith("GET /summaries")]
+    assert [m["dynamodb"] for m in history] == [{"Query": 1}] * 2
+    assert [m["dynamodb"] for m in summaries] == [{"GetItem": 1, "Query": 1}] * 2
+    assert [m["entries"] for m in history] == [20, quick_result["reads"]["user entries"] - 20]
+    assert set(quick_result["cost"]["readsPerMillion"]) == set(reads)
+
+
+def test_the_projection_lag_is_measured_for_every_request(quick_result):
+    lag = quick_result["projectionLag"]
+
+    assert lag["timeouts"] == 0
+    assert lag["lagMs"]["count"] == lag["requests"] > 0

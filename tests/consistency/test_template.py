@@ -407,7 +407,7 @@ def test_transformed_functions_run_on_arm64_with_active_tracing(sam_template, tr
     functions = resources_of_type(transformed, "AWS::Lambda::Function")
     runtime = sam_template["Globals"]["Function"]["Runtime"]
 
-    assert len(functions) == 8
+    assert len(functions) == 11
     for name, function in functions.items():
         properties = function["Properties"]
         assert properties["Runtime"] == runtime, name
@@ -519,7 +519,13 @@ def test_api_stage_has_tracing_json_access_logs_and_throttling(transformed):
 def test_tables_are_on_demand_recoverable_encrypted_and_retained(sam_template):
     tables = resources_of_type(sam_template, "AWS::DynamoDB::Table")
 
-    assert set(tables) == {"TransactionsTable", "AggregatesTable", "LedgerTable", "OutboxTable"}
+    assert set(tables) == {
+        "TransactionsTable",
+        "AggregatesTable",
+        "LedgerTable",
+        "SummariesTable",
+        "OutboxTable",
+    }
     for name, table in tables.items():
         properties = table["Properties"]
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
@@ -542,6 +548,12 @@ def test_tables_are_on_demand_recoverable_encrypted_and_retained(sam_template):
         {"AttributeName": "sequence", "KeyType": "RANGE"},
     ]
     assert ledger["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    summaries = tables["SummariesTable"]["Properties"]
+    assert summaries["KeySchema"] == [
+        {"AttributeName": "userId", "KeyType": "HASH"},
+        {"AttributeName": "bucket", "KeyType": "RANGE"},
+    ]
+    assert "StreamSpecification" not in summaries  # nothing consumes the projection's changes
 
 
 def test_outputs_give_the_api_url_and_the_state_machine(sam_template):

@@ -20,10 +20,17 @@ import cfnlint
 import pytest
 from moto import mock_aws
 
-from functions.repositories import dynamodb, event_bus
+from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
 from infra.local.template import Template
-from tests.builders import get_balance_event, outbox_stream_event
+from tests.builders import (
+    api_event,
+    get_balance_event,
+    ledger_entry,
+    outbox_stream_event,
+    put_ledger_entry,
+    stream_event,
+)
 from tests.consistency.conftest import transform
 from tests.consistency.test_template import DEPLOY_DOC, invoked_functions, resources_of_type
 
@@ -58,6 +65,18 @@ EXPECTED_DYNAMODB_ACCESS = {
     },
     # find_balance: a consistent GetItem.
     "GetBalanceFunction": {("dynamodb:GetItem", "AggregatesTable")},
+    # newest: a consistent Query of the ledger; the cursor key, once per sandbox.
+    "GetTransactionsFunction": {
+        ("dynamodb:Query", "LedgerTable"),
+        ("secretsmanager:GetSecretValue", "CursorKeySecret"),
+    },
+    # applied_sequence: GetItem of the progress item; summaries: a Query of the periods.
+    "GetSummariesFunction": {
+        ("dynamodb:GetItem", "SummariesTable"),
+        ("dynamodb:Query", "SummariesTable"),
+    },
+    # apply: TransactWriteItems of three Updates (the progress item, the hour, the day).
+    "ProjectSummariesFunction": {("dynamodb:UpdateItem", "SummariesTable")},
     # The outbox's forwarder reads no table itself: its event source mapping reads the stream.
     "ForwardEventsFunction": set(),
 }
@@ -77,6 +96,7 @@ STREAM_READ_ACTIONS = (
 # X-Ray accept no resource-level permissions, so their documented policies use Resource "*".
 ALLOWED_WILDCARD_STATEMENTS = {
     "ForwardEventsFunctionRole": [{"dynamodb:ListStreams"}],
+    "ProjectSummariesFunctionRole": [{"dynamodb:ListStreams"}],
     "TransactionStateMachineRole": [
         {
             "logs:CreateLogDelivery",
@@ -267,6 +287,16 @@ def test_a_stream_consumer_may_read_its_stream_and_dead_letter_only(transformed)
     assert stream_mapping_needs(transformed, "UpdateBalanceFunction") == set()
 
 
+def test_the_summaries_consumer_may_read_the_ledgers_stream_and_dead_letter_only(transformed):
+    assert stream_mapping_needs(transformed, "ProjectSummariesFunction") == {
+        ("dynamodb:DescribeStream", "LedgerTable.StreamArn"),
+        ("dynamodb:GetRecords", "LedgerTable.StreamArn"),
+        ("dynamodb:GetShardIterator", "LedgerTable.StreamArn"),
+        ("dynamodb:ListStreams", "*"),
+        ("sqs:SendMessage", "ProjectSummariesFailuresQueue"),
+    }
+
+
 @dataclass
 class Context:
     function_name: str
@@ -285,7 +315,8 @@ ITEM_ACTIONS = {
 
 
 class DynamoDbRecorder:
-    """Records the (IAM action, table) of every DynamoDB request, per function."""
+    """Records the (IAM action, table) of every DynamoDB request, per function; and of every
+    Secrets Manager request, (action, secret)."""
 
     def __init__(self) -> None:
         self.current = ""
@@ -297,7 +328,9 @@ class DynamoDbRecorder:
             self.other[self.current].add(("events:PutEvents", entry["EventBusName"]))
 
     def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        if model.name in ("TransactWriteItems", "TransactGetItems"):
+        if model.service_model.service_name == "secretsmanager":
+            self.access[self.current].add((f"secretsmanager:{model.name}", params["SecretId"]))
+        elif model.name in ("TransactWriteItems", "TransactGetItems"):
             for item in params["TransactItems"]:
                 [(kind, request)] = item.items()
                 action = ITEM_ACTIONS.get(kind, f"{kind}Item")
@@ -322,14 +355,19 @@ def recorder(monkeypatch) -> Iterator[DynamoDbRecorder]:
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
+    secrets.client.cache_clear()
+    secrets.cursor_key.cache_clear()
     event_bus.client.cache_clear()
     with mock_aws():
         client = boto3.client("dynamodb")
         for table in template.tables.values():
             client.create_table(**table.create_table_request())
+        for name in template.secrets:
+            boto3.client("secretsmanager").create_secret(Name=name, SecretString="k" * 64)
         boto3.client("events").create_event_bus(Name=get_settings().event_bus_name)
         recorder = DynamoDbRecorder()
         dynamodb.client().meta.events.register("provide-client-params.dynamodb", recorder)
+        secrets.client().meta.events.register("provide-client-params.secrets-manager", recorder)
         event_bus.client().meta.events.register(
             "provide-client-params.events.PutEvents", recorder.record_put_events
         )
@@ -337,6 +375,8 @@ def recorder(monkeypatch) -> Iterator[DynamoDbRecorder]:
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
     event_bus.client.cache_clear()
+    secrets.client.cache_clear()
+    secrets.cursor_key.cache_clear()
 
 
 def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
@@ -365,8 +405,30 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     )
     released = recorder.run("ReleaseLockFunction", {"userId": "u1", "executionId": owner})
     response = recorder.run("GetBalanceFunction", get_balance_event({"userId": "u1"}))
+    entries = [ledger_entry("reader", sequence) for sequence in (1, 2)]
+    projected = recorder.run("ProjectSummariesFunction", stream_event(entries))
+    for entry in entries:
+        put_ledger_entry(entry)
+    history = recorder.run(
+        "GetTransactionsFunction", api_event("/transactions", {"userId": "reader", "limit": "1"})
+    )
+    summaries = recorder.run(
+        "GetSummariesFunction",
+        api_event(
+            "/summaries",
+            {
+                "userId": "reader",
+                "period": "day",
+                "from": "2026-12-01T00:00:00Z",
+                "to": "2026-12-02T00:00:00Z",
+            },
+        ),
+    )
     forwarded = recorder.run("ForwardEventsFunction", outbox_stream_event())
 
+    assert projected == {"batchItemFailures": []}
+    assert json.loads(history["body"])["nextCursor"]
+    assert json.loads(summaries["body"])["asOfSequence"] == 2
     assert committed["transaction"]["balance"] == "110.00"
     assert reverted == {"reverted": True}
     assert released == {"released": True}
@@ -451,12 +513,11 @@ def test_every_lambda_integration_has_an_invoke_permission_scoped_to_its_route(t
                 source = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
                 needed.add((function, f"{source}${{WalletApi}}/*/{method.upper()}{path}"))
 
+    source = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WalletApi}"
     assert needed == {
-        (
-            "GetBalanceFunction",
-            "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
-            "${AWS::AccountId}:${WalletApi}/*/GET/balance",
-        )
+        ("GetBalanceFunction", f"{source}/*/GET/balance"),
+        ("GetTransactionsFunction", f"{source}/*/GET/transactions"),
+        ("GetSummariesFunction", f"{source}/*/GET/summaries"),
     }
     assert granted == needed
 
@@ -512,6 +573,12 @@ EXCUSED: list[tuple[str, tuple[str, ...], set[str]]] = [
     ), {
         "lambda:PassCapacityProvider", "lambda:PutFunctionScalingConfig", "lambda:PublishVersion",
         "lambda:AssociateRuntimeAlias",
+    }),
+    ("AWS::Lambda::EventSourceMapping", ("KmsKeyArn",), {
+        "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey",
+    }),
+    ("AWS::SecretsManager::Secret", ("ReplicaRegions",), {
+        "secretsmanager:ReplicateSecretToRegions", "secretsmanager:RemoveRegionsFromReplication",
     }),
     ("AWS::StepFunctions::StateMachine", ("EncryptionConfiguration",), {
         "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt",

@@ -18,6 +18,14 @@ class Api:
         params = {} if user_id is None else {"userId": user_id}
         return self.session.get(f"{self.url}/balance", params=params, timeout=30)
 
+    def history(self, user_id: str | None, **params: str) -> requests.Response:
+        query = params if user_id is None else {"userId": user_id, **params}
+        return self.session.get(f"{self.url}/transactions", params=query, timeout=30)
+
+    def summaries(self, user_id: str | None, **params: str) -> requests.Response:
+        query = params if user_id is None else {"userId": user_id, **params}
+        return self.session.get(f"{self.url}/summaries", params=query, timeout=30)
+
     def transact(
         self, body: object = None, key: str | None = "auto", *, raw: str | None = None,
         headers: dict[str, str] | None = None,

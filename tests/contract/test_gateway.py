@@ -21,9 +21,9 @@ def invocations(aws) -> dict[str, int]:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [(method, path) for path in ("/balance", "/transactions")
+    [(method, path) for path in ("/balance", "/transactions", "/summaries")
      for method in ("HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")]
-    + [("POST", "/balance"), ("GET", "/transactions"), ("GET", "/nowhere"), ("POST", "/")],
+    + [("POST", "/balance"), ("POST", "/summaries"), ("GET", "/nowhere"), ("POST", "/")],
     ids=lambda value: value.strip("/") or "root",
 )  # fmt: skip
 def test_an_undefined_method_or_path_is_a_403_and_calls_nothing(api, aws, user, method, path):

@@ -14,6 +14,7 @@ def settings(monkeypatch) -> Settings:
     monkeypatch.setenv("TRANSACTIONS_TABLE_NAME", "TransactionsTable")
     monkeypatch.setenv("AGGREGATES_TABLE_NAME", "AggregatesTable")
     monkeypatch.setenv("LEDGER_TABLE_NAME", "LedgerTable")
+    monkeypatch.setenv("SUMMARIES_TABLE_NAME", "SummariesTable")
     monkeypatch.setenv("OUTBOX_TABLE_NAME", "OutboxTable")
     get_settings.cache_clear()
     dynamodb.client.cache_clear()

@@ -7,9 +7,11 @@
 Phases: (1) the seeded workload through the embedded runtime, split over worker processes (one
 LocalAws each, for its whole share: never restarted) with 16 threads each: a segment under
 forced thread switching, a segment with random faults injected under load, and a steady
-segment; each settled and checked against the tables and every answer. Then, in this process:
-(2) the fault matrix, (3) crashed executions with a real lease, (4) the stateful model test,
-(5) parser fuzzing, (6) the HTTP server: the workload over HTTP and schemathesis from
+segment; each settled and checked against the tables and every answer, the summaries projection
+included. Meanwhile, in this process: (2) the fault matrix, (3) crashed executions with a real
+lease, (4) the summaries projection's chaos (consumer crashes, duplicated and replayed batches, a
+full rewind of the stream), (5) the stateful model test, (6) parser fuzzing, (7) the HTTP
+server: the workload over HTTP and schemathesis from
 infra/openapi.yaml. Progress goes to stderr.
 """
 
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 DEFAULT_SEED = 20261122
-PHASES = ("faults", "crashes", "model", "parsers", "http")  # the load runs always
+PHASES = ("faults", "crashes", "projection", "model", "parsers", "http")  # the load runs always
 FAULT_EVERY = 8  # operations per injected fault in the faults segment
 
 
@@ -46,6 +48,7 @@ class Figures:
     faults_armed: int = 0
     faults_fired: Counter[str] = field(default_factory=Counter)
     matrix_cases: int = 0
+    projection: Counter[str] = field(default_factory=Counter)
     crash_cases: int = 0
     stateful_steps: int = 0
     parser_examples: Counter[str] = field(default_factory=Counter)
@@ -266,6 +269,18 @@ def crashes_with_a_real_lease(aws: Any, figures: Figures, progress: Progress) ->
     progress.done("crashes", f"{figures.crash_cases} scenarios")
 
 
+def projection_chaos(aws: Any, figures: Figures, progress: Progress, args: Any) -> None:
+    """The summaries consumer crashed, fed duplicated and replayed batches, then rewound."""
+    from tests.reliability import projection
+
+    for round_ in range(args.projection_rounds):
+        progress.update("projection", _bar(round_, args.projection_rounds), force=True)
+        problems, counted = projection.run(aws, args.seed + round_, args.projection_operations)
+        figures.problems += [f"projection (seed {args.seed + round_}): {p}" for p in problems]
+        figures.projection += counted
+    progress.done("projection", f"{args.projection_rounds} rounds")
+
+
 def stateful(aws: Any, figures: Figures, progress: Progress, examples: int) -> None:
     from hypothesis import HealthCheck, Phase, settings
     from hypothesis.stateful import run_state_machine_as_test
@@ -439,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         ("--fuzz-examples", 130, "schemathesis examples per operation and mode, per round"),
         ("--parser-examples", 5_000, None),
         ("--model-examples", 12, None),
+        ("--projection-rounds", 3, "rounds of the projection's chaos, each a LocalAws's users"),
+        ("--projection-operations", 150, "requests per projection round"),
     ):
         parser.add_argument(flag, type=int, default=default, help=help_text)
     parser.add_argument(
@@ -465,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
                 fault_matrix(aws, figures, progress)
             if "crashes" in args.phases:
                 crashes_with_a_real_lease(aws, figures, progress)
+            if "projection" in args.phases:
+                projection_chaos(aws, figures, progress, args)
             if "model" in args.phases:
                 stateful(aws, figures, progress, args.model_examples)
         if "parsers" in args.phases:
@@ -489,6 +508,7 @@ def print_figures(figures: Figures, args: argparse.Namespace, seconds: float) ->
           f"{figures.dead_locks} dead holders' locks let run out")  # fmt: skip
     print(f"faults under load: {figures.faults_armed} armed, fired: {counts(figures.faults_fired)}")
     print(f"fault matrix: {figures.matrix_cases} cases; crashed executions: {figures.crash_cases}")
+    print(f"projection: {counts(figures.projection)}")
     print(f"stateful model test: {figures.stateful_steps} requests")
     print(f"parser fuzzing: {sum(figures.parser_examples.values())} inputs: "
           f"{counts(figures.parser_examples)}")  # fmt: skip

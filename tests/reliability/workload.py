@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from functions.domain.money import format_money
 from functions.settings import get_settings
-from tests.invariants import event_violations, violations
+from tests.invariants import event_violations, projection_violations, violations
 from tests.reliability.runtime import (
     TRANSACTION_FIELDS,
     Answer,
@@ -301,6 +301,8 @@ def check(aws: Any, records: list[Record], *, faults_injected: bool) -> list[str
     problems += [
         f"events: {line}" for line in event_violations(aws.dynamodb, aws.published_events())
     ]
+    # The streams are drained by published_events: the projection has caught up (invariant 9).
+    problems += [f"projection: {line}" for line in projection_violations(aws.dynamodb)]
     default = get_settings().default_balance
     users = {record.op.user_id for record in records}  # others may share the tables
     committed = {

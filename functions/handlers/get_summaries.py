@@ -1,0 +1,37 @@
+"""GET /summaries?userId=...&period=hour|day&from=...&to=...: totals per period, from the
+projection the ProjectSummaries consumer keeps."""
+
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.domain import queries
+from functions.domain.requests import parse_user_id
+from functions.domain.summaries import parse_summary_query
+from functions.http_api import resolver
+from functions.observability import logger, tracer
+from functions.repositories import summaries
+from functions.settings import get_settings
+
+app = resolver()
+
+
+@app.get("/summaries")
+@tracer.capture_method(capture_response=False)
+def get_summaries() -> dict:
+    query = app.current_event.get_query_string_value
+    summary_query = parse_summary_query(
+        parse_user_id(query("userId")),
+        query("period"),
+        query("from"),
+        query("to"),
+        now=datetime.now(UTC),
+    )
+    return queries.get_summaries(summaries.repository(get_settings()), summary_query).to_dict()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,34 @@
+"""Stream consumer ProjectSummaries: the ledger's new entries into the summaries projection.
+
+Fed by the ledger table's stream (an event source mapping on AWS, the runtime's poller locally),
+in Lambda's DynamoDB stream event shape. It stops at the first record it cannot apply and names
+it in a partial batch response, so that record and every one after it are delivered again.
+"""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.domain import queries
+from functions.observability import logger, tracer
+from functions.repositories import ledger, summaries
+from functions.settings import get_settings
+
+
+def _records(event: dict) -> list[queries.StreamRecord]:
+    return [
+        queries.StreamRecord(
+            record["dynamodb"]["SequenceNumber"],
+            record["dynamodb"].get("NewImage") if record["eventName"] == "INSERT" else None,
+        )
+        for record in event["Records"]
+    ]
+
+
+# A batch has no correlation id of its own: none is carried over from an earlier invocation.
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    outcome = queries.project_entries(
+        summaries.repository(get_settings()), _records(event), ledger.entry_from_item
+    )
+    logger.info("batch projected", extra=vars(outcome))
+    return outcome.batch_response()

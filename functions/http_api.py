@@ -1,0 +1,25 @@
+"""What every API Gateway proxy handler shares: its resolver and the mapping of errors to HTTP."""
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from functions.domain.errors import ValidationError
+from functions.http_errors import INTERNAL_ERROR, error_body, http_error_for
+from functions.observability import logger
+
+
+def resolver() -> APIGatewayRestResolver:
+    """A resolver answering a ValidationError with its 400 and anything else with a bare 500."""
+    app = APIGatewayRestResolver()
+
+    @app.exception_handler(ValidationError)
+    def handle_validation_error(error: ValidationError) -> Response:
+        status = http_error_for(type(error).__name__).status
+        return Response(status, content_types.APPLICATION_JSON, error_body(error.code, str(error)))
+
+    @app.exception_handler(Exception)
+    def handle_unexpected_error(error: Exception) -> Response:
+        logger.exception("unexpected error")
+        body = error_body(INTERNAL_ERROR.code, INTERNAL_ERROR.message)
+        return Response(INTERNAL_ERROR.status, content_types.APPLICATION_JSON, body)
+
+    return app

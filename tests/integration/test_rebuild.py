@@ -1,0 +1,147 @@
+"""make rebuild-summaries on moto: every kind of difference is reported, repaired, and gone."""
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from functions.domain.summaries import summarize
+from functions.repositories.summaries import SummariesRepository
+from infra import rebuild
+from tests.builders import ledger_entry, put_ledger_entry
+from tests.invariants import projection_violations
+
+TABLES = ["--ledger-table", "LedgerTable", "--summaries-table", "SummariesTable"]
+
+
+def hourly(user, count):
+    """`count` entries an hour apart: as many hour periods."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    return [
+        ledger_entry(user, n, created_at=(start + timedelta(hours=n)).isoformat().replace(
+            "+00:00", "Z"))
+        for n in range(1, count + 1)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def projection(client):
+    return SummariesRepository(client, "SummariesTable")
+
+
+def test_every_difference_is_reported_then_repaired(client, projection, capsys):
+    lagging, corrupted, ghost = hourly("lagging", 3), hourly("corrupted", 30), "ghost"
+    lost = hourly("lost", 100)  # 105 periods: more than one TransactWriteItems can repair
+    for entry in lagging + corrupted + lost:
+        put_ledger_entry(entry, client)
+    for entry in lagging[:1] + corrupted:  # the stream lost "lagging"'s last two
+        projection.apply(entry)
+    client.delete_item(TableName="SummariesTable", Key={"userId": {"S": "corrupted"},
+                       "bucket": {"S": "hour#2026-11-01T05:00:00Z"}})  # fmt: skip
+    client.update_item(TableName="SummariesTable", Key={"userId": {"S": "corrupted"},
+                       "bucket": {"S": "day#2026-11-02T00:00:00Z"}},
+                       UpdateExpression="ADD credits :ten",
+                       ExpressionAttributeValues={":ten": {"N": "10"}})  # fmt: skip
+    projection.apply(ledger_entry(ghost, 1))  # in the projection, not in the ledger
+
+    checked = rebuild.main([*TABLES, "--check-only"], boto3.session.Session())
+    report = capsys.readouterr().out
+    repaired = rebuild.main(TABLES, boto3.session.Session())
+    repair_report = capsys.readouterr().out
+    again = rebuild.main([*TABLES, "--check-only"], boto3.session.Session())
+
+    assert checked == 1
+    assert "asOfSequence 1, the ledger's last is 3" in report
+    assert "hour 2026-11-01T05:00:00Z: missing" in report
+    assert "day 2026-11-02T00:00:00Z: {" in report
+    assert "asOfSequence 1, the ledger's last is 0" in report  # the ghost
+    assert "asOfSequence 0, the ledger's last is 100" in report  # the lost one
+    assert "4 users, 4 differing, checked only" in report
+    assert (repaired, again) == (0, 0)
+    assert "4 users, 4 differing, 4 repaired" in repair_report
+    assert projection_violations(client) == []
+    assert "ghost" not in projection.user_ids()
+
+
+def test_the_consumer_skips_what_the_rebuild_applied(client, projection):
+    entries = hourly("u", 4)
+    for entry in entries:
+        put_ledger_entry(entry, client)
+
+    assert rebuild.main(TABLES, boto3.session.Session()) == 0
+    assert [projection.apply(entry) for entry in entries] == [False] * 4
+    assert projection_violations(client) == []
+
+
+def test_a_rebuild_write_loses_to_a_consumer_that_moved_on(client, projection):
+    entries = hourly("u", 3)
+    for entry in entries:
+        put_ledger_entry(entry, client)
+    projection.apply(entries[0])
+    found = projection.state_of("u")
+    projection.apply(entries[1])  # the consumer, between the rebuild's read and its write
+
+    assert projection.replace("u", summarize(entries), found) is False
+    assert projection.state_of("u") == summarize(entries[:2])  # nothing of the rebuild landed
+
+
+def test_a_user_with_no_difference_is_not_written(client, projection):
+    entries = hourly("u", 2)
+    projection.apply(entries[0])
+    state = projection.state_of("u")
+    projection.apply(entries[1])  # any write conditioned on the state read would now fail
+
+    assert projection.replace("u", state, state) is True
+    assert projection.state_of("u").last_sequence == 2
+
+
+def test_the_tables_come_from_the_stacks_outputs():
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    outputs = [
+        {"OutputKey": "LedgerTableName", "OutputValue": "wallet-LedgerTable-1"},
+        {"OutputKey": "SummariesTableName", "OutputValue": "wallet-SummariesTable-1"},
+    ]
+    with Stubber(cloudformation) as stub:
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "wallet",
+                        "CreationTime": datetime.now(UTC),
+                        "StackStatus": "CREATE_COMPLETE",
+                        "Outputs": outputs,
+                    }
+                ]
+            },
+            {"StackName": "wallet"},
+        )
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "old",
+                        "CreationTime": datetime.now(UTC),
+                        "StackStatus": "CREATE_COMPLETE",
+                        "Outputs": outputs[:1],
+                    }
+                ]
+            },
+            {"StackName": "old"},
+        )
+
+        tables = rebuild.stack_tables(cloudformation, "wallet")
+        with pytest.raises(SystemExit, match="no output SummariesTableName"):
+            rebuild.stack_tables(cloudformation, "old")
+
+    assert tables == ("wallet-LedgerTable-1", "wallet-SummariesTable-1")
+
+
+def test_without_tables_or_a_stack_it_says_what_it_needs(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        rebuild.main(["--ledger-table", "L"], boto3.session.Session(region_name="us-east-1"))
+
+    assert exit_.value.code == 2
+    assert "give --stack, or both" in capsys.readouterr().err
