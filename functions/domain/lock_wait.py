@@ -46,6 +46,8 @@ class WaitPolicy:
     max_poll_next_seconds: float = 0.04
     # The others only watch the place in line, which changes once per hand-off.
     max_poll_queued_seconds: float = 0.2
+    # False: plain polling, nobody takes a place in line (the bench's comparison; it starves).
+    keeps_line: bool = True
 
     def deadline(self, started_at: float, now: float, remaining_seconds: float) -> float:
         """When this invocation stops waiting: the execution's budget or the function's time,

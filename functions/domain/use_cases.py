@@ -110,7 +110,7 @@ def acquire_lock(
         if attempt or view is None:
             continue
         is_next = view.is_next(owner, now)
-        if not is_next and view.may_claim_next(owner, since_ms, now):
+        if policy.keeps_line and not is_next and view.may_claim_next(owner, since_ms, now):
             is_next = aggregates.claim_next(
                 user_id, owner, since_ms, int(deadline * 1000), int(now * 1000)
             )

@@ -179,6 +179,7 @@ def request_counts(
             "billedLambdaMs": sorted(t.billed_lambda_ms for t in traces)[len(traces) // 2],
             "logEvents": first["trace"].log_events,
             "logBytes": first["trace"].log_bytes,
+            "logBytesError": first["trace"].log_bytes_error,
             "latencyMs": summary_ms([m["seconds"] for m in measured]),
         }
     result["coldStart"] = {
