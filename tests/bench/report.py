@@ -46,6 +46,12 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _unexpected(errors: dict[str, int]) -> str:
+    """The errors behind the answers other than 201 and 429 (a 429 is UserBusyError)."""
+    others = {name: n for name, n in errors.items() if name != "UserBusyError"}
+    return f" ({_ops(others)})" if others else ""
+
+
 def _statuses(statuses: dict[str, int]) -> str:
     return " ".join(f"{code}:{count}" for code, count in statuses.items())
 
@@ -66,7 +72,7 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 _num(phase["latencyMs"].get("p95"), 0),
                 _num(phase["latencyMs"].get("p99"), 0),
                 _num(phase["executionMs"].get("p50"), 0),
-                _statuses(phase["statuses"]),
+                _statuses(phase["statuses"]) + _unexpected(phase.get("errors", {})),
                 _num(lock["waitMsAcquired"].get("p50"), 0),
                 _num(lock["waitMsAcquired"].get("p95"), 0),
                 _num(lock["waitMsAcquired"].get("max"), 0),
