@@ -199,7 +199,7 @@ def test_the_deadline_is_the_budget_or_the_function_time_whichever_ends_first():
 @pytest.mark.parametrize("jitter", [0.0, 0.5, 0.999])
 def test_a_poll_delay_is_between_half_and_all_of_its_ceiling(jitter):
     for polls in range(12):
-        ceiling = min(0.01 * 1.5**polls, 0.2)
+        ceiling = min(0.01 * 1.5**polls, POLICY.max_poll_queued_seconds)
         assert ceiling / 2 <= POLICY.poll_delay(polls, False, jitter) <= ceiling
 
 
