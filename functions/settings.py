@@ -16,7 +16,7 @@ DEFAULTS = {
     # Longer than the state machine's TimeoutSeconds, so a live execution never outlives its lease.
     "LOCK_LEASE_SECONDS": "25",
     # How long after its execution started a request may wait for the lock inside AcquireLock.
-    "LOCK_WAIT_SECONDS": "6",
+    "LOCK_WAIT_SECONDS": "7",
 }
 
 

@@ -248,7 +248,7 @@ def crashes_with_a_real_lease(aws: Any, figures: Figures, progress: Progress) ->
     from tests.reliability import crashes
 
     previous = os.environ["LOCK_LEASE_SECONDS"]
-    # Longer than a request waits for the lock (6 s in AcquireLock, then two retries of 1 s).
+    # Longer than a request waits for the lock (7 s in AcquireLock, then a retry after up to 1 s).
     os.environ["LOCK_LEASE_SECONDS"] = "15"
     get_settings.cache_clear()
     try:
