@@ -25,6 +25,8 @@ DEFAULTS = {
     "CURRENCY": "USD",
     # Longer than the state machine's TimeoutSeconds, so a live execution never outlives its lease.
     "LOCK_LEASE_SECONDS": "25",
+    # How long after its execution started a request may wait for the lock inside AcquireLock.
+    "LOCK_WAIT_SECONDS": "7",
 }
 
 
@@ -42,6 +44,7 @@ class Settings:
     default_balance: Decimal
     currency: str
     lock_lease_seconds: int
+    lock_wait_seconds: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -61,6 +64,7 @@ class Settings:
             default_balance=Decimal(value("DEFAULT_BALANCE")),
             currency=value("CURRENCY"),
             lock_lease_seconds=int(value("LOCK_LEASE_SECONDS")),
+            lock_wait_seconds=float(value("LOCK_WAIT_SECONDS")),
         )
 
 

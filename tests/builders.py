@@ -1,6 +1,7 @@
 """Minimal events and inputs for the tests."""
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +30,17 @@ def execution_input(
             "requestId": uuid.uuid4().hex,
         }
     )
+
+
+def lock_input(user_id: str, owner: str, started_at: float | None = None) -> dict[str, Any]:
+    """AcquireLock's task input. `started_at` (epoch seconds, default now) is the execution's
+    start: one more than LOCK_WAIT_SECONDS ago makes a single attempt, with no waiting."""
+    moment = datetime.fromtimestamp(time.time() if started_at is None else started_at, UTC)
+    return {
+        "userId": user_id,
+        "executionId": owner,
+        "startedAt": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
 
 
 def output_of(response: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,13 @@ from decimal import Decimal
 from typing import Protocol
 from uuid import NAMESPACE_URL, uuid5
 
-from functions.domain.errors import IdempotencyKeyReusedError, InsufficientFundsError
+from functions.domain.errors import (
+    IdempotencyKeyReusedError,
+    InsufficientFundsError,
+    UserBusyError,
+)
 from functions.domain.events import OutboxEvent
+from functions.domain.lock_wait import Clock, LockView, WaitPolicy
 from functions.domain.models import (
     Balance,
     LedgerEntry,
@@ -22,8 +27,20 @@ from functions.domain.models import (
 
 class Aggregates(Protocol):
     def take_lock(
-        self, user_id: str, owner: str, now: int, lease_until: int, default_balance: Decimal
+        self,
+        user_id: str,
+        owner: str,
+        now: int,
+        lease_until: int,
+        default_balance: Decimal,
+        now_ms: int | None = None,
     ) -> Lock: ...
+
+    def read_lock(self, user_id: str) -> LockView | None: ...
+
+    def claim_next(
+        self, user_id: str, owner: str, since_ms: int, until_ms: int, now_ms: int
+    ) -> bool: ...
 
     def release_lock(self, user_id: str, owner: str) -> bool: ...
 
@@ -56,12 +73,56 @@ def acquire_lock(
     aggregates: Aggregates,
     user_id: str,
     owner: str,
-    now: int,
     lease_seconds: int,
     default_balance: Decimal,
+    *,
+    started_at: float,
+    remaining_seconds: float,
+    policy: WaitPolicy,
+    clock: Clock,
 ) -> Lock:
-    """Raises: UserBusyError while another owner's lease is running."""
-    return aggregates.take_lock(user_id, owner, now, now + lease_seconds, default_balance)
+    """Take the user's lock, waiting in line while another execution holds it.
+
+    The first attempt is the conditional write alone (an uncontended request reads nothing).
+    After that, polls read the row and write only to take the lock once it looks free, or to
+    take the place in line; each write is conditional, so a poll that read stale state only
+    loses a turn.
+    Raises: UserBusyError if the lock is still held at the policy's deadline.
+    """
+    deadline = policy.deadline(started_at, clock.now(), remaining_seconds)
+    since_ms = int(started_at * 1000)
+    polls = 0
+    is_next = False
+    attempt = True
+    while True:
+        now = clock.now()
+        if attempt:
+            try:
+                return aggregates.take_lock(
+                    user_id,
+                    owner,
+                    int(now),
+                    int(now) + lease_seconds,
+                    default_balance,
+                    now_ms=int(now * 1000),
+                )
+            except UserBusyError:
+                pass
+        delay = policy.poll_delay(polls, is_next, clock.jitter())
+        if clock.now() + delay > deadline:
+            raise UserBusyError("another transaction of this user is in progress")
+        clock.sleep(delay)
+        polls += 1
+        now = clock.now()
+        view = aggregates.read_lock(user_id)
+        attempt = view is None or view.may_take(owner, now)
+        if attempt or view is None:
+            continue
+        is_next = view.is_next(owner, now)
+        if policy.keeps_line and not is_next and view.may_claim_next(owner, since_ms, now):
+            is_next = aggregates.claim_next(
+                user_id, owner, since_ms, int(deadline * 1000), int(now * 1000)
+            )
 
 
 def put_transaction(

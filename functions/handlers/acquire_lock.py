@@ -1,10 +1,10 @@
 """Task AcquireLock: take the user's lock; return the balance and the last sequence it saw."""
 
-import time
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.clock import SystemClock
 from functions.domain import use_cases
+from functions.domain.lock_wait import WaitPolicy, parse_started_at
 from functions.domain.money import format_money
 from functions.observability import logger, tracer
 from functions.repositories import aggregates
@@ -19,9 +19,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         aggregates.repository(settings),
         user_id=event["userId"],
         owner=event["executionId"],
-        now=int(time.time()),
         lease_seconds=settings.lock_lease_seconds,
         default_balance=settings.default_balance,
+        started_at=parse_started_at(event["startedAt"]),
+        remaining_seconds=context.get_remaining_time_in_millis() / 1000,
+        policy=WaitPolicy(budget_seconds=settings.lock_wait_seconds),
+        clock=SystemClock(),
     )
     return {
         "balance": format_money(lock.balance),

@@ -6,6 +6,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.domain.errors import LockLostError, UserBusyError
+from functions.domain.lock_wait import LockView
 from functions.domain.models import LedgerEntry, Lock
 from functions.repositories import dynamodb, ledger, outbox
 from functions.settings import Settings
@@ -44,12 +45,20 @@ class AggregatesRepository:
         self._outbox_ttl = outbox_ttl_seconds
 
     def take_lock(
-        self, user_id: str, owner: str, now: int, lease_until: int, default_balance: Decimal
+        self,
+        user_id: str,
+        owner: str,
+        now: int,
+        lease_until: int,
+        default_balance: Decimal,
+        now_ms: int | None = None,
     ) -> Lock:
         """Create the row with the default balance if missing, and lock it for `owner`.
 
-        Succeeds again for the same owner (a retried step) and over an expired lease.
-        Raises: UserBusyError while another owner's lease runs.
+        Succeeds again for the same owner (a retried step) and over an expired lease. A free
+        lock goes to the next in line while its claim runs (functions/domain/lock_wait.py);
+        taking the lock frees the place in line.
+        Raises: UserBusyError while another owner's lease runs, or another's claim to be next.
         """
         try:
             response = self._client.update_item(
@@ -58,11 +67,16 @@ class AggregatesRepository:
                 UpdateExpression=(
                     "SET balance = if_not_exists(balance, :default), "
                     "lastSequence = if_not_exists(lastSequence, :none), "
-                    "lockOwner = :owner, leaseUntil = :leaseUntil"
+                    "lockOwner = :owner, leaseUntil = :leaseUntil "
+                    "REMOVE nextOwner, nextSince, nextUntil"
                 ),
-                # Free, already ours, or its holder's lease ran out: invariant 4.
+                # Already ours, or free (or its holder's lease ran out: invariant 4) and nobody
+                # else is next in line: the line keeps a waiter from being starved.
                 ConditionExpression=(
-                    "attribute_not_exists(lockOwner) OR lockOwner = :owner OR leaseUntil < :now"
+                    "lockOwner = :owner OR ("
+                    "(attribute_not_exists(lockOwner) OR leaseUntil < :now) AND "
+                    "(attribute_not_exists(nextOwner) OR nextOwner = :owner "
+                    "OR nextUntil < :nowMs))"
                 ),
                 ExpressionAttributeValues={
                     ":default": {"N": str(default_balance)},
@@ -70,6 +84,7 @@ class AggregatesRepository:
                     ":owner": {"S": owner},
                     ":leaseUntil": {"N": str(lease_until)},
                     ":now": {"N": str(now)},
+                    ":nowMs": {"N": str(now * 1000 if now_ms is None else now_ms)},
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -86,6 +101,65 @@ class AggregatesRepository:
             int(item["leaseUntil"]["N"]),
             int(item["lastSequence"]["N"]),
         )
+
+    def read_lock(self, user_id: str) -> LockView | None:
+        """The lock and the next in line, read consistently (a poll: 1 read unit, no write)."""
+        try:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key={"userId": {"S": user_id}},
+                ProjectionExpression="lockOwner, leaseUntil, nextOwner, nextSince, nextUntil",
+                ConsistentRead=True,
+            )
+        except ClientError as error:
+            dynamodb.raise_if_transient(error)
+            raise
+        item = response.get("Item")
+        if item is None:
+            return None
+
+        def text(name: str) -> str | None:
+            return item[name]["S"] if name in item else None
+
+        def number(name: str) -> int | None:
+            return int(item[name]["N"]) if name in item else None
+
+        return LockView(
+            owner=text("lockOwner"),
+            lease_until=number("leaseUntil"),
+            next_owner=text("nextOwner"),
+            next_since_ms=number("nextSince"),
+            next_until_ms=number("nextUntil"),
+        )
+
+    def claim_next(
+        self, user_id: str, owner: str, since_ms: int, until_ms: int, now_ms: int
+    ) -> bool:
+        """Become the next in line until `until_ms`; False if another has the better claim."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"userId": {"S": user_id}},
+                UpdateExpression=("SET nextOwner = :owner, nextSince = :since, nextUntil = :until"),
+                # Only on an existing row (never one without a balance), and only if the place
+                # is free, lapsed, ours, or held by a request that started later.
+                ConditionExpression=(
+                    "attribute_exists(balance) AND (attribute_not_exists(nextOwner) "
+                    "OR nextOwner = :owner OR nextUntil < :nowMs OR nextSince > :since)"
+                ),
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":since": {"N": str(since_ms)},
+                    ":until": {"N": str(until_ms)},
+                    ":nowMs": {"N": str(now_ms)},
+                },
+            )
+        except ClientError as error:
+            if dynamodb.error_code(error) == "ConditionalCheckFailedException":
+                return False
+            dynamodb.raise_if_transient(error)
+            raise
+        return True
 
     def release_lock(self, user_id: str, owner: str) -> bool:
         try:

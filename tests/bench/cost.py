@@ -107,8 +107,13 @@ def _price(name: str) -> float:
     return float(PRICES[name]["usd"])
 
 
-def per_million(counts: dict[str, Any]) -> dict[str, float]:
-    """Dollars per million requests of one outcome, from its counted requests and durations."""
+LOG_LEVELS = ("ALL", "ERROR")  # infra/template.yaml's StateMachineLogLevel
+
+
+def per_million(counts: dict[str, Any], log_level: str = "ALL") -> dict[str, float]:
+    """Dollars per million requests of one outcome, from its counted requests and durations, with
+    the state machine logging at `log_level` (ERROR logs only the events of failures)."""
+    log_bytes = counts["logBytes"] if log_level == "ALL" else counts["logBytesError"]
     express_gb_s = EXPRESS_MEMORY_MB / 1024 * counts["billedExpressMs"] / 1000
     lambda_gb_s = LAMBDA_MEMORY_MB / 1024 * counts["billedLambdaMs"] / 1000
     million = 1_000_000
@@ -120,7 +125,7 @@ def per_million(counts: dict[str, Any]) -> dict[str, float]:
         "lambdaDuration": lambda_gb_s * _price("lambdaArmGbSecond") * million,
         "dynamodbWrites": counts["wru"] * _price("dynamodbWruPerMillion"),
         "dynamodbReads": counts["rru"] * _price("dynamodbRruPerMillion"),
-        "logs": counts["logBytes"] / 1024**3 * _price("cloudwatchLogsIngestionGb") * million,
+        "logs": log_bytes / 1024**3 * _price("cloudwatchLogsIngestionGb") * million,
         "xray": XRAY_SAMPLED_FRACTION * _price("xrayTracesPerMillion"),
         # The stream consumers (the outbox's forwarder, the summaries projection): their
         # invocations (one per batch of stream records; one per entry when requests come one at
@@ -141,38 +146,47 @@ def per_million(counts: dict[str, Any]) -> dict[str, float]:
     return rounded
 
 
-def retry_delays(retry: dict[str, Any]) -> list[float]:
-    """The ceiling of each retry's wait: IntervalSeconds x BackoffRate^n, capped by MaxDelaySeconds.
-    With JitterStrategy FULL each actual wait is uniform between 0 and that ceiling."""
-    interval = float(retry.get("IntervalSeconds", 1))
-    rate = float(retry.get("BackoffRate", 2))
-    cap = float(retry.get("MaxDelaySeconds", math.inf))
-    return [min(interval * rate**n, cap) for n in range(int(retry.get("MaxAttempts", 3)))]
+POLL_KINDS = {
+    # A consistent read of the row (under 4 KB) while the lock is held: 1 read unit.
+    "read-first (GetItem, consistent)": ("rru", "dynamodbRruPerMillion"),
+    # The conditional UpdateItem itself, failing while the lock is held: still 1 write unit.
+    "write (failed conditional UpdateItem)": ("wru", "dynamodbWruPerMillion"),
+}
+CHOSEN_POLL = "read-first (GetItem, consistent)"
 
 
-def retry_scenario(retry: dict[str, Any], busy: dict[str, Any]) -> dict[str, Any]:
-    """What a request that never gets the lock costs under these retry settings (analytic).
-
-    The measured 429's counts are the base; each retry adds one AcquireLock invocation and one
-    (failed, still billed) conditional UpdateItem, and the wait is Express duration.
-    """
-    delays = retry_delays(retry)
-    jitter_full = str(retry.get("JitterStrategy", "NONE")).upper() == "FULL"
-    expected_wait = sum(delays) / 2 if jitter_full else sum(delays)
-    measured_retries = busy["lambda"].get("AcquireLockFunction", 1) - 1
-    extra = len(delays) - measured_retries
-    counts = dict(busy)
-    counts["lambdaTotal"] = busy["lambdaTotal"] + extra
-    counts["wru"] = busy["wru"] + extra
-    counts["billedExpressMs"] = math.ceil((expected_wait * 1000 + 300) / 100) * 100
-    counts["billedLambdaMs"] = busy["billedLambdaMs"] * counts["lambdaTotal"] / busy["lambdaTotal"]
-    return {
-        "retry": retry,
-        "maxWaitSeconds": round(sum(delays), 2),
-        "expectedWaitSeconds": round(expected_wait, 2),
-        "lambdaInvocationsPer429": counts["lambdaTotal"],
-        "costPerMillion429": per_million(counts)["total"],
-    }
+def poll_pricing(cadences: dict[str, float]) -> list[dict[str, Any]]:
+    """What one second of waiting for a held lock costs one request, per poll kind and cadence
+    (`cadences`: name -> the cap of its jittered poll delay, in seconds), in dollars per million
+    seconds of waiting. A jittered delay averages 3/4 of its cap (lock_wait.WaitPolicy). The
+    waiting function's duration and the execution's are paid whatever the poll."""
+    lambda_per_second = LAMBDA_MEMORY_MB / 1024 * _price("lambdaArmGbSecond")
+    express_per_second = EXPRESS_MEMORY_MB / 1024 * _price("stepFunctionsExpressGbSecond")
+    million = 1_000_000
+    rows = []
+    for cadence, cap in cadences.items():
+        polls = 1 / (0.75 * cap)
+        for kind, (unit, price) in POLL_KINDS.items():
+            lines = {
+                "dynamodb": polls * _price(price),
+                "lambdaDuration": lambda_per_second * million,
+                "stepFunctionsDuration": express_per_second * million,
+            }
+            rows.append(
+                {
+                    "cadence": cadence,
+                    "pollDelayCapSeconds": cap,
+                    "poll": kind,
+                    "chosen": kind == CHOSEN_POLL,
+                    "pollsPerSecond": round(polls, 2),
+                    "unitsPerSecond": {unit: round(polls, 2)},
+                    "usdPerMillionSeconds": {
+                        **{name: round(value, 3) for name, value in lines.items()},
+                        "total": round(sum(lines.values()), 2),
+                    },
+                }
+            )
+    return rows
 
 
 LEASE_ALTERNATIVES = (10, 25, 60)
@@ -185,9 +199,9 @@ def lease_scenarios(
     """What a holder that crashed without releasing costs, per lease length (analytic).
 
     The user stays locked for up to the lease, L seconds; at r requests a second for that user
-    about L x r of them run the whole retry cycle and answer 429 (the few that arrive in the
-    last retry window before expiry may still get the lock, so this is an upper bound), each at
-    the price of a 429. A lease shorter than the state machine's TimeoutSeconds could expire
+    about L x r of them wait out the whole budget and answer 429 (the few that arrive in the
+    last seconds before expiry may still get the lock, so this is an upper bound), each at the
+    measured price of a 429. A lease shorter than the state machine's TimeoutSeconds could expire
     under a live execution, so it is marked unsafe.
     """
     rows = []

@@ -14,7 +14,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from functions.clock import SystemClock
 from functions.domain import use_cases
+from functions.domain.lock_wait import WaitPolicy
 from functions.domain.requests import parse_transaction_request
 from functions.repositories import aggregates, dynamodb, transactions
 from functions.settings import get_settings
@@ -236,6 +238,7 @@ def _request_counts(
             "billedLambdaMs": sorted(t.billed_lambda_ms for t in traces)[len(traces) // 2],
             "logEvents": first["trace"].log_events,
             "logBytes": first["trace"].log_bytes,
+            "logBytesError": first["trace"].log_bytes_error,
             "latencyMs": summary_ms([m["seconds"] for m in measured]),
         }
     result["coldStart"] = {
@@ -261,9 +264,12 @@ def direct_transaction(job: Job) -> None:
         aggregates_repository,
         request.user_id,
         owner,
-        now,
         settings.lock_lease_seconds,
         settings.default_balance,
+        started_at=time.time(),
+        remaining_seconds=4,
+        policy=WaitPolicy(budget_seconds=settings.lock_wait_seconds),
+        clock=SystemClock(),
     )
     outcome = use_cases.put_transaction(transactions_repository, request, owner, datetime.now(UTC))
     use_cases.update_balance(

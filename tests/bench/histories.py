@@ -17,6 +17,37 @@ from typing import Any
 from infra.local.executions import history
 
 ACQUIRE_LOCK = "AcquireLock"
+# The events a state machine logs at Level ERROR (the rest only at Level ALL):
+# https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html
+ERROR_LEVEL_EVENTS = frozenset(
+    {
+        "ActivityFailed",
+        "ActivityScheduleFailed",
+        "ActivityTimedOut",
+        "ExecutionAborted",
+        "ExecutionFailed",
+        "ExecutionTimedOut",
+        "FailStateEntered",
+        "LambdaFunctionFailed",
+        "LambdaFunctionScheduleFailed",
+        "LambdaFunctionStartFailed",
+        "LambdaFunctionTimedOut",
+        "MapStateAborted",
+        "MapStateFailed",
+        "MapIterationAborted",
+        "MapIterationFailed",
+        "MapRunAborted",
+        "MapRunFailed",
+        "ParallelStateAborted",
+        "ParallelStateFailed",
+        "TaskFailed",
+        "TaskStartFailed",
+        "TaskStateAborted",
+        "TaskSubmitFailed",
+        "TaskTimedOut",
+        "WaitStateAborted",
+    }
+)
 _TASK_END = {"TaskSucceeded", "TaskFailed", "TaskTimedOut"}
 WAIT_BUCKETS = [
     (0.1, "<0.1 s"),
@@ -41,6 +72,7 @@ class ExecutionTrace:
     lock_acquired: bool = False
     log_events: int = 0
     log_bytes: int = 0
+    log_bytes_error: int = 0  # what Level ERROR logs of it
 
     @property
     def billed_express_ms(self) -> int:
@@ -80,7 +112,10 @@ def trace_of(events: list[dict[str, Any]], arn: str) -> ExecutionTrace:
     for event in events:
         kind = event["type"]
         trace.log_events += 1
-        trace.log_bytes += len(json.dumps(_log_record(event, arn), default=str).encode())
+        size = len(json.dumps(_log_record(event, arn), default=str).encode())
+        trace.log_bytes += size
+        if kind in ERROR_LEVEL_EVENTS:
+            trace.log_bytes_error += size
         if "stateEnteredEventDetails" in event:
             state = event["stateEnteredEventDetails"]["name"]
         elif kind == "TaskScheduled":
@@ -132,6 +167,8 @@ def lock_summary(found: list[ExecutionTrace]) -> dict[str, Any]:
         "waitBuckets": {**buckets, "gave up (429)": len(gave_up)},
         "waitMsAcquired": summary_ms(acquired),
         "waitMsGaveUp": summary_ms(gave_up),
+        # Fairness: the longest any request waited, whether it got the lock or gave up.
+        "longestWaitMs": round(max(acquired + gave_up) * 1000, 1) if acquired + gave_up else None,
         "attempts": {str(k): v for k, v in sorted(attempts.items())},
         "retries": sum((k - 1) * v for k, v in attempts.items()),
         "lambdaInvocationsPerRequest": round(invocations / len(found), 3) if found else None,

@@ -24,7 +24,7 @@ COST_LINES = {
     "lambdaDuration": "Lambda duration",
     "dynamodbWrites": "DynamoDB write request units",
     "dynamodbReads": "DynamoDB read request units",
-    "logs": "CloudWatch Logs ingestion (Level ALL)",
+    "logs": "CloudWatch Logs ingestion",
     "xray": "X-Ray traces (5% sampled)",
     "eventsForwarderRequests": "Stream consumers' Lambda requests (forwarder and summaries "
     "projection, 1 each per entry sent alone)",
@@ -52,6 +52,16 @@ def _ops(operations: dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in operations.items()) or "none"
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _unexpected(errors: dict[str, int]) -> str:
+    """The errors behind the answers other than 201 and 429 (a 429 is UserBusyError)."""
+    others = {name: n for name, n in errors.items() if name != "UserBusyError"}
+    return f" ({_ops(others)})" if others else ""
+
+
 def _statuses(statuses: dict[str, int]) -> str:
     return " ".join(f"{code}:{count}" for code, count in statuses.items())
 
@@ -72,10 +82,12 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 _num(phase["latencyMs"].get("p95"), 0),
                 _num(phase["latencyMs"].get("p99"), 0),
                 _num(phase["executionMs"].get("p50"), 0),
-                _statuses(phase["statuses"]),
+                _statuses(phase["statuses"]) + _unexpected(phase.get("errors", {})),
                 _num(lock["waitMsAcquired"].get("p50"), 0),
                 _num(lock["waitMsAcquired"].get("p95"), 0),
                 _num(lock["waitMsAcquired"].get("max"), 0),
+                _num(lock.get("longestWaitMs"), 0),
+                _share(phase.get("share429")),
                 _num(lock["retries"]),
                 _num(lock["lambdaInvocationsPerRequest"], 2),
                 _num(phase.get("dynamodbRequestsPerCommitted"), 2),
@@ -84,7 +96,8 @@ def tables(result: dict[str, Any]) -> list[Table]:
         )
     found.append(
         (
-            "Throughput and latency (ms; lock wait = AcquireLock first try -> lock held)",
+            "Throughput and latency (ms; lock wait = AcquireLock first try -> lock held; longest "
+            "wait = the longest of any request, 429s included)",
             [
                 "transport",
                 "scenario",
@@ -99,6 +112,8 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 "lock p50",
                 "lock p95",
                 "lock max",
+                "longest wait",
+                "429 share",
                 "retries",
                 "Lambda/req",
                 "DynamoDB/201",
@@ -135,6 +150,7 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 _num(counted["billedExpressMs"]),
                 _num(counted["billedLambdaMs"]),
                 _num(counted["logBytes"]),
+                _num(counted.get("logBytesError")),
                 "yes" if counted["consistent"] else "NO",
             ]
         )
@@ -151,7 +167,8 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 "total",
                 "Express billed ms",
                 "Lambda billed ms",
-                "log bytes",
+                "log bytes (ALL)",
+                "log bytes (ERROR)",
                 "same every time",
             ],
             count_rows,
@@ -261,19 +278,22 @@ def tables(result: dict[str, Any]) -> list[Table]:
                   _num(lag["lagMs"].get("max")), _num(lag["timeouts"])]],
             )
         )  # fmt: skip
-    per_million = result["cost"]["perMillion"]
+    per_level = result["cost"]["perMillion"]
     assumptions = result["cost"]["assumptions"]
     labels = {
         **COST_LINES,
+        "logs": "CloudWatch Logs ingestion (state machine)",
         "lambdaDuration": f"Lambda duration (arm64, {assumptions['lambdaMemoryMb']} MB)",
         "xray": f"X-Ray traces ({assumptions['xraySampledFraction']:.0%} sampled)",
     }
+    columns = [(level, o) for o in per_level["ALL"] for level in per_level]
     found.append(
         (
-            "Cost per million requests, us-east-1 list prices (USD)",
-            ["line", *[OUTCOMES[o] for o in per_million]],
+            "Cost per million requests, us-east-1 list prices (USD), at each state machine log "
+            "level (StateMachineLogLevel)",
+            ["line", *[f"{OUTCOMES[o]}, {level}" for level, o in columns]],
             [
-                [label, *[_usd(per_million[o].get(line)) for o in per_million]]
+                [label, *[_usd(per_level[level][o].get(line)) for level, o in columns]]
                 for line, label in labels.items()
             ],
         )
@@ -288,33 +308,34 @@ def tables(result: dict[str, Any]) -> list[Table]:
             ],
         )
     )
-    scenarios = result["cost"].get("retryScenarios")
-    if scenarios:
+    polls = result["cost"].get("pollPricing")
+    if polls:
         found.append(
             (
-                "AcquireLock retry on UserBusyError: what a request that never gets the lock costs",
+                "What one second of waiting for a held lock costs a request, by poll (USD per "
+                "million seconds of waiting; the chosen poll marked)",
                 [
-                    "MaxAttempts",
-                    "IntervalSeconds",
-                    "BackoffRate",
-                    "MaxDelaySeconds",
-                    "max wait s",
-                    "expected wait s",
-                    "Lambda invocations",
-                    "USD per million 429s",
+                    "cadence",
+                    "poll delay cap s",
+                    "poll",
+                    "polls/s",
+                    "DynamoDB",
+                    "Lambda duration",
+                    "Express duration",
+                    "total",
                 ],
                 [
                     [
-                        _num(s["retry"].get("MaxAttempts")),
-                        _num(s["retry"].get("IntervalSeconds")),
-                        _num(s["retry"].get("BackoffRate")),
-                        _num(s["retry"].get("MaxDelaySeconds")),
-                        _num(s["maxWaitSeconds"], 2),
-                        _num(s["expectedWaitSeconds"], 2),
-                        _num(s["lambdaInvocationsPer429"]),
-                        f"{s['costPerMillion429']:,.2f}",
+                        row["cadence"],
+                        _num(row["pollDelayCapSeconds"], 2),
+                        row["poll"] + (" (chosen)" if row["chosen"] else ""),
+                        _num(row["pollsPerSecond"], 1),
+                        f"{row['usdPerMillionSeconds']['dynamodb']:,.2f}",
+                        f"{row['usdPerMillionSeconds']['lambdaDuration']:,.2f}",
+                        f"{row['usdPerMillionSeconds']['stepFunctionsDuration']:,.2f}",
+                        f"{row['usdPerMillionSeconds']['total']:,.2f}",
                     ]
-                    for s in scenarios
+                    for row in polls
                 ],
             )
         )
@@ -323,8 +344,8 @@ def tables(result: dict[str, Any]) -> list[Table]:
         rates = list(leases[0]["rejectedPerCrash"])
         found.append(
             (
-                "Lease: what one crashed lock holder costs its user (a 429 priced at the "
-                "configured retry's expected cost)",
+                "Lease: what one crashed lock holder costs its user (a 429 priced as measured, "
+                "Level ALL)",
                 [
                     "lease s",
                     "user blocked up to s",
@@ -399,9 +420,9 @@ def _sizes(sizes: dict[str, Any]) -> str:
         f"sizes: {sizes['sequential']} sequential; many users {pairs(sizes['many_users'])}; "
         f"hot user {pairs(sizes['hot_user'])}"
         + (
-            f", retry variant {sizes['retry_variant_requests']} with {sizes['hot_user'][0][0]}"
-            " clients"
-            if sizes.get("retry_variant") and "retry_variant_requests" in sizes
+            f", plain-polling variant {sizes['plain_polling_requests']} with "
+            f"{sizes['hot_user'][-1][0]} clients"
+            if sizes.get("plain_polling_variant")
             else ""
         )
         + f"; {sizes['overhead_pairs']} baseline/saga pairs "
@@ -426,7 +447,8 @@ def header(result: dict[str, Any]) -> str:
         f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, moto "
         f"{m['packages'].get('moto')}; load average {m['loadAverageAtStart'][0]} at start, "
         f"{m.get('loadAverageAtEnd', ['?'])[0]} at end",
-        f"lease {result['leaseSeconds']} s; state machine TimeoutSeconds "
+        f"lease {result['leaseSeconds']} s; lock wait in AcquireLock up to "
+        f"{result.get('lockWaitSeconds')} s after the start; state machine TimeoutSeconds "
         f"{result['stateMachineTimeoutSeconds']} s; AcquireLock retry on UserBusyError: "
         f"{result['acquireLockRetry']}",
         _sizes(result["sizes"]),
@@ -478,16 +500,16 @@ def summary(result: dict[str, Any]) -> list[str]:
                 f"({_write_units(counted, item_kb)}), {counted['lambdaTotal']} Lambda invocations"
             )
     lines.append("Per other outcome: " + "; ".join(others) + ".")
-    total = per_million["committed"]["total"]
-    biggest = max(
-        (line for line in per_million["committed"] if line != "total"),
-        key=lambda line: per_million["committed"][line],
-    )
-    share = per_million["committed"][biggest] / total if total else 0
+    all_, error = per_million["ALL"]["committed"], per_million["ERROR"]["committed"]
+    biggest = max((line for line in all_ if line != "total"), key=lambda line: all_[line])
+    share = all_[biggest] / all_["total"] if all_["total"] else 0
     lines.append(
-        f"A million committed transactions cost ${total:,.2f} at list prices; the largest line is "
-        f"{COST_LINES[biggest]} (${per_million['committed'][biggest]:,.2f}, {share:.0%})."
+        f"A million committed transactions cost ${all_['total']:,.2f} at list prices with the "
+        f"state machine logging at Level ALL (the default), the largest line being "
+        f"{COST_LINES[biggest]} (${all_[biggest]:,.2f}, {share:.0%}), and "
+        f"${error['total']:,.2f} at Level ERROR (logs ${error['logs']:,.2f})."
     )
+    lines.append(hot_users(result))
     ratios = ", ".join(f"{t} {r:.1f}x" for t, r in result["overheadRatio"].items())
     lines.append(f"Orchestration overhead (saga median / baseline median, interleaved): {ratios}.")
     grown = result.get("growth")
@@ -500,6 +522,29 @@ def summary(result: dict[str, Any]) -> list[str]:
             f"{grown['residentMbAfter']:,.0f} MB."
         )
     return lines
+
+
+def hot_users(result: dict[str, Any]) -> str:
+    """Each hot-user phase's 429s and commit rate against its transport's sequential client."""
+    sequential = {
+        p["transport"]: p["committedPerSecond"]
+        for p in result["load"]
+        if p["scenario"] == "sequential"
+    }
+    parts = []
+    for phase in result["load"]:
+        if not phase["scenario"].startswith("hot-user"):
+            continue
+        base = sequential.get(phase["transport"])
+        ratio = (
+            f", {phase['committedPerSecond'] / base:.0%} of the sequential client's" if base else ""
+        )
+        parts.append(
+            f"{phase['transport']} {phase['scenario']}: {phase['statuses'].get('429', 0)} of "
+            f"{phase['requests']} answered 429, {phase['committedPerSecond']:.2f} commits/s"
+            f"{ratio}, longest wait {_num(phase['lock'].get('longestWaitMs'), 0)} ms"
+        )
+    return "Hot users: " + "; ".join(parts) + "." if parts else "No hot-user phase ran."
 
 
 def text(result: dict[str, Any]) -> str:
@@ -529,6 +574,13 @@ def _ratio(a: float | None, b: float | None) -> str:
     if not a or b is None:
         return "-"
     return f"{b / a:.2f}x"
+
+
+def _cost_total(result: dict[str, Any], outcome: str) -> float | None:
+    """An outcome's total at Level ALL, in either shape of `perMillion` (by level from v3)."""
+    per_million = result["cost"]["perMillion"]
+    per_million = per_million.get("ALL", per_million)
+    return per_million.get(outcome, {}).get("total")
 
 
 def compare_warnings(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -570,6 +622,12 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
         add(f"{name} p50 ms", phase["latencyMs"].get("p50"), other["latencyMs"].get("p50"))
         add(f"{name} p95 ms", phase["latencyMs"].get("p95"), other["latencyMs"].get("p95"))
         add(f"{name} 429s", phase["statuses"].get("429", 0), other["statuses"].get("429", 0))
+        add(f"{name} 201/s", phase["committedPerSecond"], other["committedPerSecond"])
+        add(
+            f"{name} longest wait ms",
+            phase["lock"].get("longestWaitMs", phase["lock"]["waitMsAcquired"].get("max")),
+            other["lock"].get("longestWaitMs", other["lock"]["waitMsAcquired"].get("max")),
+        )
     for outcome in OUTCOMES:
         if outcome in a["requestCounts"] and outcome in b["requestCounts"]:
             add(
@@ -583,9 +641,9 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
                 b["requestCounts"][outcome]["lambdaTotal"],
             )
             add(
-                f"{outcome} USD per million",
-                a["cost"]["perMillion"][outcome]["total"],
-                b["cost"]["perMillion"][outcome]["total"],
+                f"{outcome} USD per million (Level ALL)",
+                _cost_total(a, outcome),
+                _cost_total(b, outcome),
             )
             add(
                 f"{outcome} WRU",

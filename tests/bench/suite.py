@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
 import json
 import logging
@@ -20,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from functions.domain.lock_wait import WaitPolicy
 from tests.bench import cost, counts, growth, imports, reads
 from tests.bench.histories import execution_arns, lock_summary, traces
 from tests.bench.load import Job, Sender, distinct_users, embedded_sender, one_user, run_load
@@ -29,7 +31,10 @@ from tests.bench.stats import summary_ms
 # 2: baseline and saga interleaved per transport ("overhead"), many users at two client counts,
 # import times with and without .pyc, the lease table; HTTP on in --quick.
 # 3: "growth", N sequential transactions through one `make run` server process.
-SCHEMA_VERSION = 3
+# 4: AcquireLock waits in the function: hot users of 100 requests, the plain-polling variant in
+# place of the retry variant, the longest wait and the share of 429s, the cost at both log
+# levels, the poll pricing in place of the retry table.
+SCHEMA_VERSION = 4
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / "bench-results"
 TARGET_DYNAMODB_REQUESTS = 4
@@ -53,9 +58,10 @@ class Sizes:
     overhead_pairs: int = 10
     sequential: int = 10
     many_users: tuple[tuple[int, int], ...] = ((8, 24), (16, 24))  # (clients, requests)
-    hot_user: tuple[tuple[int, int], ...] = ((8, 24), (16, 24))  # (clients, requests)
-    retry_variant: bool = True
-    retry_variant_requests: int = 16  # with the first hot-user client count
+    # Enough requests that "at most 1 in 50 answered 429" can be seen (and missed).
+    hot_user: tuple[tuple[int, int], ...] = ((8, 100), (16, 100))  # (clients, requests)
+    plain_polling_variant: bool = True
+    plain_polling_requests: int = 100  # with the last hot-user client count
     import_repetitions: int = 3
     cold_import_repetitions: int = 1
     http: bool = True
@@ -74,7 +80,7 @@ class Sizes:
             sequential=2,
             many_users=((2, 4),),
             hot_user=((2, 4),),
-            retry_variant=False,
+            plain_polling_variant=False,
             import_repetitions=1,
             cold_import_repetitions=0,
             growth=30,
@@ -90,20 +96,27 @@ class Sizes:
             4  # imports, request counts, reads, projection lag
             + int(self.cold_import_repetitions > 0)
             + transport
-            + int(self.retry_variant)
+            + int(self.plain_polling_variant)
             + (transport if self.http else 0)
             + int(self.growth > 0)
         )
 
 
-# A variant of AcquireLock's retry on UserBusyError: more, shorter waits (the total stays close).
-RETRY_VARIANT = {
-    "IntervalSeconds": 1,
-    "MaxAttempts": 8,
-    "BackoffRate": 1,
-    "MaxDelaySeconds": 1,
-    "JitterStrategy": "FULL",
-}
+@contextmanager
+def plain_polling() -> Iterator[None]:
+    """AcquireLock without the line (lock_wait.WaitPolicy.keeps_line false): every waiter polls,
+    nobody takes the place of next in line, so whoever polls first after a hand-off wins. The
+    variant measures what the line is for; it patches the handler's policy in this process only
+    (the embedded runtime runs the handlers in-process)."""
+    from functions.domain.lock_wait import WaitPolicy
+    from functions.handlers import acquire_lock
+
+    saved = acquire_lock.WaitPolicy
+    acquire_lock.WaitPolicy = functools.partial(WaitPolicy, keeps_line=False)  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        acquire_lock.WaitPolicy = saved  # type: ignore[misc]
 
 
 @contextmanager
@@ -176,19 +189,6 @@ def _acquire_lock_retry(definition: str) -> dict[str, Any]:
     return next(r for r in retriers if "UserBusyError" in r["ErrorEquals"])
 
 
-def _with_retry(template: Any, retry: dict[str, Any]) -> Any:
-    """The same template with AcquireLock's UserBusyError retry replaced."""
-    specs = {}
-    for name, spec in template.state_machines.items():
-        definition = json.loads(spec.definition)
-        for retrier in definition["States"]["AcquireLock"]["Retry"]:
-            if "UserBusyError" in retrier["ErrorEquals"]:
-                retrier.clear()
-                retrier.update({"ErrorEquals": ["UserBusyError"], **retry})
-        specs[name] = dataclasses.replace(spec, definition=json.dumps(definition))
-    return dataclasses.replace(template, state_machines=specs)
-
-
 def _load_phase(
     progress: Progress,
     title: str,
@@ -212,6 +212,7 @@ def _load_phase(
     found = traces(sfn, new)
     result = run.to_dict()
     committed = result["statuses"].get("201", 0)
+    result["share429"] = round(result["statuses"].get("429", 0) / len(jobs), 4) if jobs else None
     result["dynamodbRequestsPerCommitted"] = round(spent / committed, 2) if committed else None
     result["lock"] = lock_summary(found)
     # The execution's own duration (history) next to the client's latency: the difference is
@@ -246,6 +247,9 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
         )
         spec = next(iter(aws.template.state_machines.values()))
         result["acquireLockRetry"] = _acquire_lock_retry(spec.definition)
+        result["lockWaitSeconds"] = float(
+            aws.template.functions["AcquireLockFunction"].environment.get("LOCK_WAIT_SECONDS", 0)
+        )
         result["stateMachineTimeoutSeconds"] = json.loads(spec.definition).get("TimeoutSeconds")
         with progress.phase("request counts per outcome"):
             try:
@@ -275,22 +279,21 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
                 aws,
             )
             result["load"].append({"transport": "embedded", "scenario": title, **phase})
-        template = aws.template
-    if sizes.retry_variant:
-        clients, requests = sizes.hot_user[0][0], sizes.retry_variant_requests
-        with LocalAws(_with_retry(template, RETRY_VARIANT)) as variant:
-            title = f"hot-user x{clients} retry variant"
-            phase = _load_phase(
-                progress,
-                f"embedded {title}",
-                embedded_sender(variant),
-                one_user("emb-variant-hot", requests),
-                clients,
-                variant.stepfunctions,
-                variant.state_machine_arn,
-                variant,
-                {"retry": RETRY_VARIANT},
-            )
+        if sizes.plain_polling_variant:
+            clients = sizes.hot_user[-1][0]
+            title = f"hot-user x{clients} plain polling"
+            with plain_polling():
+                phase = _load_phase(
+                    progress,
+                    f"embedded {title}",
+                    send,
+                    one_user("emb-plain-hot", sizes.plain_polling_requests),
+                    clients,
+                    aws.stepfunctions,
+                    aws.state_machine_arn,
+                    aws,
+                    {"variant": "plain polling: no place in line"},
+                )
             result["load"].append({"transport": "embedded", "scenario": title, **phase})
 
 
@@ -379,7 +382,8 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
             for transport, measured in result["overhead"].items()
         },
     }
-    outcomes = ["committed", "replay", "overdraft", "userBusy"]
+    outcomes = [o for o in ("committed", "replay", "overdraft", "userBusy") if o in counts_]
+    policy = WaitPolicy(budget_seconds=result["lockWaitSeconds"])
     derived["cost"] = {
         "region": "us-east-1",
         "prices": cost.PRICES,
@@ -391,8 +395,19 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
             "durations": "Express and Lambda durations are the ones measured locally (moto)",
             "cancelledTransactions": "a TransactWriteItems cancelled by a failed condition is "
             "priced as if it had run (2 WRU per item per KB): AWS does not document it",
+            "errorLevelLogs": "Level ERROR logs only the failure events of an execution "
+            "(histories.ERROR_LEVEL_EVENTS), with the same execution data",
         },
-        "perMillion": {o: cost.per_million(counts_[o]) for o in outcomes if o in counts_},
+        "perMillion": {
+            level: {o: cost.per_million(counts_[o], level) for o in outcomes if o in counts_}
+            for level in cost.LOG_LEVELS
+        },
+        "pollPricing": cost.poll_pricing(
+            {
+                "next in line": policy.max_poll_next_seconds,
+                "queued": policy.max_poll_queued_seconds,
+            }
+        ),
     }
     if "reads" in result:
         derived["cost"]["readsPerMillion"] = {
@@ -400,20 +415,11 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
             for name, measured in result["reads"]["reads"].items()
         }
     if "userBusy" in counts_:
-        scenarios = [
-            cost.retry_scenario(retry, counts_["userBusy"])
-            for retry in (
-                result["acquireLockRetry"],
-                {**result["acquireLockRetry"], "MaxAttempts": 2},
-                RETRY_VARIANT,
-            )
-        ]
-        derived["cost"]["retryScenarios"] = scenarios
-        # The configured retry's expected cost of a 429, not the one random measured wait.
+        # A crashed holder's 429s, each at the measured price of one (at the default level).
         derived["cost"]["leaseScenarios"] = cost.lease_scenarios(
             result["leaseSeconds"],
             result["stateMachineTimeoutSeconds"],
-            scenarios[0]["costPerMillion429"],
+            derived["cost"]["perMillion"]["ALL"]["userBusy"]["total"],
         )
     return derived
 

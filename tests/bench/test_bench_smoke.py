@@ -319,3 +319,34 @@ def test_the_projection_lag_is_measured_for_every_request(quick_result):
 
     assert lag["timeouts"] == 0
     assert lag["lagMs"]["count"] == lag["requests"] > 0
+
+
+def test_level_error_logs_only_the_failures(quick_result):
+    counted = quick_result["requestCounts"]
+    per_level = quick_result["cost"]["perMillion"]
+
+    assert counted["committed"]["logBytesError"] == 0
+    assert 0 < counted["overdraft"]["logBytesError"] < counted["overdraft"]["logBytes"]
+    assert per_level["ERROR"]["committed"]["logs"] == 0
+    assert per_level["ERROR"]["committed"]["total"] < per_level["ALL"]["committed"]["total"]
+
+
+def test_a_read_first_poll_costs_less_than_a_failed_write_and_is_the_one_chosen():
+    rows = cost.poll_pricing({"next in line": 0.04, "queued": 0.2})
+    by_key = {(row["cadence"], row["chosen"]): row for row in rows}
+
+    for cadence in ("next in line", "queued"):
+        chosen, other = by_key[(cadence, True)], by_key[(cadence, False)]
+        assert chosen["poll"].startswith("read-first")
+        total = "usdPerMillionSeconds"
+        assert chosen[total]["total"] < other[total]["total"]
+        assert chosen[total]["lambdaDuration"] == other[total]["lambdaDuration"]
+    assert by_key[("queued", True)]["pollsPerSecond"] == pytest.approx(1 / 0.15, abs=0.01)
+
+
+def test_the_plain_polling_variant_switches_the_line_off_and_back_on():
+    from functions.handlers import acquire_lock
+
+    with suite.plain_polling():
+        assert acquire_lock.WaitPolicy(budget_seconds=1).keeps_line is False
+    assert acquire_lock.WaitPolicy(budget_seconds=1).keeps_line is True

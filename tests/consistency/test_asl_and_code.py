@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from functions.domain import errors
+from functions.domain.lock_wait import WaitPolicy
 from functions.http_errors import HTTP_ERRORS
 from functions.settings import Settings
 from infra.local.diagram import ASL_PATH, mermaid
@@ -82,22 +83,50 @@ def longest_wait(name: str) -> float:
     return worst_case_wait(state) + max(map(longest_wait, successors(state)), default=0)
 
 
-def test_retries_alone_cannot_time_the_execution_out():
+def deployed_settings() -> Settings:
+    """The settings the template gives AcquireLock (the functions share one environment)."""
+    return Settings.from_env(Template.load().functions["AcquireLockFunction"].environment)
+
+
+def test_retries_and_the_lock_wait_cannot_time_the_execution_out():
     # Along the worst path (every retrier of every state exhausted, compensations included) the
-    # waits stay under the execution's timeout, itself under API Gateway's 29 s.
-    assert longest_wait(DEFINITION["StartAt"]) < DEFINITION["TimeoutSeconds"] < 29
+    # waits stay under the execution's timeout, itself under API Gateway's 29 s. AcquireLock also
+    # waits inside the function, across all its attempts at most LOCK_WAIT_SECONDS after the
+    # execution started (lock_wait.WaitPolicy.deadline), so that is added once.
+    lock_wait = deployed_settings().lock_wait_seconds
+    assert longest_wait(DEFINITION["StartAt"]) + lock_wait < DEFINITION["TimeoutSeconds"] < 29
+
+
+def test_the_lock_wait_ends_well_inside_acquire_locks_function_timeout():
+    # Each attempt stops waiting a margin before its function's timeout, so it answers
+    # UserBusyError (retried) rather than time out (a crash, never retried for AcquireLock).
+    function = Template.load().functions["AcquireLockFunction"]
+    margin = WaitPolicy(budget_seconds=deployed_settings().lock_wait_seconds).margin_seconds
+    assert 0 < margin <= function.timeout_seconds / 4
+    deadline = WaitPolicy(budget_seconds=60).deadline(
+        started_at=0, now=0, remaining_seconds=function.timeout_seconds
+    )
+    assert deadline == function.timeout_seconds - margin
+    # And the template's lock settings are the code's defaults, so tests run what is deployed.
+    deployed, defaults = deployed_settings(), Settings.from_env({})
+    assert (deployed.lock_wait_seconds, deployed.lock_lease_seconds) == (
+        defaults.lock_wait_seconds,
+        defaults.lock_lease_seconds,
+    )
 
 
 def test_the_lease_outlives_any_execution_and_its_last_task():
     # After an execution times out, its running task may still write until the function's own
     # timeout; the lease must outlast both, or a live writer could be fenced out mid-flight.
-    # The state machine's functions (a stream consumer holds no lock and has its own timeout).
+    # AcquireLock's in-function wait happens before it holds the lock, so it is inside the
+    # execution's TimeoutSeconds like every other wait. The state machine's functions only (a
+    # stream consumer holds no lock and has its own timeout).
     longest_function = max(
         f.timeout_seconds for f in Template.load().functions.values() if not f.stream_sources
     )
     tasks = [s for s in DEFINITION["States"].values() if s["Type"] == "Task"]
     assert all(s["TimeoutSeconds"] > longest_function for s in tasks)
-    lease = Settings.from_env({}).lock_lease_seconds
+    lease = deployed_settings().lock_lease_seconds
     assert lease > DEFINITION["TimeoutSeconds"] + longest_function
 
 

@@ -26,7 +26,14 @@ from cfnlint.match import Match
 from infra import build
 from infra.local.diagram import transitions
 from infra.local.template import Template
-from tests.consistency.conftest import ASL_PATH, ROOT, TEMPLATE_PATH, included_document
+from tests.bench import cost
+from tests.consistency.conftest import (
+    ASL_PATH,
+    ROOT,
+    TEMPLATE_PATH,
+    included_document,
+    transform,
+)
 
 HANDLERS_DIR = ROOT / "functions" / "handlers"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
@@ -421,14 +428,24 @@ def test_transformed_functions_run_on_arm64_with_active_tracing(sam_template, tr
 # State machine, API, tables, outputs.
 
 
-def test_state_machine_is_express_with_full_logging_and_tracing(transformed):
+def test_state_machine_is_express_with_logging_at_the_chosen_level_and_tracing(
+    sam_template, transformed
+):
     resources = transformed["Resources"]
     properties = resources["TransactionStateMachine"]["Properties"]
 
     assert properties["StateMachineType"] == "EXPRESS"
     assert properties["TracingConfiguration"] == {"Enabled": True}
     logging = properties["LoggingConfiguration"]
-    assert (logging["Level"], logging["IncludeExecutionData"]) == ("ALL", True)
+    # ALL with execution data by default (the console's visual debugging needs it); ERROR for
+    # a cost-sensitive stack. The bench prices both levels (tests/bench/cost.py).
+    level = sam_template["Parameters"]["StateMachineLogLevel"]
+    assert (level["Default"], level["AllowedValues"]) == ("ALL", ["ALL", "ERROR"])
+    assert list(cost.LOG_LEVELS) == level["AllowedValues"]
+    assert (logging["Level"], logging["IncludeExecutionData"]) == (
+        {"Ref": "StateMachineLogLevel"},
+        True,
+    )
     assert logging["Destinations"] == [
         {
             "CloudWatchLogsLogGroup": {
@@ -441,6 +458,21 @@ def test_state_machine_is_express_with_full_logging_and_tracing(transformed):
     assert log_group["LogGroupName"]["Fn::Sub"].startswith("/aws/vendedlogs/states/")
     assert properties["RoleArn"] == {"Fn::GetAtt": ["TransactionStateMachineRole", "Arn"]}
     assert set(properties["DefinitionSubstitutions"]) == placeholders(ASL_PATH.read_text())
+
+
+def test_both_log_levels_pass_cfn_lint_and_the_sam_transform(packaged):
+    for level in cost.LOG_LEVELS:
+        template = transform(packaged, StateMachineLogLevel=level)
+        assert lint_errors(template) == [], level
+
+
+def test_cfn_lint_refuses_a_log_level_step_functions_does_not_have(sam_template):
+    broken = copy.deepcopy(sam_template)
+    broken["Parameters"]["StateMachineLogLevel"]["AllowedValues"] = ["ALL", "VERBOSE"]
+
+    messages = [str(match) for match in lint_errors(broken)]
+
+    assert any("Logging/Level" in m and "is not one of" in m for m in messages), messages
 
 
 def test_api_definition_is_the_openapi_document(sam_template, transformed):

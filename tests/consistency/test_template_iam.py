@@ -9,6 +9,7 @@ table it names. Whether IAM then allows exactly that is AWS's part: only `make e
 import fnmatch
 import importlib
 import json
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import cfnlint
 import pytest
 from moto import mock_aws
 
+from functions.domain.errors import UserBusyError
 from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
 from infra.local.template import Template
@@ -27,6 +29,7 @@ from tests.builders import (
     api_event,
     get_balance_event,
     ledger_entry,
+    lock_input,
     outbox_stream_event,
     put_ledger_entry,
     stream_event,
@@ -37,8 +40,12 @@ from tests.consistency.test_template import DEPLOY_DOC, invoked_functions, resou
 # (action, table) each function needs; the test below records them from the handlers.
 EXPECTED_DYNAMODB_ACCESS = {
     "ValidateRequestFunction": set(),
-    # take_lock: UpdateItem of the user's aggregate row.
-    "AcquireLockFunction": {("dynamodb:UpdateItem", "AggregatesTable")},
+    # take_lock and claim_next: UpdateItem of the user's aggregate row; read_lock, the poll of
+    # a held lock: a consistent GetItem of it.
+    "AcquireLockFunction": {
+        ("dynamodb:UpdateItem", "AggregatesTable"),
+        ("dynamodb:GetItem", "AggregatesTable"),
+    },
     # put_pending: TransactWriteItems of a ConditionCheck on the lock and a Put of the record
     # (ReturnValuesOnConditionCheckFailure needs no read permission).
     "PutTransactionFunction": {
@@ -304,6 +311,9 @@ class Context:
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test"
     aws_request_id: str = "request-1"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 4000
+
 
 # TransactWriteItems' item kinds and the IAM action each needs (ConditionCheck has its own).
 ITEM_ACTIONS = {
@@ -387,7 +397,11 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     request = recorder.run(
         "ValidateRequestFunction", {"body": body, "idempotencyKey": "k1", "executionId": owner}
     )
-    lock = recorder.run("AcquireLockFunction", {"userId": "u1", "executionId": owner})
+    lock = recorder.run("AcquireLockFunction", lock_input("u1", owner))
+    # Another execution waits in line for a while (polls, takes its place), then gives up.
+    waiting = lock_input("u1", f"{owner}-2", time.time() - get_settings().lock_wait_seconds + 0.3)
+    with pytest.raises(UserBusyError):
+        recorder.run("AcquireLockFunction", waiting)
     put = recorder.run("PutTransactionFunction", {"request": request, "executionId": owner})
     committed = recorder.run(
         "UpdateBalanceFunction",

@@ -5,6 +5,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from functions.domain.errors import LockLostError, StorageThrottledError, UserBusyError
+from functions.domain.lock_wait import LockView
 from functions.domain.models import (
     LedgerEntry,
     PendingTransaction,
@@ -76,6 +77,76 @@ def test_take_lock_takes_over_an_expired_lease(locks, client):
     lock = locks.take_lock("u1", "e2", now=1026, lease_until=1051, default_balance=DEFAULT)
     assert lock.owner == "e2"
     assert lock_owner(client, "u1") == "e2"
+
+
+# The line: a free lock goes to the next in line while its claim runs (lock_wait.py).
+
+MS = 1000 * 1000  # now=1000 s in milliseconds
+
+
+def test_a_poll_reads_the_lock_and_the_line(locks, client):
+    assert locks.read_lock("u1") is None
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    assert locks.claim_next("u1", "e2", since_ms=5, until_ms=MS + 3000, now_ms=MS)
+
+    view = locks.read_lock("u1")
+
+    assert view == LockView("e1", 1025, "e2", 5, MS + 3000)
+
+
+def test_a_free_lock_is_refused_to_all_but_the_next_in_line(locks, client):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    assert locks.claim_next("u1", "next", since_ms=5, until_ms=MS + 3000, now_ms=MS)
+    assert locks.release_lock("u1", "e1")
+
+    with pytest.raises(UserBusyError):
+        locks.take_lock("u1", "newcomer", now=1000, lease_until=1025, default_balance=DEFAULT,
+                        now_ms=MS + 100)  # fmt: skip
+    lock = locks.take_lock("u1", "next", now=1000, lease_until=1025, default_balance=DEFAULT,
+                           now_ms=MS + 100)  # fmt: skip
+
+    assert lock.owner == "next"
+    assert locks.read_lock("u1") == LockView("next", 1025)  # taking it freed the place
+
+
+def test_a_lapsed_claim_blocks_nobody(locks, client):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    assert locks.claim_next("u1", "gone", since_ms=5, until_ms=MS + 3000, now_ms=MS)
+    locks.release_lock("u1", "e1")
+
+    lock = locks.take_lock("u1", "e2", now=1003, lease_until=1028, default_balance=DEFAULT,
+                           now_ms=MS + 3001)  # fmt: skip
+
+    assert lock.owner == "e2"
+
+
+def test_the_holder_retaking_its_lock_ignores_the_line(locks, client):
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    assert locks.claim_next("u1", "next", since_ms=5, until_ms=MS + 3000, now_ms=MS)
+
+    assert locks.take_lock("u1", "e1", now=1001, lease_until=1026, default_balance=DEFAULT)
+
+
+@pytest.mark.parametrize(
+    ("since_ms", "until_ms", "now_ms", "owner", "expected"),
+    [(4, MS + 3000, MS, "e3", True),  # started earlier: takes the place
+     (6, MS + 3000, MS, "e3", False),  # started later: leaves it
+     (6, MS + 3000, MS + 3001, "e3", True),  # the claim lapsed
+     (6, MS + 3000, MS, "e2", True)],  # its own place, renewed
+    ids=["older", "younger", "lapsed", "own"],
+)  # fmt: skip
+def test_the_place_in_line_goes_to_the_oldest_waiter(locks, since_ms, until_ms, now_ms, owner,
+                                                     expected):  # fmt: skip
+    locks.take_lock("u1", "e1", now=1000, lease_until=1025, default_balance=DEFAULT)
+    assert locks.claim_next("u1", "e2", since_ms=5, until_ms=MS + 3000, now_ms=MS)
+
+    assert locks.claim_next("u1", owner, since_ms, until_ms, now_ms) is expected
+    assert locks.read_lock("u1").next_owner == (owner if expected else "e2")
+
+
+def test_no_place_in_line_for_a_user_without_a_row(locks, client):
+    assert not locks.claim_next("nobody", "e1", since_ms=5, until_ms=MS, now_ms=MS)
+    assert locks.find_balance("nobody") is None
 
 
 def test_release_lock_only_frees_its_own_lock(locks, client):
@@ -261,6 +332,8 @@ def test_client_errors_are_mapped_at_the_boundary(settings, code, expected):
         stub.add_client_error("update_item", service_error_code=code)
         stub.add_client_error("transact_write_items", service_error_code=code)
         stub.add_client_error("transact_write_items", service_error_code=code)
+        stub.add_client_error("get_item", service_error_code=code)
+        stub.add_client_error("update_item", service_error_code=code)
         with pytest.raises(expected):
             repository.take_lock("u1", "e1", 1, 2, DEFAULT)
         with pytest.raises(expected):
@@ -269,6 +342,10 @@ def test_client_errors_are_mapped_at_the_boundary(settings, code, expected):
             repository.commit(entry(), "e1", DEFAULT, 1)
         with pytest.raises(expected):
             repository.revert(entry(), reversal_of(entry()), "e1", 1)
+        with pytest.raises(expected):
+            repository.read_lock("u1")
+        with pytest.raises(expected):
+            repository.claim_next("u1", "e1", 1, 2, 1)
 
 
 @pytest.mark.parametrize(

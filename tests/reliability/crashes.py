@@ -14,7 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from tests.builders import transaction_body
+from tests.builders import lock_input, transaction_body
 from tests.invariants import (
     balance_of,
     event_violations,
@@ -40,7 +40,7 @@ def crash_after(aws: Any, step: str, user: str, key: str, type_: str, amount: st
     """Run the saga's steps up to `step` under a fresh owner token; returns the dead owner."""
     owner = f"crashed-{uuid.uuid4().hex}"
     request = {"userId": user, "idempotencyKey": key, "type": type_, "amount": amount}
-    lock = _invoke(aws, "AcquireLockFunction", {"userId": user, "executionId": owner})
+    lock = _invoke(aws, "AcquireLockFunction", lock_input(user, owner))
     if step in ("PutTransaction", "UpdateBalance"):
         put = _invoke(aws, "PutTransactionFunction", {"request": request, "executionId": owner})
     if step == "UpdateBalance":
@@ -53,7 +53,8 @@ def crash_after(aws: Any, step: str, user: str, key: str, type_: str, amount: st
 
 def is_busy_for_a_newcomer(aws: Any, user: str) -> bool:
     """Whether AcquireLock, for a new owner, is refused right now (it takes nothing if so)."""
-    newcomer = {"userId": user, "executionId": f"probe-{uuid.uuid4().hex}"}
+    # Started long ago: one attempt, no waiting in line.
+    newcomer = lock_input(user, f"probe-{uuid.uuid4().hex}", started_at=0)
     result = aws.lambdas.invoke("AcquireLockFunction", json.dumps(newcomer).encode())
     if not result.function_error:
         # It got the lock: give it back, so the probe leaves nothing behind.

@@ -256,7 +256,8 @@ def crashes_with_a_real_lease(aws: Any, figures: Figures, progress: Progress) ->
     from tests.reliability import crashes
 
     previous = os.environ["LOCK_LEASE_SECONDS"]
-    os.environ["LOCK_LEASE_SECONDS"] = "15"  # longer than the lock retries' 7 s of backoff
+    # Longer than a request waits for the lock (7 s in AcquireLock, then a retry after up to 1 s).
+    os.environ["LOCK_LEASE_SECONDS"] = "15"
     get_settings.cache_clear()
     try:
         for number, step in enumerate(crashes.CRASH_POINTS, 1):

@@ -10,7 +10,7 @@ from tests.reliability import crashes
 
 @pytest.fixture
 def short_lease(local_aws):
-    """A lease longer than the lock retries (7 s of backoff at most), so waiting stays short."""
+    """A lease longer than a request waits for the lock (about 8 s), so waiting stays short."""
     previous = os.environ["LOCK_LEASE_SECONDS"]
     os.environ["LOCK_LEASE_SECONDS"] = "15"
     get_settings.cache_clear()

@@ -8,7 +8,7 @@ import pytest
 
 from infra.local.executions import history
 from infra.local.lambdas import FaultPoint
-from tests.builders import execution_input, output_of
+from tests.builders import execution_input, lock_input, output_of
 from tests.invariants import balance_of, lock_owner, transaction_items, violations
 
 HAPPY_PATH = ["ValidateRequest", "AcquireLock", "PutTransaction", "IsReplay", "UpdateBalance",
@@ -148,6 +148,33 @@ def test_busy_lock_is_retried_until_released(local_aws):
     assert violations(local_aws.dynamodb) == []
 
 
+def test_a_lock_freed_while_acquire_lock_waits_is_taken_in_the_same_invocation(local_aws):
+    hold_lock(local_aws, "u1", "other-execution", int(time.time()) + 60)
+    arn = local_aws.stepfunctions.start_execution(
+        stateMachineArn=local_aws.state_machine_arn, input=execution_input(user_id="u1", amount="5")
+    )["executionArn"]
+
+    # Release once the waiting execution has taken its place in line (it polls in the function).
+    wait_for(lambda: local_aws.dynamodb.get_item(
+        TableName="AggregatesTable", Key={"userId": {"S": "u1"}}, ConsistentRead=True
+    )["Item"].get("nextOwner", {}).get("S") == arn)  # fmt: skip
+    local_aws.dynamodb.update_item(
+        TableName="AggregatesTable",
+        Key={"userId": {"S": "u1"}},
+        UpdateExpression="REMOVE lockOwner, leaseUntil",
+    )
+    wait_for(lambda: local_aws.stepfunctions.describe_execution(executionArn=arn)["status"]
+             != "RUNNING")  # fmt: skip
+
+    assert local_aws.stepfunctions.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    assert local_aws.entered_states(arn) == HAPPY_PATH
+    assert local_aws.lambdas.invocations["AcquireLockFunction"] == 1
+    row = local_aws.dynamodb.get_item(TableName="AggregatesTable", Key={"userId": {"S": "u1"}})
+    assert "nextOwner" not in row["Item"]  # taking the lock freed the place in line
+    assert balance_of(local_aws.dynamodb, "u1") == Decimal("105.00")
+    assert violations(local_aws.dynamodb) == []
+
+
 def test_lock_held_past_the_retry_budget_fails_busy_and_writes_nothing(local_aws):
     hold_lock(local_aws, "u1", "other-execution", int(time.time()) + 60)
 
@@ -157,7 +184,9 @@ def test_lock_held_past_the_retry_budget_fails_busy_and_writes_nothing(local_aws
     assert response["error"] == "UserBusyError"
     assert states == ["ValidateRequest", "AcquireLock", "ReleaseLockAfterFailure", "IsCommitted",
                       "TransactionFailed"]  # fmt: skip
-    assert local_aws.lambdas.invocations["AcquireLockFunction"] == 5  # 1 try + 4 retries
+    # 1 try + 1 retry, waiting in the function until LOCK_WAIT_SECONDS after the start (the first
+    # stops 1 s before its function's 4 s timeout).
+    assert local_aws.lambdas.invocations["AcquireLockFunction"] == 2
     assert lock_owner(local_aws.dynamodb, "u1") == "other-execution"
     assert transaction_items(local_aws.dynamodb, "u1") == []
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
@@ -186,7 +215,7 @@ def expire_lease(aws, user_id: str) -> None:
 def test_abandoned_pending_record_is_not_a_replay(local_aws):
     # Given an execution that died after PutTransaction: its lease ran out, its record is pending.
     request = {"userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "7.00"}
-    invoke(local_aws, "AcquireLockFunction", {"userId": "u1", "executionId": "dead-execution"})
+    invoke(local_aws, "AcquireLockFunction", lock_input("u1", "dead-execution"))
     invoke(
         local_aws, "PutTransactionFunction", {"request": request, "executionId": "dead-execution"}
     )
@@ -212,11 +241,11 @@ def invoke(aws, function: str, payload: dict) -> dict:
 def test_stale_holder_can_neither_write_nor_unlock(local_aws):
     request = {"userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "10.00"}
     other = {**request, "idempotencyKey": "k2"}
-    invoke(local_aws, "AcquireLockFunction", {"userId": "u1", "executionId": "stale"})
+    invoke(local_aws, "AcquireLockFunction", lock_input("u1", "stale"))
     put = invoke(local_aws, "PutTransactionFunction", {"request": request, "executionId": "stale"})
     # The stale holder's lease runs out and a new execution takes the lock over.
     expire_lease(local_aws, "u1")
-    invoke(local_aws, "AcquireLockFunction", {"userId": "u1", "executionId": "new"})
+    invoke(local_aws, "AcquireLockFunction", lock_input("u1", "new"))
 
     update = invoke(
         local_aws,

@@ -9,6 +9,7 @@ import pytest
 from functions.domain import use_cases
 from functions.domain.errors import IdempotencyKeyReusedError, InsufficientFundsError
 from functions.domain.events import OutboxEvent
+from functions.domain.lock_wait import WaitPolicy
 from functions.domain.models import (
     LedgerEntry,
     Lock,
@@ -20,6 +21,25 @@ from functions.domain.models import (
 )
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+POLICY = WaitPolicy(budget_seconds=6)
+
+
+@dataclass
+class FakeClock:
+    """Time moves only when the code under test sleeps."""
+
+    time: float
+    slept: list[float] = field(default_factory=list)
+
+    def now(self):
+        return self.time
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.time += seconds
+
+    def jitter(self):
+        return 0.5
 
 
 @dataclass
@@ -28,9 +48,15 @@ class FakeAggregates:
     commits: list[LedgerEntry] = field(default_factory=list)
     reverts: list[tuple[LedgerEntry, LedgerEntry]] = field(default_factory=list)
 
-    def take_lock(self, user_id, owner, now, lease_until, default_balance):
+    def take_lock(self, user_id, owner, now, lease_until, default_balance, now_ms=None):
         balance = self.balances.setdefault(user_id, default_balance)
         return Lock(user_id, owner, balance, lease_until)
+
+    def read_lock(self, user_id):
+        return None
+
+    def claim_next(self, user_id, owner, since_ms, until_ms, now_ms):
+        return True
 
     def release_lock(self, user_id, owner):
         return True
@@ -71,8 +97,12 @@ def committed(req: TransactionRequest) -> Transaction:
 
 
 def test_acquire_lock_sets_the_lease_from_now():
-    lock = use_cases.acquire_lock(FakeAggregates(), "u1", "exec-1", 1000, 25, Decimal("100.00"))
+    clock = FakeClock(1000.5)
+    lock = use_cases.acquire_lock(FakeAggregates(), "u1", "exec-1", 25, Decimal("100.00"),
+                                  started_at=1000, remaining_seconds=4, policy=POLICY,
+                                  clock=clock)  # fmt: skip
     assert (lock.balance, lock.lease_until) == (Decimal("100.00"), 1025)
+    assert clock.slept == []
 
 
 def test_put_writes_a_pending_record_with_a_stable_id():
