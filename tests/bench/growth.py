@@ -48,7 +48,13 @@ class Server:
 
     def __init__(self, command: tuple[str, ...] = MAKE_RUN) -> None:
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by stop)
-        environment = {**os.environ, "PORT": "0", "HOST": "127.0.0.1", "PYTHONPATH": str(ROOT)}
+        environment = {
+            **os.environ,
+            "PORT": "0",
+            "AWS_PORT": "0",  # as make run, with its AWS endpoint on a free port, not 4566
+            "HOST": "127.0.0.1",
+            "PYTHONPATH": str(ROOT),
+        }
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
