@@ -38,7 +38,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -314,6 +315,8 @@ class LocalStreams:
 
     `trim(table, through_sequence_number)`, if given, is called once every poller of a table's
     stream has moved past a record, so the runtime can drop the records nobody will read again.
+    Where AWS keeps a record 24 hours whoever read it, a rewound poller here finds only what was
+    not trimmed yet: `keeping_read_records()` holds the trimming off for a test that rewinds.
     """
 
     def __init__(
@@ -325,11 +328,24 @@ class LocalStreams:
         self._trim = trim
         self._trim_lock = threading.Lock()
         self._trimmed: dict[str, int] = {}
+        self._keeping = 0
         for poller in pollers:
             poller.on_passed(functools.partial(self._passed, poller.source.table))
 
+    @contextmanager
+    def keeping_read_records(self) -> Iterator[None]:
+        """Trim no read record meanwhile (the runtime's cap on a stream's records still holds),
+        so that a poller moved back to TRIM_HORIZON reads them again, as on AWS within 24 h."""
+        with self._trim_lock:
+            self._keeping += 1
+        try:
+            yield
+        finally:
+            with self._trim_lock:
+                self._keeping -= 1
+
     def _passed(self, table: str, _sequence_number: str) -> None:
-        if self._trim is None:
+        if self._trim is None or self._keeping:
             return
         positions = [p.position for p in self.pollers if p.source.table == table]
         if any(position is None for position in positions):

@@ -84,7 +84,15 @@ def last_sequences(aws: Any, users: list[str]) -> dict[str, int]:
 
 
 def run(aws: Any, seed: int, operations: int, users: int = 4) -> tuple[list[str], Counter[str]]:
-    """`operations` requests through the saga with the consumer under fire; (problems, figures)."""
+    """`operations` requests through the saga with the consumer under fire; (problems, figures).
+
+    The stream keeps what the consumer read meanwhile, as AWS does for 24 hours, so that the
+    rewind replays every record (the runtime trims read records otherwise)."""
+    with aws.streams.keeping_read_records():
+        return _run(aws, seed, operations, users)
+
+
+def _run(aws: Any, seed: int, operations: int, users: int) -> tuple[list[str], Counter[str]]:
     rng = random.Random(seed)
     names = [f"projection-{seed}-{i}-{uuid.uuid4().hex[:4]}" for i in range(users)]
     figures: Counter[str] = Counter()
