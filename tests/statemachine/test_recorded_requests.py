@@ -1,8 +1,10 @@
 """The recorder on the real runtime: each DynamoDB request is its execution's, and costs none."""
 
+import json
 import time
 
 from infra.local.executions import history
+from infra.local.template import Template
 from tests.builders import execution_input
 
 TASK_FUNCTIONS = ["ValidateRequestFunction", "AcquireLockFunction", "PutTransactionFunction",
@@ -10,6 +12,9 @@ TASK_FUNCTIONS = ["ValidateRequestFunction", "AcquireLockFunction", "PutTransact
 
 
 def test_each_request_is_recorded_under_its_execution_and_invocation_and_none_is_added(local_aws):
+    # The stream consumers (the summaries projection) make requests of their own, outside any
+    # execution, whenever their poller passes a commit: paused, only the executions make any.
+    local_aws.streams.stop()
     other = local_aws.start_sync_execution(execution_input(user_id="u2"))
     before = sum(local_aws.dynamodb_requests.values())
 
@@ -42,13 +47,39 @@ def test_a_busy_lock_is_recorded_as_refused_conditional_checks(local_aws):
     response = local_aws.start_sync_execution(execution_input(user_id="u1"))
 
     assert response["error"] == "UserBusyError"
-    acquires = [i for i in local_aws.recorder.invocations(response["executionArn"])
+    arn = response["executionArn"]
+    acquires = [i for i in local_aws.recorder.invocations(arn)
                 if i.function == "AcquireLockFunction"]  # fmt: skip
-    assert len(acquires) == 5
+    assert len(acquires) == 1 + busy_retries()
     for invocation in acquires:
-        [call] = invocation.calls
-        assert call.status == 400
-        assert call.error["code"] == "ConditionalCheckFailedException"
-        [item] = call.items
-        assert item["before"] == item["after"]  # refused: nothing changed
+        # The attempt: one conditional write, refused, that changed nothing.
+        take, *polls = invocation.calls
+        assert take.operation == "UpdateItem"
+        assert take.status == 400
+        assert take.error["code"] == "ConditionalCheckFailedException"
+        [item] = take.items
+        assert item["before"] == item["after"]
         assert item["after"]["lockOwner"] == {"S": "other"}
+        # Then the wait: consistent reads of the row, and one write, taking the place next in
+        # line (the lock never looks free, so there is no second attempt to take it).
+        assert [call.status for call in polls] == [200] * len(polls)
+        reads = [call for call in polls if call.operation == "GetItem"]
+        claims = [call for call in polls if call.operation != "GetItem"]
+        assert reads and polls[-1].operation == "GetItem"
+        assert all(call.request["ConsistentRead"] is True for call in reads)
+        assert all(call.items[0]["before"] == call.items[0]["after"] for call in reads)
+        [claim] = claims
+        assert claim.operation == "UpdateItem"
+        assert claim.request["UpdateExpression"].startswith("SET nextOwner = :owner")
+        [item] = claim.items
+        assert item["after"]["nextOwner"] == {"S": arn}
+        assert item["after"]["lockOwner"] == {"S": "other"}
+        assert all(call.items[0]["after"]["lockOwner"] == {"S": "other"} for call in polls)
+
+
+def busy_retries() -> int:
+    """How often the ASL retries AcquireLock's UserBusyError."""
+    definition = json.loads(Template.load().state_machines["TransactionStateMachine"].definition)
+    [retrier] = [r for r in definition["States"]["AcquireLock"]["Retry"]
+                 if r["ErrorEquals"] == ["UserBusyError"]]  # fmt: skip
+    return retrier["MaxAttempts"]
