@@ -126,7 +126,8 @@ def test_an_http_server_that_does_not_answer_is_an_error(monkeypatch):
 
 def test_a_saga_that_does_not_commit_in_the_overhead_phase_is_an_error(monkeypatch):
     monkeypatch.setattr(counts, "direct_transaction", lambda job: None)
-    runtime = SimpleNamespace(dynamodb_requests={})
+    # The overhead phase pauses the runtime's stream consumers while it counts.
+    runtime = SimpleNamespace(dynamodb_requests={}, streams=SimpleNamespace(stop=list, start=list))
 
     def busy(job: Job) -> Outcome:
         return Outcome(429, 0.0)
