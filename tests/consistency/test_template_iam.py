@@ -399,7 +399,7 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     )
     lock = recorder.run("AcquireLockFunction", lock_input("u1", owner))
     # Another execution waits in line for a while (polls, takes its place), then gives up.
-    waiting = lock_input("u1", f"{owner}-2", time.time() - get_settings().lock_wait_seconds + 0.3)
+    waiting = lock_input("u1", f"{owner}-2", time.time() - get_settings().lock_wait_seconds + 2)
     with pytest.raises(UserBusyError):
         recorder.run("AcquireLockFunction", waiting)
     put = recorder.run("PutTransactionFunction", {"request": request, "executionId": owner})

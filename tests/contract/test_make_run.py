@@ -43,6 +43,11 @@ def test_local_api_process_serves_logs_and_stops_cleanly():
         )  # fmt: skip
         # The request's line and the published event's, in either order.
         lines = [process.stdout.readline() for _ in range(2)]
+        while len(lines) < 20 and not (
+            any("POST /transactions" in line for line in lines)
+            and any("published TransactionCommitted" in line for line in lines)
+        ):
+            lines.append(process.stdout.readline())  # other lines (the consumers') came between
         [log_line] = [line for line in lines if "POST /transactions" in line]
         [published] = [line for line in lines if "published TransactionCommitted" in line]
         assert posted.json()["transactionId"] in published
