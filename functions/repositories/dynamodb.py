@@ -59,3 +59,19 @@ def failed_conditions(error: ClientError) -> list[dict[str, Any] | None]:
     if "ConditionalCheckFailed" not in codes:
         raise error
     return [r if r.get("Code") == "ConditionalCheckFailed" else None for r in reasons]
+
+
+def user_ids(client: Any, table_name: str) -> set[str]:
+    """Every userId in a table keyed by userId (a consistent, paginated Scan of the keys)."""
+    users: set[str] = set()
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "ConsistentRead": True,
+        "ProjectionExpression": "userId",
+    }
+    while True:
+        page = client.scan(**kwargs)
+        users.update(item["userId"]["S"] for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return users
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -89,18 +89,7 @@ class LedgerRepository:
 
     def user_ids(self) -> set[str]:
         """Every user with at least one entry (a consistent Scan of the keys)."""
-        users: set[str] = set()
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "ConsistentRead": True,
-            "ProjectionExpression": "userId",
-        }
-        while True:
-            page = self._client.scan(**kwargs)
-            users.update(item["userId"]["S"] for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return users
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return dynamodb.user_ids(self._client, self._table)
 
     def _query(self, wanted: int | None = None, **request: Any) -> list[dict[str, Any]]:
         """The items of a consistent Query, page after page (a page stops at 1 MB), until

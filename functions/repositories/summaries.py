@@ -171,18 +171,7 @@ class SummariesRepository:
         return ProjectedState(last, summaries)
 
     def user_ids(self) -> set[str]:
-        users: set[str] = set()
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "ConsistentRead": True,
-            "ProjectionExpression": "userId",
-        }
-        while True:
-            page = self._client.scan(**kwargs)
-            users.update(item["userId"]["S"] for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return users
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return dynamodb.user_ids(self._client, self._table)
 
     def replace(self, user_id: str, expected: ProjectedState, found: ProjectedState) -> bool:
         """Make the user's projection `expected`, if it is still `found`; False if the consumer
