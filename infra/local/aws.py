@@ -41,7 +41,7 @@ from moto.stepfunctions.responses import get_backend
 from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
 from infra.local import dynamodb as local_dynamodb
-from infra.local import dynamodb_streams, executions, stepfunctions
+from infra.local import dynamodb_streams, eventbridge, executions, stepfunctions
 from infra.local.eventbridge import LocalEventBridge
 from infra.local.lambdas import LocalLambdas
 from infra.local.recorder import Recorder
@@ -81,8 +81,12 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
                 )
             else:
                 response = send()
-            runtime.stream_retention.apply()
-            return response
+            written = local_dynamodb.written_tables(operation, request.body)
+            if written:
+                runtime.stream_retention.apply()
+        if written:
+            runtime.streams.written(written)
+        return response
     if service == "eventbridge" and operation == "PutEvents":
         return runtime.eventbridge.put_events(
             request, lambda r: botocore_stubber(event_name=event_name, request=r)
@@ -167,6 +171,7 @@ class LocalAws:
         *,
         executions_kept: int | None = None,
         stream_records_kept: int | None = None,
+        events_kept: int | None = None,
     ) -> None:
         self.template = template or Template.load(TEMPLATE_PATH, REGION)
         self.lambdas = LocalLambdas(self.template.functions, REGION)
@@ -182,7 +187,10 @@ class LocalAws:
             REGION,
         )
         self.dynamodb_requests: dict[str, int] = {}
-        self.eventbridge = LocalEventBridge(self.template.event_buses)
+        self.eventbridge = LocalEventBridge(
+            self.template.event_buses,
+            events_kept or _setting("LOCAL_EVENTS_KEPT", eventbridge.EVENTS_KEPT),
+        )
         self.streams = LocalStreams([])
         self.recorder = Recorder(self.execution_retention.kept)  # what the retained ones need
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
@@ -356,10 +364,11 @@ class _Untracked(list[Any]):
 def _track_no_model_instances() -> None:
     """moto appends every model object it creates (each item, item copy, stream record, state
     machine copy of each execution) to a list of its class, for its server's dashboard, until the
-    mock is reset: a long `make run` kept them all. The runtime has no dashboard; the lists of
-    the services it stands in for keep nothing (the mock's start resets them, hence here)."""
-    for service in ("dynamodb", "dynamodbstreams", "stepfunctions"):
-        for model in model_data[service].values():
+    mock is reset: a long `make run` kept them all (each SQS message the bus delivered to its tap,
+    too). The runtime has no dashboard; no service's list keeps anything (the mock's start resets
+    them, hence here)."""
+    for models in model_data.values():
+        for model in models.values():
             model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -134,3 +135,23 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = _with_undo_log(  # type: ignore[method-assign,assignment]
         DynamoDBBackend.transact_write_items
     )
+
+
+def written_tables(operation: str, body: bytes | str | None) -> list[str]:
+    """The tables a DynamoDB request writes to, from its JSON body ([] for a read)."""
+    if operation not in _WRITES or not body:
+        return []
+    request = json.loads(body)
+    if operation == "TransactWriteItems":
+        return [
+            action["TableName"]
+            for entry in request.get("TransactItems", [])
+            for action in entry.values()
+            if isinstance(action, dict) and "TableName" in action
+        ]
+    if operation == "BatchWriteItem":
+        return list(request.get("RequestItems", {}))
+    return [request["TableName"]] if "TableName" in request else []
+
+
+_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})

@@ -28,7 +28,9 @@ The interface, for the local stream consumers (infra/local/streams.py):
         than `kept` records behind sees TrimmedDataAccessException.
 
     Shard iterators expire 15 minutes after they are handed out, as on AWS
-    (ExpiredIteratorException), and are then forgotten.
+    (ExpiredIteratorException), and are then forgotten; so is every iterator older than the
+    newest SHARD_ITERATORS_KEPT (1,000) handed out, which AWS would still honour (a known gap:
+    a reader holding an old iterator while many newer ones are handed out must reopen one).
 
 Proven by tests/integration/test_local_dynamodb_streams.py.
 """
@@ -48,6 +50,9 @@ from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
 STREAM_RECORDS_KEPT = 10_000
 ITERATOR_LIFETIME_SECONDS = 15 * 60
+# Beyond it the oldest iterators are forgotten early: each GetRecords hands out one more, and
+# 15 minutes of a busy runtime's polls kept tens of thousands (a consumer reads on with the newest).
+SHARD_ITERATORS_KEPT = 1000
 _ISSUED = "local_issued_at"
 _clock = time.monotonic
 _patched_marker = "local_trimmed"
@@ -133,11 +138,13 @@ def _refusing_trimmed(get: Callable[[StreamShard, int, int], Any]) -> Callable[.
 
 
 def _forget_expired(iterators: dict[str, ShardIterator], now: float) -> None:
-    # Insertion order is issue order: the expired ones are at the front.
-    for arn in list(iterators):
-        if now - getattr(iterators[arn], _ISSUED, now) < ITERATOR_LIFETIME_SECONDS:
+    # Insertion order is issue order: the expired ones, and the oldest, are at the front.
+    while iterators:
+        oldest = next(iter(iterators))
+        expired = now - getattr(iterators[oldest], _ISSUED, now) >= ITERATOR_LIFETIME_SECONDS
+        if not expired and len(iterators) <= SHARD_ITERATORS_KEPT:
             return
-        del iterators[arn]
+        del iterators[oldest]
 
 
 def _stamped(get_shard_iterator: Callable[..., ShardIterator]) -> Callable[..., ShardIterator]:

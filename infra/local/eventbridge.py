@@ -2,9 +2,15 @@
 faults.
 
 Each bus of the template is created under its logical id, with a rule (`<Bus>Tap`) delivering
-every event that has a source to an SQS queue of the same name: tests and users read what was
-published from it (`published()`), as a consumer subscribed to the bus would. Every event the
-bus accepts is logged (logger `local_events`), which is how `make run` shows them.
+every event that has a source to an SQS queue of the same name, as a consumer subscribed to the
+bus would be. Every event the bus accepts is logged (logger `local_events`), which is how
+`make run` shows them; tests read them with `published()`.
+
+The tap is emptied after each delivery into a record of the newest `kept` events (the runtime's
+LOCAL_EVENTS_KEPT, 10,000 by default): in `make run` nobody reads the queue, and moto's
+SendMessage builds every attribute of the queue, ApproximateNumberOfMessages included (a pass
+over every message), to read one, so a queue that only grows made each event slower than the
+last and the process larger (issue 11). `published()` answers from that record.
 
 PutEvents goes through `put_events` (the runtime's request routing sends it here): it can be
 made to refuse some entries, answering as EventBridge does on a partial failure (HTTP 200,
@@ -18,13 +24,19 @@ import json
 import logging
 import random
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto.core.botocore_stubber import MockRawResponse
+from moto.sqs.models import sqs_backends
+
+from infra.local.template import ACCOUNT_ID
 
 log = logging.getLogger("local_events")
+
+EVENTS_KEPT = 10_000
 
 
 def tap_name(bus: str) -> str:
@@ -32,18 +44,22 @@ def tap_name(bus: str) -> str:
 
 
 class LocalEventBridge:
-    def __init__(self, buses: tuple[str, ...]) -> None:
+    def __init__(self, buses: tuple[str, ...], kept: int = EVENTS_KEPT) -> None:
+        if kept < 1:
+            raise ValueError(f"at least one published event must be kept, not {kept}")
         self.buses = buses
+        self.kept = kept
         self._lock = threading.Lock()
         self._delivery_lock = threading.Lock()
         self._refuse_next = 0
         self._refusal_rate = 0.0
         self._random = random.Random(0)
-        self._published: dict[str, list[dict[str, Any]]] = {}
+        self._published: dict[str, deque[dict[str, Any]]] = {}
         self.refused = 0  # entries refused so far
         self._events: Any = None
         self._sqs: Any = None
         self._tap_urls: dict[str, str] = {}
+        self._tap_queues: dict[str, Any] = {}
 
     def start(self, events: Any, sqs: Any, region: str) -> None:
         self._events, self._sqs = events, sqs
@@ -62,7 +78,8 @@ class LocalEventBridge:
                 Rule=tap_name(bus), EventBusName=bus, Targets=[{"Id": "tap", "Arn": queue_arn}]
             )
             self._tap_urls[bus_arn] = self._tap_urls[bus] = url
-            self._published[url] = []
+            self._published[url] = deque(maxlen=self.kept)
+            self._tap_queues[url] = sqs_backends[ACCOUNT_ID][region].queues[tap_name(bus)]
 
     def refuse_entries(self, count: int) -> None:
         """Refuse the next `count` entries PutEvents receives (across requests)."""
@@ -97,6 +114,8 @@ class LocalEventBridge:
             request.headers["Content-Length"] = str(len(request.body))
             with self._delivery_lock:  # moto's SQS, which feeds the tap, is not thread-safe
                 response = deliver(request)
+                for url in set(self._tap_urls.values()):
+                    self._empty_tap(url)
             if response.status_code != 200:
                 return response
             answers = json.loads(response.content)["Entries"]
@@ -119,16 +138,28 @@ class LocalEventBridge:
         return AWSResponse(request.url, 200, headers, MockRawResponse(payload))  # type: ignore[arg-type]
 
     def published(self, bus: str | None = None) -> list[dict[str, Any]]:
-        """Every event delivered to the tap of `bus` (the only one, by default) so far, in the
-        order received; each is the JSON EventBridge delivers to an SQS target."""
+        """The newest `kept` events delivered to the tap of `bus` (the only one, by default), in
+        the order received; each is the JSON EventBridge delivers to an SQS target."""
         url = self._tap_urls[bus or self.buses[0]]
         with self._delivery_lock:
-            while True:
-                messages = self._sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-                ).get("Messages", [])
-                if not messages:
-                    return list(self._published[url])
-                for message in messages:
-                    self._published[url].append(json.loads(message["Body"]))
-                    self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            self._empty_tap(url)
+            return list(self._published[url])
+
+    def _empty_tap(self, url: str) -> None:
+        """Move what the tap queue holds into the record (with the delivery lock held)."""
+        while True:
+            messages = self._sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return
+            self._published[url].extend(json.loads(message["Body"]) for message in messages)
+            self._sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": message["ReceiptHandle"]}
+                    for n, message in enumerate(messages)
+                ],
+            )
+            # moto remembers every receipt handle it deleted, to let a second delete pass.
+            self._tap_queues[url].deleted_messages.clear()

@@ -2,8 +2,10 @@
 
 What moto 5.2.5 does: every execution stays in its state machine's list for the life of the
 process, with the interpreter's whole environment (states, components, the event history); two
-threads per execution stay in a module-level list (`TMP_THREADS`); and starting or describing an
-execution searches that list from the start.
+threads per execution stay in a module-level list (`TMP_THREADS`); starting or describing an
+execution searches that list from the start; and every Lambda task state builds a new boto3
+client (`boto_client_for`), a fifth of the runtime's CPU in a profile of `make run`, through
+boto3's default session, which is not safe to share between the threads that do it at once.
 
 Why that is wrong for us: `make run` is a long-lived process, so memory and the time of each
 request grow with every transaction (issue 11).
@@ -13,7 +15,8 @@ only the most recent `kept` executions are retained (older finished ones are for
 DescribeExecution and GetExecutionHistory answer ExecutionDoesNotExist for them, as AWS does for
 an Express execution, which it never keeps); an index by the `requestId` in each retained
 execution's input answers the request-id lookup without a scan; finished threads leave
-`TMP_THREADS`.
+`TMP_THREADS`; a task's Lambda client is built once per region and reused (boto3 clients are
+thread-safe).
 
 Proven by tests/statemachine/test_retention.py.
 """
@@ -26,8 +29,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from botocore.client import BaseClient
+from moto.core.models import botocore_stubber
 from moto.stepfunctions.parser import utils as parser_utils
 from moto.stepfunctions.parser.api import GetExecutionHistoryOutput, HistoryEventList
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
     Execution,
@@ -142,10 +148,29 @@ def _admitted(start_execution: Callable[..., Execution]) -> Callable[..., Execut
     return start_execution_admitted
 
 
+def _built_once(boto_client_for: Callable[..., BaseClient]) -> Callable[..., BaseClient]:
+    clients: dict[tuple[str, str, bool], BaseClient] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(boto_client_for)
+    def boto_client_built_once(
+        region: str, service: str, state_credentials: Any = None
+    ) -> BaseClient:
+        # The task's credentials are moto's placeholders ("ak"/"sk"), the same for every call.
+        with lock:
+            key = (region, service, botocore_stubber.enabled)  # moto in-process, or a server
+            if key not in clients:
+                clients[key] = boto_client_for(region, service, state_credentials)
+            return clients[key]
+
+    return boto_client_built_once
+
+
 def install() -> None:
     """Patch moto once per process (calling it again is a no-op)."""
     if getattr(StepFunctionsParserBackend.start_execution, _patched_marker, False):
         return
+    lambda_eval_utils.boto_client_for = _built_once(lambda_eval_utils.boto_client_for)
     BaseExecutionWorkerCommunication.terminated = _released_when_terminated(  # type: ignore[method-assign,assignment]
         BaseExecutionWorkerCommunication.terminated
     )

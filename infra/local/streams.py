@@ -21,9 +21,14 @@ hold a test forever; a stream has one shard and one poller; MaximumRecordAgeInSe
 ParallelizationFactor and batching windows are not modelled. moto's own Lambda event source
 mappings are never created: they try Docker on every write and drop the records.
 
-moto traps handled here: a fresh shard iterator is opened from the saved position at every
-poll (a cancelled transaction replaces moto's table object, and an iterator opened before it
-would read rolled-back records); ApproximateCreationDateTime comes back as a datetime and is
+A poller sleeps until its table is written (the runtime's request routing calls `written`),
+or IDLE_POLL_SECONDS pass, instead of polling on a timer: a poll is two moto requests that take
+the DynamoDB lock, and twenty of them a second per poller took CPU from the requests themselves
+and, each registering a shard iterator kept 15 minutes, grew the process (issue 11). It reads on
+with the NextShardIterator of its last GetRecords, as Lambda does, and opens a fresh iterator
+from its position only when it has none or its position was moved.
+
+moto traps handled here: ApproximateCreationDateTime comes back as a datetime and is
 turned into epoch seconds, as Lambda sends it. Not handled: moto emits two INSERTs for an
 UpdateItem that creates an item (the first with the keys only); the tables streamed here are
 only written with PutItem.
@@ -38,7 +43,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,7 +57,8 @@ from infra.local.template import ACCOUNT_ID, StreamSource
 log = logging.getLogger("local_streams")
 
 DEFAULT_MAX_RETRIES = 100
-POLL_INTERVAL_SECONDS = 0.05
+IDLE_POLL_SECONDS = 1.0  # a poll nobody woke, in case a write reached moto another way
+RECORDS_PER_READ = 1000  # GetRecords' Limit
 
 
 def local_max_retries() -> int:
@@ -139,6 +145,8 @@ class StreamPoller:
         self.failed_batches = 0  # batches sent to the on-failure destination
         self._consumers: list[Callable[[str], None]] = []
         self._shard_id: str | None = None
+        # NextShardIterator of the last read, and the position it continues from.
+        self._next: tuple[str | None, str] | None = None
         if source.starting_position == "LATEST":
             self.position = self._latest_sequence_number()
 
@@ -163,7 +171,11 @@ class StreamPoller:
         try:
             return self._read_from_position()
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TrimmedDataAccessException":
+            code = error.response.get("Error", {}).get("Code")
+            if code == "ExpiredIteratorException":
+                # Nothing was written for 15 minutes: open a fresh iterator from the position.
+                return self._read_from_position()
+            if code != "TrimmedDataAccessException":
                 raise
             # Records were dropped before this poller read them (the runtime's bound on what a
             # stream keeps): as past a stream's retention on AWS, read on from the oldest kept.
@@ -172,19 +184,36 @@ class StreamPoller:
             return self._read_from_position()
 
     def _read_from_position(self) -> list[dict[str, Any]]:
+        iterator: str | None = None
+        if self._next is not None and self._next[0] == self.position:
+            iterator = self._next[1]
+        else:
+            iterator = self._open_iterator()
+        self._next = None
+        if iterator is None:
+            return []
+        answer = self._streams.get_records(ShardIterator=iterator, Limit=RECORDS_PER_READ)
+        records = list(answer["Records"])
+        if "NextShardIterator" in answer:
+            position = records[-1]["dynamodb"]["SequenceNumber"] if records else self.position
+            self._next = (position, answer["NextShardIterator"])
+        return records
+
+    def _open_iterator(self) -> str | None:
         if self._shard_id is None:
             description = self._streams.describe_stream(StreamArn=self.stream_arn)
             shards = description["StreamDescription"]["Shards"]
             if not shards:
-                return []
+                return None
             self._shard_id = shards[0]["ShardId"]
         kwargs: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
         if self.position is not None:
             kwargs = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.position}
-        iterator = self._streams.get_shard_iterator(
-            StreamArn=self.stream_arn, ShardId=self._shard_id, **kwargs
-        )["ShardIterator"]
-        return list(self._streams.get_records(ShardIterator=iterator, Limit=1000)["Records"])
+        return str(
+            self._streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=self._shard_id, **kwargs
+            )["ShardIterator"]
+        )
 
     def _latest_sequence_number(self) -> str | None:
         records = self._read()
@@ -329,6 +358,7 @@ class LocalStreams:
         self._trim_lock = threading.Lock()
         self._trimmed: dict[str, int] = {}
         self._keeping = 0
+        self._wakes = {id(poller): threading.Event() for poller in pollers}
         for poller in pollers:
             poller.on_passed(functools.partial(self._passed, poller.source.table))
 
@@ -357,6 +387,13 @@ class LocalStreams:
             self._trimmed[table] = through
         self._trim(table, str(through))
 
+    def written(self, tables: Iterable[str]) -> None:
+        """Wake the pollers of these tables' streams (the runtime calls it after each write)."""
+        names = set(tables)
+        for poller in self.pollers:
+            if poller.source.table in names:
+                self._wakes[id(poller)].set()
+
     def start(self) -> None:
         self._stop.clear()
         for poller in self.pollers:
@@ -372,18 +409,22 @@ class LocalStreams:
     def stop(self) -> None:
         """Stop polling in the background (drain() still consumes the streams)."""
         self._stop.set()
+        for wake in self._wakes.values():
+            wake.set()
         for thread in self._threads:
             thread.join()
         self._threads.clear()
 
     def _run(self, poller: StreamPoller) -> None:
+        wake = self._wakes[id(poller)]
         while not self._stop.is_set():
+            wake.clear()  # before the read: a write during it wakes the next wait at once
             try:
-                if poller.poll_once():
-                    continue
+                if poller.poll_once() >= RECORDS_PER_READ:
+                    continue  # more may be waiting
             except Exception:  # a broken poll must not end the thread; the next one retries
                 log.exception("%s: poll failed", poller.source.function)
-            self._stop.wait(POLL_INTERVAL_SECONDS)
+            wake.wait(IDLE_POLL_SECONDS)
 
     def drain(self, timeout_seconds: float = 60.0) -> None:
         """Return once every stream has been consumed up to its end (a consumer that writes to

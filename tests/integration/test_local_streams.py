@@ -3,6 +3,7 @@ outbox's events reach the bus through the same path as on AWS, and nothing is lo
 forwarder or PutEvents fails."""
 
 import json
+import time
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
@@ -293,3 +294,106 @@ def test_records_every_consumer_has_read_are_trimmed_from_the_stream(local_aws):
 
     assert outbox._streams.get_records(ShardIterator=iterator)["Records"] == []
     assert int(shard["SequenceNumberRange"]["StartingSequenceNumber"]) > int(outbox.position)
+
+
+class CountingStreams:
+    """The poller's DynamoDB Streams client, counting the requests it sends."""
+
+    def __init__(self, client):
+        self._client = client
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+
+        def counted(**kwargs):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return method(**kwargs)
+
+        return counted
+
+
+def test_a_poller_reads_on_with_the_next_iterator_instead_of_opening_one_per_poll(local_aws):
+    local_aws.streams.stop()
+    outbox = poller(local_aws)
+    outbox.poll_once()
+    counting = CountingStreams(outbox._streams)
+    outbox._streams = counting
+
+    for n in range(5):
+        commit(local_aws, key=f"k{n}")
+        assert outbox.poll_once() == 1
+
+    assert counting.calls == {"get_records": 5}
+    assert len(local_aws.eventbridge.published()) == 5
+
+
+def test_a_poller_moved_to_another_position_opens_an_iterator_there(local_aws):
+    local_aws.streams.stop()
+    outbox = poller(local_aws)
+    commit(local_aws)
+    assert outbox.poll_once() == 1
+
+    outbox.position = None  # moved back to TRIM_HORIZON (a rewind)
+    with local_aws.streams.keeping_read_records():
+        commit(local_aws, key="k2")
+        assert outbox.poll_once() == 1  # only the new one: the first was trimmed once read
+
+
+def test_an_idle_pollers_expired_iterator_is_replaced(local_aws, monkeypatch):
+    from infra.local import dynamodb_streams
+
+    local_aws.streams.stop()
+    outbox = poller(local_aws)
+    outbox.poll_once()
+    now = [dynamodb_streams._clock()]
+    monkeypatch.setattr(dynamodb_streams, "_clock", lambda: now[0])
+    outbox.poll_once()  # its next iterator is stamped now
+    now[0] += dynamodb_streams.ITERATOR_LIFETIME_SECONDS + 1  # nothing written for 15 minutes
+
+    commit(local_aws)
+
+    assert outbox.poll_once() == 1
+    assert len(local_aws.eventbridge.published()) == 1
+
+
+def test_a_write_wakes_the_pollers_of_its_table_and_no_other_request_does(local_aws, monkeypatch):
+    from infra.local import streams
+
+    local_aws.streams.stop()
+    monkeypatch.setattr(streams, "IDLE_POLL_SECONDS", 3600.0)  # only a write can wake them
+    counting = {}
+    for each in local_aws.streams.pollers:
+        counting[each.source.function] = each._streams = CountingStreams(each._streams)
+    local_aws.streams.start()
+    commit(local_aws)
+
+    deadline = time.monotonic() + 30
+    while not local_aws.eventbridge.published() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(local_aws.eventbridge.published()) == 1  # woken, not left for the hour
+    reads = {name: dict(c.calls) for name, c in counting.items()}
+    local_aws.dynamodb.get_item(TableName="OutboxTable", Key={"eventId": {"S": "nothing"}})
+    local_aws.dynamodb.put_item(TableName="AggregatesTable", Item={"userId": {"S": "other"}})
+    time.sleep(0.3)  # would be several polls each at the old 20 a second
+
+    assert {name: dict(c.calls) for name, c in counting.items()} == reads
+
+
+def test_the_tap_keeps_no_message_and_the_newest_events():
+    from moto.sqs.models import sqs_backends
+
+    from infra.local.aws import LocalAws
+    from infra.local.template import ACCOUNT_ID
+
+    with LocalAws(events_kept=3) as aws:
+        for n in range(5):
+            commit(aws, key=f"k{n}")
+        aws.drain_streams()
+        [tap] = [q for q in sqs_backends[ACCOUNT_ID]["us-east-1"].queues.values()
+                 if q.name.endswith("Tap")]  # fmt: skip
+
+        assert tap._messages == []  # a SendMessage to it costs no pass over what it held
+        assert tap.deleted_messages == set()
+        published = [e["detail"]["idempotencyKey"] for e in aws.eventbridge.published()]
+        assert published == ["k2", "k3", "k4"]

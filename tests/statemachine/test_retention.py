@@ -13,6 +13,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models.table import StreamRecord
+from moto.sqs.models import Message
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser import utils as parser_utils
 from moto.stepfunctions.responses import get_backend
@@ -99,9 +100,12 @@ def test_nothing_else_keeps_the_copies_an_execution_made(aws):
 
     before = state_machines()
     run(aws, 2 * KEPT + 1)
+    aws.drain_streams()
 
     assert state_machines() - before <= KEPT  # the copy each retained execution runs on
     assert StreamRecord.instances_tracked == []  # type: ignore[attr-defined]
+    # every execution published an event: the SQS message moto delivered to the bus's tap
+    assert Message.instances_tracked == []  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many", "1.5"])
@@ -120,3 +124,21 @@ def test_the_retention_setting_is_read_from_the_environment(monkeypatch):
     assert LocalAws().execution_retention.kept == 7
     monkeypatch.delenv("LOCAL_EXECUTIONS_KEPT")
     assert LocalAws().execution_retention.kept == 1000
+
+
+def test_a_task_state_reuses_its_lambda_client(aws, monkeypatch):
+    """moto builds a boto3 client for every Lambda task through the shared default session."""
+    import boto3
+
+    built = []
+    original = boto3.client
+
+    def counting_client(*args, **kwargs):
+        built.append(kwargs.get("service_name"))
+        return original(*args, **kwargs)
+
+    run(aws, 1)  # the first task builds the client
+    monkeypatch.setattr(boto3, "client", counting_client)
+    run(aws, 3)  # five Lambda tasks each
+
+    assert "lambda" not in built
