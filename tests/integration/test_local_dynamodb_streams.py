@@ -16,12 +16,13 @@ from infra.local import dynamodb_streams
 from infra.local.aws import REGION, LocalAws
 from infra.local.template import ACCOUNT_ID
 
-TABLE = "TransactionsTable"
+TABLE = "OutboxTable"  # the runtime's pollers are stopped: nothing else reads or trims it
 
 
 @pytest.fixture
 def aws():
     with LocalAws(stream_records_kept=1000) as runtime:
+        runtime.streams.stop()
         yield runtime
 
 
@@ -37,7 +38,7 @@ class Stream:
         for n in range(start, start + count):
             self.aws.dynamodb.put_item(
                 TableName=TABLE,
-                Item={"userId": {"S": "u"}, "idempotencyKey": {"S": f"k{n}"}},
+                Item={"eventId": {"S": f"k{n}"}},
             )
 
     def iterator(self, kind: str, sequence_number: str | None = None) -> str:
@@ -49,7 +50,7 @@ class Stream:
     def read(self, iterator: str) -> list[str]:
         """The keys of the records from `iterator` on, as sequence numbers and keys."""
         records = self.client.get_records(ShardIterator=iterator)["Records"]
-        return [r["dynamodb"]["Keys"]["idempotencyKey"]["S"] for r in records]
+        return [r["dynamodb"]["Keys"]["eventId"]["S"] for r in records]
 
     def records(self) -> list[dict[str, Any]]:
         return self.client.get_records(ShardIterator=self.iterator("TRIM_HORIZON"))["Records"]
@@ -120,18 +121,18 @@ def test_trim_without_a_runtime_is_refused():
 
 def test_a_stream_nobody_reads_keeps_at_most_its_bound():
     with LocalAws(stream_records_kept=10) as aws:
+        aws.streams.stop()
         stream = Stream(aws)
         stream.write(35)
 
         records = stream.records()
         assert 10 <= len(records) <= 11  # dropped a tenth of the bound at a time
-        keys = [r["dynamodb"]["Keys"]["idempotencyKey"]["S"] for r in records]
+        keys = [r["dynamodb"]["Keys"]["eventId"]["S"] for r in records]
         assert keys == [f"k{n}" for n in range(35 - len(records), 35)]
         assert sequence_numbers(records) == sorted(sequence_numbers(records), key=int)
 
 
 def test_an_expired_iterator_answers_expired_and_is_forgotten(aws, monkeypatch):
-    aws.streams.stop()  # the runtime's own pollers would issue iterators of their own meanwhile
     stream = Stream(aws)
     stream.write(1)
     # From the real clock on: the iterators issued before the patch are older, not newer.
@@ -158,10 +159,25 @@ def test_a_cancelled_transaction_leaves_no_stream_record(aws):
         aws.dynamodb.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": TABLE,
-                         "Item": {"userId": {"S": "u"}, "idempotencyKey": {"S": "new"}}}},
+                         "Item": {"eventId": {"S": "new"}}}},
                 {"ConditionCheck": {"TableName": "AggregatesTable", "Key": {"userId": {"S": "u"}},
                                     "ConditionExpression": "attribute_exists(userId)"}},
             ]
         )  # fmt: skip
 
     assert stream.records() == before
+
+
+def test_only_the_newest_iterators_are_kept(aws, monkeypatch):
+    monkeypatch.setattr(dynamodb_streams, "SHARD_ITERATORS_KEPT", 10)
+    stream = Stream(aws)
+    stream.write(1)
+    first = stream.iterator("TRIM_HORIZON")
+    for _ in range(15):
+        stream.iterator("LATEST")
+
+    assert len(dynamodbstreams_backends[ACCOUNT_ID][REGION].shard_iterators) <= 10
+    with pytest.raises(ClientError) as raised:
+        stream.client.get_records(ShardIterator=first)
+    assert raised.value.response["Error"]["Code"] == "ExpiredIteratorException"
+    assert stream.read(stream.iterator("TRIM_HORIZON")) == ["k0"]  # a fresh one reads
