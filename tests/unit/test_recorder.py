@@ -1,6 +1,7 @@
 """The recorder: attributes DynamoDB requests to the invocation that made them, and is bounded."""
 
 import json
+import sys
 from dataclasses import dataclass
 
 from infra.local.recorder import HttpExchange, Recorder
@@ -119,3 +120,40 @@ def test_an_execution_touched_again_is_the_newest():
 
     assert len(recorder.invocations("exec-0")) == 2
     assert recorder.invocations("exec-1") == []
+
+
+def deep_size(value, seen=None):
+    """Bytes held by `value` and everything it references (strings, containers, slots)."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    size = sys.getsizeof(value)
+    if isinstance(value, dict):
+        size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        size += sum(deep_size(v, seen) for v in value)
+    for name in getattr(type(value), "__slots__", ()):
+        size += deep_size(getattr(value, name, None), seen)
+    if hasattr(value, "__dict__"):
+        size += deep_size(vars(value), seen)
+    return size
+
+
+def test_a_recorded_call_is_kept_as_text_not_as_parsed_items():
+    recorder, table = Recorder(), Table()
+    item = {"userId": {"S": "u1"}, **{f"attribute{n}": {"N": str(n)} for n in range(20)}}
+
+    def send():
+        table.items[("Aggregates", "u1")] = item
+        return FakeResponse(200, json.dumps({"Attributes": item}).encode())
+
+    with recorder.invocation("AcquireLockFunction", payload("exec-1")):
+        recorder.dynamodb_request("UpdateItem", update(), send, table.read)
+
+    [call] = recorder.invocations("exec-1")[0].calls
+    text = len(json.dumps([call.request, call.response, call.items]))
+    assert deep_size(call) < 2 * text  # parsed, the same call held about ten times its text
+    assert call.response == {"Attributes": item}
+    call.items[0]["after"] = None  # what a reader gets is its own copy
+    assert call.items[0]["after"] == item
