@@ -3,6 +3,7 @@
 import json
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -124,3 +125,22 @@ def outbox_stream_event() -> dict[str, Any]:
     """A Lambda DynamoDB stream event of the outbox, in the shape Lambda delivers (AWS's
     documented sample event): an INSERT of an event, and a REMOVE of one expiring by TTL."""
     return json.loads((EVENTS / "dynamodb_stream_outbox.json").read_text())
+
+
+@dataclass
+class FakeClock:
+    """Time moves only when the code under test sleeps; `jitter()` answers `jitter_value`."""
+
+    time: float
+    jitter_value: float = 0.5
+    slept: list[float] = field(default_factory=list)
+
+    def now(self) -> float:
+        return self.time
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.time += seconds
+
+    def jitter(self) -> float:
+        return self.jitter_value

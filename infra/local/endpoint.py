@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from werkzeug.wrappers import Request, Response
 from infra.local import aws, executions, teststate
 from infra.local.aws import REGION, LocalAws
 from infra.local.lambda_api import LambdaApi, is_lambda_request
+from infra.local.server import in_thread
 from infra.local.template import ACCOUNT_ID
 
 log = logging.getLogger("local_aws_endpoint")
@@ -227,11 +227,5 @@ def serving_endpoint(
 ) -> Iterator[str]:
     """Serve `runtime` in a background thread; yields the endpoint URL (port 0: a free one)."""
     server = create_endpoint_server(runtime, host, port, is_lambda_only=is_lambda_only)
-    thread = threading.Thread(target=server.serve_forever, name="local-aws-endpoint", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+    with in_thread(server, "local-aws-endpoint") as url:
+        yield url

@@ -90,13 +90,18 @@ def create_server(aws: LocalAws, host: str, port: int) -> BaseWSGIServer:
 @contextmanager
 def serving(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run the local API in a background thread; yields its base URL (port 0 picks a free one)."""
-    with LocalAws() as aws:
-        server = create_server(aws, host, port)
-        thread = threading.Thread(target=server.serve_forever, name="local-api", daemon=True)
-        thread.start()
-        try:
-            yield f"http://{host}:{server.server_port}"
-        finally:
-            server.shutdown()
-            thread.join()
-            server.server_close()
+    with LocalAws() as aws, in_thread(create_server(aws, host, port), "local-api") as url:
+        yield url
+
+
+@contextmanager
+def in_thread(server: BaseWSGIServer, name: str) -> Iterator[str]:
+    """Serve `server` in a background thread until the block ends; yields its base URL."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{server.host}:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()

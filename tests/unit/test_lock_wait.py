@@ -10,28 +10,15 @@ from functions.domain import use_cases
 from functions.domain.errors import UserBusyError
 from functions.domain.lock_wait import LockView, WaitPolicy, parse_started_at
 from functions.domain.models import Lock
+from tests.builders import FakeClock
 
 POLICY = WaitPolicy(budget_seconds=6)
 START = 1_000_000.0
 START_MS = int(START * 1000)
 
 
-@dataclass
-class FakeClock:
-    """Time moves only when the code under test sleeps."""
-
-    time: float
-    slept: list[float] = field(default_factory=list)
-
-    def now(self):
-        return self.time
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.time += seconds
-
-    def jitter(self):
-        return 0.999
+def clock_at(time: float) -> FakeClock:
+    return FakeClock(time, jitter_value=0.999)
 
 
 @dataclass
@@ -82,7 +69,7 @@ def acquire(row: FakeRow, owner="me", started_at=START, remaining=4.0) -> Lock:
 
 
 def test_a_free_lock_costs_one_conditional_write_and_no_wait():
-    row = FakeRow(FakeClock(START))
+    row = FakeRow(clock_at(START))
 
     lock = acquire(row)
 
@@ -92,7 +79,7 @@ def test_a_free_lock_costs_one_conditional_write_and_no_wait():
 
 
 def test_a_held_lock_is_polled_by_reads_and_taken_once_freed():
-    row = FakeRow(FakeClock(START), owner="holder", release_at=START + 0.5)
+    row = FakeRow(clock_at(START), owner="holder", release_at=START + 0.5)
 
     lock = acquire(row)
 
@@ -107,7 +94,7 @@ def test_a_held_lock_is_polled_by_reads_and_taken_once_freed():
 
 
 def test_polls_grow_from_tens_of_milliseconds_to_their_cap():
-    row = FakeRow(FakeClock(START), owner="holder")
+    row = FakeRow(clock_at(START), owner="holder")
 
     with pytest.raises(UserBusyError):
         acquire(row)
@@ -120,7 +107,7 @@ def test_polls_grow_from_tens_of_milliseconds_to_their_cap():
 
 
 def test_a_lock_held_past_the_deadline_raises_busy_without_sleeping_past_it():
-    row = FakeRow(FakeClock(START + 1), owner="holder")
+    row = FakeRow(clock_at(START + 1), owner="holder")
 
     with pytest.raises(UserBusyError):
         acquire(row, remaining=4.0)
@@ -134,7 +121,7 @@ def test_a_lock_held_past_the_deadline_raises_busy_without_sleeping_past_it():
 
 def test_the_execution_budget_bounds_the_wait_across_attempts():
     # A retried attempt 5.5 s after the start has half a second left of the 6 s budget.
-    row = FakeRow(FakeClock(START + 5.5), owner="holder")
+    row = FakeRow(clock_at(START + 5.5), owner="holder")
 
     with pytest.raises(UserBusyError):
         acquire(row)
@@ -143,7 +130,7 @@ def test_the_execution_budget_bounds_the_wait_across_attempts():
 
 
 def test_past_the_budget_an_attempt_is_one_write_and_no_wait():
-    row = FakeRow(FakeClock(START + 7), owner="holder")
+    row = FakeRow(clock_at(START + 7), owner="holder")
 
     with pytest.raises(UserBusyError):
         acquire(row)
@@ -153,7 +140,7 @@ def test_past_the_budget_an_attempt_is_one_write_and_no_wait():
 
 
 def test_a_free_lock_goes_to_the_next_in_line_not_to_a_newcomer():
-    clock = FakeClock(START)
+    clock = clock_at(START)
     row = FakeRow(clock, next_owner="older", next_since_ms=int(START * 1000) - 500,
                   next_until_ms=int(START * 1000) + 300)  # fmt: skip
 
@@ -166,7 +153,7 @@ def test_a_free_lock_goes_to_the_next_in_line_not_to_a_newcomer():
 
 
 def test_an_older_waiter_takes_the_place_from_a_younger_one():
-    clock = FakeClock(START)
+    clock = clock_at(START)
     row = FakeRow(clock, owner="holder", release_at=START + 0.5, next_owner="younger",
                   next_since_ms=START_MS + 100, next_until_ms=START_MS + 5000)  # fmt: skip
 
@@ -177,7 +164,7 @@ def test_an_older_waiter_takes_the_place_from_a_younger_one():
 
 
 def test_a_younger_waiter_leaves_the_place_to_an_older_one():
-    clock = FakeClock(START)
+    clock = clock_at(START)
     row = FakeRow(clock, owner="holder", next_owner="older",
                   next_since_ms=START_MS - 1000, next_until_ms=START_MS + 10_000)  # fmt: skip
 

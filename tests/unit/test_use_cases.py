@@ -19,27 +19,10 @@ from functions.domain.models import (
     TransactionRequest,
     TransactionType,
 )
+from tests.builders import FakeClock
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 POLICY = WaitPolicy(budget_seconds=6)
-
-
-@dataclass
-class FakeClock:
-    """Time moves only when the code under test sleeps."""
-
-    time: float
-    slept: list[float] = field(default_factory=list)
-
-    def now(self):
-        return self.time
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.time += seconds
-
-    def jitter(self):
-        return 0.5
 
 
 @dataclass
