@@ -192,6 +192,7 @@ class LocalAws:
             events_kept or _setting("LOCAL_EVENTS_KEPT", eventbridge.EVENTS_KEPT),
         )
         self.streams = LocalStreams([])
+        self.time_to_live = local_dynamodb.TimeToLive(None, {})
         self.recorder = Recorder(self.execution_retention.kept)  # what the retained ones need
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_environment: dict[str, str | None] = {}
@@ -223,6 +224,14 @@ class LocalAws:
             self.sqs.create_queue(QueueName=queue)
         self.eventbridge.start(boto3.client("events", region_name=REGION), self.sqs, REGION)
         self.streams = LocalStreams(self._stream_pollers(), trim=dynamodb_streams.trim)
+        self.time_to_live = local_dynamodb.TimeToLive(
+            self.dynamodb,
+            {
+                name: table.time_to_live_attribute
+                for name, table in self.template.tables.items()
+                if table.time_to_live_attribute is not None
+            },
+        )
         spec = self.template.state_machines[STATE_MACHINE]
         self.state_machine_arn = self.stepfunctions.create_state_machine(
             name=spec.logical_id,
@@ -231,6 +240,7 @@ class LocalAws:
             type=spec.type,
         )["stateMachineArn"]
         self.streams.start()
+        self.time_to_live.start()
         return self
 
     def _stream_pollers(self) -> list[StreamPoller]:
@@ -265,6 +275,7 @@ class LocalAws:
 
     def stop(self) -> None:
         global _active
+        self.time_to_live.stop()
         self.streams.stop()
         _active = None
         stepfunctions.retain(None)

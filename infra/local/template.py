@@ -48,6 +48,12 @@ class TableSpec:
     logical_id: str
     properties: dict[str, Any]
 
+    @property
+    def time_to_live_attribute(self) -> str | None:
+        """The attribute DynamoDB expires items by, when the table enables TTL."""
+        spec = self.properties.get("TimeToLiveSpecification", {})
+        return spec.get("AttributeName") if spec.get("Enabled") else None
+
     def create_table_request(self) -> dict[str, Any]:
         """The CreateTable parameters of this table, named after its logical id (as `!Ref` is)."""
         wanted = ("AttributeDefinitions", "KeySchema", "BillingMode", "StreamSpecification")
