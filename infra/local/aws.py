@@ -43,7 +43,7 @@ from functions.settings import get_settings
 from infra.local import dynamodb as local_dynamodb
 from infra.local import dynamodb_streams, eventbridge, executions, stepfunctions
 from infra.local.eventbridge import LocalEventBridge
-from infra.local.lambdas import LocalLambdas
+from infra.local.lambdas import LocalLambdas, install_log_keys_per_thread
 from infra.local.recorder import Recorder
 from infra.local.streams import LocalStreams, StreamPoller
 from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
@@ -399,3 +399,4 @@ if not hasattr(json_path.parse, "cache_info"):
     local_dynamodb.install()
     dynamodb_streams.install()
     stepfunctions.install()
+    install_log_keys_per_thread()

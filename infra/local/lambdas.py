@@ -3,6 +3,13 @@
 A handler's exception becomes an `Unhandled` function error whose `errorType` is the exception's
 class name, which Step Functions uses as the error name, exactly as on AWS. Fault points let tests
 break a function before it runs or after it has done its work.
+
+A Lambda sandbox runs one invocation at a time; here the handlers of concurrent invocations share
+one process, so each thread has its own Powertools log keys (`install_log_keys_per_thread`):
+Powertools keeps the keys a handler appends (the Lambda context, the correlation id) in one dict
+per logger, and concurrent invocations logged each other's correlation ids, and now and then
+`dictionary changed size during iteration`. A thread starts with the keys the logger was built
+with, as a new sandbox does.
 """
 
 from __future__ import annotations
@@ -152,3 +159,31 @@ def _load_handler(path: str) -> Callable[[dict, Any], Any]:
         module_name, _, attribute = path.rpartition(".")
         _handlers[path] = getattr(importlib.import_module(module_name), attribute)
     return _handlers[path]
+
+
+class _LogKeysPerThread:
+    """`LambdaPowertoolsFormatter.log_format`, one dict per thread."""
+
+    def __get__(self, formatter: Any, owner: type | None = None) -> Any:
+        if formatter is None:
+            return self
+        local = formatter.__dict__.setdefault("_local_log_format", threading.local())
+        if not hasattr(local, "value"):
+            # What the formatter's clear_state() starts from: a new sandbox's keys.
+            local.value = {
+                **dict.fromkeys(formatter.log_record_order),
+                **getattr(formatter, "keys_combined", {}),
+            }
+        return local.value
+
+    def __set__(self, formatter: Any, value: dict[str, Any]) -> None:
+        local = formatter.__dict__.setdefault("_local_log_format", threading.local())
+        local.value = value
+
+
+def install_log_keys_per_thread() -> None:
+    """Patch Powertools once per process (calling it again is a no-op)."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    if not isinstance(LambdaPowertoolsFormatter.__dict__.get("log_format"), _LogKeysPerThread):
+        LambdaPowertoolsFormatter.log_format = _LogKeysPerThread()  # type: ignore[assignment,misc]
