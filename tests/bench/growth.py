@@ -27,6 +27,7 @@ from tests.bench.stats import summary_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = 50
+UNEXPECTED_KEPT = 20  # answers other than 201 recorded with their request id and body
 STARTUP_SECONDS = 120
 MAKE_RUN = (sys.executable, "-m", "infra.local")
 
@@ -80,6 +81,14 @@ class Server:
         self.stop()
         raise GrowthError(f"`python -m infra.local` did not start: {tail}")
 
+    def log_lines(self, text: str | None) -> list[str]:
+        """The server's log lines that contain `text` (the last 20)."""
+        if not text:
+            return []
+        # Its own open file, so that the server's writes keep their offset (they share ours).
+        with open(f"/proc/self/fd/{self._log.fileno()}") as log:
+            return [line.rstrip("\n") for line in log if text in line][-20:]
+
     def log_tail(self) -> str:
         self._log.seek(0)
         return self._log.read()[-2000:]
@@ -109,6 +118,7 @@ def run_growth(
         send = http_sender(server.url)
         windows: list[dict[str, Any]] = []
         statuses: Counter[str] = Counter()
+        unexpected: list[dict[str, Any]] = []
         started = time.perf_counter()
         seconds: list[float] = []
         for index in range(transactions):
@@ -117,6 +127,13 @@ def run_growth(
             except requests.RequestException as error:
                 raise GrowthError(f"request {index + 1}: {error}; {server.log_tail()}") from error
             statuses[str(outcome.status)] += 1
+            if outcome.status != 201 and len(unexpected) < UNEXPECTED_KEPT:
+                # What finds the execution again (`/_console/requests/<id>` while it runs).
+                unexpected.append(
+                    {"after": index + 1, "status": outcome.status,
+                     "requestId": outcome.request_id, "body": outcome.body,
+                     "serverLog": server.log_lines(outcome.request_id)}
+                )  # fmt: skip
             seconds.append(outcome.seconds)
             if ticker is not None:
                 ticker.advance()
@@ -141,6 +158,7 @@ def run_growth(
         "users": USERS,
         "wallSeconds": round(wall, 1),
         "statuses": dict(sorted(statuses.items())),
+        "unexpected": unexpected,
         "windows": windows,
         "lastToFirstP50": round(last / first, 3),
         "residentMbAfter": windows[-1]["residentMb"],

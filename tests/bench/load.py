@@ -43,6 +43,8 @@ class Outcome:
     seconds: float
     execution_arn: str | None = None
     error: str | None = None  # the execution's error name, when the runtime says it
+    request_id: str | None = None  # x-amzn-RequestId of an HTTP answer
+    body: str | None = None  # the body of an HTTP answer other than 201
 
 
 Sender = Callable[[Job], Outcome]
@@ -126,6 +128,11 @@ def http_sender(base_url: str) -> Sender:
         started = time.perf_counter()
         response = session.post(url, data=job.body, headers=headers, timeout=60)
         seconds = time.perf_counter() - started
-        return Outcome(response.status_code, seconds)
+        return Outcome(
+            response.status_code,
+            seconds,
+            request_id=response.headers.get("x-amzn-RequestId"),
+            body=None if response.status_code == 201 else response.text[:500],
+        )
 
     return send

@@ -521,6 +521,12 @@ def summary(result: dict[str, Any]) -> list[str]:
             f"{grown['window']:,}'s, and the server's resident memory after them "
             f"{grown['residentMbAfter']:,.0f} MB."
         )
+        for answer in grown.get("unexpected", []):
+            lines.append(
+                f"Growth answer {answer['after']:,} was {answer['status']} (request id "
+                f"{answer['requestId']}): {answer['body']}; the server logged "
+                f"{'; '.join(answer['serverLog']) or 'nothing with its id'}."
+            )
     return lines
 
 

@@ -296,6 +296,46 @@ def test_a_server_that_stops_answering_is_a_growth_error():
         growth.run_growth(2, 1, command=announces_and_exits)
 
 
+FAILS_SECOND = """
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    count = 0
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        Handler.count += 1
+        status = 500 if Handler.count == 2 else 201
+        request_id = f"r-{Handler.count}"
+        print(f"POST /transactions -> {status} {request_id}", file=sys.stderr, flush=True)
+        self.send_response(status)
+        self.send_header("x-amzn-RequestId", request_id)
+        self.end_headers()
+        self.wfile.write(b'{"error": {"code": "INTERNAL_ERROR"}}' if status == 500 else b"{}")
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print(f"API on http://127.0.0.1:{server.server_port}", flush=True)
+server.serve_forever()
+"""
+
+
+def test_an_answer_other_than_201_is_recorded_with_what_finds_its_execution(quick_result):
+    grown = growth.run_growth(3, 1, command=(sys.executable, "-c", FAILS_SECOND))
+
+    assert grown["statuses"] == {"201": 2, "500": 1}
+    assert grown["unexpected"] == [
+        {
+            "after": 2,
+            "status": 500,
+            "requestId": "r-2",
+            "body": '{"error": {"code": "INTERNAL_ERROR"}}',
+            "serverLog": ["POST /transactions -> 500 r-2"],
+        }
+    ]
+    assert "Growth answer 2 was 500 (request id r-2)" in "\n".join(
+        report.summary({**quick_result, "growth": grown})
+    )
+
+
 def test_a_negative_growth_is_refused(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--growth", "-1"])
