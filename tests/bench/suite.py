@@ -56,7 +56,7 @@ class Sizes:
     count_repetitions: int = 3
     include_busy: bool = True
     overhead_pairs: int = 10
-    sequential: int = 10
+    sequential: int = 50  # the baseline the hot users are held against: enough for a steady rate
     many_users: tuple[tuple[int, int], ...] = ((8, 24), (16, 24))  # (clients, requests)
     # Enough requests that "at most 1 in 50 answered 429" can be seen (and missed).
     hot_user: tuple[tuple[int, int], ...] = ((8, 100), (16, 100))  # (clients, requests)
