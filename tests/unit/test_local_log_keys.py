@@ -11,11 +11,8 @@ from aws_lambda_powertools import Logger
 from infra.local.lambdas import install_log_keys_per_thread
 
 
-def logged_by(logger: Logger, stream: io.StringIO) -> list[dict]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
-
-
-def test_each_thread_logs_its_own_correlation_id_and_keeps_the_loggers_own_keys():
+def logger_to_a_string() -> tuple[Logger, io.StringIO]:
+    """A Powertools logger of its own (a new service name) writing to a string, keys per thread."""
     install_log_keys_per_thread()
     stream = io.StringIO()
     logger = Logger(
@@ -23,6 +20,15 @@ def test_each_thread_logs_its_own_correlation_id_and_keeps_the_loggers_own_keys(
         level="INFO",
         logger_handler=logging.StreamHandler(stream),
     )
+    return logger, stream
+
+
+def logged_by(logger: Logger, stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_each_thread_logs_its_own_correlation_id_and_keeps_the_loggers_own_keys():
+    logger, stream = logger_to_a_string()
     both_appended = threading.Barrier(2)
 
     def invocation(correlation_id: str) -> None:
@@ -42,13 +48,7 @@ def test_each_thread_logs_its_own_correlation_id_and_keeps_the_loggers_own_keys(
 
 
 def test_a_new_thread_starts_without_another_threads_keys():
-    install_log_keys_per_thread()
-    stream = io.StringIO()
-    logger = Logger(
-        service=f"wallet-test-{uuid.uuid4().hex}",
-        level="INFO",
-        logger_handler=logging.StreamHandler(stream),
-    )
+    logger, stream = logger_to_a_string()
     logger.append_keys(correlation_id="main-thread")
 
     thread = threading.Thread(target=logger.info, args=("from a new sandbox",))
