@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from functions.domain.queries import rebuild_summaries
 from functions.repositories.ledger import LedgerRepository
@@ -27,9 +28,12 @@ from functions.repositories.summaries import SummariesRepository
 def stack_tables(cloudformation: Any, stack: str) -> tuple[str, str]:
     """The ledger and summaries table names from the stack's outputs.
 
-    Raises: SystemExit naming the output the stack lacks.
+    Raises: SystemExit naming the output the stack lacks, or why the stack cannot be read.
     """
-    [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    try:
+        [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as error:  # no such stack (ValidationError), no permission, ...
+        raise SystemExit(f"stack {stack} cannot be read: {error}") from error
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
     missing = [k for k in ("LedgerTableName", "SummariesTableName") if k not in outputs]
     if missing:

@@ -10,6 +10,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from moto.core.botocore_stubber import MockRawResponse
 from werkzeug.test import Client
 
 from infra.local import aws, endpoint
@@ -54,8 +56,12 @@ def test_a_failure_inside_is_an_internal_failure_not_a_crash(client, monkeypatch
 
 @pytest.mark.parametrize(
     "answer",
-    [None, NotImplementedError("no such action")],
-    ids=["moto-has-no-handler", "moto-has-no-method"],
+    [
+        None,
+        NotImplementedError("no such action"),
+        AWSResponse("https://x", 404, {}, MockRawResponse(b"")),  # type: ignore[arg-type]
+    ],
+    ids=["moto-has-no-handler", "moto-has-no-method", "moto-answers-an-empty-404"],
 )
 def test_an_operation_moto_lacks_is_unknown(client, monkeypatch, answer):
     def send(*args: Any) -> None:
@@ -329,3 +335,14 @@ def test_describe_execution_of_another_region_does_not_wait(client, monkeypatch)
 
     assert response.status_code == 200
     assert json.loads(response.data)["status"] == "SUCCEEDED"
+
+
+def test_describing_a_missing_execution_does_not_wait_for_its_end(client, monkeypatch):
+    def never_recorded(arn: str) -> str:
+        raise AssertionError("a missing execution has no end to wait for")
+
+    monkeypatch.setattr(aws, "recorded_status", never_recorded)
+    arn = "arn:aws:states:us-east-1:123456789012:execution:TransactionStateMachine:nope"
+    status, body = call(client, "AWSStepFunctions.DescribeExecution", {"executionArn": arn})
+
+    assert (status, body["__type"].rsplit("#", 1)[-1]) == (400, "ExecutionDoesNotExist")

@@ -397,3 +397,171 @@ def test_the_tap_keeps_no_message_and_the_newest_events():
         assert tap.deleted_messages == set()
         published = [e["detail"]["idempotencyKey"] for e in aws.eventbridge.published()]
         assert published == ["k2", "k3", "k4"]
+
+
+# Failure paths of the event source mapping and of the bus.
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [({"eventName": "INSERT"}, "leaves are lists"),
+     ({"n": [{"numeric": [">", 1]}]}, "does not filter on 'numeric'")],
+    ids=["leaf-not-a-list", "unknown-operator"],
+)  # fmt: skip
+def test_a_filter_the_runtime_cannot_apply_is_refused_not_guessed(pattern, message):
+    with pytest.raises(ValueError, match=message):
+        matches(pattern, {"eventName": "INSERT", "n": 2})
+
+
+def test_another_stream_error_is_raised_and_the_position_kept(local_aws, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    local_aws.streams.stop()
+    commit(local_aws)
+    outbox = poller(local_aws)
+    before = outbox.position
+    missing = ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "GetRecords")
+    monkeypatch.setattr(outbox, "_read_from_position", lambda: (_ for _ in ()).throw(missing))
+
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        outbox.poll_once()
+    assert outbox.position == before
+
+
+def test_a_stream_without_shards_reads_nothing(local_aws):
+    from infra.local.streams import StreamPoller
+
+    class NoShards:
+        def describe_stream(self, **_):
+            return {"StreamDescription": {"Shards": []}}
+
+        def get_records(self, **_):
+            raise AssertionError("nothing to read from")
+
+    source = poller(local_aws).source
+    empty = StreamPoller(source, "arn:stream", NoShards(), local_aws.lambdas, None, "us-east-1")
+    assert empty.poll_once() == 0
+
+
+def test_an_unbounded_retry_is_capped_by_the_local_setting(local_aws, monkeypatch):
+    import dataclasses
+
+    local_aws.streams.stop()
+    monkeypatch.setenv("LOCAL_STREAM_MAX_RETRIES", "2")
+    outbox = poller(local_aws)
+    outbox.source = dataclasses.replace(outbox.source, maximum_retry_attempts=-1)
+    local_aws.lambdas.inject_fault(FORWARDER, FaultPoint.BEFORE, times=100)
+    commit(local_aws)
+
+    outbox.poll_once()
+
+    assert local_aws.lambdas.invocations[FORWARDER] == 3  # the first and two retries
+    assert outbox.failed_batches == 1
+
+
+def test_without_an_on_failure_destination_a_batch_given_up_is_only_passed(local_aws):
+    import dataclasses
+
+    local_aws.streams.stop()
+    outbox = poller(local_aws)
+    outbox.source = dataclasses.replace(outbox.source, on_failure_queue=None)
+    local_aws.lambdas.inject_fault(FORWARDER, FaultPoint.BEFORE, times=100)
+    commit(local_aws)
+
+    assert outbox.poll_once() == 1
+
+    assert outbox.failed_batches == 1
+    url = local_aws.sqs.get_queue_url(QueueName="OutboxDeadLetterQueue")["QueueUrl"]
+    assert "Messages" not in local_aws.sqs.receive_message(QueueUrl=url)
+    assert outbox.poll_once() == 0  # moved past it
+
+
+@pytest.mark.parametrize(
+    ("answer", "invocations"),
+    [(None, 1), ([], 1), ({"batchItemFailures": ["not-an-object"]}, 2)],
+    ids=["null", "not-an-object", "failure-not-an-object"],
+)  # fmt: skip
+def test_a_malformed_partial_batch_answer(local_aws, monkeypatch, answer, invocations):
+    """null or a non-object means success, as Lambda reads it; an unreadable failure entry
+    fails the whole batch."""
+    from functions.handlers import forward_events
+
+    answers = iter([answer])
+    original = forward_events.outbox.batch_response
+
+    def answer_once(records, failed):
+        given = next(answers, "original")
+        return original(records, failed) if given == "original" else given
+
+    monkeypatch.setattr(forward_events.outbox, "batch_response", answer_once)
+    commit(local_aws)
+
+    local_aws.drain_streams()
+
+    assert local_aws.lambdas.invocations[FORWARDER] == invocations
+
+
+def test_a_broken_poll_is_logged_and_polling_goes_on(local_aws, monkeypatch, caplog):
+    local_aws.streams.stop()
+    outbox = poller(local_aws)
+    poll = outbox.poll_once
+    broken = iter([RuntimeError("a broken poll")])
+
+    def poll_or_break():
+        error = next(broken, None)
+        if error is not None:
+            raise error
+        return poll()
+
+    monkeypatch.setattr(outbox, "poll_once", poll_or_break)
+    local_aws.streams.start()
+    commit(local_aws)
+
+    deadline = time.monotonic() + 30
+    while not local_aws.eventbridge.published() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(local_aws.eventbridge.published()) == 1
+    assert "ForwardEventsFunction: poll failed" in caplog.text
+
+
+def test_a_stream_that_never_drains_is_a_timeout():
+    from infra.local.streams import LocalStreams
+
+    class Endless:
+        source = type("Source", (), {"table": "T", "function": "F", "name": "S"})
+
+        def on_passed(self, callback):
+            pass
+
+        def poll_once(self):
+            return 1
+
+    with pytest.raises(TimeoutError, match="did not drain in time"):
+        LocalStreams([Endless()]).drain(0.01)
+
+
+def test_a_bus_keeping_no_event_is_refused(monkeypatch):
+    from infra.local.aws import LocalAws
+    from infra.local.eventbridge import LocalEventBridge
+
+    with pytest.raises(ValueError, match="at least one published event"):
+        LocalEventBridge(("WalletEventBus",), kept=0)
+    monkeypatch.setenv("LOCAL_EVENTS_KEPT", "0")
+    with pytest.raises(ValueError, match="LOCAL_EVENTS_KEPT"):
+        LocalAws()
+
+
+def test_put_events_refused_by_the_bus_itself_is_answered_as_it_is(local_aws):
+    from botocore.exceptions import ClientError
+
+    entry = {
+        "Source": "wallet",
+        "DetailType": "T",
+        "Detail": "{}",
+        "EventBusName": "WalletEventBus",
+    }
+    events = local_aws.eventbridge._events
+    with pytest.raises(ClientError):
+        events.put_events(Entries=[entry] * 11)  # PutEvents takes at most 10 entries
+
+    assert local_aws.eventbridge.published() == []

@@ -145,3 +145,25 @@ def test_without_tables_or_a_stack_it_says_what_it_needs(capsys):
 
     assert exit_.value.code == 2
     assert "give --stack, or both" in capsys.readouterr().err
+
+
+def test_a_stack_that_cannot_be_read_is_a_message_not_a_traceback():
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    with Stubber(cloudformation) as stub:
+        stub.add_client_error(
+            "describe_stacks",
+            service_error_code="ValidationError",
+            service_message="Stack with id nope does not exist",
+            expected_params={"StackName": "nope"},
+        )
+        stub.add_response(
+            "describe_stacks",
+            {"Stacks": [{"StackName": "bare", "CreationTime": datetime.now(UTC),
+                         "StackStatus": "CREATE_IN_PROGRESS"}]},
+            {"StackName": "bare"},
+        )  # fmt: skip
+
+        with pytest.raises(SystemExit, match="stack nope cannot be read: .*does not exist"):
+            rebuild.stack_tables(cloudformation, "nope")
+        with pytest.raises(SystemExit, match="no output LedgerTableName, SummariesTableName"):
+            rebuild.stack_tables(cloudformation, "bare")  # no Outputs at all yet
