@@ -163,7 +163,7 @@ def test_a_stack_that_cannot_be_read_is_a_message_not_a_traceback():
             {"StackName": "bare"},
         )  # fmt: skip
 
-        with pytest.raises(SystemExit, match="stack nope cannot be read: .*does not exist"):
+        with pytest.raises(SystemExit, match=r"stack nope cannot be read: .*does not exist"):
             rebuild.stack_tables(cloudformation, "nope")
         with pytest.raises(SystemExit, match="no output LedgerTableName, SummariesTableName"):
             rebuild.stack_tables(cloudformation, "bare")  # no Outputs at all yet
