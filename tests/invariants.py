@@ -1,6 +1,7 @@
 """The contract's invariants, checked from the tables alone."""
 
 import json
+import time
 from collections import Counter, defaultdict
 from decimal import Decimal
 from functools import cache
@@ -29,7 +30,11 @@ def scan(client: Any, table: str) -> list[dict[str, Any]]:
 
 
 def violations(
-    client: Any, *, allow_held_locks: bool = False, allow_pending: bool = False
+    client: Any,
+    *,
+    allow_held_locks: bool = False,
+    allow_pending: bool = False,
+    allow_expired_locks: bool = False,
 ) -> list[str]:
     """Every broken invariant, as readable lines; an empty list when all hold.
 
@@ -37,7 +42,9 @@ def violations(
     3 one committed transaction per (userId, key) (the table key makes it structural, so a
     duplicate transactionId is what is checked); 4 no lock held and no pending record left;
     7 the ledger (see ledger_violations).
-    allow_*: a lock or pending record left to the lease (by a crash, or a broken compensation).
+    allow_*: a lock or pending record left to the lease (by a crash, or a broken compensation);
+    allow_expired_locks only a lock whose lease has run out (free, by invariant 4), for a caller
+    that has checked who left it (the workload's settle).
     """
     settings = get_settings()
     found: list[str] = []
@@ -64,7 +71,13 @@ def violations(
             )
         if balance < 0:
             found.append(f"user {user!r}: negative balance {balance}")
-        if row and "lockOwner" in row and not allow_held_locks:
+        expired = row is not None and int(row.get("leaseUntil", {}).get("N", "0")) < time.time()
+        if (
+            row
+            and "lockOwner" in row
+            and not allow_held_locks
+            and not (allow_expired_locks and expired)
+        ):
             found.append(f"user {user!r}: lock still held by {row['lockOwner']['S']}")
     found += ledger_violations(client, aggregates, transaction_ids)
     return found

@@ -1,6 +1,8 @@
 """The checker of tests/invariants.py, which every tier's figures rest on: it reports each broken
 invariant, and each allow_* flag waives only its own."""
 
+import time
+
 from functions.settings import get_settings
 from tests.invariants import violations
 
@@ -37,6 +39,20 @@ def test_each_broken_invariant_is_reported_and_each_allowance_waives_only_its_ow
     assert sorted(violations(client, allow_held_locks=True)) == sorted([*always, pending])
     both = violations(client, allow_pending=True, allow_held_locks=True)
     assert sorted(both) == sorted(always)
+
+
+def test_an_expired_lock_is_waived_only_when_asked_and_a_live_one_never(local_aws):
+    settings, client = get_settings(), local_aws.dynamodb
+    put(client, settings.aggregates_table_name, userId="dead", balance="100", lockOwner="x",
+        leaseUntil="0")  # fmt: skip
+    put(client, settings.aggregates_table_name, userId="live", balance="100", lockOwner="y",
+        leaseUntil=str(int(time.time()) + 60))  # fmt: skip
+
+    assert sorted(violations(client)) == [
+        "user 'dead': lock still held by x",
+        "user 'live': lock still held by y",
+    ]
+    assert violations(client, allow_expired_locks=True) == ["user 'live': lock still held by y"]
 
 
 def entry(client, sequence: int, type_: str, amount: str, after: str, **extra: str) -> None:
