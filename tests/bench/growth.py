@@ -9,7 +9,9 @@ above 1 and memory that climbs.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -104,6 +106,22 @@ class Server:
         self._log.close()
 
 
+def execution_page(url: str, request_id: str | None) -> str:
+    """The text of the execution view's page of the request's execution (its states, error and
+    cause), read while the server still retains it; what went wrong, or why it could not."""
+    if not request_id:
+        return "no request id"
+    try:
+        page = requests.get(f"{url}/_console/requests/{request_id}", timeout=30)
+    except requests.RequestException as error:
+        return f"not read: {error}"
+    if page.status_code != 200:
+        return f"not read: {page.status_code}"
+    text = re.sub(r"\s+", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", " ", page.text,
+                                       flags=re.S))  # fmt: skip
+    return html.unescape(text).strip()[:4000]
+
+
 def run_growth(
     transactions: int,
     window: int,
@@ -132,7 +150,8 @@ def run_growth(
                 unexpected.append(
                     {"after": index + 1, "status": outcome.status,
                      "requestId": outcome.request_id, "body": outcome.body,
-                     "serverLog": server.log_lines(outcome.request_id)}
+                     "serverLog": server.log_lines(outcome.request_id),
+                     "execution": execution_page(server.url, outcome.request_id)}
                 )  # fmt: skip
             seconds.append(outcome.seconds)
             if ticker is not None:

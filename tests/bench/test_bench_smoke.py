@@ -329,6 +329,7 @@ def test_an_answer_other_than_201_is_recorded_with_what_finds_its_execution(quic
             "requestId": "r-2",
             "body": '{"error": {"code": "INTERNAL_ERROR"}}',
             "serverLog": ["POST /transactions -> 500 r-2"],
+            "execution": "not read: 501",  # the fake server has no execution view
         }
     ]
     assert "Growth answer 2 was 500 (request id r-2)" in "\n".join(
@@ -391,3 +392,23 @@ def test_the_plain_polling_variant_switches_the_line_off_and_back_on():
     with suite.plain_polling():
         assert acquire_lock.WaitPolicy(budget_seconds=1).keeps_line is False
     assert acquire_lock.WaitPolicy(budget_seconds=1).keeps_line is True
+
+
+def test_the_execution_page_of_an_answer_names_what_went_wrong():
+    import requests
+
+    from infra.local.server import serving
+
+    with serving() as url:
+        answer = requests.post(
+            f"{url}/transactions",
+            headers={"Idempotent-Key": "k1", "Content-Type": "application/json"},
+            data='{"userId": "growth-page", "ammount": "500", "type": "debit"}',
+            timeout=30,
+        )
+        page = growth.execution_page(url, answer.headers["x-amzn-RequestId"])
+        missing = growth.execution_page(url, "no-such-request")
+
+    assert answer.status_code == 422
+    assert "InsufficientFundsError" in page and "<" not in page[:200]
+    assert missing.startswith("not read: ")
