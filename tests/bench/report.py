@@ -524,7 +524,7 @@ def summary(result: dict[str, Any]) -> list[str]:
         for answer in grown.get("unexpected", []):
             lines.append(
                 f"Growth answer {answer['after']:,} was {answer['status']} (request id "
-                f"{answer['requestId']}): {answer['body']}; the server logged "
+                f"{answer['requestId']}): {' '.join(str(answer['body']).split())}; the server logged "
                 f"{'; '.join(answer['serverLog']) or 'nothing with its id'}."
             )
     return lines
