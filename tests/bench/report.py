@@ -524,7 +524,8 @@ def summary(result: dict[str, Any]) -> list[str]:
         for answer in grown.get("unexpected", []):
             lines.append(
                 f"Growth answer {answer['after']:,} was {answer['status']} (request id "
-                f"{answer['requestId']}): {' '.join(str(answer['body']).split())}; the server logged "
+                f"{answer['requestId']}): {' '.join(str(answer['body']).split())}; "
+                f"the server logged "
                 f"{'; '.join(answer['serverLog']) or 'nothing with its id'}."
             )
     return lines
