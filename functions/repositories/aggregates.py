@@ -136,47 +136,35 @@ class AggregatesRepository:
         self, user_id: str, owner: str, since_ms: int, until_ms: int, now_ms: int
     ) -> bool:
         """Become the next in line until `until_ms`; False if another has the better claim."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"userId": {"S": user_id}},
-                UpdateExpression=("SET nextOwner = :owner, nextSince = :since, nextUntil = :until"),
-                # Only on an existing row (never one without a balance), and only if the place
-                # is free, lapsed, ours, or held by a request that started later.
-                ConditionExpression=(
-                    "attribute_exists(balance) AND (attribute_not_exists(nextOwner) "
-                    "OR nextOwner = :owner OR nextUntil < :nowMs OR nextSince > :since)"
-                ),
-                ExpressionAttributeValues={
-                    ":owner": {"S": owner},
-                    ":since": {"N": str(since_ms)},
-                    ":until": {"N": str(until_ms)},
-                    ":nowMs": {"N": str(now_ms)},
-                },
-            )
-        except ClientError as error:
-            if dynamodb.error_code(error) == "ConditionalCheckFailedException":
-                return False
-            dynamodb.raise_if_transient(error)
-            raise
-        return True
+        return dynamodb.conditional_update(
+            self._client,
+            TableName=self._table,
+            Key={"userId": {"S": user_id}},
+            UpdateExpression=("SET nextOwner = :owner, nextSince = :since, nextUntil = :until"),
+            # Only on an existing row (never one without a balance), and only if the place
+            # is free, lapsed, ours, or held by a request that started later.
+            ConditionExpression=(
+                "attribute_exists(balance) AND (attribute_not_exists(nextOwner) "
+                "OR nextOwner = :owner OR nextUntil < :nowMs OR nextSince > :since)"
+            ),
+            ExpressionAttributeValues={
+                ":owner": {"S": owner},
+                ":since": {"N": str(since_ms)},
+                ":until": {"N": str(until_ms)},
+                ":nowMs": {"N": str(now_ms)},
+            },
+        )
 
     def release_lock(self, user_id: str, owner: str) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"userId": {"S": user_id}},
-                UpdateExpression="REMOVE lockOwner, leaseUntil",
-                # Owner token check: never free a lock someone else holds (invariant 5).
-                ConditionExpression="lockOwner = :owner",
-                ExpressionAttributeValues={":owner": {"S": owner}},
-            )
-        except ClientError as error:
-            if dynamodb.error_code(error) == "ConditionalCheckFailedException":
-                return False
-            dynamodb.raise_if_transient(error)
-            raise
-        return True
+        return dynamodb.conditional_update(
+            self._client,
+            TableName=self._table,
+            Key={"userId": {"S": user_id}},
+            UpdateExpression="REMOVE lockOwner, leaseUntil",
+            # Owner token check: never free a lock someone else holds (invariant 5).
+            ConditionExpression="lockOwner = :owner",
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
 
     def commit(self, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: int) -> None:
         """In one atomic write: set the balance and the user's last sequence, commit the pending

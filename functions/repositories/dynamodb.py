@@ -42,6 +42,21 @@ def raise_if_transient(error: ClientError) -> None:
         raise StorageThrottledError(error_code(error)) from error
 
 
+def conditional_update(client: Any, **request: Any) -> bool:
+    """UpdateItem with a ConditionExpression: True if it wrote, False if the condition refused it.
+
+    Raises: StorageThrottledError if DynamoDB asked us to back off; other ClientErrors as they are.
+    """
+    try:
+        client.update_item(**request)
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise_if_transient(error)
+        raise
+    return True
+
+
 def failed_conditions(error: ClientError) -> list[dict[str, Any] | None]:
     """Per item of a cancelled TransactWriteItems: its reason if its condition failed, else None.
 

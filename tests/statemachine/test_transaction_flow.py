@@ -122,6 +122,17 @@ def wait_for(condition, timeout: float = 30) -> None:
         time.sleep(0.01)
 
 
+def free_the_lock_and_wait_for(local_aws, arn: str) -> None:
+    """The other holder lets go of u1's lock; then the execution runs to its end."""
+    local_aws.dynamodb.update_item(
+        TableName="AggregatesTable",
+        Key={"userId": {"S": "u1"}},
+        UpdateExpression="REMOVE lockOwner, leaseUntil",
+    )
+    wait_for(lambda: local_aws.stepfunctions.describe_execution(executionArn=arn)["status"]
+             != "RUNNING")  # fmt: skip
+
+
 def test_busy_lock_is_retried_until_released(local_aws):
     hold_lock(local_aws, "u1", "other-execution", int(time.time()) + 60)
     arn = local_aws.stepfunctions.start_execution(
@@ -133,13 +144,7 @@ def test_busy_lock_is_retried_until_released(local_aws):
         e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["error"] == "UserBusyError"
         for e in history(local_aws.stepfunctions, arn)
     ))  # fmt: skip
-    local_aws.dynamodb.update_item(
-        TableName="AggregatesTable",
-        Key={"userId": {"S": "u1"}},
-        UpdateExpression="REMOVE lockOwner, leaseUntil",
-    )
-    wait_for(lambda: local_aws.stepfunctions.describe_execution(executionArn=arn)["status"]
-             != "RUNNING")  # fmt: skip
+    free_the_lock_and_wait_for(local_aws, arn)
 
     assert local_aws.stepfunctions.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
     assert local_aws.entered_states(arn) == HAPPY_PATH
@@ -158,13 +163,7 @@ def test_a_lock_freed_while_acquire_lock_waits_is_taken_in_the_same_invocation(l
     wait_for(lambda: local_aws.dynamodb.get_item(
         TableName="AggregatesTable", Key={"userId": {"S": "u1"}}, ConsistentRead=True
     )["Item"].get("nextOwner", {}).get("S") == arn)  # fmt: skip
-    local_aws.dynamodb.update_item(
-        TableName="AggregatesTable",
-        Key={"userId": {"S": "u1"}},
-        UpdateExpression="REMOVE lockOwner, leaseUntil",
-    )
-    wait_for(lambda: local_aws.stepfunctions.describe_execution(executionArn=arn)["status"]
-             != "RUNNING")  # fmt: skip
+    free_the_lock_and_wait_for(local_aws, arn)
 
     assert local_aws.stepfunctions.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
     assert local_aws.entered_states(arn) == HAPPY_PATH
