@@ -10,6 +10,12 @@ Powertools keeps the keys a handler appends (the Lambda context, the correlation
 per logger, and concurrent invocations logged each other's correlation ids, and now and then
 `dictionary changed size during iteration`. A thread starts with the keys the logger was built
 with, as a new sandbox does.
+
+Metrics are not published locally (POWERTOOLS_METRICS_DISABLED), and Powertools' flush then keeps
+what was added: the one metric set all handlers share grew to 100 values, and Powertools printed
+it anyway (add_metric's own flush ignores the setting), blocking the whole runtime whenever its
+standard output was a pipe nobody read. `discard_unpublished_metrics` after every invocation does
+what the flush does on Lambda.
 """
 
 from __future__ import annotations
@@ -122,6 +128,8 @@ class LocalLambdas:
                 raise InjectedFaultError(f"{spec.logical_id} crashed after its work")
         except Exception as error:
             return _unhandled(error, context)
+        finally:
+            discard_unpublished_metrics()
         if fault is FaultPoint.SERVICE_ERROR:
             return _service_error()
         return InvokeResult(json.dumps(result).encode())
@@ -179,6 +187,15 @@ class _LogKeysPerThread:
     def __set__(self, formatter: Any, value: dict[str, Any]) -> None:
         local = formatter.__dict__.setdefault("_local_log_format", threading.local())
         local.value = value
+
+
+def discard_unpublished_metrics() -> None:
+    """Empty Powertools' metric set when metrics are disabled (published, it is emptied already)."""
+    from aws_lambda_powertools.metrics import Metrics
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():
+        Metrics().clear_metrics()
 
 
 def install_log_keys_per_thread() -> None:
