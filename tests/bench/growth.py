@@ -30,6 +30,7 @@ from tests.bench.stats import summary_ms
 ROOT = Path(__file__).resolve().parents[2]
 USERS = 50
 UNEXPECTED_KEPT = 20  # answers other than 201 recorded with their request id and body
+PROJECTION_WAIT_SECONDS = 60  # for the summaries to reach every user's last committed entry
 STARTUP_SECONDS = 120
 MAKE_RUN = (sys.executable, "-m", "infra.local")
 
@@ -50,7 +51,10 @@ class Server:
     """`python -m infra.local` on a port the OS picks (PORT=0), until stopped."""
 
     def __init__(self, command: tuple[str, ...] = MAKE_RUN) -> None:
+        # Both streams go to files, not pipes: a pipe nobody reads blocks the server once full
+        # (64 KB of Lambda log lines, about 150 transactions) in whatever thread logs next.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by stop)
+        self._out = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by stop)
         environment = {
             **os.environ,
             "PORT": "0",
@@ -62,21 +66,22 @@ class Server:
             command,
             cwd=ROOT,
             env=environment,
-            stdout=subprocess.PIPE,
+            stdout=self._out,
             stderr=self._log,
             text=True,
         )
         self.url = self._announced_url()
 
     def _announced_url(self) -> str:
-        assert self.process.stdout is not None
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
+            with open(f"/proc/self/fd/{self._out.fileno()}") as out:
+                for line in out:
+                    if " on http://" in line:
+                        return line.rsplit(" on ", 1)[1].strip()
+            if self.process.poll() is not None:
                 break  # it exited
-            if " on http://" in line:
-                return line.rsplit(" on ", 1)[1].strip()
+            time.sleep(0.1)
         self.process.kill()
         self.process.wait()
         tail = self.log_tail()
@@ -104,6 +109,7 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+        self._out.close()
 
 
 def execution_page(url: str, request_id: str | None) -> str:
@@ -122,6 +128,32 @@ def execution_page(url: str, request_id: str | None) -> str:
     return html.unescape(text).strip()[:4000]
 
 
+def projection_behind(url: str, committed: Counter[str]) -> dict[str, str]:
+    """The users whose summaries do not reach their last committed entry (GET /summaries'
+    asOfSequence against the 201s they were answered), waiting for the stream poller a while:
+    a stuck consumer shows here, not in the POSTs' answers."""
+    deadline = time.monotonic() + PROJECTION_WAIT_SECONDS
+    behind: dict[str, str] = {}
+    for user, count in sorted(committed.items()):
+        if not count:
+            continue
+        while True:
+            answer = requests.get(
+                f"{url}/summaries", params={"userId": user, "period": "day"}, timeout=30
+            )
+            if answer.status_code != 200:
+                behind[user] = f"GET /summaries answered {answer.status_code}"
+                break
+            as_of = answer.json()["asOfSequence"]
+            if as_of >= count:
+                break
+            if time.monotonic() > deadline:
+                behind[user] = f"asOfSequence {as_of} of {count}"
+                break
+            time.sleep(0.1)
+    return behind
+
+
 def run_growth(
     transactions: int,
     window: int,
@@ -136,15 +168,18 @@ def run_growth(
         send = http_sender(server.url)
         windows: list[dict[str, Any]] = []
         statuses: Counter[str] = Counter()
+        committed: Counter[str] = Counter()
         unexpected: list[dict[str, Any]] = []
         started = time.perf_counter()
         seconds: list[float] = []
         for index in range(transactions):
+            user = f"growth-{index % USERS}"
             try:
-                outcome = send(Job(f"growth-{index % USERS}", uuid.uuid4().hex))
+                outcome = send(Job(user, uuid.uuid4().hex))
             except requests.RequestException as error:
                 raise GrowthError(f"request {index + 1}: {error}; {server.log_tail()}") from error
             statuses[str(outcome.status)] += 1
+            committed[user] += outcome.status == 201
             if outcome.status != 201 and len(unexpected) < UNEXPECTED_KEPT:
                 # What finds the execution again (`/_console/requests/<id>` while it runs).
                 unexpected.append(
@@ -168,6 +203,7 @@ def run_growth(
             if server.process.poll() is not None:
                 raise GrowthError(f"the server exited: {server.log_tail()}")
         wall = time.perf_counter() - started
+        behind = projection_behind(server.url, committed)
     finally:
         server.stop()
     first, last = windows[0]["latencyMs"]["p50"], windows[-1]["latencyMs"]["p50"]
@@ -181,4 +217,5 @@ def run_growth(
         "windows": windows,
         "lastToFirstP50": round(last / first, 3),
         "residentMbAfter": windows[-1]["residentMb"],
+        "projectionBehind": behind,
     }

@@ -519,7 +519,7 @@ def summary(result: dict[str, Any]) -> list[str]:
             f"process in {grown['wallSeconds']:,.0f} s, answered {_statuses(grown['statuses'])}; "
             f"the last {grown['window']:,}'s p50 is {grown['lastToFirstP50']:.2f}x the first "
             f"{grown['window']:,}'s, and the server's resident memory after them "
-            f"{grown['residentMbAfter']:,.0f} MB."
+            f"{grown['residentMbAfter']:,.0f} MB. {_projection(grown)}"
         )
         for answer in grown.get("unexpected", []):
             lines.append(
@@ -529,6 +529,18 @@ def summary(result: dict[str, Any]) -> list[str]:
                 f"{'; '.join(answer['serverLog']) or 'nothing with its id'}."
             )
     return lines
+
+
+def _projection(grown: dict[str, Any]) -> str:
+    if "projectionBehind" not in grown:
+        return "(This run did not check the projection.)"
+    behind = grown["projectionBehind"]
+    if not behind:
+        return (
+            f"The summaries of all {grown['users']} users reached their last committed entry."
+        )
+    listed = "; ".join(f"{user}: {why}" for user, why in list(behind.items())[:5])
+    return f"The summaries of {len(behind)} of {grown['users']} users did not: {listed}."
 
 
 def hot_users(result: dict[str, Any]) -> str:

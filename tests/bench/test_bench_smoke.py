@@ -276,6 +276,7 @@ def test_the_growth_phase_reports_every_window_of_one_make_run_process(quick_res
     first, last = grown["windows"][0], grown["windows"][-1]
     assert grown["lastToFirstP50"] == round(last["latencyMs"]["p50"] / first["latencyMs"]["p50"], 3)
     assert grown["residentMbAfter"] == last["residentMb"]
+    assert grown["projectionBehind"] == {}
     assert "Growth: 30 sequential transactions" in report.markdown(quick_result)
 
 
@@ -332,9 +333,14 @@ def test_an_answer_other_than_201_is_recorded_with_what_finds_its_execution(quic
             "execution": "not read: 501",  # the fake server has no execution view
         }
     ]
-    assert "Growth answer 2 was 500 (request id r-2)" in "\n".join(
-        report.summary({**quick_result, "growth": grown})
-    )
+    summary = "\n".join(report.summary({**quick_result, "growth": grown}))
+    assert "Growth answer 2 was 500 (request id r-2)" in summary
+    # The fake server has no GET /summaries: its two committed users count as behind.
+    assert grown["projectionBehind"] == {
+        "growth-0": "GET /summaries answered 501",
+        "growth-2": "GET /summaries answered 501",
+    }
+    assert "The summaries of 2 of 50 users did not: growth-0: GET /summaries" in summary
 
 
 def test_a_negative_growth_is_refused(capsys):

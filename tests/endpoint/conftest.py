@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +64,17 @@ def make_run() -> Iterator[MakeRun]:
     while "Ctrl-C" not in banner[-1] and banner[-1]:
         banner.append(process.stdout.readline())
     urls = {line.split(" ", 1)[0]: re.search(r"on (http://\S+)", line) for line in banner}
+    # Read on while it runs: a full pipe would block the server in whatever thread logs next.
+    lines: list[str] = []
+    reader = threading.Thread(target=lines.extend, args=(process.stdout,), daemon=True)
+    reader.start()
     try:
         yield MakeRun(api=urls["Wallet"][1], aws=urls["AWS"][1], lambda_api=urls["Lambda"][1])
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        reader.join(timeout=30)
+        output = "".join(lines)
         # The endpoint answered every bad request without an error escaping into the server.
         assert "Traceback" not in output, output
         assert process.returncode == 0
