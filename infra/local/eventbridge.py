@@ -6,11 +6,17 @@ every event that has a source to an SQS queue of the same name, as a consumer su
 bus would be. Every event the bus accepts is logged (logger `local_events`), which is how
 `make run` shows them; tests read them with `published()`.
 
-The tap is emptied after each delivery into a record of the newest `kept` events (the runtime's
-LOCAL_EVENTS_KEPT, 10,000 by default): in `make run` nobody reads the queue, and moto's
-SendMessage builds every attribute of the queue, ApproximateNumberOfMessages included (a pass
-over every message), to read one, so a queue that only grows made each event slower than the
-last and the process larger (issue 11). `published()` answers from that record.
+The tap is emptied into a record of the newest `kept` events (the runtime's LOCAL_EVENTS_KEPT,
+10,000 by default) once it holds `TAP_HELD` events, and whenever `published()` is read: in
+`make run` nobody reads the queue, and moto's SendMessage builds every attribute of the queue,
+ApproximateNumberOfMessages included (a pass over every message), to read one, so a queue that
+only grew made each event slower than the last and the process larger (issue 11). Emptied after
+every event, its ReceiveMessage and DeleteMessageBatch calls cost a tenth of the runtime's CPU
+under a hot user's load (issue 16); a hundred at a time, a few per cent of that.
+
+moto's delivery to a rule's target parses the JSONPaths of the target's input (eight when it has
+no InputTransformer) for every event, building a new parser for each: `parse_each_path_once`
+keeps what each path parses to, the same for every event (a tenth of the CPU under that load).
 
 PutEvents goes through `put_events` (the runtime's request routing sends it here): it can be
 made to refuse some entries, answering as EventBridge does on a partial failure (HTTP 200,
@@ -20,6 +26,7 @@ are delivered by moto. Where it differs: moto checks no quota, size or permissio
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -37,6 +44,16 @@ from infra.local.template import ACCOUNT_ID
 log = logging.getLogger("local_events")
 
 EVENTS_KEPT = 10_000
+TAP_HELD = 100  # events the tap queue holds before they are moved into the record
+
+
+def parse_each_path_once() -> None:
+    """Patch jsonpath_ng's extended parse, which moto's EventBridge calls per event and path, to
+    parse each path once per process (calling it again is a no-op)."""
+    import jsonpath_ng.ext
+
+    if not hasattr(jsonpath_ng.ext.parse, "cache_info"):
+        jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 
 
 def tap_name(bus: str) -> str:
@@ -61,8 +78,10 @@ class LocalEventBridge:
         self._sqs: Any = None
         self._tap_urls: dict[str, str] = {}
         self._tap_queues: dict[str, Any] = {}
+        self._held = 0  # events delivered to the taps since they were last emptied
 
     def start(self, events: Any, sqs: Any, region: str) -> None:
+        parse_each_path_once()
         self._events, self._sqs = events, sqs
         for bus in self.buses:
             bus_arn = events.create_event_bus(Name=bus)["EventBusArn"]
@@ -115,8 +134,9 @@ class LocalEventBridge:
             request.headers["Content-Length"] = str(len(request.body))
             with self._delivery_lock:  # moto's SQS, which feeds the tap, is not thread-safe
                 response = deliver(request)
-                for url in set(self._tap_urls.values()):
-                    self._empty_tap(url)
+                self._held += len(accepted)
+                if self._held >= TAP_HELD:
+                    self._empty_taps()
             if response.status_code != 200:
                 return response
             answers = json.loads(response.content)["Entries"]
@@ -143,8 +163,13 @@ class LocalEventBridge:
         the order received; each is the JSON EventBridge delivers to an SQS target."""
         url = self._tap_urls[bus or self.buses[0]]
         with self._delivery_lock:
-            self._empty_tap(url)
+            self._empty_taps()
             return [json.loads(body) for body in self._published[url]]
+
+    def _empty_taps(self) -> None:
+        for url in set(self._tap_urls.values()):
+            self._empty_tap(url)
+        self._held = 0
 
     def _empty_tap(self, url: str) -> None:
         """Move what the tap queue holds into the record (with the delivery lock held)."""

@@ -380,23 +380,54 @@ def test_a_write_wakes_the_pollers_of_its_table_and_no_other_request_does(local_
     assert {name: dict(c.calls) for name, c in counting.items()} == reads
 
 
-def test_the_tap_keeps_no_message_and_the_newest_events():
+def test_the_tap_holds_at_most_a_hundred_messages_and_the_record_the_newest_events():
+    import boto3
     from moto.sqs.models import sqs_backends
 
     from infra.local.aws import LocalAws
+    from infra.local.eventbridge import TAP_HELD
     from infra.local.template import ACCOUNT_ID
 
     with LocalAws(events_kept=3) as aws:
-        for n in range(5):
-            commit(aws, key=f"k{n}")
-        aws.drain_streams()
+        [bus] = aws.eventbridge.buses
         [tap] = [q for q in sqs_backends[ACCOUNT_ID]["us-east-1"].queues.values()
                  if q.name.endswith("Tap")]  # fmt: skip
+        events = boto3.client("events", region_name="us-east-1")
+        held = []
+        for batch in range(15):
+            entries = [
+                {"Source": "test", "DetailType": "T", "EventBusName": bus,
+                 "Detail": json.dumps({"n": batch * 10 + n})}
+                for n in range(10)
+            ]  # fmt: skip
+            assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
+            held.append(len(tap._messages))
 
-        assert tap._messages == []  # a SendMessage to it costs no pass over what it held
+        # Emptied once it held 100: a SendMessage to it passes over at most that many.
+        assert max(held) < TAP_HELD
+        assert held == [*range(10, 100, 10), 0, *range(10, 60, 10)]
+        assert [e["detail"]["n"] for e in aws.eventbridge.published()] == [147, 148, 149]
+        assert tap._messages == []
         assert tap.deleted_messages == set()
-        published = [e["detail"]["idempotencyKey"] for e in aws.eventbridge.published()]
-        assert published == ["k2", "k3", "k4"]
+
+
+def test_the_jsonpaths_of_a_target_input_are_parsed_once_not_per_event(local_aws, monkeypatch):
+    from jsonpath_ng.ext import parser
+
+    built = []
+
+    class CountingParser(parser.ExtendedJsonPathParser):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(parser, "ExtendedJsonPathParser", CountingParser)
+    for n in range(5):
+        commit(local_aws, key=f"k{n}")
+    local_aws.drain_streams()
+
+    assert len(local_aws.published_events()) == 5
+    assert len(built) <= 8  # moto's eight default paths, at most once each (8 per event before)
 
 
 # Failure paths of the event source mapping and of the bus.
