@@ -54,11 +54,14 @@ class WaitPolicy:
         whichever ends first."""
         return min(started_at + self.budget_seconds, now + remaining_seconds - self.margin_seconds)
 
-    def poll_delay(self, polls: int, is_next: bool, jitter: float) -> float:
+    def poll_delay(self, polls: int, is_next: bool, jitter: float, behind: bool = False) -> float:
         """The wait before poll number `polls` (from 0): growing, capped, and jittered between
-        half and all of it, so waiters spread out and never spin."""
+        half and all of it, so waiters spread out and never spin. A waiter `behind` another that
+        is next in line polls at its cap from the start: it only watches the place in line, and
+        growing from tens of milliseconds cost each new arrival of a busy user ten polls in its
+        first second (half of a hot user's polls)."""
         cap = self.max_poll_next_seconds if is_next else self.max_poll_queued_seconds
-        ceiling = min(self.first_poll_seconds * self.growth**polls, cap)
+        ceiling = cap if behind else min(self.first_poll_seconds * self.growth**polls, cap)
         return ceiling * (0.5 + 0.5 * jitter)
 
 
@@ -87,6 +90,10 @@ class LockView:
 
     def is_next(self, owner: str, now: float) -> bool:
         return self.next_owner == owner and not self._line_is_open(now)
+
+    def is_behind_another(self, owner: str, now: float) -> bool:
+        """Whether another waiter is next in line (so `owner` waits behind at least two)."""
+        return self.next_owner not in (None, owner) and not self._line_is_open(now)
 
     def may_take(self, owner: str, now: float) -> bool:
         """Whether take_lock would succeed for `owner` now (if nobody moves first)."""

@@ -92,7 +92,7 @@ def acquire_lock(
     deadline = policy.deadline(started_at, clock.now(), remaining_seconds)
     since_ms = int(started_at * 1000)
     polls = 0
-    is_next = False
+    is_next = behind = False
     attempt = True
     while True:
         now = clock.now()
@@ -108,7 +108,7 @@ def acquire_lock(
                 )
             except UserBusyError:
                 pass
-        delay = policy.poll_delay(polls, is_next, clock.jitter())
+        delay = policy.poll_delay(polls, is_next, clock.jitter(), behind)
         if clock.now() + delay > deadline:
             raise UserBusyError("another transaction of this user is in progress")
         clock.sleep(delay)
@@ -123,6 +123,7 @@ def acquire_lock(
             is_next = aggregates.claim_next(
                 user_id, owner, since_ms, int(deadline * 1000), int(now * 1000)
             )
+        behind = not is_next and view.is_behind_another(owner, now)
 
 
 def put_transaction(

@@ -173,9 +173,12 @@ def test_a_younger_waiter_leaves_the_place_to_an_older_one():
 
     assert "claim_next" not in row.calls
     assert row.next_owner == "older"
-    # Not next in line, it polls slowly: its waits reach the queued cap.
-    assert max(clock.slept) > POLICY.max_poll_next_seconds
-    assert max(clock.slept) <= POLICY.max_poll_queued_seconds
+    # Behind the next in line, it polls slowly from its first read on: no ramp from 10 ms.
+    first, *after_first_read = clock.slept
+    assert first <= POLICY.first_poll_seconds
+    assert all(POLICY.max_poll_queued_seconds / 2 <= s <= POLICY.max_poll_queued_seconds
+               for s in after_first_read)  # fmt: skip
+    assert row.calls.count("read_lock") <= 1 + 4.0 / (POLICY.max_poll_queued_seconds / 2)
 
 
 def test_the_deadline_is_the_budget_or_the_function_time_whichever_ends_first():
@@ -188,6 +191,28 @@ def test_a_poll_delay_is_between_half_and_all_of_its_ceiling(jitter):
     for polls in range(12):
         ceiling = min(0.01 * 1.5**polls, POLICY.max_poll_queued_seconds)
         assert ceiling / 2 <= POLICY.poll_delay(polls, False, jitter) <= ceiling
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.999])
+def test_behind_another_waiter_a_poll_waits_the_queued_cap_whatever_the_poll_count(jitter):
+    for polls in range(3):
+        delay = POLICY.poll_delay(polls, False, jitter, behind=True)
+        cap = POLICY.max_poll_queued_seconds
+        assert cap / 2 <= delay <= cap
+
+
+@pytest.mark.parametrize(
+    ("view", "owner", "now", "expected"),
+    [
+        (LockView("h", 2000, "other", 1, 1_000_500), "me", 1000.0, True),
+        (LockView("h", 2000, "me", 1, 1_000_500), "me", 1000.0, False),  # it is next itself
+        (LockView("h", 2000, None), "me", 1000.0, False),  # nobody is next
+        (LockView("h", 2000, "other", 1, 1_000_500), "me", 1000.6, False),  # the claim lapsed
+    ],
+    ids=["another-next", "self-next", "open", "claim-lapsed"],
+)
+def test_is_behind_another_only_while_another_holds_the_place(view, owner, now, expected):
+    assert view.is_behind_another(owner, now) is expected
 
 
 @pytest.mark.parametrize(
