@@ -45,7 +45,7 @@ class WaitPolicy:
     # The next in line polls often: the hand-off gap is at most this.
     max_poll_next_seconds: float = 0.04
     # The others only watch the place in line, which changes once per hand-off.
-    max_poll_queued_seconds: float = 0.4
+    max_poll_queued_seconds: float = 0.8
     # False: plain polling, nobody takes a place in line (the bench's comparison; it starves).
     keeps_line: bool = True
 
