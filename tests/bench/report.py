@@ -536,9 +536,7 @@ def _projection(grown: dict[str, Any]) -> str:
         return "(This run did not check the projection.)"
     behind = grown["projectionBehind"]
     if not behind:
-        return (
-            f"The summaries of all {grown['users']} users reached their last committed entry."
-        )
+        return f"The summaries of all {grown['users']} users reached their last committed entry."
     listed = "; ".join(f"{user}: {why}" for user, why in list(behind.items())[:5])
     return f"The summaries of {len(behind)} of {grown['users']} users did not: {listed}."
 

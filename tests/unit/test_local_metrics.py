@@ -25,9 +25,7 @@ def local_function() -> LocalLambdas:
     return LocalLambdas({spec.logical_id: spec}, "us-east-1")
 
 
-def test_150_invocations_with_metrics_disabled_print_nothing_and_keep_nothing(
-    monkeypatch, capsys
-):
+def test_150_invocations_with_metrics_disabled_print_nothing_and_keep_nothing(monkeypatch, capsys):
     # Powertools' flush keeps disabled metrics, and its add_metric prints the set at 100 values
     # whatever the setting: make run's standard output got an EMF blob every 100 commits.
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
