@@ -15,8 +15,8 @@ every event, its ReceiveMessage and DeleteMessageBatch calls cost a tenth of the
 under a hot user's load (issue 16); a hundred at a time, a few per cent of that.
 
 moto's delivery to a rule's target parses the JSONPaths of the target's input (eight when it has
-no InputTransformer) for every event, building a new parser for each: `parse_each_path_once`
-keeps what each path parses to, the same for every event (a tenth of the CPU under that load).
+no InputTransformer) for every event, building a new parser for each; `infra/local/aws.py` keeps
+what each path parses to, with Step Functions' paths (`_parse_each_definition_once`).
 
 PutEvents goes through `put_events` (the runtime's request routing sends it here): it can be
 made to refuse some entries, answering as EventBridge does on a partial failure (HTTP 200,
@@ -26,7 +26,6 @@ are delivered by moto. Where it differs: moto checks no quota, size or permissio
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import random
@@ -45,15 +44,6 @@ log = logging.getLogger("local_events")
 
 EVENTS_KEPT = 10_000
 TAP_HELD = 100  # events the tap queue holds before they are moved into the record
-
-
-def parse_each_path_once() -> None:
-    """Patch jsonpath_ng's extended parse, which moto's EventBridge calls per event and path, to
-    parse each path once per process (calling it again is a no-op)."""
-    import jsonpath_ng.ext
-
-    if not hasattr(jsonpath_ng.ext.parse, "cache_info"):
-        jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 
 
 def tap_name(bus: str) -> str:
@@ -81,7 +71,6 @@ class LocalEventBridge:
         self._held = 0  # events delivered to the taps since they were last emptied
 
     def start(self, events: Any, sqs: Any, region: str) -> None:
-        parse_each_path_once()
         self._events, self._sqs = events, sqs
         for bus in self.buses:
             bus_arn = events.create_event_bus(Name=bus)["EventBusArn"]
