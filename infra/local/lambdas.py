@@ -21,6 +21,7 @@ what the flush does on Lambda.
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
 import json
 import threading
@@ -189,13 +190,19 @@ class _LogKeysPerThread:
         local.value = value
 
 
+@functools.cache
+def _shared_metrics() -> Any:
+    from aws_lambda_powertools.metrics import Metrics
+
+    return Metrics()  # every Metrics holds the one metric set Powertools shares
+
+
 def discard_unpublished_metrics() -> None:
     """Empty Powertools' metric set when metrics are disabled (published, it is emptied already)."""
-    from aws_lambda_powertools.metrics import Metrics
     from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
     if is_metrics_disabled():
-        Metrics().clear_metrics()
+        _shared_metrics().clear_metrics()
 
 
 def install_log_keys_per_thread() -> None:
