@@ -343,6 +343,38 @@ def test_an_answer_other_than_201_is_recorded_with_what_finds_its_execution(quic
     assert "The summaries of 2 of 50 users did not: growth-0: GET /summaries" in summary
 
 
+NEVER_PROJECTS = """
+import http.server, json
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(201)
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(json.dumps({"asOfSequence": 0, "summaries": []}).encode())
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print(f"API on http://127.0.0.1:{server.server_port}", flush=True)
+server.serve_forever()
+"""
+
+
+def test_summaries_that_never_reach_the_last_commit_are_reported_behind(monkeypatch):
+    monkeypatch.setattr(growth, "PROJECTION_WAIT_SECONDS", 0.3)
+
+    grown = growth.run_growth(2, 1, command=(sys.executable, "-c", NEVER_PROJECTS))
+
+    assert grown["statuses"] == {"201": 2}
+    assert grown["projectionBehind"] == {
+        "growth-0": "asOfSequence 0 of 1",
+        "growth-1": "asOfSequence 0 of 1",
+    }
+
+
 def test_a_negative_growth_is_refused(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--growth", "-1"])
