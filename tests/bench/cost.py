@@ -237,3 +237,65 @@ def read_per_million(measured: dict[str, Any]) -> dict[str, float]:
     rounded = {name: round(value, 3) for name, value in lines.items()}
     rounded["total"] = round(sum(lines.values()), 2)
     return rounded
+
+
+TARGET_COMMITTED_AT_ERROR = 12.00  # issue 16: dollars per million committed, at Level ERROR
+
+# What a committed transaction cannot do without while the product stays as its definition and
+# the contract fix it, each at its lowest price whatever the design of the writes: (line, what
+# fixes it, quantity, unit, price). Left out, as if they cost nothing: X-Ray (it can be off), the
+# logs (Level ERROR logs nothing for a commit), the stream consumers' invocations (batched, they
+# tend to nothing) and the item in the transactions table (as if the ledger entry were it).
+FLOOR = (
+    ("apiGateway", "the POST through API Gateway REST (product)", 1, "request",
+     "apiGatewayRestPerMillion"),
+    ("stepFunctionsRequests", "one Express execution per POST (product)", 1, "request",
+     "stepFunctionsExpressPerMillion"),
+    ("stepFunctionsDuration", "its shortest billed duration: 100 ms at 64 MB", 0.1 * 64 / 1024,
+     "GB-second", "stepFunctionsExpressGbSecond"),
+    ("lambdaRequests", "the flow's four task Lambdas: acquire, put, update, release (contract)",
+     4, "request", "lambdaPerMillion"),
+    ("lambdaDuration", "their shortest billed duration: 1 ms each at 128 MB", 4 * 0.001 / 8,
+     "GB-second", "lambdaArmGbSecond"),
+    ("acquireLockWrite", "acquiring the lock: a conditional write of the aggregate row", 1,
+     "WRU", "dynamodbWruPerMillion"),
+    ("putTransactionWrite", "putting the transaction under its key", 1, "WRU",
+     "dynamodbWruPerMillion"),
+    ("commitWrite", "the commit: one TransactWriteItems of the aggregate row, the ledger entry and "
+     "the outbox item (issue 12), 2 units each", 3 * TRANSACTIONAL_WRU_PER_ITEM_KB, "WRU",
+     "dynamodbWruPerMillion"),
+    ("releaseLockWrite", "releasing the lock: a write of the aggregate row", 1, "WRU",
+     "dynamodbWruPerMillion"),
+    ("projectionWrite", "the summaries: one write for an entry projected alone (many entries of "
+     "one user in a batch could share one)", 1, "WRU", "dynamodbWruPerMillion"),
+    ("eventBridgeEvents", "one event per ledger entry (contract, Events)", 1, "event",
+     "eventBridgeCustomEventsPerMillion"),
+)  # fmt: skip
+BATCHABLE_FLOOR_LINES = {"projectionWrite"}
+
+
+def floor_per_million() -> dict[str, Any]:
+    """The least a committed transaction can cost at Level ERROR, in dollars per million, while
+    the product stays as defined (FLOOR), with the same total if the projection's write were
+    batched away, and the target it is held against."""
+    lines = [
+        {
+            "line": line,
+            "why": why,
+            "quantity": quantity,
+            "unit": unit,
+            # A "...PerMillion" price is already per million; the others are per unit.
+            "usd": round(
+                quantity * _price(price) * (1 if price.endswith("PerMillion") else 1e6), 4
+            ),
+        }
+        for line, why, quantity, unit, price in FLOOR
+    ]
+    return {
+        "lines": lines,
+        "total": round(sum(row["usd"] for row in lines), 2),
+        "totalProjectionBatchedAway": round(
+            sum(row["usd"] for row in lines if row["line"] not in BATCHABLE_FLOOR_LINES), 2
+        ),
+        "target": TARGET_COMMITTED_AT_ERROR,
+    }

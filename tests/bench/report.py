@@ -308,6 +308,21 @@ def tables(result: dict[str, Any]) -> list[Table]:
             ],
         )
     )
+    floor = result["cost"].get("floor")
+    if floor:
+        found.append(
+            (
+                "Floor: what a committed transaction cannot do without while the product stays "
+                "as defined, each at its lowest price (USD per million; tests/bench/cost.py FLOOR)",
+                ["line", "what fixes it", "quantity", "unit", "USD"],
+                [
+                    [row["line"], row["why"], f"{row['quantity']:g}", row["unit"],
+                     f"{row['usd']:,.4f}"]
+                    for row in floor["lines"]
+                ]
+                + [["total", "", "", "", f"{floor['total']:,.2f}"]],
+            )
+        )  # fmt: skip
     polls = result["cost"].get("pollPricing")
     if polls:
         found.append(
@@ -509,6 +524,16 @@ def summary(result: dict[str, Any]) -> list[str]:
         f"{COST_LINES[biggest]} (${all_[biggest]:,.2f}, {share:.0%}), and "
         f"${error['total']:,.2f} at Level ERROR (logs ${error['logs']:,.2f})."
     )
+    floor = result["cost"].get("floor")
+    if floor:
+        lines.append(
+            f"The least a committed transaction can cost at Level ERROR while the product stays "
+            f'as defined (table "Floor" below) is ${floor["total"]:,.2f} a million '
+            f"(${floor['totalProjectionBatchedAway']:,.2f} with the projection's write batched "
+            f"away), "
+            + ("under" if floor["totalProjectionBatchedAway"] < floor["target"] else "above")
+            + f" the target of ${floor['target']:,.2f} (issue 16)."
+        )
     lines.append(hot_users(result))
     ratios = ", ".join(f"{t} {r:.1f}x" for t, r in result["overheadRatio"].items())
     lines.append(f"Orchestration overhead (saga median / baseline median, interleaved): {ratios}.")

@@ -402,6 +402,7 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
             level: {o: cost.per_million(counts_[o], level) for o in outcomes if o in counts_}
             for level in cost.LOG_LEVELS
         },
+        "floor": cost.floor_per_million(),
         "pollPricing": cost.poll_pricing(
             {
                 "next in line": policy.max_poll_next_seconds,

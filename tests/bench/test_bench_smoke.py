@@ -182,6 +182,39 @@ def test_a_condition_check_is_priced_as_a_transactional_write():
     assert cost.request_units({"GetItem": 1}, [], item_kb=1) == {"wru": 0, "rru": 1}
 
 
+SAGA_FLOOR_WRITES = ("acquireLockWrite", "putTransactionWrite", "commitWrite", "releaseLockWrite")
+
+
+def test_the_floor_costs_no_more_than_a_committed_transaction_does_now():
+    floor = {row["line"]: row for row in cost.floor_per_million()["lines"]}
+    measured = DOC_RESULT["cost"]["perMillion"]["ERROR"]["committed"]
+    committed = DOC_RESULT["requestCounts"]["committed"]
+
+    for line in ("apiGateway", "stepFunctionsRequests", "lambdaRequests", "eventBridgeEvents"):
+        assert floor[line]["usd"] <= measured[line]
+    assert sum(floor[line]["quantity"] for line in SAGA_FLOOR_WRITES) <= committed["wru"]
+    assert floor["projectionWrite"]["usd"] <= measured["summariesProjectionWrites"]
+    assert cost.floor_per_million()["total"] <= measured["total"]
+
+
+def test_the_floor_is_priced_from_the_price_table(monkeypatch):
+    before = cost.floor_per_million()
+    monkeypatch.setitem(cost.PRICES, "apiGatewayRestPerMillion", {"usd": 1.00})
+    monkeypatch.setitem(cost.PRICES, "dynamodbWruPerMillion", {"usd": 0.25})
+    after = cost.floor_per_million()
+
+    assert before["total"] - after["total"] == pytest.approx(2.50 + 10 * 0.375, abs=0.01)
+    assert after["totalProjectionBatchedAway"] == pytest.approx(after["total"] - 0.25, abs=0.01)
+
+
+def test_the_summary_says_whether_the_floor_is_above_the_target(monkeypatch):
+    assert any("above the target of $12.00" in line for line in report.summary(DOC_RESULT))
+
+    monkeypatch.setitem(cost.PRICES, "apiGatewayRestPerMillion", {"usd": 1.00})
+    cheaper = {**DOC_RESULT, **json.loads(json.dumps(suite.derive(DOC_RESULT)))}
+    assert any("under the target of $12.00" in line for line in report.summary(cheaper))
+
+
 def test_a_longer_lease_blocks_a_crashed_holders_user_longer():
     rows = cost.lease_scenarios(configured=25, timeout_seconds=20, cost_per_million_429=30.0)
     by_lease = {row["leaseSeconds"]: row for row in rows}
