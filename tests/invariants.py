@@ -29,6 +29,19 @@ def scan(client: Any, table: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def stream_records(client: Any, table: str) -> list[dict[str, Any]]:
+    """Every record `table`'s stream still holds (from its one shard), oldest first."""
+    import boto3
+
+    streams = boto3.client("dynamodbstreams", region_name=client.meta.region_name)
+    arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    [shard] = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    return list(streams.get_records(ShardIterator=iterator)["Records"])
+
+
 def violations(
     client: Any,
     *,

@@ -18,7 +18,8 @@ the function through LocalLambdas (so fault points apply). As on AWS:
 Where it differs: retries follow each other at once (no backoff); an infinite
 MaximumRetryAttempts (-1) is capped at LOCAL_STREAM_MAX_RETRIES (100), so a poison record cannot
 hold a test forever; a stream has one shard and one poller; MaximumRecordAgeInSeconds,
-ParallelizationFactor and batching windows are not modelled. moto's own Lambda event source
+ParallelizationFactor, batching and tumbling windows are not modelled (a template setting one is
+refused by infra/local/template.py). moto's own Lambda event source
 mappings are never created: they try Docker on every write and drop the records.
 
 A poller sleeps until its table is written (the runtime's request routing calls `written`),

@@ -149,8 +149,20 @@ def _logical_id_of(value: Any, attribute: str) -> str:
     raise ValueError(f"the local runtime expects !GetAtt <resource>.{attribute}, not {value!r}")
 
 
+# Event source mapping settings the local poller does not model (infra/local/streams.py): a
+# template that sets one is refused rather than run as if it were not there.
+_NOT_MODELLED = (
+    "MaximumRecordAgeInSeconds",
+    "ParallelizationFactor",
+    "MaximumBatchingWindowInSeconds",
+    "TumblingWindowInSeconds",
+)
+
+
 def _stream_source(name: str, function: str, props: dict[str, Any]) -> StreamSource:
     """SAM's DynamoDB event properties, with the defaults Lambda applies."""
+    if unmodelled := [setting for setting in _NOT_MODELLED if setting in props]:
+        raise ValueError(f"{function}.{name}: the local runtime does not model {unmodelled}")
     on_failure = props.get("DestinationConfig", {}).get("OnFailure")
     if on_failure is not None and on_failure.get("Type", "SQS") != "SQS":
         raise ValueError(f"{function}.{name}: the local runtime only delivers failures to SQS")

@@ -267,6 +267,38 @@ def test_dry_run_and_event_invocations(client, runtime, caplog):
     assert "KeyError" in caplog.text
 
 
+# Known gaps (README, "Known gaps") of the endpoint and its Lambda API.
+
+
+def test_a_tail_log_is_not_returned(client):
+    response = invoke(
+        client,
+        "ReleaseLockFunction",
+        '{"userId": "nobody", "executionId": "e"}',
+        **{"X-Amz-Log-Type": "Tail"},
+    )
+
+    assert response.status_code == 200
+    assert "X-Amz-Log-Result" not in response.headers  # AWS: the last 4 KB of the log
+
+
+def test_signatures_are_not_checked(client):
+    wrong = "AWS4-HMAC-SHA256 Credential=nobody/20261201/us-east-1/states/aws4_request, Signature=0"
+    response = client.post(
+        "/",
+        data="{}",
+        headers={
+            "X-Amz-Target": f"{SFN}.ListStateMachines",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": wrong,
+        },
+    )
+
+    assert response.status_code == 200  # AWS: 403 InvalidSignatureException
+    machines = json.loads(response.data)["stateMachines"]
+    assert [m["name"] for m in machines] == ["TransactionStateMachine"]
+
+
 def test_get_and_list_functions(client, runtime):
     listed = client.get("/2015-03-31/functions/")
     found = client.get("/2015-03-31/functions/GetBalanceFunction")

@@ -342,6 +342,31 @@ def test_expired_outbox_items_are_deleted_and_the_rest_kept():
         assert len(aws.published_events()) == published  # the REMOVE is no event
 
 
+def test_a_ttl_delete_is_a_remove_without_the_service_identity_aws_gives_it():
+    """Known gap (README): AWS marks a TTL delete's record with userIdentity (type Service,
+    principal dynamodb.amazonaws.com); here it is a plain REMOVE. The wallet filters on INSERT."""
+    from infra.local.aws import LocalAws
+    from tests.builders import execution_input
+    from tests.invariants import stream_records
+
+    with LocalAws() as aws:
+        aws.time_to_live.stop()
+        aws.streams.stop()  # nothing reads the stream, so nothing trims it
+        aws.start_sync_execution(execution_input("ttl-user", "5", "credit", "k1"))
+        [event_id] = outbox_keys(aws)
+        after = expires_at(aws, event_id) + 1
+        assert (
+            local_dynamodb.TimeToLive(
+                aws.dynamodb, {"OutboxTable": "expiresAt"}, clock=lambda: after
+            ).sweep()
+            == 1
+        )
+        records = stream_records(aws.dynamodb, "OutboxTable")
+
+    assert [r["eventName"] for r in records] == ["INSERT", "REMOVE"]
+    assert "userIdentity" not in records[-1]
+
+
 class RewritingClient:
     """A DynamoDB client that rewrites each item with a later time just before deleting it."""
 

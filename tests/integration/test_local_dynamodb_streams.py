@@ -181,3 +181,15 @@ def test_only_the_newest_iterators_are_kept(aws, monkeypatch):
         stream.client.get_records(ShardIterator=first)
     assert raised.value.response["Error"]["Code"] == "ExpiredIteratorException"
     assert stream.read(stream.iterator("TRIM_HORIZON")) == ["k0"]  # a fresh one reads
+
+
+def test_a_stream_keeps_one_shard_however_much_is_written(aws):
+    """Known gap (README): on AWS a busy table's shards split into children, and Lambda reads a
+    parent before its children; here a stream has one shard for good."""
+    stream = Stream(aws)
+    stream.write(500)
+
+    shards = stream.client.describe_stream(StreamArn=stream.arn)["StreamDescription"]["Shards"]
+
+    assert [shard["ShardId"] for shard in shards] == [stream.shard_id]
+    assert "ParentShardId" not in shards[0]
