@@ -44,7 +44,11 @@ from functions.settings import get_settings
 from infra.local import dynamodb as local_dynamodb
 from infra.local import dynamodb_streams, eventbridge, executions, stepfunctions
 from infra.local.eventbridge import LocalEventBridge
-from infra.local.lambdas import LocalLambdas, install_log_keys_per_thread
+from infra.local.lambdas import (
+    LocalLambdas,
+    install_log_keys_per_thread,
+    install_one_resolve_at_a_time,
+)
 from infra.local.recorder import Recorder
 from infra.local.streams import LocalStreams, StreamPoller
 from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
@@ -405,3 +409,4 @@ if not hasattr(json_path.parse, "cache_info"):
     dynamodb_streams.install()
     stepfunctions.install()
     install_log_keys_per_thread()
+    install_one_resolve_at_a_time()

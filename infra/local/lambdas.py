@@ -11,6 +11,12 @@ per logger, and concurrent invocations logged each other's correlation ids, and 
 `dictionary changed size during iteration`. A thread starts with the keys the logger was built
 with, as a new sandbox does.
 
+Powertools' API resolver keeps the event it resolves in class attributes that every resolver of
+the process shares (`BaseRouter.current_event`, `lambda_context`), and its route context on the
+resolver: two GETs resolved at once read each other's query, and GET /balance answered with
+another user's balance (`make reliability` found it). `install_one_resolve_at_a_time` makes the
+in-process API handlers resolve one event at a time, as each sandbox on AWS does.
+
 Metrics are not published locally (POWERTOOLS_METRICS_DISABLED), and Powertools' flush then keeps
 what was added: the one metric set all handlers share grew to 100 values, and Powertools printed
 it anyway (add_metric's own flush ignores the setting), blocking the whole runtime whenever its
@@ -211,3 +217,23 @@ def install_log_keys_per_thread() -> None:
 
     if not isinstance(LambdaPowertoolsFormatter.__dict__.get("log_format"), _LogKeysPerThread):
         LambdaPowertoolsFormatter.log_format = _LogKeysPerThread()  # type: ignore[assignment,misc]
+
+
+_resolving = threading.Lock()
+
+
+def install_one_resolve_at_a_time() -> None:
+    """Patch Powertools' API resolver once per process (calling it again is a no-op)."""
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    resolve = ApiGatewayResolver.resolve
+    if getattr(resolve, "one_at_a_time", False):
+        return
+
+    @functools.wraps(resolve)
+    def one_at_a_time(self: Any, event: Any, context: Any) -> dict[str, Any]:
+        with _resolving:
+            return resolve(self, event, context)
+
+    one_at_a_time.one_at_a_time = True  # type: ignore[attr-defined]
+    ApiGatewayResolver.resolve = one_at_a_time  # type: ignore[method-assign]

@@ -37,3 +37,19 @@ def test_larger_random_workload(local_aws, seed):
     ops = workload.generate(seed=seed, count=400, users=24)
 
     assert run_and_check(local_aws, ops) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [({"userId": "u2", "balance": "100.00", "currency": "USD"}, "answered for 'u2'"),
+     ({"userId": "u1", "balance": "397.18", "currency": "USD"}, "397.18 was never its balance")],
+    ids=["another-users-answer", "a-balance-it-never-had"],
+)  # fmt: skip
+def test_a_balance_read_is_checked_against_its_user(local_aws, answer, problem):
+    read = workload.Record(workload.Operation(0, "balance", "u1"), 0, balance=(200, answer))
+
+    problems = workload.check(local_aws, [read], faults_injected=False)
+
+    assert [line for line in problems if "GET balance" in line] == [
+        f"GET balance of 'u1': {problem}"
+    ]

@@ -424,6 +424,9 @@ def _check_balances(
         if status != 200 or set(body) != {"userId", "balance", "currency"}:
             problems.append(f"GET balance of {user!r}: {status} {body}")
             continue
+        if body["userId"] != user:  # another user's answer (two GETs resolved at once did it)
+            problems.append(f"GET balance of {user!r}: answered for {body['userId']!r}")
+            continue
         seen = {default} | {Decimal(t["balance"]) for t in transactions[user]}
         if not faults_injected and Decimal(body["balance"]) not in seen:
             problems.append(f"GET balance of {user!r}: {body['balance']} was never its balance")
