@@ -156,7 +156,13 @@ def test_info_level_carries_no_inspection_data(client):
         # Known gap (README): AWS draws a FULL jitter's wait up to this; here it is this.
         ({"IntervalSeconds": 2, "JitterStrategy": "FULL"}, 1, 4),
     ],
-    ids=["defaults-first", "defaults-third", "interval-and-rate", "capped", "full-jitter-not-drawn"],
+    ids=[
+        "defaults-first",
+        "defaults-third",
+        "interval-and-rate",
+        "capped",
+        "full-jitter-not-drawn",
+    ],
 )
 def test_retry_waits(client, retrier, retries_so_far, wait):
     _, body = run_state(
