@@ -15,7 +15,9 @@ Powertools' API resolver keeps the event it resolves in class attributes that ev
 the process shares (`BaseRouter.current_event`, `lambda_context`), and its route context on the
 resolver: two GETs resolved at once read each other's query, and GET /balance answered with
 another user's balance (`make reliability` found it). `install_one_resolve_at_a_time` makes the
-in-process API handlers resolve one event at a time, as each sandbox on AWS does.
+in-process API handlers resolve one event at a time: as each sandbox on AWS does, and stricter,
+since GETs to different functions take turns too (they hold the runtime's one DynamoDB lock in
+turn anyway). Only `resolve` is wrapped: no handler here uses `resolve_async`.
 
 Metrics are not published locally (POWERTOOLS_METRICS_DISABLED), and Powertools' flush then keeps
 what was added: the one metric set all handlers share grew to 100 values, and Powertools printed

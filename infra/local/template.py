@@ -149,19 +149,28 @@ def _logical_id_of(value: Any, attribute: str) -> str:
     raise ValueError(f"the local runtime expects !GetAtt <resource>.{attribute}, not {value!r}")
 
 
-# Event source mapping settings the local poller does not model (infra/local/streams.py): a
-# template that sets one is refused rather than run as if it were not there.
-_NOT_MODELLED = (
-    "MaximumRecordAgeInSeconds",
-    "ParallelizationFactor",
-    "MaximumBatchingWindowInSeconds",
-    "TumblingWindowInSeconds",
+# The event source mapping settings the local poller models (infra/local/streams.py): a template
+# that sets any other (ParallelizationFactor, a batching or tumbling window, a record age...) is
+# refused rather than run as if it were not there.
+_MODELLED = frozenset(
+    {
+        "Stream",
+        "StartingPosition",
+        "BatchSize",
+        "BisectBatchOnFunctionError",
+        "MaximumRetryAttempts",
+        "FunctionResponseTypes",
+        "DestinationConfig",
+        "FilterCriteria",
+    }
 )
 
 
 def _stream_source(name: str, function: str, props: dict[str, Any]) -> StreamSource:
     """SAM's DynamoDB event properties, with the defaults Lambda applies."""
-    if unmodelled := [setting for setting in _NOT_MODELLED if setting in props]:
+    # `Enabled: true` is the default; a disabled mapping would still run here.
+    allowed = _MODELLED | ({"Enabled"} if props.get("Enabled", True) is True else set())
+    if unmodelled := sorted(set(props) - allowed):
         raise ValueError(f"{function}.{name}: the local runtime does not model {unmodelled}")
     on_failure = props.get("DestinationConfig", {}).get("OnFailure")
     if on_failure is not None and on_failure.get("Type", "SQS") != "SQS":

@@ -241,11 +241,13 @@ def read_per_million(measured: dict[str, Any]) -> dict[str, float]:
 
 TARGET_COMMITTED_AT_ERROR = 12.00  # issue 16: dollars per million committed, at Level ERROR
 
-# What a committed transaction cannot do without while the product stays as its definition and
-# the contract fix it, each at its lowest price whatever the design of the writes: (line, what
-# fixes it, quantity, unit, price). Left out, as if they cost nothing: X-Ray (it can be off), the
-# logs (Level ERROR logs nothing for a commit), the stream consumers' invocations (batched, they
-# tend to nothing) and the item in the transactions table (as if the ledger entry were it).
+# What a committed transaction cannot do without while the product stays as specified (the guide's
+# definition, the contract, and issue 12's outbox item in the commit's transaction), each at the
+# first-tier on-demand list price of PRICES: (line, what fixes it, quantity, unit, price). Left
+# out, as if they cost nothing: X-Ray (it can be off), the logs (Level ERROR logs nothing for a
+# commit), the stream consumers' invocations (batched, they tend to nothing) and the item in the
+# transactions table (as if the ledger entry were it). The put is priced at 1 unit, below the 4
+# that invariant 5's fence costs it today, so the floor errs low.
 FLOOR = (
     ("apiGateway", "the POST through API Gateway REST (product)", 1, "request",
      "apiGatewayRestPerMillion"),
@@ -259,13 +261,14 @@ FLOOR = (
      "GB-second", "lambdaArmGbSecond"),
     ("acquireLockWrite", "acquiring the lock: a conditional write of the aggregate row", 1,
      "WRU", "dynamodbWruPerMillion"),
-    ("putTransactionWrite", "putting the transaction under its key", 1, "WRU",
-     "dynamodbWruPerMillion"),
+    ("putTransactionWrite", "putting the transaction under its key (unfenced; fenced, 4)", 1,
+     "WRU", "dynamodbWruPerMillion"),
     ("commitWrite", "the commit: one TransactWriteItems of the aggregate row, the ledger entry and "
-     "the outbox item (issue 12), 2 units each", 3 * TRANSACTIONAL_WRU_PER_ITEM_KB, "WRU",
+     "the outbox item, 2 units each (the item is issue 12's; the contract alone would let the "
+     "ledger's stream carry the events)", 3 * TRANSACTIONAL_WRU_PER_ITEM_KB, "WRU",
      "dynamodbWruPerMillion"),
-    ("releaseLockWrite", "releasing the lock: a write of the aggregate row", 1, "WRU",
-     "dynamodbWruPerMillion"),
+    ("releaseLockWrite", "releasing the lock, the flow's last task: a write of the aggregate row "
+     "(unless the commit frees it)", 1, "WRU", "dynamodbWruPerMillion"),
     ("projectionWrite", "the summaries: one write for an entry projected alone (many entries of "
      "one user in a batch could share one)", 1, "WRU", "dynamodbWruPerMillion"),
     ("eventBridgeEvents", "one event per ledger entry (contract, Events)", 1, "event",

@@ -207,12 +207,17 @@ def test_the_floor_is_priced_from_the_price_table(monkeypatch):
     assert after["totalProjectionBatchedAway"] == pytest.approx(after["total"] - 0.25, abs=0.01)
 
 
-def test_the_summary_says_whether_the_floor_is_above_the_target(monkeypatch):
-    assert any("above the target of $12.00" in line for line in report.summary(DOC_RESULT))
+@pytest.mark.parametrize(
+    ("rest_price", "said"),
+    [(3.50, "both above the target"), (3.00, "under only with the projection batched away, the"),
+     (1.00, "under the target")],
+    ids=["list-price", "between-the-totals", "cheap"],
+)  # fmt: skip
+def test_the_summary_says_where_the_floor_stands_against_the_target(monkeypatch, rest_price, said):
+    monkeypatch.setitem(cost.PRICES, "apiGatewayRestPerMillion", {"usd": rest_price})
+    result = {**DOC_RESULT, **json.loads(json.dumps(suite.derive(DOC_RESULT)))}
 
-    monkeypatch.setitem(cost.PRICES, "apiGatewayRestPerMillion", {"usd": 1.00})
-    cheaper = {**DOC_RESULT, **json.loads(json.dumps(suite.derive(DOC_RESULT)))}
-    assert any("under the target of $12.00" in line for line in report.summary(cheaper))
+    assert any(said in line for line in report.summary(result))
 
 
 def test_a_longer_lease_blocks_a_crashed_holders_user_longer():

@@ -257,11 +257,19 @@ def test_an_unmocked_task_calls_the_real_function(client):
 
 
 def test_the_role_is_not_assumed(client):
+    state = {
+        **LAMBDA_TASK,
+        "Parameters": {
+            "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:ReleaseLockFunction",
+            "Payload": {"userId": "nobody", "executionId": "e"},
+        },
+    }
+
     status, body = run_state(
-        client, roleArn="arn:aws:iam::123456789012:role/NoSuchRole", mock={"result": RESULT}
+        client, definition=json.dumps(state), roleArn="arn:aws:iam::123456789012:role/NoSuchRole"
     )
 
-    assert (status, body["status"]) == (200, "SUCCEEDED")  # AWS assumes the role first
+    assert (status, body["status"]) == (200, "SUCCEEDED")  # AWS calls the task as that role
 
 
 def test_a_mocked_result_of_another_integration_is_not_checked_against_its_api(client):

@@ -606,9 +606,12 @@ def test_put_events_refused_by_the_bus_itself_is_answered_as_it_is(local_aws):
      ({"MaximumBatchingWindowInSeconds": 1}, "does not model"),
      ({"MaximumRecordAgeInSeconds": 60}, "does not model"),
      ({"TumblingWindowInSeconds": 60}, "does not model"),
+     ({"Enabled": False}, "does not model"),
+     ({"MetricsConfig": {"Metrics": ["EventCount"]}}, "does not model"),
      ({"DestinationConfig": {"OnFailure": {"Type": "SNS", "Destination": "x"}}},
       "only delivers failures to SQS")],
-    ids=["parallelization", "batching-window", "record-age", "tumbling-window", "sns-on-failure"],
+    ids=["parallelization", "batching-window", "record-age", "tumbling-window", "disabled",
+         "metrics", "sns-on-failure"],
 )  # fmt: skip
 def test_a_mapping_setting_the_runtime_does_not_model_is_refused(props, message):
     from infra.local import template
@@ -616,6 +619,7 @@ def test_a_mapping_setting_the_runtime_does_not_model_is_refused(props, message)
     base = {"Stream": {"Fn::GetAtt": ["OutboxTable", "StreamArn"]}, "StartingPosition": "LATEST"}
 
     assert template._stream_source("E", "F", base).table == "OutboxTable"
+    assert template._stream_source("E", "F", {**base, "Enabled": True}).table == "OutboxTable"
     with pytest.raises(ValueError, match=message):
         template._stream_source("E", "F", {**base, **props})
 

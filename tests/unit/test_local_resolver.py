@@ -11,10 +11,11 @@ from functions.http_api import resolver
 from infra.local import lambdas
 from tests.builders import api_event
 
-OVERLAP_SECONDS = 0.5  # how long the first route waits for the second to be inside its own
+OVERLAP_SECONDS = 0.5  # how long the first route waits for the second, which the lock keeps out
+WAIT_SECONDS = 30  # a bound on waits that end at once when the code is right
 
 
-def resolve_two_at_once() -> dict[str, list[str]]:
+def resolve_two_at_once(overlap_seconds: float) -> dict[str, list[str]]:
     """Resolve a GET for user a and, while its route runs, one for user b on another resolver;
     what each route read as its userId (a's before and after b started)."""
     lambdas.install_one_resolve_at_a_time()
@@ -26,7 +27,7 @@ def resolve_two_at_once() -> dict[str, list[str]]:
     def who_first() -> dict:
         seen = [first.current_event.get_query_string_value("userId")]
         a_inside.set()
-        b_inside.wait(OVERLAP_SECONDS)
+        b_inside.wait(overlap_seconds)
         read["a"] = [*seen, first.current_event.get_query_string_value("userId")]
         return {}
 
@@ -38,14 +39,14 @@ def resolve_two_at_once() -> dict[str, list[str]]:
 
     a = threading.Thread(target=first.resolve, args=(api_event("/who", {"userId": "a"}), None))
     a.start()
-    a_inside.wait()
+    assert a_inside.wait(WAIT_SECONDS)
     second.resolve(api_event("/who", {"userId": "b"}), None)
     a.join()
     return read
 
 
 def test_two_resolves_at_once_each_read_their_own_event():
-    read = resolve_two_at_once()
+    read = resolve_two_at_once(OVERLAP_SECONDS)
 
     assert read == {"a": ["a", "a"], "b": ["b"]}
 
@@ -53,6 +54,6 @@ def test_two_resolves_at_once_each_read_their_own_event():
 def test_without_the_runtimes_lock_a_resolve_reads_the_others_event(monkeypatch):
     monkeypatch.setattr(lambdas, "_resolving", contextlib.nullcontext())
 
-    read = resolve_two_at_once()
+    read = resolve_two_at_once(WAIT_SECONDS)  # b gets in: no lock keeps it out
 
     assert read == {"a": ["a", "b"], "b": ["b"]}  # Powertools' shared state: why the lock
