@@ -33,6 +33,7 @@ from moto.core.models import botocore_stubber
 from moto.dynamodb.exceptions import ResourceNotFoundException
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils import json_path
@@ -139,7 +140,9 @@ def _parse_each_definition_once() -> None:
     tree and the compiled paths are kept; each execution still gets components of its own.
     EventBridge's delivery to a rule's target does the same with the JSONPaths of the target's
     input (eight per event without an InputTransformer, a tenth of a hot user's CPU): one cache
-    of jsonpath_ng's parse serves both (Step Functions bound the name when it was imported)."""
+    of jsonpath_ng's parse serves both (Step Functions bound the name when it was imported).
+    A task's ResultPath uses jsonpath_ng's other parser, four builds a transaction, each a yacc
+    run whose objects are cyclic garbage: its parse is kept the same way."""
     parse = AmazonStateLanguageParser.parse
     trees: dict[str, Any] = {}
 
@@ -152,6 +155,7 @@ def _parse_each_definition_once() -> None:
     AmazonStateLanguageParser.parse = staticmethod(parse_once)  # type: ignore[method-assign]
     jsonpath_ng.ext.parse = functools.lru_cache(maxsize=4096)(jsonpath_ng.ext.parse)
     json_path.parse = jsonpath_ng.ext.parse
+    result_path.parse = functools.lru_cache(maxsize=4096)(jsonpath_ng.parse)
 
 
 if ("before-send", _route) not in BUILTIN_HANDLERS:

@@ -419,18 +419,26 @@ def test_the_tap_holds_at_most_a_hundred_messages_and_the_record_the_newest_even
 
 
 def test_the_jsonpaths_of_a_target_input_are_parsed_once_not_per_event(local_aws, monkeypatch):
+    import jsonpath_ng.parser
     from jsonpath_ng.ext import parser
 
     commit(local_aws, key="first")  # the first execution and event parse what they read
     local_aws.drain_streams()
     built = []
 
-    class CountingParser(parser.ExtendedJsonPathParser):
-        def __init__(self, *args, **kwargs):
-            built.append(1)
-            super().__init__(*args, **kwargs)
+    def counting(parser_class):
+        class CountingParser(parser_class):
+            def __init__(self, *args, **kwargs):
+                built.append(parser_class.__name__)
+                super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(parser, "ExtendedJsonPathParser", CountingParser)
+        return CountingParser
+
+    monkeypatch.setattr(parser, "ExtendedJsonPathParser", counting(parser.ExtendedJsonPathParser))
+    # The other parser, which a task's ResultPath uses.
+    monkeypatch.setattr(
+        jsonpath_ng.parser, "JsonPathParser", counting(jsonpath_ng.parser.JsonPathParser)
+    )
     for n in range(5):
         commit(local_aws, key=f"k{n}")
     local_aws.drain_streams()
