@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import requests
 
@@ -75,10 +75,9 @@ class Server:
     def _announced_url(self) -> str:
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
-            with open(f"/proc/self/fd/{self._out.fileno()}") as out:
-                for line in out:
-                    if " on http://" in line:
-                        return line.rsplit(" on ", 1)[1].strip()
+            for line in _text_of(self._out).splitlines():
+                if " on http://" in line:
+                    return line.rsplit(" on ", 1)[1].strip()
             if self.process.poll() is not None:
                 break  # it exited
             time.sleep(0.1)
@@ -92,13 +91,10 @@ class Server:
         """The server's log lines that contain `text` (the last 20)."""
         if not text:
             return []
-        # Its own open file, so that the server's writes keep their offset (they share ours).
-        with open(f"/proc/self/fd/{self._log.fileno()}") as log:
-            return [line.rstrip("\n") for line in log if text in line][-20:]
+        return [line for line in _text_of(self._log).splitlines() if text in line][-20:]
 
     def log_tail(self) -> str:
-        self._log.seek(0)
-        return self._log.read()[-2000:]
+        return _text_of(self._log)[-2000:]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -110,6 +106,13 @@ class Server:
                 self.process.wait()
         self._log.close()
         self._out.close()
+
+
+def _text_of(file: IO[str]) -> str:
+    """What the server wrote to `file` so far, read through an open file of its own: the server
+    writes through ours, so a seek here would move where its next line goes."""
+    with open(f"/proc/self/fd/{file.fileno()}") as own:
+        return own.read()
 
 
 def execution_page(url: str, request_id: str | None) -> str:

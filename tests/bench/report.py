@@ -529,7 +529,7 @@ def summary(result: dict[str, Any]) -> list[str]:
     if floor:
         lines.append(
             f"The least a committed transaction can cost at Level ERROR while the product stays "
-            f'as defined (table "Floor" below) is ${floor["total"]:,.2f} a million '
+            f'as specified (table "Floor" below) is ${floor["total"]:,.2f} a million '
             f"(${floor['totalProjectionBatchedAway']:,.2f} with the projection's write batched "
             f"away): {_against(floor)} the target of ${floor['target']:,.2f} (issue 16)."
         )

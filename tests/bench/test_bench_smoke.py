@@ -335,7 +335,18 @@ def test_a_server_that_stops_answering_is_a_growth_error():
         growth.run_growth(2, 1, command=announces_and_exits)
 
 
-FAILS_SECOND = """
+# A fake `make run` for the growth phase: a Handler class, then this (quiet, and announced as the
+# real server announces itself).
+SERVES = """
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print(f"API on http://127.0.0.1:{server.server_port}", flush=True)
+server.serve_forever()
+"""
+
+FAILS_SECOND = (
+    """
 import http.server, sys
 class Handler(http.server.BaseHTTPRequestHandler):
     count = 0
@@ -349,12 +360,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("x-amzn-RequestId", request_id)
         self.end_headers()
         self.wfile.write(b'{"error": {"code": "INTERNAL_ERROR"}}' if status == 500 else b"{}")
-    def log_message(self, *args):
-        pass
-server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-print(f"API on http://127.0.0.1:{server.server_port}", flush=True)
-server.serve_forever()
 """
+    + SERVES
+)
 
 
 def test_an_answer_other_than_201_is_recorded_with_what_finds_its_execution(quick_result):
@@ -381,7 +389,8 @@ def test_an_answer_other_than_201_is_recorded_with_what_finds_its_execution(quic
     assert "The summaries of 2 of 50 users did not: growth-0: GET /summaries" in summary
 
 
-NEVER_PROJECTS = """
+NEVER_PROJECTS = (
+    """
 import http.server, json
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
@@ -393,12 +402,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.end_headers()
         self.wfile.write(json.dumps({"asOfSequence": 0, "summaries": []}).encode())
-    def log_message(self, *args):
-        pass
-server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-print(f"API on http://127.0.0.1:{server.server_port}", flush=True)
-server.serve_forever()
 """
+    + SERVES
+)
 
 
 def test_summaries_that_never_reach_the_last_commit_are_reported_behind(monkeypatch):
