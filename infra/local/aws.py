@@ -153,9 +153,10 @@ def _parse_each_definition_once() -> None:
         return Preprocessor().visit(trees[definition]), trees[definition]
 
     AmazonStateLanguageParser.parse = staticmethod(parse_once)  # type: ignore[method-assign]
-    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=4096)(jsonpath_ng.ext.parse)
+    keep = functools.lru_cache(maxsize=4096)
+    jsonpath_ng.ext.parse = keep(jsonpath_ng.ext.parse)
     json_path.parse = jsonpath_ng.ext.parse
-    result_path.parse = functools.lru_cache(maxsize=4096)(jsonpath_ng.parse)
+    result_path.parse = keep(jsonpath_ng.parse)
 
 
 if ("before-send", _route) not in BUILTIN_HANDLERS:

@@ -253,8 +253,8 @@ FLOOR = (
      "apiGatewayRestPerMillion"),
     ("stepFunctionsRequests", "one Express execution per POST (product)", 1, "request",
      "stepFunctionsExpressPerMillion"),
-    ("stepFunctionsDuration", "its shortest billed duration: 100 ms at 64 MB", 0.1 * 64 / 1024,
-     "GB-second", "stepFunctionsExpressGbSecond"),
+    ("stepFunctionsDuration", "its shortest billed duration: 100 ms at 64 MB",
+     0.1 * EXPRESS_MEMORY_MB / 1024, "GB-second", "stepFunctionsExpressGbSecond"),
     ("lambdaRequests", "the flow's four task Lambdas: acquire, put, update, release (contract)",
      4, "request", "lambdaPerMillion"),
     ("lambdaDuration", "their shortest billed duration: 1 ms each at 128 MB", 4 * 0.001 / 8,
@@ -279,7 +279,7 @@ BATCHABLE_FLOOR_LINES = {"projectionWrite"}
 
 def floor_per_million() -> dict[str, Any]:
     """The least a committed transaction can cost at Level ERROR, in dollars per million, while
-    the product stays as defined (FLOOR), with the same total if the projection's write were
+    the product stays as specified (FLOOR), with the same total if the projection's write were
     batched away, and the target it is held against."""
     lines = [
         {
