@@ -27,6 +27,19 @@ def _has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in value)
 
 
+# API Gateway hands a REST API's text payload to its integration as UTF-8 text: a byte sequence
+# that is not UTF-8 arrives as U+FFFD, the original bytes lost ($input.body and the proxy event's
+# body alike). Two different malformed user ids would then name one wallet, so the replacement
+# character is refused wherever client text is read; a client that really sends U+FFFD sends the
+# mark of text that was already lost.
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def is_valid_text(value: str) -> bool:
+    """False when `value` holds U+FFFD: bytes that were not UTF-8 on their way in."""
+    return REPLACEMENT_CHARACTER not in value
+
+
 def _has_lone_surrogates(value: str) -> bool:
     # A JSON escape such as "\ud800" decodes to a lone surrogate: not valid UTF-8, so DynamoDB
     # (and moto) cannot store it; accepting it would turn client input into a 500 (invariant 6).
@@ -34,15 +47,16 @@ def _has_lone_surrogates(value: str) -> bool:
 
 
 def parse_user_id(value: object) -> str:
-    """Raises: ValidationError unless 1-128 characters, none a control character or surrogate."""
+    """Raises: ValidationError unless 1-128 characters of valid UTF-8 text, none a control
+    character."""
     if not isinstance(value, str) or not value:
         raise ValidationError("userId is required and must be a non-empty string")
     if len(value) > MAX_USER_ID_LENGTH:
         raise ValidationError(f"userId must be at most {MAX_USER_ID_LENGTH} characters")
     if _has_control_characters(value):
         raise ValidationError("userId must not contain control characters")
-    if _has_lone_surrogates(value):
-        raise ValidationError("userId must be valid Unicode text")
+    if _has_lone_surrogates(value) or not is_valid_text(value):
+        raise ValidationError("userId must be valid UTF-8 text")
     return value
 
 
@@ -55,8 +69,8 @@ def parse_idempotency_key(value: object) -> str:
         )
     if _has_control_characters(value):
         raise ValidationError("Idempotent-Key header must not contain control characters")
-    if _has_lone_surrogates(value):
-        raise ValidationError("Idempotent-Key header must be valid Unicode text")
+    if _has_lone_surrogates(value) or not is_valid_text(value):
+        raise ValidationError("Idempotent-Key header must be valid UTF-8 text")
     return value
 
 
@@ -96,6 +110,8 @@ def _parse_body(body: object) -> dict[str, Any]:
     length = _utf16_length(body)
     if length > MAX_BODY_LENGTH:
         raise _too_large(length)
+    if not is_valid_text(body):
+        raise ValidationError("body must be valid UTF-8 text")
     try:
         parsed = json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_names)
     except _StrictJsonError as error:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -106,11 +107,10 @@ class LocalGateway:
             "resource": context["resourcePath"],
             "path": request.path,
             "httpMethod": request.method,
-            "headers": dict(request.headers) or None,
-            "multiValueHeaders": {k: request.headers.getlist(k) for k, _ in request.headers}
-            or None,
-            "queryStringParameters": {k: v[-1] for k, v in request.args.lists()} or None,
-            "multiValueQueryStringParameters": dict(request.args.lists()) or None,
+            "headers": dict(_headers(request)) or None,
+            "multiValueHeaders": _multi_value_headers(request) or None,
+            "queryStringParameters": {k: v[-1] for k, v in _query(request).items()} or None,
+            "multiValueQueryStringParameters": _query(request) or None,
             "pathParameters": dict(path_parameters) or None,
             "stageVariables": None,
             "requestContext": context,
@@ -138,8 +138,8 @@ class LocalGateway:
             return self._gateway("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported Media Type")
         params = {
             "path": dict(path_parameters),
-            "querystring": {k: v[-1] for k, v in request.args.lists()},
-            "header": dict(request.headers),
+            "querystring": {k: v[-1] for k, v in _query(request).items()},
+            "header": dict(_headers(request)),
         }
         body = payload or "{}"  # API Gateway's empty payload
         rendered = render(template, body=body, params=params, context=context)
@@ -191,7 +191,39 @@ def _read_payload(request: Request) -> str | None:
         while request.stream.read(1024 * 1024):
             pass
         return None
+    # As API Gateway converts a text payload: bytes that are not UTF-8 become U+FFFD, which the
+    # functions then refuse (functions.domain.requests.REPLACEMENT_CHARACTER).
     return data.decode("utf-8", "replace")
+
+
+def _headers(request: Request) -> list[tuple[str, str]]:
+    """The request's headers as UTF-8 text, as the body is: bytes that are not become U+FFFD.
+
+    WSGI hands header values over as ISO-8859-1, so a UTF-8 key would arrive as mojibake and
+    two different malformed keys as two different valid-looking ones.
+    """
+    return [(name, _utf8_text(value)) for name, value in request.headers.items()]
+
+
+def _query(request: Request) -> dict[str, list[str]]:
+    """The query string's parameters, percent-escapes decoded as UTF-8 with U+FFFD where they are
+    not (werkzeug keeps such an escape as it was: "%FF" would name the same user as "%25FF")."""
+    query: dict[str, list[str]] = {}
+    text = request.query_string.decode("latin-1")
+    for name, value in parse_qsl(text, keep_blank_values=True, errors="replace"):
+        query.setdefault(name, []).append(value)
+    return query
+
+
+def _multi_value_headers(request: Request) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for name, value in _headers(request):
+        headers.setdefault(name, []).append(value)
+    return headers
+
+
+def _utf8_text(value: str) -> str:
+    return value.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
 def _exchange(

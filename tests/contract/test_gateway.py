@@ -1,6 +1,7 @@
 """What API Gateway itself answers, over HTTP: undefined methods, payload limits, its own errors."""
 
 import json
+import uuid
 
 import pytest
 
@@ -199,3 +200,75 @@ def test_a_failed_proxy_function_is_the_gateways_500_in_the_contract_shape(api, 
 
     assert_error(response, 500, "INTERNAL_ERROR")
     assert "InjectedFault" not in response.text
+
+
+# --- bytes that are not UTF-8 ------------------------------------------------------------------
+# API Gateway turns them into U+FFFD before any function sees them; the functions refuse U+FFFD.
+# Before, "bad-\xff\xfe" and "bad-\xc0\xaf" both credited the one wallet "bad-\ufffd\ufffd".
+
+
+@pytest.mark.parametrize(
+    "malformed", [b"bad-\xff\xfe", b"bad-\xc0\xaf", b"bad-\xed\xa0\x80", b"bad-\xe2\x82"],
+    ids=["ff-fe", "overlong-slash", "encoded-surrogate", "truncated-sequence"],
+)  # fmt: skip
+def test_a_user_id_that_is_not_utf8_is_a_400_and_credits_no_wallet(api, aws, malformed):
+    body = b'{"userId": "' + malformed + b'", "ammount": "10", "type": "credit"}'
+    before = aws.lambdas.invocations["AcquireLockFunction"]
+
+    response = api.session.post(f"{api.url}/transactions", data=body, timeout=30,
+                                headers={"Content-Type": "application/json",
+                                         "Idempotent-Key": uuid.uuid4().hex})  # fmt: skip
+
+    assert_error(response, 400, "VALIDATION_ERROR", "body")
+    assert "UTF-8" in response.json()["error"]["message"]
+    assert aws.lambdas.invocations["AcquireLockFunction"] == before
+    merged = malformed.decode("utf-8", "replace")
+    assert_error(api.balance(merged), 400, "VALIDATION_ERROR", "userId")
+
+
+def test_bytes_that_are_not_utf8_anywhere_in_the_body_are_a_400(api, user):
+    body = json.dumps({**credit(user), "note": "@"}).encode().replace(b"@", b"\xff")
+
+    response = api.session.post(f"{api.url}/transactions", data=body, timeout=30,
+                                headers={"Content-Type": "application/json",
+                                         "Idempotent-Key": uuid.uuid4().hex})  # fmt: skip
+
+    assert_error(response, 400, "VALIDATION_ERROR", "body")
+    assert api.balance(user).json()["balance"] == "100.00"
+
+
+def test_a_user_id_holding_the_replacement_character_itself_is_a_400(api):
+    response = api.transact({"userId": "bad-\ufffd", "ammount": "10", "type": "credit"})
+
+    assert_error(response, 400, "VALIDATION_ERROR", "userId")
+
+
+def test_an_idempotency_key_that_is_not_utf8_is_a_400(api, user):
+    response = api.session.post(f"{api.url}/transactions", json=credit(user), timeout=30,
+                                headers={"Idempotent-Key": b"key-\xff\xfe"})  # fmt: skip
+
+    assert_error(response, 400, "VALIDATION_ERROR", "Idempotent-Key")
+    assert api.balance(user).json()["balance"] == "100.00"
+
+
+def test_an_idempotency_key_in_utf8_is_kept_as_the_client_wrote_it(api, user):
+    key = f"ключ-{uuid.uuid4().hex[:8]}"
+
+    response = api.session.post(f"{api.url}/transactions", json=credit(user), timeout=30,
+                                headers={"Idempotent-Key": key.encode()})  # fmt: skip
+
+    assert response.status_code == 201, response.text
+    assert api.history(user).json()["transactions"][0]["idempotencyKey"] == key
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [("/balance", "userId=bad-%FF%FE"), ("/balance", "userId=1&note=%C0%AF"),
+     ("/transactions", "userId=1&cursor=%FF"), ("/summaries", "userId=1&period=%FFday"),
+     ("/balance", "userId=1&%FF=1")],
+    ids=["user-id", "unread-parameter", "cursor", "period", "parameter-name"],
+)  # fmt: skip
+def test_a_query_parameter_that_is_not_utf8_is_a_400(api, path, query):
+    response = api.session.get(f"{api.url}{path}?{query}", timeout=30)
+
+    assert_error(response, 400, "VALIDATION_ERROR", "UTF-8")

@@ -51,10 +51,14 @@ def test_amount_alias_is_accepted_and_must_agree():
         (json.dumps({"userId": "1", "type": "credit"}), "k", "ammount"),
         (body(ammount="1.234"), "k", "ammount"),
         (body(ammount=5), "k", "ammount"),
+        (body(userId="bad-\ufffd"), "k", "userId"),
+        (body(), "key-\ufffd", "Idempotent-Key"),
+        (body(note="\ufffd").replace("\\ufffd", "\ufffd"), "k", "body"),
     ],
     ids=["no-key", "null-key", "long-key", "control-in-key", "empty-body", "not-json", "array",
          "string", "deep-nesting", "empty-user", "numeric-user", "long-user", "control-in-user",
-         "bad-type", "null-type", "no-amount", "three-decimals", "numeric-amount"],
+         "bad-type", "null-type", "no-amount", "three-decimals", "numeric-amount",
+         "replacement-in-user", "replacement-in-key", "replacement-in-body"],
 )  # fmt: skip
 def test_invalid_requests_name_the_field(raw_body, key, field):
     with pytest.raises(ValidationError, match=field):
