@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 
+from functions.clock import epoch_seconds
 from functions.domain.errors import UserBusyError
 from functions.domain.events import OutboxEvent
 from functions.domain.lock_wait import LockView
@@ -155,6 +156,27 @@ def outbox_stream_event() -> dict[str, Any]:
     """A Lambda DynamoDB stream event of the outbox, in the shape Lambda delivers (AWS's
     documented sample event): an INSERT of an event, and a REMOVE of one expiring by TTL."""
     return json.loads((EVENTS / "dynamodb_stream_outbox.json").read_text())
+
+
+def hold_lock(
+    client: Any,
+    user_id: str,
+    owner: str = "other",
+    lease_until: datetime | None = None,
+    balance: str = "100.00",
+) -> None:
+    """Write the aggregate row of a user whose lock `owner` holds (by default for a minute more),
+    as an execution elsewhere would have left it."""
+    lease_until = lease_until or datetime.now(UTC) + timedelta(minutes=1)
+    client.put_item(
+        TableName=TABLE_NAMES["AGGREGATES_TABLE_NAME"],
+        Item={
+            "userId": {"S": user_id},
+            "balance": {"N": balance},
+            "lockOwner": {"S": owner},
+            "leaseUntil": {"N": str(epoch_seconds(lease_until))},
+        },
+    )
 
 
 def at(seconds: float) -> datetime:

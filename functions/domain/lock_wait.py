@@ -68,8 +68,8 @@ class LockView:
     """What a poll reads of the user's row: the lock and the next in line.
 
     The row keeps the lease to the second and the line to the millisecond, and the lock's
-    conditions compare them with `now` cut to the same unit; the tests below do the same, so a
-    view never promises what the write then refuses.
+    conditions compare them with `now` cut to the same unit; these tests cut it the same way, so
+    a view never promises what the write then refuses.
     """
 
     owner: str | None

@@ -45,7 +45,9 @@ class Commits(Protocol):
 
 
 class Transactions(Protocol):
-    def delete_pending(self, user_id: str, key: str, owner: str) -> LedgerEntry | None: ...
+    def delete_pending(
+        self, user_id: str, idempotency_key: str, owner: str
+    ) -> LedgerEntry | None: ...
 
 
 class Balances(Protocol):

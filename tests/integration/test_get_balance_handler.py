@@ -5,7 +5,7 @@ from botocore.stub import Stubber
 
 from functions.handlers import get_balance
 from functions.repositories import dynamodb
-from tests.builders import EVENTS, LambdaContext, get_balance_event
+from tests.builders import EVENTS, LambdaContext, get_balance_event, hold_lock
 
 
 def call(event) -> tuple[int, dict]:
@@ -21,11 +21,8 @@ def test_recorded_event_of_a_new_user_gets_the_default_balance(client, settings)
     assert client.scan(TableName=settings.aggregates_table_name)["Items"] == []
 
 
-def test_existing_user_gets_the_committed_balance(client, settings):
-    client.put_item(
-        TableName=settings.aggregates_table_name,
-        Item={"userId": {"S": 'q"u\\é'}, "balance": {"N": "7.5"}, "lockOwner": {"S": "e"}},
-    )
+def test_existing_user_gets_the_committed_balance(client):
+    hold_lock(client, 'q"u\\é', balance="7.5")  # a balance is read whoever holds the lock
     assert call(get_balance_event({"userId": 'q"u\\é'})) == (
         200, {"userId": 'q"u\\é', "balance": "7.50", "currency": "USD"})  # fmt: skip
 

@@ -8,7 +8,7 @@ import pytest
 from functions.domain.errors import UserBusyError
 from functions.domain.lock_wait import WaitPolicy
 from functions.domain.locks import LockRequest, acquire_lock, release_lock
-from functions.domain.models import Lock
+from functions.domain.models import AccountState, Lock
 from tests.builders import DEFAULT_BALANCE, FakeClock, FakeLocks, at
 
 POLICY = WaitPolicy(budget_seconds=6)
@@ -34,7 +34,7 @@ def test_a_free_lock_costs_one_conditional_write_and_no_wait():
 
     lock = acquire(locks)
 
-    assert (lock.owner, lock.balance) == ("me", DEFAULT_BALANCE)
+    assert (lock.owner, lock.seen) == ("me", AccountState(DEFAULT_BALANCE, last_sequence=0))
     assert lock.lease_until == after(0.5) + LEASE  # the lease runs from now
     assert locks.calls == ["take"]
     assert locks.clock.slept == []
