@@ -20,10 +20,12 @@ from functions.repositories import dynamodb
 from functions.repositories.aggregates import key
 from functions.settings import Settings
 
-# The row keeps the lease in whole epoch seconds and the line in epoch milliseconds.
-
 
 class LocksRepository:
+    """The lock's operations on the row: conditional UpdateItems, and a consistent GetItem to
+    poll. The row keeps the lease in whole epoch seconds and the line in epoch milliseconds
+    (LockView compares in the same units)."""
+
     def __init__(self, client: Any, table_name: str, default_balance: Decimal) -> None:
         self._client = client
         self._table = table_name
