@@ -1,6 +1,6 @@
 """AcquireLock's wait policy and what a poll reads of the lock (domain/lock_wait.py)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -85,7 +85,7 @@ def test_a_lease_and_a_claim_are_compared_in_the_units_the_row_keeps():
 def test_started_at_is_read_from_the_execution_start_time_in_utc(text, expected):
     started_at = parse_started_at(text)
     assert started_at == expected
-    assert started_at.utcoffset() is not None and started_at.utcoffset().total_seconds() == 0
+    assert started_at.utcoffset() == timedelta(0)
 
 
 @pytest.mark.parametrize("text", ["2026-12-01T10:00:00", "yesterday", ""])
