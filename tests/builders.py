@@ -4,6 +4,7 @@ repositories and the clock (the domain's Protocols) written once for every test 
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -325,7 +326,7 @@ class FakeBus:
     refusals: dict[str, int] = field(default_factory=dict)
     calls: list[list[str]] = field(default_factory=list)
 
-    def put_events(self, events: list[OutboxEvent]) -> list[OutboxEvent]:
+    def put_events(self, events: Sequence[OutboxEvent]) -> list[OutboxEvent]:
         self.calls.append([event.event_id for event in events])
         failed = [event for event in events if self.refusals.get(event.event_id, 0) > 0]
         for event in failed:

@@ -1,5 +1,7 @@
 """moto DynamoDB per test, with the tables created from infra/template.yaml."""
 
+from collections.abc import Iterator
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -11,7 +13,7 @@ from tests.builders import TABLE_NAMES
 
 
 @pytest.fixture
-def settings(monkeypatch) -> Settings:
+def settings(monkeypatch) -> Iterator[Settings]:
     for variable, table_name in TABLE_NAMES.items():
         monkeypatch.setenv(variable, table_name)
     get_settings.cache_clear()
