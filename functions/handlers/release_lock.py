@@ -2,16 +2,16 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.domain import use_cases
+from functions.domain.locks import release_lock
 from functions.observability import logger, tracer
-from functions.repositories import aggregates
+from functions.repositories import locks
 from functions.settings import get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    released = use_cases.release_lock(
-        aggregates.repository(get_settings()), event["userId"], owner=event["executionId"]
+    released = release_lock(
+        locks.repository(get_settings()), event["userId"], owner=event["executionId"]
     )
     return {"released": released}

@@ -3,6 +3,7 @@
 import inspect
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from functions.domain import errors
@@ -103,10 +104,11 @@ def test_the_lock_wait_ends_well_inside_acquire_locks_function_timeout():
     function = Template.load().functions["AcquireLockFunction"]
     margin = WaitPolicy(budget_seconds=deployed_settings().lock_wait_seconds).margin_seconds
     assert 0 < margin <= function.timeout_seconds / 4
+    start = datetime(2026, 12, 1, tzinfo=UTC)
     deadline = WaitPolicy(budget_seconds=60).deadline(
-        started_at=0, now=0, remaining_seconds=function.timeout_seconds
+        started_at=start, now=start, remaining_seconds=function.timeout_seconds
     )
-    assert deadline == function.timeout_seconds - margin
+    assert deadline == start + timedelta(seconds=function.timeout_seconds - margin)
     # And the template's lock settings are the code's defaults, so tests run what is deployed.
     deployed, defaults = deployed_settings(), Settings.from_env({})
     assert (deployed.lock_wait_seconds, deployed.lock_lease_seconds) == (

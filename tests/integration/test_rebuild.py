@@ -9,10 +9,11 @@ from botocore.stub import Stubber
 from functions.domain.summaries import summarize
 from functions.repositories.summaries import SummariesRepository
 from infra import rebuild
-from tests.builders import ledger_entry, put_ledger_entry
+from tests.builders import TABLE_NAMES, ledger_entry, put_ledger_entry
 from tests.invariants import projection_violations
 
-TABLES = ["--ledger-table", "LedgerTable", "--summaries-table", "SummariesTable"]
+SUMMARIES = TABLE_NAMES["SUMMARIES_TABLE_NAME"]
+TABLES = ["--ledger-table", TABLE_NAMES["LEDGER_TABLE_NAME"], "--summaries-table", SUMMARIES]
 
 
 def hourly(user, count):
@@ -27,7 +28,7 @@ def hourly(user, count):
 
 @pytest.fixture
 def projection(client):
-    return SummariesRepository(client, "SummariesTable")
+    return SummariesRepository(client, SUMMARIES)
 
 
 def test_every_difference_is_reported_then_repaired(client, projection, capsys):
@@ -37,9 +38,9 @@ def test_every_difference_is_reported_then_repaired(client, projection, capsys):
         put_ledger_entry(entry, client)
     for entry in lagging[:1] + corrupted:  # the stream lost "lagging"'s last two
         projection.apply(entry)
-    client.delete_item(TableName="SummariesTable", Key={"userId": {"S": "corrupted"},
+    client.delete_item(TableName=SUMMARIES, Key={"userId": {"S": "corrupted"},
                        "bucket": {"S": "hour#2026-11-01T05:00:00Z"}})  # fmt: skip
-    client.update_item(TableName="SummariesTable", Key={"userId": {"S": "corrupted"},
+    client.update_item(TableName=SUMMARIES, Key={"userId": {"S": "corrupted"},
                        "bucket": {"S": "day#2026-11-02T00:00:00Z"}},
                        UpdateExpression="ADD credits :ten",
                        ExpressionAttributeValues={":ten": {"N": "10"}})  # fmt: skip
