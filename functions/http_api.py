@@ -1,6 +1,10 @@
 """What every API Gateway proxy handler shares: its resolver and the mapping of errors to HTTP."""
 
+import json
+from functools import partial
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.shared.json_encoder import Encoder
 
 from functions.domain.errors import ValidationError
 from functions.http_errors import INTERNAL_ERROR, error_body, http_error_for
@@ -9,7 +13,9 @@ from functions.observability import logger
 
 def resolver() -> APIGatewayRestResolver:
     """A resolver answering a ValidationError with its 400 and anything else with a bare 500."""
-    app = APIGatewayRestResolver()
+    # Spaced as json.dumps writes it (", " and ": "), like the POST's mapping template and API
+    # Gateway's own answers: every body of the API has one form (Powertools' default is compact).
+    app = APIGatewayRestResolver(serializer=partial(json.dumps, cls=Encoder))
 
     @app.exception_handler(ValidationError)
     def handle_validation_error(error: ValidationError) -> Response:
