@@ -153,7 +153,7 @@ def test_info_level_carries_no_inspection_data(client):
         ({}, 2, 4),
         ({"IntervalSeconds": 3, "BackoffRate": 1.5}, 2, 6),
         ({"IntervalSeconds": 3, "MaxDelaySeconds": 5}, 2, 5),
-        # Known gap (README): AWS draws a FULL jitter's wait up to this; here it is this.
+        # Known gap: AWS draws a FULL jitter's wait up to this; here it is this.
         ({"IntervalSeconds": 2, "JitterStrategy": "FULL"}, 1, 4),
     ],
     ids=[
@@ -253,7 +253,7 @@ def test_an_unmocked_task_calls_the_real_function(client):
     assert "p" in json.loads(body["output"])
 
 
-# Known gaps (README, "Known gaps"): what AWS checks and this TestState does not.
+# Known gaps (docs/known-gaps.md): what AWS checks and this TestState does not.
 
 
 def test_the_role_is_not_assumed(client):

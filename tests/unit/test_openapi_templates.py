@@ -604,3 +604,22 @@ def test_a_failed_start_sync_execution_call_is_mapped(
     assert (response.status, response.headers) == (status, headers)
     assert json.loads(response.body)["error"]["code"] == code
     assert "__type" not in response.body
+
+
+@pytest.mark.parametrize(
+    ("answer", "status_code"),
+    [
+        ({"status": "SUCCEEDED", "output": json.dumps({"transaction": TRANSACTION})}, 200),
+        (failed("InsufficientFundsError"), 200),
+        (failed("ValidationError", lambda_cause("ValidationError", "ammount is required")), 200),
+        (failed("UserBusyError"), 200),
+        (failed("States.Timeout"), 200),
+        ('{"__type": "ThrottlingException"}', 400),
+        ('{"__type": "InvalidArn"}', 400),
+    ],
+    ids=["applied", "insufficient", "validation", "busy", "internal", "throttled", "refused"],
+)
+def test_every_answer_is_one_line_of_json_spaced_as_json_dumps(post, answer, status_code):
+    body = respond(post, answer, status_code).body
+
+    assert body == json.dumps(json.loads(body))
