@@ -23,7 +23,7 @@ os.environ.update(
 @pytest.fixture
 def local_aws():
     """The embedded runtime: moto with the template's tables, functions and state machine."""
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
 
     with LocalAws() as aws:
         yield aws

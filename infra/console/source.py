@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from functions.http_errors import http_error_for
-from infra.local import executions
 from infra.local.recorder import HttpExchange, Invocation
+from infra.local.stepfunctions import executions
 
 # Step Functions' rule for execution names: 1-80 characters, none of whitespace, brackets,
 # wildcards, `"#%\^|~`$&,;:/` or control characters.

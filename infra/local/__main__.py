@@ -7,9 +7,9 @@ import threading
 
 from werkzeug.serving import BaseWSGIServer
 
-from infra.local.aws import LocalAws
-from infra.local.endpoint import DEFAULT_PORT, create_endpoint_server
-from infra.local.server import create_server
+from infra.local.aws_endpoint import DEFAULT_PORT, create_endpoint_server
+from infra.local.http_server import create_server
+from infra.local.runtime import LocalAws
 
 
 def _stop(signum: int, frame: object) -> None:

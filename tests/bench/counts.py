@@ -20,7 +20,7 @@ from functions.domain.lock_wait import WaitPolicy
 from functions.domain.requests import parse_transaction_request
 from functions.repositories import aggregates, dynamodb, transactions
 from functions.settings import get_settings
-from infra.local.executions import history
+from infra.local.stepfunctions.executions import history
 from tests.bench import cost
 from tests.bench.histories import ExecutionTrace, trace_of
 from tests.bench.load import Job, Sender

@@ -10,9 +10,9 @@ from pathlib import Path
 import requests
 from playwright.sync_api import sync_playwright
 
-from infra.local.aws import active_runtime
-from infra.local.lambdas import FaultPoint
-from infra.local.server import serving
+from infra.local.awslambda.functions import FaultPoint
+from infra.local.http_server import serving
+from infra.local.runtime import active_runtime
 from tests.browser.conftest import CHROMIUM
 
 OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "console-compensated.png"

@@ -24,7 +24,7 @@ from moto import mock_aws
 from functions.domain.errors import UserBusyError
 from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
-from infra.local.template import Template
+from infra.local.cloudformation.template import Template
 from tests.builders import (
     api_event,
     get_balance_event,

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from infra.local.executions import executions_by_request_id
-from infra.local.lambdas import FaultPoint
+from infra.local.awslambda.functions import FaultPoint
+from infra.local.stepfunctions.executions import executions_by_request_id
 from tests.invariants import violations
 
 TRANSACTION_FIELDS = {"transactionId", "userId", "type", "amount", "balance", "currency",

@@ -5,8 +5,12 @@ import json
 import pytest
 
 from functions.domain.requests import MAX_BODY_LENGTH
-from infra.local.gateway import MAX_EXECUTION_INPUT_BYTES, MAX_PAYLOAD_BYTES, LocalGateway
-from infra.local.lambdas import FaultPoint
+from infra.local.apigateway.gateway import (
+    MAX_EXECUTION_INPUT_BYTES,
+    MAX_PAYLOAD_BYTES,
+    LocalGateway,
+)
+from infra.local.awslambda.functions import FaultPoint
 from tests.contract.test_contract import assert_error, credit
 
 INTEGRATIONS = ("GetBalanceFunction", "ValidateRequestFunction")

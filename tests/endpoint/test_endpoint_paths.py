@@ -14,9 +14,10 @@ from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import MockRawResponse
 from werkzeug.test import Client
 
-from infra.local import aws, endpoint
-from infra.local.aws import LocalAws
-from infra.local.endpoint import AwsEndpoint, json_response
+from infra.local import aws_endpoint as endpoint
+from infra.local import runtime as aws
+from infra.local.aws_endpoint import AwsEndpoint, json_response
+from infra.local.runtime import LocalAws
 
 SFN = "AWSStepFunctions"
 SIGNED_SQS = "AWS4-HMAC-SHA256 Credential=x/20261201/us-east-1/sqs/aws4_request, Signature=s"

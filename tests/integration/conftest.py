@@ -6,7 +6,7 @@ from moto import mock_aws
 
 from functions.repositories import dynamodb
 from functions.settings import Settings, get_settings
-from infra.local.template import Template
+from infra.local.cloudformation.template import Template
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""infra/local/dynamodb.py: TransactWriteItems with an undo log answers exactly as moto's own.
+"""infra/local/dynamodb/transactions.py: TransactWriteItems with an undo log answers exactly
+as moto's own.
 
 The same random sequence of requests goes to two DynamoDB backends: one runs moto's
 implementation as released (every table deep-copied before each transaction), the other the
@@ -23,7 +24,7 @@ from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import Item
 
-from infra.local import dynamodb as local_dynamodb
+from infra.local.dynamodb import transactions as local_dynamodb
 
 local_dynamodb.install()
 RUNTIME = DynamoDBBackend.transact_write_items
@@ -311,7 +312,7 @@ def expires_at(aws, event_id: str) -> int:
 
 
 def test_expired_outbox_items_are_deleted_and_the_rest_kept():
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
     from tests.builders import execution_input
 
     with LocalAws() as aws:
@@ -345,7 +346,7 @@ def test_expired_outbox_items_are_deleted_and_the_rest_kept():
 def test_a_ttl_delete_is_a_remove_without_the_service_identity_aws_gives_it():
     """Known gap (README): AWS marks a TTL delete's record with userIdentity (type Service,
     principal dynamodb.amazonaws.com); here it is a plain REMOVE. The wallet filters on INSERT."""
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
     from tests.builders import execution_input
     from tests.invariants import stream_records
 
@@ -387,7 +388,7 @@ class RewritingClient:
 
 
 def test_an_item_given_a_later_time_after_the_scan_is_kept():
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
 
     with LocalAws() as aws:
         aws.time_to_live.stop()
@@ -406,7 +407,7 @@ def test_an_item_given_a_later_time_after_the_scan_is_kept():
 def test_a_failed_sweep_does_not_stop_the_sweeper(monkeypatch):
     import threading
 
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
 
     with LocalAws() as aws:
         aws.time_to_live.stop()
@@ -444,8 +445,8 @@ def test_a_failed_sweep_does_not_stop_the_sweeper(monkeypatch):
 def test_the_runtime_sweeps_the_tables_the_template_gives_a_time_to_live():
     import threading
 
-    from infra.local.aws import LocalAws
-    from infra.local.template import Template
+    from infra.local.cloudformation.template import Template
+    from infra.local.runtime import LocalAws
 
     ttl_tables = {
         name: table.time_to_live_attribute

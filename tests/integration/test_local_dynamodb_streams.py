@@ -1,4 +1,4 @@
-"""infra/local/dynamodb_streams.py: trimming a stream, its bound, and shard iterators' expiry.
+"""infra/local/dynamodb/streams.py: trimming a stream, its bound, and shard iterators' expiry.
 
 Through the embedded runtime and boto3's DynamoDB Streams client, as the local consumers read.
 """
@@ -12,9 +12,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-from infra.local import dynamodb_streams
-from infra.local.aws import REGION, LocalAws
-from infra.local.template import ACCOUNT_ID
+from infra.local.cloudformation.template import ACCOUNT_ID
+from infra.local.dynamodb import streams as dynamodb_streams
+from infra.local.runtime import REGION, LocalAws
 
 TABLE = "OutboxTable"  # the runtime's pollers are stopped: nothing else reads or trims it
 

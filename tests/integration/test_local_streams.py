@@ -1,6 +1,6 @@
-"""The runtime's event source mapping (infra/local/streams.py) and bus (eventbridge.py): the
-outbox's events reach the bus through the same path as on AWS, and nothing is lost when the
-forwarder or PutEvents fails."""
+"""The runtime's event source mapping (infra/local/awslambda/event_source_mapping.py) and bus
+(infra/local/events/bus.py): the outbox's events reach the bus through the same path as on AWS,
+and nothing is lost when the forwarder or PutEvents fails."""
 
 import json
 import threading
@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 
 from functions.repositories import event_bus
 from functions.settings import get_settings
-from infra.local.lambdas import FaultPoint
-from infra.local.streams import lambda_record, matches
+from infra.local.awslambda.event_source_mapping import lambda_record, matches
+from infra.local.awslambda.functions import FaultPoint
 from tests.builders import execution_input, outbox_stream_event
 from tests.invariants import event_violations, scan, stream_records, violations
 
@@ -239,7 +239,7 @@ def test_filter_patterns(pattern, record, expected):
 
 
 def test_a_record_is_offered_for_trimming_once_every_consumer_passed_it():
-    from infra.local.streams import LocalStreams
+    from infra.local.awslambda.event_source_mapping import LocalStreams
 
     trimmed = []
 
@@ -348,7 +348,7 @@ def test_a_poller_moved_to_another_position_opens_an_iterator_there(local_aws):
 
 
 def test_an_idle_pollers_expired_iterator_is_replaced(local_aws, monkeypatch):
-    from infra.local import dynamodb_streams
+    from infra.local.dynamodb import streams as dynamodb_streams
 
     local_aws.streams.stop()
     outbox = poller(local_aws)
@@ -365,7 +365,7 @@ def test_an_idle_pollers_expired_iterator_is_replaced(local_aws, monkeypatch):
 
 
 def test_a_write_wakes_the_pollers_of_its_table_and_no_other_request_does(local_aws, monkeypatch):
-    from infra.local import streams
+    from infra.local.awslambda import event_source_mapping as streams
 
     local_aws.streams.stop()
     monkeypatch.setattr(streams, "IDLE_POLL_SECONDS", 3600.0)  # only a write can wake them
@@ -391,9 +391,9 @@ def test_the_tap_holds_at_most_a_hundred_messages_and_the_record_the_newest_even
     import boto3
     from moto.sqs.models import sqs_backends
 
-    from infra.local.aws import LocalAws
-    from infra.local.eventbridge import TAP_HELD
-    from infra.local.template import ACCOUNT_ID
+    from infra.local.cloudformation.template import ACCOUNT_ID
+    from infra.local.events.bus import TAP_HELD
+    from infra.local.runtime import LocalAws
 
     with LocalAws(events_kept=3) as aws:
         [bus] = aws.eventbridge.buses
@@ -477,7 +477,7 @@ def test_another_stream_error_is_raised_and_the_position_kept(local_aws, monkeyp
 
 
 def test_a_stream_without_shards_reads_nothing(local_aws):
-    from infra.local.streams import StreamPoller
+    from infra.local.awslambda.event_source_mapping import StreamPoller
 
     class NoShards:
         def describe_stream(self, **_):
@@ -566,7 +566,7 @@ def test_a_broken_poll_is_logged_and_polling_goes_on(local_aws, monkeypatch, cap
 
 
 def test_a_stream_that_never_drains_is_a_timeout():
-    from infra.local.streams import LocalStreams
+    from infra.local.awslambda.event_source_mapping import LocalStreams
 
     class Endless:
         source = type("Source", (), {"table": "T", "function": "F", "name": "S"})
@@ -582,8 +582,8 @@ def test_a_stream_that_never_drains_is_a_timeout():
 
 
 def test_a_bus_keeping_no_event_is_refused(monkeypatch):
-    from infra.local.aws import LocalAws
-    from infra.local.eventbridge import LocalEventBridge
+    from infra.local.events.bus import LocalEventBridge
+    from infra.local.runtime import LocalAws
 
     with pytest.raises(ValueError, match="at least one published event"):
         LocalEventBridge(("WalletEventBus",), kept=0)
@@ -622,7 +622,7 @@ def test_put_events_refused_by_the_bus_itself_is_answered_as_it_is(local_aws):
          "metrics", "sns-on-failure"],
 )  # fmt: skip
 def test_a_mapping_setting_the_runtime_does_not_model_is_refused(props, message):
-    from infra.local import template
+    from infra.local.cloudformation import template
 
     base = {"Stream": {"Fn::GetAtt": ["OutboxTable", "StreamArn"]}, "StartingPosition": "LATEST"}
 

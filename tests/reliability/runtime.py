@@ -89,7 +89,7 @@ def get_balance(aws: Any, user_id: str) -> tuple[int, dict[str, Any]]:
 
 def timed_out_in_a_task(aws: Any, execution_arn: str) -> bool:
     """Whether a task of this execution ran past its TimeoutSeconds (history shows it)."""
-    from infra.local.executions import history
+    from infra.local.stepfunctions.executions import history
 
     return any(
         event["type"] in ("LambdaFunctionTimedOut", "TaskTimedOut")

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-import infra.local.aws as local_aws_module
+import infra.local.runtime as local_aws_module
 from tests.invariants import balance_of
 
 
@@ -30,7 +30,7 @@ def test_each_dynamodb_request_runs_exactly_once(local_aws):
 def test_the_wait_sees_an_end_only_once_moto_has_recorded_all_of_it(monkeypatch):
     """Regression: moto sets an execution's status before its output and error; the wait read the
     status alone, so a 201 could come without its body (seen in the soak under load)."""
-    # Status set, output not yet; no interpreter to release (infra/local/stepfunctions.py).
+    # Status set, output not yet; no interpreter to release (stepfunctions/retention.py).
     execution = SimpleNamespace(status="SUCCEEDED", output=None, exec_worker=None)
     backend = SimpleNamespace(describe_execution=lambda arn: execution)
     monkeypatch.setattr(local_aws_module, "get_backend", lambda account, region: backend)

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from infra.local import executions
-from infra.local.aws import LocalAws
-from infra.local.endpoint import DEFAULT_PORT, serving_endpoint
-from infra.local.stepfunctions_local import create_state_machine, stepfunctions_client
+from infra.local.aws_endpoint import DEFAULT_PORT, serving_endpoint
+from infra.local.runtime import LocalAws
+from infra.local.stepfunctions import executions
+from infra.local.stepfunctions.provision import create_state_machine, stepfunctions_client
 
 ENDPOINT = os.environ.get("STEPFUNCTIONS_ENDPOINT")
 LAMBDA_PORT = int(os.environ.get("LAMBDA_PORT", "3001"))

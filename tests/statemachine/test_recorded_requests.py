@@ -3,8 +3,8 @@
 import json
 import time
 
-from infra.local.executions import history
-from infra.local.template import Template
+from infra.local.cloudformation.template import Template
+from infra.local.stepfunctions.executions import history
 from tests.builders import execution_input
 
 TASK_FUNCTIONS = ["ValidateRequestFunction", "AcquireLockFunction", "PutTransactionFunction",

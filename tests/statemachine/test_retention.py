@@ -1,4 +1,4 @@
-"""infra/local/stepfunctions.py: the runtime retains the most recent executions, and no more.
+"""infra/local/stepfunctions/retention.py: the runtime retains the newest executions, no more.
 
 A finished execution keeps its history (GetExecutionHistory, the request-id lookup) while it is
 among the most recent `executions_kept`; older ones are forgotten, and no execution keeps its
@@ -18,8 +18,8 @@ from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser import utils as parser_utils
 from moto.stepfunctions.responses import get_backend
 
-from infra.local.aws import REGION, LocalAws
-from infra.local.template import ACCOUNT_ID
+from infra.local.cloudformation.template import ACCOUNT_ID
+from infra.local.runtime import REGION, LocalAws
 from tests.builders import execution_input
 
 KEPT = 3

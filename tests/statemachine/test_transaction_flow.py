@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from infra.local.executions import history
-from infra.local.lambdas import FaultPoint
+from infra.local.awslambda.functions import FaultPoint
+from infra.local.stepfunctions.executions import history
 from tests.builders import execution_input, lock_input, output_of
 from tests.invariants import balance_of, lock_owner, transaction_items, violations
 

@@ -1,6 +1,6 @@
 """The local StartSyncExecution: waits for the end, and never forever."""
 
-from infra.local.executions import start_sync_execution
+from infra.local.stepfunctions.executions import start_sync_execution
 
 
 class StuckStepFunctions:

@@ -1,4 +1,4 @@
-"""infra/local/lambdas.py: concurrent in-process invocations each log their own keys."""
+"""infra/local/awslambda/functions.py: concurrent in-process invocations each log their own keys."""
 
 import io
 import json
@@ -8,7 +8,7 @@ import uuid
 
 from aws_lambda_powertools import Logger
 
-from infra.local.lambdas import install_log_keys_per_thread
+from infra.local.awslambda.functions import install_log_keys_per_thread
 
 
 def logger_to_a_string() -> tuple[Logger, io.StringIO]:

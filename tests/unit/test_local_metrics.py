@@ -1,10 +1,10 @@
-"""infra/local/lambdas.py: metrics that are not published locally are not kept either."""
+"""infra/local/awslambda/functions.py: metrics not published locally are not kept either."""
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from infra.local.lambdas import LocalLambdas
-from infra.local.template import FunctionSpec
+from infra.local.awslambda.functions import LocalLambdas
+from infra.local.cloudformation.template import FunctionSpec
 
 metrics = Metrics(namespace="WalletTest")
 

@@ -1,4 +1,5 @@
-"""infra/local/lambdas.py: in-process API handlers resolve one event at a time, as a sandbox does.
+"""infra/local/awslambda/functions.py: in-process API handlers resolve one event at a time, as a
+sandbox does.
 
 Powertools keeps the event being resolved in class attributes every resolver shares; two resolves
 at once in one process read each other's query. These tests make the two overlap: the first
@@ -8,7 +9,7 @@ import contextlib
 import threading
 
 from functions.http_api import resolver
-from infra.local import lambdas
+from infra.local.awslambda import functions as lambdas
 from tests.builders import api_event
 
 OVERLAP_SECONDS = 0.5  # how long the first route waits for the second, which the lock keeps out

@@ -14,7 +14,7 @@ from functions.domain.errors import ValidationError
 from functions.domain.money import parse_amount
 from functions.domain.requests import MAX_BODY_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH
 from functions.http_errors import HTTP_ERRORS, INTERNAL_ERROR
-from infra.local.apigateway import (
+from infra.local.apigateway.openapi import (
     gateway_response,
     integration_of,
     integration_response,
@@ -24,7 +24,7 @@ from infra.local.apigateway import (
     read_openapi,
     request_template,
 )
-from infra.local.vtl import render
+from infra.local.apigateway.vtl import render
 
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:Transactions"
 SUBSTITUTIONS = {

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from infra.local.vtl import (
+from infra.local.apigateway.vtl import (
     InvalidJsonBodyError,
     TemplateError,
     escape_javascript,

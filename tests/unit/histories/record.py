@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.local.aws import LocalAws
-from infra.local.executions import history
-from infra.local.lambdas import FaultPoint
+from infra.local.awslambda.functions import FaultPoint
+from infra.local.runtime import LocalAws
+from infra.local.stepfunctions.executions import history
 from tests.builders import execution_input
 
 HERE = Path(__file__).parent

@@ -15,7 +15,7 @@ every event, its ReceiveMessage and DeleteMessageBatch calls cost a tenth of the
 under a hot user's load (issue 16); a hundred at a time, a few per cent of that.
 
 moto's delivery to a rule's target parses the JSONPaths of the target's input (eight when it has
-no InputTransformer) for every event, building a new parser for each; `infra/local/aws.py` keeps
+no InputTransformer) for every event, building a new parser for each; `infra/local/runtime.py` keeps
 what each path parses to, with Step Functions' paths (`_parse_each_definition_once`).
 
 PutEvents goes through `put_events` (the runtime's request routing sends it here): it can be
@@ -38,7 +38,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto.core.botocore_stubber import MockRawResponse
 from moto.sqs.models import sqs_backends
 
-from infra.local.template import ACCOUNT_ID
+from infra.local.cloudformation.template import ACCOUNT_ID
 
 log = logging.getLogger("local_events")
 

@@ -1,7 +1,7 @@
 """Creates the template's state machine on any Step Functions endpoint (Step Functions Local).
 
-`python -m infra.local.stepfunctions_local --endpoint http://127.0.0.1:8083` creates it (or finds
-it, when the same definition is already there) and prints its ARN. The definition is the one
+`python -m infra.local.stepfunctions.provision --endpoint http://127.0.0.1:8083` creates it (or
+finds it, when the same definition is already there) and prints its ARN. The definition is the one
 `make run` runs: the template's ASL with its `DefinitionSubstitutions`, so each Lambda task names
 a function of the template, which the endpoint reaches through the Lambda API of this runtime
 (infra/stepfunctions-local/compose.yaml points Step Functions Local at `LAMBDA_PORT=3001`).
@@ -18,8 +18,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from infra.local.aws import LOCAL_ENVIRONMENT, REGION, STATE_MACHINE, STATE_MACHINE_ROLE
-from infra.local.template import TEMPLATE_PATH, Template
+from infra.local.cloudformation.template import TEMPLATE_PATH, Template
+from infra.local.runtime import LOCAL_ENVIRONMENT, REGION, STATE_MACHINE, STATE_MACHINE_ROLE
 
 # Step Functions Local refuses connections for its first seconds.
 STARTUP_SECONDS = 30.0

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from infra.local.vtl import RenderResult, render
+from infra.local.apigateway.vtl import RenderResult, render
 
 __all__ = [
     "HttpResponse",
@@ -26,7 +26,7 @@ __all__ = [
     "resolve_subs",
 ]
 
-OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi.yaml"
+OPENAPI_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
 DEFAULT_CONTENT_TYPE = "application/json"
 
 # Fn::Sub: ${Name} or ${Resource.Attribute} is a placeholder, ${!Text} the literal ${Text}.

@@ -42,17 +42,20 @@ from moto.stepfunctions.responses import get_backend
 
 from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
-from infra.local import dynamodb as local_dynamodb
-from infra.local import dynamodb_streams, eventbridge, executions, stepfunctions
-from infra.local.eventbridge import LocalEventBridge
-from infra.local.lambdas import (
+from infra.local.awslambda.event_source_mapping import LocalStreams, StreamPoller
+from infra.local.awslambda.functions import (
     LocalLambdas,
     install_log_keys_per_thread,
     install_one_resolve_at_a_time,
 )
+from infra.local.cloudformation.template import ACCOUNT_ID, TEMPLATE_PATH, Template
+from infra.local.dynamodb import streams as dynamodb_streams
+from infra.local.dynamodb import transactions as local_dynamodb
+from infra.local.events import bus as eventbridge
+from infra.local.events.bus import LocalEventBridge
 from infra.local.recorder import Recorder
-from infra.local.streams import LocalStreams, StreamPoller
-from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
+from infra.local.stepfunctions import executions
+from infra.local.stepfunctions import retention as stepfunctions
 
 REGION = "us-east-1"
 STATE_MACHINE = "TransactionStateMachine"
@@ -127,7 +130,7 @@ def _stored_item(
 
 
 def send(request: AWSPreparedRequest, service: str, operation: str) -> AWSResponse | None:
-    """A request from outside the process (infra/local/endpoint.py), routed as boto3's are.
+    """A request from outside the process (infra/local/aws_endpoint.py), routed as boto3's are.
 
     `service` is botocore's event name for it ("dynamodb", "sfn", ...); None: moto has no answer.
     """

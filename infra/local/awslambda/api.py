@@ -2,9 +2,10 @@
 
 What `sam local start-lambda` serves, and what the AWS CLI and SDKs call: `POST
 /2015-03-31/functions/{name}/invocations` runs the real handler in this process
-(infra.local.lambdas), so a function error is a 200 with `X-Amz-Function-Error: Unhandled` and the
-error's `errorType`, as on AWS. Errors of the API itself carry Lambda's `x-amzn-ErrorType` header
-and `{"Type", "message"}` body: an unknown function is a 404 `ResourceNotFoundException`.
+(infra.local.awslambda.functions), so a function error is a 200 with
+`X-Amz-Function-Error: Unhandled` and the error's `errorType`, as on AWS. Errors of the API
+itself carry Lambda's `x-amzn-ErrorType` header and `{"Type", "message"}` body:
+an unknown function is a 404 `ResourceNotFoundException`.
 
 Differs from AWS: versions and aliases are not kept (any qualifier other than `$LATEST` is not
 found), an `Event` invocation runs once in a thread of this process (no retries, no
@@ -22,8 +23,8 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
-from infra.local.lambdas import LocalLambdas
-from infra.local.template import FunctionSpec, function_arn
+from infra.local.awslambda.functions import LocalLambdas
+from infra.local.cloudformation.template import FunctionSpec, function_arn
 
 log = logging.getLogger("local_lambda")
 

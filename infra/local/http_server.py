@@ -20,8 +20,8 @@ from functions.settings import Settings
 from infra.console.app import PREFIX as CONSOLE_PREFIX
 from infra.console.app import Console
 from infra.console.source import Executions, outbox_events
-from infra.local.aws import STATE_MACHINE, LocalAws
-from infra.local.gateway import LocalGateway
+from infra.local.apigateway.gateway import LocalGateway
+from infra.local.runtime import STATE_MACHINE, LocalAws
 
 log = logging.getLogger("local_api")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
-INFRA_DIR = Path(__file__).resolve().parent.parent
+INFRA_DIR = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = INFRA_DIR / "template.yaml"
 ACCOUNT_ID = "123456789012"
 
@@ -149,9 +149,10 @@ def _logical_id_of(value: Any, attribute: str) -> str:
     raise ValueError(f"the local runtime expects !GetAtt <resource>.{attribute}, not {value!r}")
 
 
-# The event source mapping settings the local poller models (infra/local/streams.py): a template
-# that sets any other (ParallelizationFactor, a batching or tumbling window, a record age...) is
-# refused rather than run as if it were not there.
+# The event source mapping settings the local poller models
+# (infra/local/awslambda/event_source_mapping.py): a template that sets any other
+# (ParallelizationFactor, a batching or tumbling window, a record age...) is refused rather
+# than run as if it were not there.
 _MODELLED = frozenset(
     {
         "Stream",

@@ -4,7 +4,7 @@ What moto 5.2.5 does: a table's stream shard keeps every record ever written, fo
 the process, and every GetShardIterator or GetRecords registers one more shard iterator that is
 never forgotten. A long `make run` grows without end (issue 11).
 
-The interface, for the local stream consumers (infra/local/streams.py):
+The interface, for the local stream consumers (infra/local/awslambda/event_source_mapping.py):
 
     trim(table_name, through_sequence_number) -> int
         Drop the records of the table's stream up to and including `through_sequence_number`

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.local.template import FunctionSpec
+from infra.local.cloudformation.template import FunctionSpec
 
 
 class FaultPoint(enum.Enum):

@@ -1,13 +1,14 @@
 """A Mermaid flowchart of the ASL, for the README and the local execution view.
 
-`python -m infra.local.diagram` prints it; a test checks the README's copy against the ASL.
+`python -m infra.local.stepfunctions.diagram` prints it; a test checks the README's copy against
+the ASL.
 """
 
 import json
 from pathlib import Path
 from typing import Any
 
-ASL_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "transaction.asl.json"
+ASL_PATH = Path(__file__).resolve().parents[3] / "statemachine" / "transaction.asl.json"
 
 
 def transitions(definition: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -3,11 +3,11 @@
 Port 4566 by default, the edge port that local AWS tools expect. A request is recognised by what
 an AWS request carries: the Lambda API by its path, the JSON protocol by `X-Amz-Target`, the
 query protocol (SQS) by its credential scope. It is rewritten to the service's AWS hostname and
-sent down the path the runtime's own boto3 requests take (`infra.local.aws.send`): the DynamoDB
+sent down the path the runtime's own boto3 requests take (`infra.local.runtime.send`): the DynamoDB
 lock, then moto's backends, the very objects `make run` serves the API from. What moto does not
-answer is answered here: the Lambda API (infra.local.lambda_api, the real handlers), Step
-Functions' TestState (infra.local.teststate) and StartSyncExecution (the runtime's start and
-wait, as the local API Gateway uses it).
+answer is answered here: the Lambda API (infra.local.awslambda.api, the real handlers), Step
+Functions' TestState (infra.local.stepfunctions.teststate) and StartSyncExecution (the
+runtime's start and wait, as the local API Gateway uses it).
 
 Errors have AWS's shapes: the JSON protocol's `{"__type", "message"}` (an unknown operation is a
 400 `UnknownOperationException`, a body that is not JSON a 400 `SerializationException`), and a
@@ -34,11 +34,12 @@ from botocore.exceptions import ClientError
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from infra.local import aws, executions, teststate
-from infra.local.aws import REGION, LocalAws
-from infra.local.lambda_api import LambdaApi, is_lambda_request
-from infra.local.server import in_thread
-from infra.local.template import ACCOUNT_ID
+from infra.local import runtime as aws
+from infra.local.awslambda.api import LambdaApi, is_lambda_request
+from infra.local.cloudformation.template import ACCOUNT_ID
+from infra.local.http_server import in_thread
+from infra.local.runtime import REGION, LocalAws
+from infra.local.stepfunctions import executions, teststate
 
 log = logging.getLogger("local_aws_endpoint")
 

@@ -19,7 +19,7 @@ Where it differs: retries follow each other at once (no backoff); an infinite
 MaximumRetryAttempts (-1) is capped at LOCAL_STREAM_MAX_RETRIES (100), so a poison record cannot
 hold a test forever; a stream has one shard and one poller; MaximumRecordAgeInSeconds,
 ParallelizationFactor, batching and tumbling windows are not modelled (a template setting one is
-refused by infra/local/template.py). moto's own Lambda event source
+refused by infra/local/cloudformation/template.py). moto's own Lambda event source
 mappings are never created: they try Docker on every write and drop the records.
 
 A poller sleeps until its table is written (the runtime's request routing calls `written`),
@@ -52,8 +52,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infra.local.lambdas import LocalLambdas
-from infra.local.template import ACCOUNT_ID, StreamSource
+from infra.local.awslambda.functions import LocalLambdas
+from infra.local.cloudformation.template import ACCOUNT_ID, StreamSource
 
 log = logging.getLogger("local_streams")
 

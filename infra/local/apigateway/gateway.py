@@ -19,17 +19,17 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from infra.local.apigateway import (
+from infra.local.apigateway.openapi import (
     HttpResponse,
     gateway_response,
     load_openapi,
     map_integration_response,
     request_template,
 )
-from infra.local.aws import REGION, LocalAws
+from infra.local.apigateway.vtl import render
+from infra.local.cloudformation.template import ACCOUNT_ID, function_arn
 from infra.local.recorder import HttpExchange
-from infra.local.template import ACCOUNT_ID, function_arn
-from infra.local.vtl import render
+from infra.local.runtime import REGION, LocalAws
 
 STAGE = "local"
 PARTITION = "aws"
