@@ -3,7 +3,7 @@
 Port 4566 by default, the edge port that local AWS tools expect. A request is recognised by what
 an AWS request carries: the Lambda API by its path, the JSON protocol by `X-Amz-Target`, the
 query protocol (SQS) by its credential scope. It is rewritten to the service's AWS hostname and
-sent down the path the runtime's own boto3 requests take (`infra.local.runtime.send`): the DynamoDB
+sent down the path the runtime's own boto3 requests take (`infra.local.routing.send`): the DynamoDB
 lock, then moto's backends, the very objects `make run` serves the API from. What moto does not
 answer is answered here: the Lambda API (infra.local.awslambda.api, the real handlers), Step
 Functions' TestState (infra.local.stepfunctions.teststate) and StartSyncExecution (the
@@ -34,12 +34,12 @@ from botocore.exceptions import ClientError
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from infra.local import runtime as aws
+from infra.local import routing
 from infra.local.awslambda.api import LambdaApi, is_lambda_request
 from infra.local.cloudformation.template import ACCOUNT_ID
 from infra.local.http_server import in_thread
 from infra.local.runtime import REGION, LocalAws
-from infra.local.stepfunctions import executions, teststate
+from infra.local.stepfunctions import executions, interpreter, teststate
 
 log = logging.getLogger("local_aws_endpoint")
 
@@ -132,7 +132,10 @@ class AwsEndpoint:
         if host != _JSON_SERVICES[SFN_TARGET][1].format(region=REGION):
             return response  # the runtime records the ends of its own region's executions
         deadline = time.monotonic() + _RECORDING_SECONDS
-        while aws.recorded_status(document["executionArn"]) not in executions.TERMINAL_STATUSES:
+        while (
+            interpreter.recorded_status(document["executionArn"])
+            not in executions.TERMINAL_STATUSES
+        ):
             if time.monotonic() > deadline:
                 return response
             time.sleep(0.001)
@@ -152,7 +155,7 @@ class AwsEndpoint:
             stream_output=False,
         )
         try:
-            answered = aws.send(prepared, service, operation)
+            answered = routing.send(prepared, service, operation)
         except NotImplementedError:
             answered = None
         # moto answers a path it has no handler for with an empty 404
@@ -184,8 +187,8 @@ class AwsEndpoint:
             json.loads(execution_input)
         except ValueError as error:
             return json_error(400, "InvalidExecutionInput", f"input is not JSON: {error}")
-        if arn == self._runtime.state_machine_arn:
-            result = self._runtime.start_sync_execution(execution_input, document.get("name"))
+        if arn in self._runtime.state_machine_arns.values():
+            result = self._runtime.start_sync_execution(arn, execution_input, document.get("name"))
             return json_response(200, result)
         try:
             result = executions.start_sync_execution(

@@ -62,7 +62,7 @@ def _measure(aws: Any, recorder: TransactItemsRecorder, job: Job) -> dict[str, A
     refused_before, published_before = aws.eventbridge.refused, len(aws.eventbridge.published())
     recorded = len(recorder.items)
     started = time.perf_counter()
-    response = aws.start_sync_execution(job.execution_input())
+    response = aws.start_sync_execution("TransactionStateMachine", job.execution_input())
     seconds = time.perf_counter() - started
     # The stream consumers' own requests (the summaries projection) are counted apart: they
     # are made after the answer, by the consumers (request_counts stops background polling).

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from infra.local.http_server import serving
+from infra.composition import serving
 from infra.local.runtime import active_runtime
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

@@ -10,8 +10,8 @@ from pathlib import Path
 import requests
 from playwright.sync_api import sync_playwright
 
+from infra.composition import serving
 from infra.local.awslambda.functions import FaultPoint
-from infra.local.http_server import serving
 from infra.local.runtime import active_runtime
 from tests.browser.conftest import CHROMIUM
 

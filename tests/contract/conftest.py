@@ -5,7 +5,7 @@ import uuid
 import pytest
 import requests
 
-from infra.local.http_server import serving
+from infra.composition import serving
 from infra.local.runtime import active_runtime
 
 

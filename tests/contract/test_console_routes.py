@@ -4,9 +4,9 @@ import re
 
 import requests
 
+from infra.composition import console_of
 from infra.console.app import PREFIX
 from infra.local.apigateway.gateway import LocalGateway
-from infra.local.http_server import console_of
 
 
 def test_no_api_path_is_under_the_console_prefix(aws):

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from infra.console.source import executions_by_request_id
 from infra.local.awslambda.functions import FaultPoint
-from infra.local.stepfunctions.executions import executions_by_request_id
 from tests.invariants import violations
 
 TRANSACTION_FIELDS = {"transactionId", "userId", "type", "amount", "balance", "currency",
@@ -78,7 +78,9 @@ def test_every_answer_carries_the_request_id_its_execution_was_started_with(api,
 
     request_ids = {r.headers["x-amzn-RequestId"] for r in (posted, read, unrouted)}
     assert len(request_ids) == 3
-    started = executions_by_request_id(aws.stepfunctions, aws.state_machine_arn)
+    started = executions_by_request_id(
+        aws.stepfunctions, aws.state_machine_arns["TransactionStateMachine"]
+    )
     arn = aws.execution_arn(posted.headers["x-amzn-RequestId"])
     assert arn == started[posted.headers["x-amzn-RequestId"]]  # the index and the public API
     execution = aws.stepfunctions.describe_execution(executionArn=arn)

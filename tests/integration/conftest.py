@@ -4,8 +4,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.repositories import dynamodb
 from functions.settings import Settings, get_settings
+from infra.local.awslambda.functions import cold_start
 from infra.local.cloudformation.template import Template
 
 
@@ -16,11 +16,9 @@ def settings(monkeypatch) -> Settings:
     monkeypatch.setenv("LEDGER_TABLE_NAME", "LedgerTable")
     monkeypatch.setenv("SUMMARIES_TABLE_NAME", "SummariesTable")
     monkeypatch.setenv("OUTBOX_TABLE_NAME", "OutboxTable")
-    get_settings.cache_clear()
-    dynamodb.client.cache_clear()
+    cold_start()
     yield get_settings()
-    get_settings.cache_clear()
-    dynamodb.client.cache_clear()
+    cold_start()
 
 
 @pytest.fixture

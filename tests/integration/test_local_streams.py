@@ -20,7 +20,9 @@ FORWARDER = "ForwardEventsFunction"
 
 
 def commit(aws, user="u1", amount="10", type_="credit", key=None) -> dict:
-    response = aws.start_sync_execution(execution_input(user, amount, type_, key))
+    response = aws.start_sync_execution(
+        "TransactionStateMachine", execution_input(user, amount, type_, key)
+    )
     assert response["status"] == "SUCCEEDED", response
     return json.loads(response["output"])["transaction"]
 
@@ -87,7 +89,9 @@ def test_a_commit_is_published_once_and_matches_the_schema_and_its_entry(local_a
 
 def test_a_reverted_commit_publishes_both_entries(local_aws):
     local_aws.lambdas.inject_fault("UpdateBalanceFunction", FaultPoint.AFTER)
-    response = local_aws.start_sync_execution(execution_input("u1", "10", "debit"))
+    response = local_aws.start_sync_execution(
+        "TransactionStateMachine", execution_input("u1", "10", "debit")
+    )
     assert response["status"] == "FAILED"
 
     events = local_aws.published_events()
@@ -679,7 +683,12 @@ def test_the_streamed_tables_get_no_keys_only_insert_from_the_saga(local_aws):
     local_aws.streams.stop()
     commit(local_aws)
     local_aws.lambdas.inject_fault("UpdateBalanceFunction", FaultPoint.AFTER)  # a revert
-    assert local_aws.start_sync_execution(execution_input("u1", "5", "debit"))["status"] == "FAILED"
+    assert (
+        local_aws.start_sync_execution(
+            "TransactionStateMachine", execution_input("u1", "5", "debit")
+        )["status"]
+        == "FAILED"
+    )
     ledger, outbox = get_settings().ledger_table_name, get_settings().outbox_table_name
 
     assert (

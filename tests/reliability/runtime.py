@@ -64,7 +64,7 @@ def execution_input(body: str, key: str) -> str:
 
 def transact(aws: Any, body: str, key: str) -> Answer:
     try:
-        response = aws.start_sync_execution(execution_input(body, key))
+        response = aws.start_sync_execution("TransactionStateMachine", execution_input(body, key))
     except Exception as error:  # the runtime failing is a finding, not a crash of the harness
         return Answer("ERROR", type(error).__name__, None, None, repr(error))
     output = json.loads(response["output"]) if response.get("output") else None

@@ -351,7 +351,7 @@ def _fuzz_property(
 
 
 def over_http(figures: Figures, progress: Progress, args: argparse.Namespace) -> None:
-    from infra.local.http_server import serving
+    from infra.composition import serving
     from infra.local.runtime import active_runtime
     from tests.invariants import violations
     from tests.reliability import workload

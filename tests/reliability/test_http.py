@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 import requests
 
+from infra.composition import serving
 from infra.local.awslambda.functions import FaultPoint
-from infra.local.http_server import serving
 from infra.local.runtime import active_runtime
 from tests.invariants import violations
 from tests.reliability import workload

@@ -36,7 +36,7 @@ def run(aws: LocalAws, count: int) -> list[tuple[str, str]]:
     started = []
     for n in range(count):
         execution = execution_input(user_id=f"retention-{n}")
-        response = aws.start_sync_execution(execution)
+        response = aws.start_sync_execution("TransactionStateMachine", execution)
         assert response["status"] == "SUCCEEDED"
         started.append((response["executionArn"], json.loads(execution)["requestId"]))
     return started
@@ -45,7 +45,9 @@ def run(aws: LocalAws, count: int) -> list[tuple[str, str]]:
 def test_the_runtime_retains_the_configured_number_of_executions(aws):
     started = run(aws, 2 * KEPT + 1)
 
-    listed = aws.stepfunctions.list_executions(stateMachineArn=aws.state_machine_arn)
+    listed = aws.stepfunctions.list_executions(
+        stateMachineArn=aws.state_machine_arns["TransactionStateMachine"]
+    )
     assert [e["executionArn"] for e in listed["executions"]] == [
         arn for arn, _ in reversed(started[-KEPT:])
     ]

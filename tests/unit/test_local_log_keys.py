@@ -5,15 +5,25 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Iterator
 
+import pytest
 from aws_lambda_powertools import Logger
 
-from infra.local.awslambda.functions import install_log_keys_per_thread
+from infra.local.patches import RUNTIME_PATCHES
+
+PATCH = "aws_lambda_powertools.logging.formatter:LambdaPowertoolsFormatter.log_format"
+
+
+@pytest.fixture(autouse=True)
+def log_keys_per_thread() -> Iterator[None]:
+    """The runtime's patch of Powertools' formatter, as a running runtime has it."""
+    with RUNTIME_PATCHES.applied(PATCH):
+        yield
 
 
 def logger_to_a_string() -> tuple[Logger, io.StringIO]:
     """A Powertools logger of its own (a new service name) writing to a string, keys per thread."""
-    install_log_keys_per_thread()
     stream = io.StringIO()
     logger = Logger(
         service=f"wallet-test-{uuid.uuid4().hex}",

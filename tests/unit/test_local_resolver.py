@@ -7,19 +7,30 @@ route waits until the second is inside its own route (which the runtime's lock p
 
 import contextlib
 import threading
+from collections.abc import Iterator
+
+import pytest
 
 from functions.http_api import resolver
 from infra.local.awslambda import functions as lambdas
+from infra.local.patches import RUNTIME_PATCHES
 from tests.builders import api_event
 
 OVERLAP_SECONDS = 0.5  # how long the first route waits for the second, which the lock keeps out
 WAIT_SECONDS = 30  # a bound on waits that end at once when the code is right
+PATCH = "aws_lambda_powertools.event_handler.api_gateway:ApiGatewayResolver.resolve"
+
+
+@pytest.fixture(autouse=True)
+def one_resolve_at_a_time() -> Iterator[None]:
+    """The runtime's patch of the resolver, as a running runtime has it."""
+    with RUNTIME_PATCHES.applied(PATCH):
+        yield
 
 
 def resolve_two_at_once(overlap_seconds: float) -> dict[str, list[str]]:
     """Resolve a GET for user a and, while its route runs, one for user b on another resolver;
     what each route read as its userId (a's before and after b started)."""
-    lambdas.install_one_resolve_at_a_time()
     first, second = resolver(), resolver()
     a_inside, b_inside = threading.Event(), threading.Event()
     read: dict[str, list[str]] = {}

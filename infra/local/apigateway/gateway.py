@@ -46,15 +46,7 @@ class LocalGateway:
 
     def __init__(self, aws: LocalAws) -> None:
         self._aws = aws
-        self.document = load_openapi(
-            {
-                "AWS::Partition": PARTITION,
-                "AWS::Region": REGION,
-                "TransactionStateMachine.Arn": aws.state_machine_arn,
-                "ApiStartSyncExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/local",
-                **{f"{name}.Arn": function_arn(name, REGION) for name in aws.template.functions},
-            }
-        )
+        self.document = load_openapi(substitutions(aws))
         rules = [
             Rule(path.replace("{", "<").replace("}", ">"), methods=[method.upper()],
                  endpoint=(path, method))
@@ -166,9 +158,9 @@ class LocalGateway:
             json.loads(execution_input)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             return 400, json.dumps({"__type": "InvalidExecutionInput", "message": str(error)})
-        if arn != self._aws.state_machine_arn:
+        if arn not in self._aws.state_machine_arns.values():
             return 400, json.dumps({"__type": "StateMachineDoesNotExist", "message": arn})
-        response = self._aws.start_sync_execution(execution_input, request.get("name"))
+        response = self._aws.start_sync_execution(arn, execution_input, request.get("name"))
         return 200, json.dumps(response, default=_epoch_seconds)
 
     def _gateway(self, response_type: str, status: int, message: str) -> Response:
@@ -179,6 +171,23 @@ class LocalGateway:
         if configured is None:
             configured = HttpResponse(status, {}, json.dumps({"message": message}))
         return _to_werkzeug(configured)
+
+
+def substitutions(aws: LocalAws) -> dict[str, str]:
+    """The values of the document's Fn::Sub placeholders: the template's resources as the
+    runtime created them (each state machine's ARN as `${Name.Arn}` and `${Name}`, as `!Ref`
+    gives it), and a role for the StartSyncExecution integrations."""
+    machines = aws.state_machine_arns
+    return {
+        "AWS::Partition": PARTITION,
+        "AWS::Region": REGION,
+        "AWS::AccountId": ACCOUNT_ID,
+        "ApiStartSyncExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/local",
+        **{f"{name}.Arn": function_arn(name, REGION) for name in aws.template.functions},
+        **{f"{name}.Arn": arn for name, arn in machines.items()},
+        **{f"{name}.Name": name for name in machines},
+        **dict(machines),
+    }
 
 
 def _read_payload(request: Request) -> str | None:

@@ -5,7 +5,7 @@ class name, which Step Functions uses as the error name, exactly as on AWS. Faul
 break a function before it runs or after it has done its work.
 
 A Lambda sandbox runs one invocation at a time; here the handlers of concurrent invocations share
-one process, so each thread has its own Powertools log keys (`install_log_keys_per_thread`):
+one process, so each thread has its own Powertools log keys (`log_keys_per_thread`):
 Powertools keeps the keys a handler appends (the Lambda context, the correlation id) in one dict
 per logger, and concurrent invocations logged each other's correlation ids, and now and then
 `dictionary changed size during iteration`. A thread starts with the keys the logger was built
@@ -14,7 +14,7 @@ with, as a new sandbox does.
 Powertools' API resolver keeps the event it resolves in class attributes that every resolver of
 the process shares (`BaseRouter.current_event`, `lambda_context`), and its route context on the
 resolver: two GETs resolved at once read each other's query, and GET /balance answered with
-another user's balance (`make reliability` found it). `install_one_resolve_at_a_time` makes the
+another user's balance (`make reliability` found it). `one_resolve_at_a_time` makes the
 in-process API handlers resolve one event at a time: as each sandbox on AWS does, and stricter,
 since GETs to different functions take turns too (they hold the runtime's one DynamoDB lock in
 turn anyway). Only `resolve` is wrapped: no handler here uses `resolve_async`.
@@ -36,6 +36,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -171,6 +172,27 @@ def _timed_out(context: LambdaContext, seconds: int) -> InvokeResult:
 _handlers: dict[str, Callable[[dict, Any], Any]] = {}
 
 
+def application_caches() -> list[Any]:
+    """What the handlers cache for the life of a sandbox (settings, clients, keys): the one list
+    of them, which the runtime and the tests empty as a new sandbox starts empty."""
+    from functions.repositories import dynamodb, event_bus, secrets
+    from functions.settings import get_settings
+
+    return [
+        get_settings,
+        dynamodb.client,
+        secrets.client,
+        secrets.cursor_key,
+        event_bus.client,
+    ]
+
+
+def cold_start() -> None:
+    """Forget what the handlers cached (settings, clients), as a new Lambda sandbox would."""
+    for cache in application_caches():
+        cache.cache_clear()
+
+
 def _load_handler(path: str) -> Callable[[dict, Any], Any]:
     if path not in _handlers:
         module_name, _, attribute = path.rpartition(".")
@@ -181,9 +203,13 @@ def _load_handler(path: str) -> Callable[[dict, Any], Any]:
 class _LogKeysPerThread:
     """`LambdaPowertoolsFormatter.log_format`, one dict per thread."""
 
+    def __init__(self) -> None:
+        self.formatters: weakref.WeakSet[Any] = weakref.WeakSet()  # each one it has served
+
     def __get__(self, formatter: Any, owner: type | None = None) -> Any:
         if formatter is None:
             return self
+        self.formatters.add(formatter)
         local = formatter.__dict__.setdefault("_local_log_format", threading.local())
         if not hasattr(local, "value"):
             # What the formatter's clear_state() starts from: a new sandbox's keys.
@@ -194,8 +220,16 @@ class _LogKeysPerThread:
         return local.value
 
     def __set__(self, formatter: Any, value: dict[str, Any]) -> None:
+        self.formatters.add(formatter)
         local = formatter.__dict__.setdefault("_local_log_format", threading.local())
         local.value = value
+
+    def remove(self) -> None:
+        """Each formatter gets back a plain dict of its own: the keys of the thread removing it."""
+        for formatter in list(self.formatters):
+            keys = self.__get__(formatter)
+            del formatter.__dict__["_local_log_format"]
+            formatter.__dict__["log_format"] = keys
 
 
 @functools.cache
@@ -213,29 +247,32 @@ def discard_unpublished_metrics() -> None:
         _shared_metrics().clear_metrics()
 
 
-def install_log_keys_per_thread() -> None:
-    """Patch Powertools once per process (calling it again is a no-op)."""
+def log_keys_per_thread() -> Callable[[], None]:
+    """`LambdaPowertoolsFormatter.log_format` one dict per thread, where Powertools keeps one per
+    formatter (an attribute each sets in __init__): a descriptor on the class. Returns its undo."""
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-    if not isinstance(LambdaPowertoolsFormatter.__dict__.get("log_format"), _LogKeysPerThread):
-        LambdaPowertoolsFormatter.log_format = _LogKeysPerThread()  # type: ignore[assignment,misc]
+    if "log_format" in vars(LambdaPowertoolsFormatter):
+        raise AttributeError("LambdaPowertoolsFormatter.log_format exists: a new Powertools?")
+    descriptor = _LogKeysPerThread()
+    LambdaPowertoolsFormatter.log_format = descriptor  # type: ignore[assignment,misc]
+
+    def undo() -> None:
+        del LambdaPowertoolsFormatter.log_format  # type: ignore[misc]
+        descriptor.remove()
+
+    return undo
 
 
 _resolving = threading.Lock()
 
 
-def install_one_resolve_at_a_time() -> None:
-    """Patch Powertools' API resolver once per process (calling it again is a no-op)."""
-    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-
-    resolve = ApiGatewayResolver.resolve
-    if getattr(resolve, "one_at_a_time", False):
-        return
+def one_resolve_at_a_time(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    """`ApiGatewayResolver.resolve`, one event at a time in the whole process."""
 
     @functools.wraps(resolve)
     def one_at_a_time(self: Any, event: Any, context: Any) -> dict[str, Any]:
         with _resolving:
-            return resolve(self, event, context)
+            return resolve(self, event, context)  # type: ignore[no-any-return]
 
-    one_at_a_time.one_at_a_time = True  # type: ignore[attr-defined]
-    ApiGatewayResolver.resolve = one_at_a_time  # type: ignore[method-assign]
+    return one_at_a_time

@@ -68,13 +68,25 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class StateMachineSpec:
+    """An `AWS::Serverless::StateMachine`: created locally under its logical id."""
+
     logical_id: str
     type: str
-    definition: str  # with DefinitionSubstitutions applied
+    definition: str  # with DefinitionSubstitutions applied, when it has any
+
+    @property
+    def role_arn(self) -> str:
+        """The role it is created with (moto checks none; SAM names one per machine)."""
+        return f"arn:aws:iam::{ACCOUNT_ID}:role/{self.logical_id}Role"
 
 
 def function_arn(logical_id: str, region: str) -> str:
     return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{logical_id}"
+
+
+def state_machine_arn(logical_id: str, region: str) -> str:
+    """The ARN of a state machine of the template, created under its logical id."""
+    return f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{logical_id}"
 
 
 @dataclass(frozen=True)
@@ -126,7 +138,10 @@ class Template:
         }
         state_machines = {}
         for name, props in of_type("AWS::Serverless::StateMachine").items():
-            definition = (path.parent / props["DefinitionUri"]).read_text()
+            if "DefinitionUri" in props:
+                definition = (path.parent / props["DefinitionUri"]).read_text()
+            else:
+                definition = json.dumps(props["Definition"])
             for key, value in props.get("DefinitionSubstitutions", {}).items():
                 definition = definition.replace("${" + key + "}", resolver.resolve(value))
             state_machines[name] = StateMachineSpec(name, props.get("Type", "STANDARD"), definition)
@@ -221,11 +236,17 @@ class _Resolver:
             name = value["Ref"]
             if name in self._parameters:
                 return str(self._parameters[name]["Default"])
+            if self._resources[name]["Type"] == "AWS::Serverless::StateMachine":
+                return state_machine_arn(name, self._region)  # Ref of a machine is its ARN
             return self._physical_id(name)
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             name, attribute = value["Fn::GetAtt"]
             if attribute == "Arn" and self._resources[name]["Type"] == "AWS::Serverless::Function":
                 return function_arn(name, self._region)
+            if attribute == "Arn" and self._resources[name]["Type"] == (
+                "AWS::Serverless::StateMachine"
+            ):
+                return state_machine_arn(name, self._region)
             if attribute == "Arn" and self._resources[name]["Type"] == "AWS::DynamoDB::Table":
                 return f"arn:aws:dynamodb:{self._region}:{ACCOUNT_ID}:table/{name}"
         raise ValueError(f"the local runtime cannot resolve {value!r}")

@@ -55,7 +55,6 @@ ITERATOR_LIFETIME_SECONDS = 15 * 60
 SHARD_ITERATORS_KEPT = 1000
 _ISSUED = "local_issued_at"
 _clock = time.monotonic
-_patched_marker = "local_trimmed"
 
 
 class TrimmedDataAccessError(JsonRESTError):
@@ -127,7 +126,7 @@ def trim(table_name: str, through_sequence_number: int | str) -> int:
     return _active.trim(table_name, through_sequence_number)
 
 
-def _refusing_trimmed(get: Callable[[StreamShard, int, int], Any]) -> Callable[..., Any]:
+def refusing_trimmed(get: Callable[[StreamShard, int, int], Any]) -> Callable[..., Any]:
     @functools.wraps(get)
     def get_kept(self: StreamShard, start: int, quantity: int) -> Any:
         if start < self.starting_sequence_number:
@@ -147,7 +146,7 @@ def _forget_expired(iterators: dict[str, ShardIterator], now: float) -> None:
         del iterators[oldest]
 
 
-def _stamped(get_shard_iterator: Callable[..., ShardIterator]) -> Callable[..., ShardIterator]:
+def stamped(get_shard_iterator: Callable[..., ShardIterator]) -> Callable[..., ShardIterator]:
     @functools.wraps(get_shard_iterator)
     def get_shard_iterator_stamped(
         self: DynamoDBStreamsBackend, *args: Any, **kwargs: Any
@@ -161,6 +160,11 @@ def _stamped(get_shard_iterator: Callable[..., ShardIterator]) -> Callable[..., 
     return get_shard_iterator_stamped
 
 
+def get_records(original: Callable[..., Any]) -> Callable[..., Any]:
+    """GetRecords in place of `original`: an expired iterator is refused, the next one stamped."""
+    return _get_records
+
+
 def _get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> Any:
     now = _clock()
     _forget_expired(self.shard_iterators, now)
@@ -170,15 +174,3 @@ def _get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) ->
     result = iterator.get(limit)
     setattr(self.shard_iterators[result["NextShardIterator"]], _ISSUED, now)
     return result
-
-
-def install() -> None:
-    """Patch moto once per process (calling it again is a no-op)."""
-    if getattr(DynamoDBStreamsBackend.get_records, _patched_marker, False):
-        return
-    StreamShard.get = _refusing_trimmed(StreamShard.get)  # type: ignore[method-assign]
-    DynamoDBStreamsBackend.get_shard_iterator = _stamped(  # type: ignore[method-assign]
-        DynamoDBStreamsBackend.get_shard_iterator
-    )
-    setattr(_get_records, _patched_marker, True)
-    DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]

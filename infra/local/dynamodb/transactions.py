@@ -18,14 +18,7 @@ are dropped. The runtime serializes DynamoDB requests, so nothing else writes in
 
 Proven by tests/integration/test_local_dynamodb.py: a differential Hypothesis test against moto's
 own implementation (same answers, items and stream records), and a count of the items copied,
-which does not grow with the table.
-
-Time to live, which moto does not implement: `TimeToLive` deletes the items of the tables whose
-TimeToLiveSpecification is enabled once their attribute (epoch seconds) is in the past, through
-DeleteItem conditioned on it still being so, as DynamoDB's background deletion does (an item
-rewritten with a later time stays). AWS deletes within a few days of the time; the runtime
-sweeps every SWEEP_SECONDS. A known gap: the REMOVE stream record carries no `userIdentity` of
-the DynamoDB service, as AWS's does.
+which does not grow with the table. The patches are declared in infra/local/patches.py.
 """
 
 from __future__ import annotations
@@ -33,19 +26,14 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import logging
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 
 _TransactWrite = Callable[[DynamoDBBackend, list[dict[str, Any]]], None]
-_patched_marker = "local_undo_log"
 
 
 class _CopyingAllButTables:
@@ -121,7 +109,7 @@ def _touched_key(backend: DynamoDBBackend, entry: Any) -> _Key | None:
     return table.name, hash_key, range_key
 
 
-def _with_undo_log(transact_write_items: _TransactWrite) -> _TransactWrite:
+def with_undo_log(transact_write_items: _TransactWrite) -> _TransactWrite:
     @functools.wraps(transact_write_items)
     def transact_write_items_logged(
         self: DynamoDBBackend, transact_items: list[dict[str, Any]]
@@ -133,18 +121,12 @@ def _with_undo_log(transact_write_items: _TransactWrite) -> _TransactWrite:
             log.undo()
             raise
 
-    setattr(transact_write_items_logged, _patched_marker, True)
     return transact_write_items_logged
 
 
-def install() -> None:
-    """Patch moto once per process (calling it again is a no-op)."""
-    if getattr(DynamoDBBackend.transact_write_items, _patched_marker, False):
-        return
-    dynamodb_models.copy = _CopyingAllButTables()  # type: ignore[assignment]
-    DynamoDBBackend.transact_write_items = _with_undo_log(  # type: ignore[method-assign,assignment]
-        DynamoDBBackend.transact_write_items
-    )
+def copying_all_but_tables(original: Any) -> Any:
+    """The `copy` module moto's DynamoDB backend imported, in place of `original` (that module)."""
+    return _CopyingAllButTables()
 
 
 def written_tables(operation: str, body: bytes | str | None) -> list[str]:
@@ -165,72 +147,3 @@ def written_tables(operation: str, body: bytes | str | None) -> list[str]:
 
 
 _WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
-
-
-log = logging.getLogger("local_dynamodb")
-SWEEP_SECONDS = 60.0
-
-
-class TimeToLive:
-    """Deletes expired items of the tables that enable TTL: `{table name: attribute}`."""
-
-    def __init__(
-        self, client: Any, attributes: dict[str, str], clock: Callable[[], float] = time.time
-    ) -> None:
-        self._client = client
-        self._attributes = attributes
-        self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def sweep(self) -> int:
-        """Delete every item whose time to live has passed; returns how many were deleted."""
-        deleted = 0
-        for table, attribute in self._attributes.items():
-            now = {":now": {"N": str(int(self._clock()))}}
-            names = {"#ttl": attribute}
-            key_names = self._key_names(table)
-            aliases = {f"#k{n}": name for n, name in enumerate(key_names)}
-            pages = self._client.get_paginator("scan").paginate(
-                TableName=table,
-                FilterExpression="#ttl < :now",
-                ProjectionExpression=", ".join(aliases),
-                ExpressionAttributeNames={**names, **aliases},
-                ExpressionAttributeValues=now,
-            )
-            for page in pages:
-                for key in page["Items"]:
-                    try:
-                        self._client.delete_item(
-                            TableName=table,
-                            Key=key,
-                            ConditionExpression="#ttl < :now",
-                            ExpressionAttributeNames=names,
-                            ExpressionAttributeValues=now,
-                        )
-                        deleted += 1
-                    except self._client.exceptions.ConditionalCheckFailedException:
-                        pass  # rewritten with a later time since the scan
-        return deleted
-
-    def _key_names(self, table: str) -> list[str]:
-        schema = self._client.describe_table(TableName=table)["Table"]["KeySchema"]
-        return [part["AttributeName"] for part in schema]
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="dynamodb-ttl", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(SWEEP_SECONDS):
-            try:
-                self.sweep()
-            except Exception:  # a failed sweep must not end the thread; the next one retries
-                log.exception("the time-to-live sweep failed")

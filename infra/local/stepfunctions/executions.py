@@ -5,7 +5,6 @@ awaited; the answer has StartSyncExecution's shape. Only public Step Functions c
 so the same code works against Step Functions Local.
 """
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -76,23 +75,6 @@ def history(client: Any, execution_arn: str) -> list[dict[str, Any]]:
         if not page.get("nextToken"):
             return events
         kwargs["nextToken"] = page["nextToken"]
-
-
-def executions_by_request_id(client: Any, state_machine_arn: str) -> dict[str, str]:
-    """Execution ARNs by the API request id in their input (the x-amzn-RequestId a client saw).
-
-    Through the public API, so it describes every execution listed; on the embedded runtime,
-    `LocalAws.execution_arn(request_id)` answers one from an index instead.
-    """
-    found: dict[str, str] = {}
-    for page in client.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
-        for listed in page["executions"]:
-            arn = listed["executionArn"]
-            execution_input = client.describe_execution(executionArn=arn).get("input") or "{}"
-            request_id = json.loads(execution_input).get("requestId")
-            if isinstance(request_id, str):
-                found[request_id] = arn
-    return found
 
 
 def entered_states(client: Any, execution_arn: str) -> list[str]:

@@ -18,7 +18,8 @@ execution's input answers the request-id lookup without a scan; finished threads
 `TMP_THREADS`; a task's Lambda client is built once per region and reused (boto3 clients are
 thread-safe).
 
-Proven by tests/statemachine/test_retention.py.
+Proven by tests/statemachine/test_retention.py. The patches are declared in
+infra/local/patches.py.
 """
 
 from __future__ import annotations
@@ -35,16 +36,13 @@ from botocore.client import BaseClient
 from moto.core.models import botocore_stubber
 from moto.stepfunctions.parser import utils as parser_utils
 from moto.stepfunctions.parser.api import GetExecutionHistoryOutput, HistoryEventList
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.backend.execution import (
-    BaseExecutionWorkerCommunication,
     Execution,
 )
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 EXECUTIONS_KEPT = 1000
 _HISTORY = "local_history"
-_patched_marker = "local_retention"
 
 
 class ExecutionRetention:
@@ -111,21 +109,17 @@ def retain(retention: ExecutionRetention | None) -> None:
     _active = retention
 
 
-def _released_when_terminated(terminated: Callable[[Any], None]) -> Callable[[Any], None]:
-    @functools.wraps(terminated)
-    def terminated_and_released(self: BaseExecutionWorkerCommunication) -> None:
-        terminated(self)
-        worker = self.execution.exec_worker
-        if worker is not None and worker.env is not None:
-            history = worker.env.event_manager.get_event_history()
-            # Compressed: a thousand retained histories as parsed events were 36 MB, as this 3.
-            setattr(self.execution, _HISTORY, zlib.compress(pickle.dumps(history)))
-            worker.env = None
-
-    return terminated_and_released
+def release(execution: Execution) -> None:
+    """Keep a finished execution's history (compressed) and drop its interpreter."""
+    worker = execution.exec_worker
+    if worker is not None and worker.env is not None:
+        history = worker.env.event_manager.get_event_history()
+        # Compressed: a thousand retained histories as parsed events were 36 MB, as this 3.
+        setattr(execution, _HISTORY, zlib.compress(pickle.dumps(history)))
+        worker.env = None
 
 
-def _history_output(to_history_output: Callable[[Execution], Any]) -> Callable[[Execution], Any]:
+def history_output(to_history_output: Callable[[Execution], Any]) -> Callable[[Execution], Any]:
     @functools.wraps(to_history_output)
     def history_output(self: Execution) -> GetExecutionHistoryOutput:
         kept: bytes | None = getattr(self, _HISTORY, None)
@@ -137,7 +131,7 @@ def _history_output(to_history_output: Callable[[Execution], Any]) -> Callable[[
     return history_output
 
 
-def _admitted(start_execution: Callable[..., Execution]) -> Callable[..., Execution]:
+def admitted(start_execution: Callable[..., Execution]) -> Callable[..., Execution]:
     @functools.wraps(start_execution)
     def start_execution_admitted(
         self: StepFunctionsParserBackend, state_machine_arn: str, *args: Any, **kwargs: Any
@@ -149,11 +143,10 @@ def _admitted(start_execution: Callable[..., Execution]) -> Callable[..., Execut
             retention.admit(state_machine.executions, execution)  # type: ignore[arg-type]
         return execution
 
-    setattr(start_execution_admitted, _patched_marker, True)
     return start_execution_admitted
 
 
-def _built_once(boto_client_for: Callable[..., BaseClient]) -> Callable[..., BaseClient]:
+def built_once(boto_client_for: Callable[..., BaseClient]) -> Callable[..., BaseClient]:
     clients: dict[tuple[str, str, bool], BaseClient] = {}
     lock = threading.Lock()
 
@@ -171,27 +164,17 @@ def _built_once(boto_client_for: Callable[..., BaseClient]) -> Callable[..., Bas
     return boto_client_built_once
 
 
-def _drop_ec2_catalogue() -> None:
+def drop_ec2_catalogue() -> Callable[[], None]:
     """moto's Step Functions parser imports its Batch integration, which imports moto.ec2, which
     loads EC2's instance-type catalogue as it is imported: 56 MB of parsed JSON, 40 MB of every
     `make run`'s resident memory. The runtime stands in for no EC2, so the catalogue goes (EC2's
-    instance-type calls on the AWS endpoint would answer empty lists)."""
+    instance-type calls on the AWS endpoint would answer empty lists).
+
+    Not put back when the runtime stops (the undo does nothing): keeping a copy to put back would
+    keep the memory this frees, and reading it again costs 0.4 s at every stop. Only moto's EC2
+    reads it, which nothing in this project calls."""
     from moto.ec2.models import instance_types
 
     instance_types.INSTANCE_TYPES.clear()
     instance_types.INSTANCE_TYPE_OFFERINGS.clear()
-
-
-def install() -> None:
-    """Patch moto once per process (calling it again is a no-op)."""
-    if getattr(StepFunctionsParserBackend.start_execution, _patched_marker, False):
-        return
-    _drop_ec2_catalogue()
-    lambda_eval_utils.boto_client_for = _built_once(lambda_eval_utils.boto_client_for)
-    BaseExecutionWorkerCommunication.terminated = _released_when_terminated(  # type: ignore[method-assign,assignment]
-        BaseExecutionWorkerCommunication.terminated
-    )
-    Execution.to_history_output = _history_output(Execution.to_history_output)  # type: ignore[method-assign,assignment]
-    StepFunctionsParserBackend.start_execution = _admitted(  # type: ignore[method-assign,assignment]
-        StepFunctionsParserBackend.start_execution
-    )
+    return lambda: None

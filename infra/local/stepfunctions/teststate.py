@@ -18,8 +18,10 @@ not assumed; `variables`, `context` and the Map/Parallel settings are not suppor
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import botocore.session
@@ -30,9 +32,6 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
     StatesErrorName,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service,
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
@@ -386,12 +385,18 @@ def _validation(message: str) -> TestStateRequestError:
     return TestStateRequestError("ValidationException", message)
 
 
-_eval_mocked_response = state_task_service.eval_mocked_response
+def with_states_errors(eval_mocked_response: Callable[..., None]) -> Callable[..., None]:
+    """`state_task_service.eval_mocked_response` in place of moto's `eval_mocked_response`."""
+
+    @functools.wraps(eval_mocked_response)
+    def eval_with_states_errors(env: Environment, mocked_response: MockedResponse) -> None:
+        _raise_states_error(env, mocked_response)
+        eval_mocked_response(env=env, mocked_response=mocked_response)
+
+    return eval_with_states_errors
 
 
-def _eval_mocked_response_with_states_errors(
-    env: Environment, mocked_response: MockedResponse
-) -> None:
+def _raise_states_error(env: Environment, mocked_response: MockedResponse) -> None:
     """moto names a mocked error with CustomErrorName, which refuses the `States.` prefix: a
     mocked States.Timeout failed as States.Runtime. Such a name is built as the reserved name it
     is (tests/statemachine/test_retry_and_catch.py mocks States.Timeout)."""
@@ -407,7 +412,3 @@ def _eval_mocked_response_with_states_errors(
                 event_details=EventDetails(taskFailedEventDetails=details),  # type: ignore[typeddict-item]  # moto declares every key
             )
         )
-    _eval_mocked_response(env=env, mocked_response=mocked_response)
-
-
-state_task_service.eval_mocked_response = _eval_mocked_response_with_states_errors

@@ -30,7 +30,7 @@ def fault(function: str, point: FaultPoint) -> Callable[[LocalAws], None]:
 
 
 def first_commit(aws: LocalAws) -> None:
-    aws.start_sync_execution(execution_input(user_id="u1", key="k1"))
+    aws.start_sync_execution("TransactionStateMachine", execution_input(user_id="u1", key="k1"))
 
 
 SCENARIOS: dict[str, tuple[Callable[[LocalAws], None] | None, dict[str, str]]] = {
@@ -50,7 +50,9 @@ def main() -> None:
         with LocalAws() as aws:
             if given:
                 given(aws)
-            response = aws.start_sync_execution(execution_input(user_id="u1", **request))
+            response = aws.start_sync_execution(
+                "TransactionStateMachine", execution_input(user_id="u1", **request)
+            )
             events = history(aws.stepfunctions, response["executionArn"])
         for event in events:
             event["timestamp"] = event["timestamp"].isoformat()
