@@ -20,13 +20,12 @@ from moto.dynamodb.exceptions import ResourceNotFoundException
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 
-from infra.local.cloudformation.template import ACCOUNT_ID
+from infra.local.cloudformation.template import ACCOUNT_ID, REGION
 from infra.local.dynamodb import transactions
 
 if TYPE_CHECKING:
     from infra.local.runtime import LocalAws
 
-REGION = "us-east-1"
 
 _active: LocalAws | None = None
 

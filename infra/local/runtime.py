@@ -26,6 +26,7 @@ from infra.local.awslambda.event_source_mapping import LocalStreams, StreamPolle
 from infra.local.awslambda.functions import LocalLambdas, cold_start
 from infra.local.cloudformation.template import (
     ACCOUNT_ID,
+    REGION,
     TEMPLATE_PATH,
     StateMachineSpec,
     Template,
@@ -37,7 +38,7 @@ from infra.local.events.bus import LocalEventBridge
 from infra.local.recorder import Recorder
 from infra.local.stepfunctions import executions, interpreter, retention
 
-REGION = "us-east-1"
+__all__ = ["LOCAL_ENVIRONMENT", "REGION", "LocalAws", "active_runtime"]
 LOCAL_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "testing",

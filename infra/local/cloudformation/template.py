@@ -12,6 +12,7 @@ from cfnlint.decode import cfn_yaml
 INFRA_DIR = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = INFRA_DIR / "template.yaml"
 ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"  # where the runtime creates everything
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
-"""A Mermaid flowchart of the ASL, for the README and the local execution view.
+"""A Mermaid flowchart of an ASL definition, for the README and the local execution view.
 
-`python -m infra.local.stepfunctions.diagram` prints it; a test checks the README's copy against
-the ASL.
+`python -m infra.local.stepfunctions.diagram [LogicalId]` prints that state machine's, by default
+each of the template's (a `%% LogicalId` line before each when there are several); a test checks
+the README's copy of the transaction flow's against its ASL.
 """
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
+
+from infra.local.cloudformation.template import Template
 
 ASL_PATH = Path(__file__).resolve().parents[3] / "statemachine" / "transaction.asl.json"
 
@@ -41,5 +45,16 @@ def mermaid(definition: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def main(argv: list[str]) -> None:
+    machines = Template.load().state_machines
+    if unknown := [name for name in argv if name not in machines]:
+        raise SystemExit(f"no state machine {unknown} in the template (it has {list(machines)})")
+    names = argv or list(machines)
+    for name in names:
+        if len(names) > 1:
+            print(f"%% {name}")
+        print(mermaid(json.loads(machines[name].definition)))
+
+
 if __name__ == "__main__":
-    print(mermaid(json.loads(ASL_PATH.read_text())))
+    main(sys.argv[1:])

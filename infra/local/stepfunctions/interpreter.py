@@ -32,10 +32,9 @@ from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.responses import get_backend
 
-from infra.local.cloudformation.template import ACCOUNT_ID
+from infra.local.cloudformation.template import ACCOUNT_ID, REGION
 from infra.local.stepfunctions import retention
 
-REGION = "us-east-1"
 JSONPATHS_KEPT = 4096
 _END_RECORDED = "local_end_recorded"
 
