@@ -95,6 +95,7 @@ class LocalAws:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_environment: dict[str, str | None] = {}
         self._is_mocking = False
+        self._is_patching = False
 
     def start(self) -> LocalAws:
         """Raises: patches.UnsupportedVersionError on a moto the patches were not written for,
@@ -102,6 +103,7 @@ class LocalAws:
         if routing.active() is not None:
             raise RuntimeError("another LocalAws is already running")
         patches.RUNTIME_PATCHES.apply()
+        self._is_patching = True
         try:
             self._start()
         except BaseException:
@@ -186,6 +188,8 @@ class LocalAws:
         return self.eventbridge.published()
 
     def stop(self) -> None:
+        if not self._is_patching:
+            return  # never started (or stopped already): another runtime may be running
         self.time_to_live.stop()
         self.streams.stop()
         if routing.active() is self:
@@ -204,6 +208,7 @@ class LocalAws:
         self._saved_environment.clear()
         self.state_machine_arns = {}
         patches.RUNTIME_PATCHES.undo()
+        self._is_patching = False
 
     def __enter__(self) -> LocalAws:
         return self.start()

@@ -3,6 +3,7 @@ stops, and refused on a moto they were not written for."""
 
 from __future__ import annotations
 
+import json
 import re
 import types
 from pathlib import Path
@@ -14,8 +15,10 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 from infra.local import patches, routing
+from infra.local.cloudformation.template import FunctionSpec, Template
 from infra.local.patches import RUNTIME_PATCHES, Patch, Registry, Replacement
 from infra.local.runtime import LocalAws
+from tests.builders import execution_input
 
 
 def test_nothing_is_patched_until_a_runtime_starts_and_all_is_put_back_when_it_stops():
@@ -49,6 +52,36 @@ def test_a_runtime_refuses_to_start_on_a_moto_the_patches_were_not_written_for(m
     assert not RUNTIME_PATCHES.is_applied
     assert vars(DynamoDBBackend)["transact_write_items"] is transact  # nothing was patched
     assert routing.active() is None
+
+
+def test_a_runtime_that_fails_to_start_leaves_nothing_patched():
+    functions = {
+        name: FunctionSpec(name, "functions.handlers.get_balance.lambda_handler", 3, {"X": name})
+        for name in ("OneFunction", "OtherFunction")
+    }
+    transact = vars(DynamoDBBackend)["transact_write_items"]
+
+    with pytest.raises(ValueError, match="functions disagree on X"):
+        LocalAws(Template(functions, {}, {})).start()
+
+    assert not RUNTIME_PATCHES.is_applied
+    assert vars(DynamoDBBackend)["transact_write_items"] is transact
+    assert routing.active() is None
+    with LocalAws() as aws:  # and the next one starts
+        assert aws.state_machine_arns
+
+
+def test_stopping_a_runtime_that_never_started_leaves_the_running_one_alone():
+    with LocalAws() as running:
+        LocalAws().stop()
+
+        assert RUNTIME_PATCHES.is_applied
+        assert routing.active() is running
+        started = execution_input()
+        response = running.start_sync_execution("TransactionStateMachine", started)
+        assert response["status"] == "SUCCEEDED"
+        # Still retained by the running one's retention, which the other's stop left in place.
+        assert running.execution_arn(json.loads(started)["requestId"]) == response["executionArn"]
 
 
 def test_the_patches_are_written_for_the_pinned_moto():

@@ -15,8 +15,8 @@ every event, its ReceiveMessage and DeleteMessageBatch calls cost a tenth of the
 under a hot user's load (issue 16); a hundred at a time, a few per cent of that.
 
 moto's delivery to a rule's target parses the JSONPaths of the target's input (eight when it has
-no InputTransformer) for every event, building a new parser for each; `infra/local/runtime.py` keeps
-what each path parses to, with Step Functions' paths (`_parse_each_definition_once`).
+no InputTransformer) for every event, building a new parser for each; the runtime keeps what
+each path parses to, with Step Functions' paths (infra/local/stepfunctions/interpreter.py).
 
 PutEvents goes through `put_events` (the runtime's request routing sends it here): it can be
 made to refuse some entries, answering as EventBridge does on a partial failure (HTTP 200,
