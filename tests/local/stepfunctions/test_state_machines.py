@@ -15,7 +15,7 @@ from infra.local.runtime import LocalAws
 from infra.local.stepfunctions import diagram, provision
 from tests.builders import execution_input
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ECHO = {"StartAt": "Greet", "States": {"Greet": {"Type": "Pass", "End": True}}}
 
 
