@@ -4,17 +4,17 @@ runtime starts, undone when it stops, refused on a moto version they were not wr
 Nothing is patched when a module is imported. Each patch names what it replaces (`module:attribute`
 or `module:Class.attribute`) and why; the module that holds its code says, in its docstring, what
 moto does, why that is wrong for the wallet, and which test proves the fix. A new patch is one
-more `RUNTIME_PATCHES.register(...)` below:
+more entry of `_declare` below (the order it is applied in):
 
-    RUNTIME_PATCHES.register(
         Replacement(
             "moto.some.module:SomeClass.method",
             my_module.wrapped,  # given moto's method, returns what takes its place
             why="what moto does, why it is wrong here; proven by tests/...::test_...",
-        )
-    )
+        ),
 
-or, for a change that is not one attribute, a `Patch` whose `apply` returns its undo.
+or, for a change that is not one attribute, a `Patch(name, apply, why)` whose `apply()` makes
+it and returns its undo. One attribute is patched by one entry only (`register` refuses a
+second). A test can apply one patch alone: `with RUNTIME_PATCHES.applied(name): ...`.
 """
 
 from __future__ import annotations
