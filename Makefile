@@ -17,7 +17,7 @@ STACK_NAME ?= $(or $(AWS_SAM_STACK_NAME),$(call saved_setting,stack_name),wallet
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install chromium run test unit integration statemachine endpoint consistency \
+.PHONY: help install chromium run test unit integration local statemachine endpoint consistency \
 	concurrency contract browser screenshot reliability bench lint format validate build deploy \
 	destroy e2e rebuild-summaries clean
 
@@ -55,6 +55,9 @@ unit: install ## Domain and handler tests, no AWS at all
 
 integration: install ## Repositories and handlers on moto's DynamoDB
 	$(BIN)/pytest -q tests/integration
+
+local: install ## The local runtime's own tests, one folder per AWS service it stands in for
+	$(BIN)/pytest -q tests/local
 
 statemachine: install ## The real ASL, one test per path and TestState per task (STEPFUNCTIONS_ENDPOINT=... elsewhere)
 	$(BIN)/pytest -q tests/statemachine

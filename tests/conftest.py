@@ -31,7 +31,7 @@ def lambda_context():
 @pytest.fixture
 def local_aws():
     """The embedded runtime: moto with the template's tables, functions and state machine."""
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
 
     with LocalAws() as aws:
         yield aws

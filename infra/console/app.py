@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,13 +27,13 @@ from infra.console.runs import Attempt, Run, run_of
 from infra.console.source import (
     LIST_LIMIT,
     Executions,
+    Invocation,
     MalformedNameError,
     UnknownExecutionError,
     is_execution_name,
     request_id_of,
     user_of,
 )
-from infra.local.recorder import Invocation
 
 PREFIX = "/_console"
 HERE = Path(__file__).parent
@@ -44,13 +44,21 @@ log = logging.getLogger("console")
 
 
 class Console:
+    """The view of `executions`; `definitions` holds each state machine's ASL by its ARN."""
+
     def __init__(
-        self, executions: Executions, definition: dict[str, Any], aggregates_table: str
+        self,
+        executions: Executions,
+        definitions: Mapping[str, dict[str, Any]],
+        aggregates_table: str,
     ) -> None:
         self.executions = executions
-        self.definition = definition
-        self.state_types = {name: state["Type"] for name, state in definition["States"].items()}
-        self.layout = Layout.of(definition)
+        self.definitions = dict(definitions)
+        self.state_types = {
+            arn: {name: state["Type"] for name, state in definition["States"].items()}
+            for arn, definition in self.definitions.items()
+        }
+        self.layouts = {arn: Layout.of(definition) for arn, definition in definitions.items()}
         self.aggregates_table = aggregates_table
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape()
@@ -115,14 +123,15 @@ class Console:
 
     def _described(self, name: str) -> dict[str, Any]:
         try:
-            return self.executions.describe(self.executions.arn_of(name))
+            return self.executions.describe_named(name)
         except UnknownExecutionError as error:
             raise UnknownExecutionError(repr(name)) from error
 
     def _execution(self, request: Request, name: str) -> Response:
         described = self._described(name)
         events = self.executions.history(described["executionArn"])
-        run = run_of(events, self.state_types)
+        machine = described["stateMachineArn"]
+        run = run_of(events, self.state_types[machine])
         invocations = self.executions.invocations(described["executionArn"])
         attempts = [(s.name, a) for s in run.states for a in s.attempts]
         by_attempt = {id(a): inv for (_, a), inv in zip(attempts, invocations, strict=False)}
@@ -130,7 +139,7 @@ class Console:
         user = user_of(described.get("input"))
         summary = self.executions.summary(described)
         statuses = {state.name: state.status for state in run.states}
-        diagram = self.layout.svg(statuses, set(run.transitions))
+        diagram = self.layouts[machine].svg(statuses, set(run.transitions))
         return self._page(
             "execution.html",
             described=described,
@@ -161,7 +170,7 @@ class Console:
         content_type = _CONTENT_TYPES.get(Path(path).suffix, "application/octet-stream")
         return Response(Path(path).read_bytes(), 200, content_type=content_type)
 
-    def _aggregate_row(self, invocations: list[Invocation], user: str | None) -> dict[str, Any]:
+    def _aggregate_row(self, invocations: Sequence[Invocation], user: str | None) -> dict[str, Any]:
         """The user's aggregate row before the execution's first request and after its last."""
         touched = [
             item

@@ -1,8 +1,10 @@
-"""What the execution view reads: Step Functions' public calls, plus the local runtime's recorder.
+"""What the execution view reads: Step Functions' public calls, plus what a runtime recorded.
 
 ListExecutions, DescribeExecution and GetExecutionHistory are all it needs from Step Functions, so
-it reads AWS as it reads the local runtime. The recorder (infra/local/recorder.py) adds what AWS
-keeps elsewhere (DynamoDB requests, the HTTP exchange); without it those parts are simply empty.
+it reads AWS as it reads the local runtime, the executions of every state machine it is given. What
+AWS keeps elsewhere (DynamoDB requests, the HTTP exchange) comes from a `Recorded` source, the
+interface below, which the local runtime's recorder implements; without one those parts are simply
+empty. The view imports nothing of the runtime: whoever starts both wires them together.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from functions.http_errors import http_error_for
-from infra.local import executions
-from infra.local.recorder import HttpExchange, Invocation
 
 # Step Functions' rule for execution names: 1-80 characters, none of whitespace, brackets,
 # wildcards, `"#%\^|~`$&,;:/` or control characters.
@@ -26,6 +26,7 @@ _EXECUTION_NAME = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]
 # What the list reads per page: DescribeExecution once per execution it shows.
 LIST_LIMIT = 100
 _SUCCESS_STATUS = 201  # the contract's answer to an applied or replayed transaction
+TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 
 class UnknownExecutionError(Exception):
@@ -36,15 +37,70 @@ class MalformedNameError(Exception):
     """Not an execution name Step Functions would accept."""
 
 
+class DynamoDbCall(Protocol):
+    """One DynamoDB request a task made, as the view shows it."""
+
+    @property
+    def operation(self) -> str: ...
+    @property
+    def started(self) -> float: ...  # epoch seconds
+    @property
+    def ended(self) -> float: ...
+    @property
+    def status(self) -> int: ...  # its HTTP status
+    @property
+    def error(self) -> dict[str, str] | None: ...  # {"code", "message"} of a refused request
+    @property
+    def request(self) -> dict[str, Any]: ...
+    @property
+    def response(self) -> dict[str, Any]: ...
+    @property
+    def items(self) -> list[dict[str, Any]]: ...  # {"table", "key", "before", "after"} each
+
+
+class Invocation(Protocol):
+    """One task's Lambda invocation, with the DynamoDB requests it made."""
+
+    @property
+    def calls(self) -> Sequence[DynamoDbCall]: ...
+
+
+class HttpExchange(Protocol):
+    """The API request that started an execution, and the answer."""
+
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def request_headers(self) -> Mapping[str, str]: ...
+    @property
+    def request_body(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def response_headers(self) -> Mapping[str, str]: ...
+    @property
+    def response_body(self) -> str: ...
+    @property
+    def started(self) -> float: ...
+    @property
+    def ended(self) -> float: ...
+
+
 class Recorded(Protocol):
-    def invocations(self, execution_arn: str) -> list[Invocation]: ...
+    """What a runtime saw of each execution beyond Step Functions' history."""
+
+    def invocations(self, execution_arn: str) -> Sequence[Invocation]: ...
     def http_exchange(self, request_id: str) -> HttpExchange | None: ...
 
 
 # Given an execution's ARN and what the recorder saw, the events it published: the hook for the
 # published-events source. The outbox items in its writes are the local answer (outbox_events);
 # a source reading the local EventBridge bus itself can be plugged in instead.
-PublishedEventsSource = Callable[[str, list[Invocation]], list[dict[str, Any]]]
+PublishedEventsSource = Callable[[str, Sequence[Invocation]], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -92,7 +148,7 @@ def outbox_events(tables: Collection[str]) -> PublishedEventsSource:
     successful TransactWriteItems put into one of `tables` (written with the commit, so
     published exactly when it holds)."""
 
-    def events(execution_arn: str, invocations: list[Invocation]) -> list[dict[str, Any]]:
+    def events(execution_arn: str, invocations: Sequence[Invocation]) -> list[dict[str, Any]]:
         found = []
         for invocation in invocations:
             for call in invocation.calls:
@@ -107,11 +163,40 @@ def outbox_events(tables: Collection[str]) -> PublishedEventsSource:
     return events
 
 
+def history(client: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """GetExecutionHistory, every page."""
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn}
+    while True:
+        page = client.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def executions_by_request_id(client: Any, state_machine_arn: str) -> dict[str, str]:
+    """Execution ARNs by the API request id in their input (the x-amzn-RequestId a client saw).
+
+    Through the public API, so it describes every execution listed.
+    """
+    found: dict[str, str] = {}
+    for page in client.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
+        for listed in page["executions"]:
+            arn = listed["executionArn"]
+            request_id = request_id_of(client.describe_execution(executionArn=arn).get("input"))
+            if request_id is not None:
+                found[request_id] = arn
+    return found
+
+
 class Executions:
+    """The executions of `state_machine_arns`, read through Step Functions' public calls."""
+
     def __init__(
         self,
         stepfunctions: Any,
-        state_machine_arn: str,
+        state_machine_arns: Sequence[str],
         recorded: Recorded | None = None,
         published_events: PublishedEventsSource | None = None,
         request_index: Callable[[str], str | None] | None = None,
@@ -121,7 +206,7 @@ class Executions:
         an id that names no execution is searched in every execution's input."""
         self._client = stepfunctions
         self._request_index = request_index
-        self.state_machine_arn = state_machine_arn
+        self.state_machine_arns = tuple(state_machine_arns)
         self.recorded = recorded
         self.published_events = published_events or outbox_events(())
         self._ended: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -136,32 +221,43 @@ class Executions:
             described = self._client.describe_execution(executionArn=arn)
         except self._client.exceptions.ExecutionDoesNotExist as error:
             raise UnknownExecutionError(arn) from error
-        if described["status"] in executions.TERMINAL_STATUSES:
+        if described["status"] in TERMINAL_STATUSES:
             with self._lock:
                 self._ended[arn] = described
                 while len(self._ended) > 4 * LIST_LIMIT:
                     self._ended.popitem(last=False)
         return described
 
-    def arn_of(self, name: str) -> str:
+    def describe_named(self, name: str) -> dict[str, Any]:
+        """The execution of that name, whichever state machine ran it (the first that has one).
+
+        Raises: MalformedNameError, UnknownExecutionError.
+        """
         if not is_execution_name(name):
             raise MalformedNameError(name)
-        return self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
+        for machine in self.state_machine_arns:
+            arn = machine.replace(":stateMachine:", ":execution:", 1) + ":" + name
+            try:
+                return self.describe(arn)
+            except UnknownExecutionError:
+                continue
+        raise UnknownExecutionError(name)
 
     def history(self, arn: str) -> list[dict[str, Any]]:
-        return executions.history(self._client, arn)
+        return history(self._client, arn)
 
     def summaries(
         self, status: str | None = None, user_id: str | None = None, limit: int = LIST_LIMIT
     ) -> tuple[list[Summary], int]:
         """The newest `limit` executions (of the status), newest first, those of `user_id` only
         if given; and how many there are of the status in all."""
-        kwargs: dict[str, Any] = {"stateMachineArn": self.state_machine_arn}
-        if status:
-            kwargs["statusFilter"] = status
         listed: list[dict[str, Any]] = []
-        for page in self._client.get_paginator("list_executions").paginate(**kwargs):
-            listed.extend(page["executions"])
+        for machine in self.state_machine_arns:
+            kwargs: dict[str, Any] = {"stateMachineArn": machine}
+            if status:
+                kwargs["statusFilter"] = status
+            for page in self._client.get_paginator("list_executions").paginate(**kwargs):
+                listed.extend(page["executions"])
         listed.sort(key=lambda e: e["startDate"], reverse=True)
         found = [self.summary(self.describe(e["executionArn"])) for e in listed[:limit]]
         return [s for s in found if not user_id or s.user_id == user_id], len(listed)
@@ -200,15 +296,16 @@ class Executions:
             return arn
         if is_execution_name(request_id):
             try:
-                return self.describe(self.arn_of(request_id))["executionArn"]
+                return str(self.describe_named(request_id)["executionArn"])
             except UnknownExecutionError:
                 pass
-        found = executions.executions_by_request_id(self._client, self.state_machine_arn)
-        if request_id not in found:
-            raise UnknownExecutionError(request_id)
-        return found[request_id]
+        for machine in self.state_machine_arns:
+            found = executions_by_request_id(self._client, machine)
+            if request_id in found:
+                return found[request_id]
+        raise UnknownExecutionError(request_id)
 
-    def invocations(self, arn: str) -> list[Invocation]:
+    def invocations(self, arn: str) -> Sequence[Invocation]:
         return self.recorded.invocations(arn) if self.recorded else []
 
     def http_exchange(self, request_id: str | None) -> HttpExchange | None:

@@ -22,7 +22,7 @@ from functions.domain.requests import parse_transaction_request
 from functions.domain.transactions import put_transaction, update_balance
 from functions.repositories import dynamodb, locks, unit_of_work
 from functions.settings import get_settings
-from infra.local.executions import history
+from infra.local.stepfunctions.executions import history
 from tests.bench import cost
 from tests.bench.histories import ExecutionTrace, trace_of
 from tests.bench.load import Job, Sender
@@ -64,7 +64,7 @@ def _measure(aws: Any, recorder: TransactItemsRecorder, job: Job) -> dict[str, A
     refused_before, published_before = aws.eventbridge.refused, len(aws.eventbridge.published())
     recorded = len(recorder.items)
     started = time.perf_counter()
-    response = aws.start_sync_execution(job.execution_input())
+    response = aws.start_sync_execution("TransactionStateMachine", job.execution_input())
     seconds = time.perf_counter() - started
     # The stream consumers' own requests (the summaries projection) are counted apart: they
     # are made after the answer, by the consumers (request_counts stops background polling).

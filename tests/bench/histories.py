@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from infra.local.executions import history
+from infra.local.stepfunctions.executions import history
 
 ACQUIRE_LOCK = "AcquireLock"
 # The events a state machine logs at Level ERROR (the rest only at Level ALL):

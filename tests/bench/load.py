@@ -103,7 +103,7 @@ def embedded_sender(aws: Any) -> Sender:
 
     def send(job: Job) -> Outcome:
         started = time.perf_counter()
-        response = aws.start_sync_execution(job.execution_input())
+        response = aws.start_sync_execution("TransactionStateMachine", job.execution_input())
         seconds = time.perf_counter() - started
         if response["status"] == "SUCCEEDED":
             return Outcome(201, seconds, response["executionArn"])

@@ -71,7 +71,9 @@ def read_counts(aws: Any, entries: int, repetitions: int) -> dict[str, Any]:
     """Each read on a user with `entries` entries, and the consumer's cost per entry."""
     user = f"bench-reads-{uuid.uuid4().hex[:6]}"
     for index in range(entries):
-        aws.start_sync_execution(execution_input(user, "1.00", key=f"r{index}"))
+        aws.start_sync_execution(
+            "TransactionStateMachine", execution_input(user, "1.00", key=f"r{index}")
+        )
     aws.drain_streams()
     recorder = ReadBytes()
     first = _measure(aws, recorder, "GetTransactionsFunction",
@@ -106,7 +108,9 @@ def projection_lag(aws: Any, requests: int) -> dict[str, Any]:
     lags, timeouts = [], 0
     for index in range(requests):
         user = f"bench-lag-{index}-{uuid.uuid4().hex[:6]}"
-        response = aws.start_sync_execution(execution_input(user, "1.00"))
+        response = aws.start_sync_execution(
+            "TransactionStateMachine", execution_input(user, "1.00")
+        )
         answered = time.perf_counter()
         assert response["status"] == "SUCCEEDED", response
         while projection.applied_sequence(user) < 1:

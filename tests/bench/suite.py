@@ -239,7 +239,7 @@ def _overhead_phase(
 
 
 def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
 
     with LocalAws() as aws:
         result["leaseSeconds"] = int(
@@ -275,7 +275,7 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
                 jobs,
                 clients,
                 aws.stepfunctions,
-                aws.state_machine_arn,
+                aws.state_machine_arns["TransactionStateMachine"],
                 aws,
             )
             result["load"].append({"transport": "embedded", "scenario": title, **phase})
@@ -290,7 +290,7 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
                     one_user("emb-plain-hot", sizes.plain_polling_requests),
                     clients,
                     aws.stepfunctions,
-                    aws.state_machine_arn,
+                    aws.state_machine_arns["TransactionStateMachine"],
                     aws,
                     {"variant": "plain polling: no place in line"},
                 )
@@ -316,14 +316,14 @@ def _scenarios(sizes: Sizes, prefix: str) -> list[tuple[str, list[Job], int]]:
 
 def http_available() -> tuple[bool, str]:
     try:
-        from infra.local.server import serving  # noqa: F401
+        from infra.composition import serving  # noqa: F401
     except Exception as error:  # not written yet, or an import of it is missing
-        return False, f"infra.local.server.serving cannot be imported ({error})"
+        return False, f"infra.composition.serving cannot be imported ({error})"
     return True, ""
 
 
 def _http(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
-    """The `make run` server (infra/local/server.py serving()) in a thread of this process, and
+    """The `make run` server (infra/composition.py serving()) in a thread of this process, and
     the same scenarios over HTTP. Anything that keeps them from running is an HttpPhaseError:
     only an explicit --no-http skips them."""
     available, reason = http_available()
@@ -332,8 +332,8 @@ def _http(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
     import boto3
     import requests
 
-    from infra.local.aws import REGION, active_runtime
-    from infra.local.server import serving
+    from infra.composition import serving
+    from infra.local.runtime import REGION, active_runtime
     from tests.bench.load import http_sender
 
     with serving() as base_url:

@@ -112,13 +112,13 @@ def test_an_http_phase_that_cannot_start_is_an_error(monkeypatch):
 
 
 def test_an_http_server_that_does_not_answer_is_an_error(monkeypatch):
-    import infra.local.server
+    import infra.composition
 
     @contextmanager
     def nothing_listening():
         yield "http://127.0.0.1:9"  # the discard port: connection refused
 
-    monkeypatch.setattr(infra.local.server, "serving", nothing_listening)
+    monkeypatch.setattr(infra.composition, "serving", nothing_listening)
 
     with pytest.raises(suite.HttpPhaseError, match="POST /transactions"):
         suite._http(_progress(), suite.Sizes.quick(), {"overhead": {}, "load": []})
@@ -137,7 +137,7 @@ def test_a_saga_that_does_not_commit_in_the_overhead_phase_is_an_error(monkeypat
 
 
 def test_a_busy_lock_whose_lease_ran_out_is_an_error():
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
 
     with LocalAws() as aws, pytest.raises(counts.BusyScenarioError, match="SUCCEEDED"):
         counts.request_counts(aws, repetitions=0, include_busy=True, lease_seconds=-60)
@@ -479,7 +479,7 @@ def test_the_plain_polling_variant_switches_the_line_off_and_back_on():
 def test_the_execution_page_of_an_answer_names_what_went_wrong():
     import requests
 
-    from infra.local.server import serving
+    from infra.composition import serving
 
     with serving() as url:
         answer = requests.post(

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from infra.local.aws import active_runtime
-from infra.local.server import serving
+from infra.composition import serving
+from infra.local.runtime import active_runtime
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 

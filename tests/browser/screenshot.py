@@ -95,8 +95,8 @@ def capture(url: str) -> tuple[bytes, str]:
     import requests
     from playwright.sync_api import sync_playwright
 
-    from infra.local.aws import active_runtime
-    from infra.local.lambdas import FaultPoint
+    from infra.local.awslambda.functions import FaultPoint
+    from infra.local.runtime import active_runtime
     from tests.browser.conftest import CHROMIUM
 
     active_runtime().lambdas.inject_fault("UpdateBalanceFunction", FaultPoint.AFTER)
@@ -119,7 +119,7 @@ def capture(url: str) -> tuple[bytes, str]:
 
 
 def main(output: Path = OUTPUT) -> bool:
-    from infra.local.server import serving
+    from infra.composition import serving
 
     with serving() as url:
         png, html = capture(url)

@@ -6,7 +6,7 @@ import time
 
 from playwright.sync_api import expect
 
-from infra.local.lambdas import FaultPoint
+from infra.local.awslambda.functions import FaultPoint
 from tests.browser.conftest import post_transaction
 
 HAPPY_PATH = ["ValidateRequest", "AcquireLock", "PutTransaction", "IsReplay", "UpdateBalance",

@@ -6,6 +6,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from botocore.exceptions import ClientError
@@ -70,7 +71,7 @@ def test_without_the_runtime_serialization_moto_races(local_aws, forced_switchin
 
 def run_concurrently(aws, inputs: list[str]) -> list[dict]:
     with ThreadPoolExecutor(len(inputs)) as pool:
-        return list(pool.map(aws.start_sync_execution, inputs))
+        return list(pool.map(partial(aws.start_sync_execution, "TransactionStateMachine"), inputs))
 
 
 def test_concurrent_debits_never_go_below_zero(local_aws, forced_switching):

@@ -10,8 +10,8 @@ from functions.domain import errors
 from functions.domain.lock_wait import WaitPolicy
 from functions.http_errors import HTTP_ERRORS
 from functions.settings import Settings
-from infra.local.diagram import ASL_PATH, mermaid
-from infra.local.template import Template
+from infra.local.cloudformation.template import Template
+from infra.local.stepfunctions.diagram import ASL_PATH, mermaid
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = json.loads(ASL_PATH.read_text())
@@ -150,4 +150,4 @@ def test_the_documented_diagram_matches_the_asl():
     page = (ROOT / "docs" / "architecture.md").read_text()
     block = re.search(r"```mermaid\n(.*?)\n```", page, re.S)
     assert block, "docs/architecture.md has no mermaid diagram"
-    assert block.group(1) == mermaid(DEFINITION), "run: python -m infra.local.diagram"
+    assert block.group(1) == mermaid(DEFINITION), "run: python -m infra.local.stepfunctions.diagram"

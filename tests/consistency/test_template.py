@@ -24,8 +24,8 @@ from cfnlint.api import lint
 from cfnlint.match import Match
 
 from infra import build
-from infra.local.diagram import transitions
-from infra.local.template import Template
+from infra.local.cloudformation.template import Template
+from infra.local.stepfunctions.diagram import transitions
 from tests.bench import cost
 from tests.consistency.conftest import (
     ASL_PATH,
@@ -797,7 +797,7 @@ def count_mismatches(stated: dict[str, dict[str, Any]], measured: dict[str, Any]
 
 @pytest.fixture(scope="module")
 def counted_requests() -> dict[str, Any]:
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
     from tests.bench import counts
 
     with LocalAws() as aws:

@@ -24,7 +24,8 @@ from moto import mock_aws
 from functions.domain.errors import UserBusyError
 from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
-from infra.local.template import Template
+from infra.local.awslambda.functions import cold_start
+from infra.local.cloudformation.template import Template
 from tests.builders import (
     api_event,
     get_balance_event,
@@ -363,11 +364,7 @@ def recorder(monkeypatch) -> Iterator[DynamoDbRecorder]:
     template = Template.load()
     for key, value in template.functions["AcquireLockFunction"].environment.items():
         monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    dynamodb.client.cache_clear()
-    secrets.client.cache_clear()
-    secrets.cursor_key.cache_clear()
-    event_bus.client.cache_clear()
+    cold_start()
     with mock_aws():
         client = boto3.client("dynamodb")
         for table in template.tables.values():
@@ -382,11 +379,7 @@ def recorder(monkeypatch) -> Iterator[DynamoDbRecorder]:
             "provide-client-params.events.PutEvents", recorder.record_put_events
         )
         yield recorder
-    get_settings.cache_clear()
-    dynamodb.client.cache_clear()
-    event_bus.client.cache_clear()
-    secrets.client.cache_clear()
-    secrets.cursor_key.cache_clear()
+    cold_start()
 
 
 def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):

@@ -5,8 +5,8 @@ import uuid
 import pytest
 import requests
 
-from infra.local.aws import active_runtime
-from infra.local.server import serving
+from infra.composition import serving
+from infra.local.runtime import active_runtime
 
 
 class Api:

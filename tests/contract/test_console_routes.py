@@ -5,10 +5,10 @@ import re
 import pytest
 import requests
 
+from infra.composition import console_of
 from infra.console import source
 from infra.console.app import PREFIX
-from infra.local.gateway import LocalGateway
-from infra.local.server import console_of
+from infra.local.apigateway.gateway import LocalGateway
 
 
 def test_no_api_path_is_under_the_console_prefix(aws):

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from infra.local.executions import executions_by_request_id
-from infra.local.lambdas import FaultPoint
+from infra.console.source import executions_by_request_id
+from infra.local.awslambda.functions import FaultPoint
 from tests.invariants import violations
 
 TRANSACTION_FIELDS = {"transactionId", "userId", "type", "amount", "balance", "currency",
@@ -78,7 +78,9 @@ def test_every_answer_carries_the_request_id_its_execution_was_started_with(api,
 
     request_ids = {r.headers["x-amzn-RequestId"] for r in (posted, read, unrouted)}
     assert len(request_ids) == 3
-    started = executions_by_request_id(aws.stepfunctions, aws.state_machine_arn)
+    started = executions_by_request_id(
+        aws.stepfunctions, aws.state_machine_arns["TransactionStateMachine"]
+    )
     arn = aws.execution_arn(posted.headers["x-amzn-RequestId"])
     assert arn == started[posted.headers["x-amzn-RequestId"]]  # the index and the public API
     execution = aws.stepfunctions.describe_execution(executionArn=arn)
@@ -263,7 +265,8 @@ def test_user_ids_survive_the_mapping_templates(api, user_id):
 def test_key_header_is_matched_without_regard_to_case_and_alias(api, user, header):
     # werkzeug hands the gateway every header name in one spelling (Idempotent-Key), whatever the
     # client sent, so here the case variants only show that no spelling breaks the request. The
-    # template's case-insensitive match itself is proven in tests/unit/test_openapi_templates.py
+    # template's case-insensitive match itself is proven in
+    # tests/local/apigateway/test_openapi_templates.py
     # (test_the_key_comes_from_either_header_in_any_case), with the names exactly as given.
     first = api.transact(credit(user), key=None, headers={header: "same"})
     again = api.transact(credit(user), key=None, headers={"Idempotent-Key": "same"})

@@ -6,8 +6,12 @@ import uuid
 import pytest
 
 from functions.domain.requests import MAX_BODY_LENGTH
-from infra.local.gateway import MAX_EXECUTION_INPUT_BYTES, MAX_PAYLOAD_BYTES, LocalGateway
-from infra.local.lambdas import FaultPoint
+from infra.local.apigateway.gateway import (
+    MAX_EXECUTION_INPUT_BYTES,
+    MAX_PAYLOAD_BYTES,
+    LocalGateway,
+)
+from infra.local.awslambda.functions import FaultPoint
 from tests.contract.test_contract import assert_error, credit
 
 INTEGRATIONS = ("GetBalanceFunction", "ValidateRequestFunction")
@@ -125,12 +129,17 @@ def test_a_payload_of_10_mb_reaches_the_integration(api, aws):
 
 def started_executions(aws) -> int:
     paginator = aws.stepfunctions.get_paginator("list_executions")
-    pages = paginator.paginate(stateMachineArn=aws.state_machine_arn)
+    pages = paginator.paginate(stateMachineArn=aws.state_machine_arns["TransactionStateMachine"])
     return sum(len(page["executions"]) for page in pages)
 
 
 def start_sync_execution_request(aws, execution_input: str) -> str:
-    return json.dumps({"stateMachineArn": aws.state_machine_arn, "input": execution_input})
+    return json.dumps(
+        {
+            "stateMachineArn": aws.state_machine_arns["TransactionStateMachine"],
+            "input": execution_input,
+        }
+    )
 
 
 @pytest.mark.parametrize("unit", ["a", "é"], ids=["ascii", "non-ascii"])
@@ -164,7 +173,7 @@ def test_the_local_start_sync_execution_refuses_a_malformed_request(aws, payload
     before = started_executions(aws)
 
     status, answer = gateway._call_start_sync_execution(
-        payload.replace("{arn}", aws.state_machine_arn)
+        payload.replace("{arn}", aws.state_machine_arns["TransactionStateMachine"])
     )
 
     assert status == 400

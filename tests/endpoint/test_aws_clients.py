@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from infra.local.template import Template
+from infra.local.cloudformation.template import Template
 from tests.builders import get_balance_event, transaction_body
 from tests.endpoint.conftest import aws_cli, aws_cli_json, boto3_process
 

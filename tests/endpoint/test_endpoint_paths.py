@@ -14,9 +14,11 @@ from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import MockRawResponse
 from werkzeug.test import Client
 
-from infra.local import aws, endpoint
-from infra.local.aws import LocalAws
-from infra.local.endpoint import AwsEndpoint, json_response
+from infra.local import aws_endpoint as endpoint
+from infra.local import routing
+from infra.local.aws_endpoint import AwsEndpoint, json_response
+from infra.local.runtime import LocalAws
+from infra.local.stepfunctions import interpreter
 
 SFN = "AWSStepFunctions"
 SIGNED_SQS = "AWS4-HMAC-SHA256 Credential=x/20261201/us-east-1/sqs/aws4_request, Signature=s"
@@ -47,7 +49,7 @@ def test_a_failure_inside_is_an_internal_failure_not_a_crash(client, monkeypatch
     def broken(*args: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(aws, "send", broken)
+    monkeypatch.setattr(routing, "send", broken)
     status, body = call(client, "DynamoDB_20120810.ListTables", {})
 
     assert (status, body["__type"]) == (500, "InternalFailure")
@@ -69,7 +71,7 @@ def test_an_operation_moto_lacks_is_unknown(client, monkeypatch, answer):
             raise answer
         return answer
 
-    monkeypatch.setattr(aws, "send", send)
+    monkeypatch.setattr(routing, "send", send)
     status, body = call(client, "DynamoDB_20120810.ListTables", {})
 
     assert (status, body["__type"]) == (400, "UnknownOperationException")
@@ -112,7 +114,10 @@ def test_start_sync_execution_runs_the_template_machine(client, runtime):
     status, body = call(
         client,
         f"{SFN}.StartSyncExecution",
-        {"stateMachineArn": runtime.state_machine_arn, "input": execution_input},
+        {
+            "stateMachineArn": runtime.state_machine_arns["TransactionStateMachine"],
+            "input": execution_input,
+        },
     )
 
     assert status == 200
@@ -155,17 +160,17 @@ def test_start_sync_execution_refuses_bad_requests(client, request_body, expecte
 
 def test_describe_execution_waits_for_the_recorded_end(client, runtime, monkeypatch):
     arn = runtime.stepfunctions.start_execution(
-        stateMachineArn=runtime.state_machine_arn,
+        stateMachineArn=runtime.state_machine_arns["TransactionStateMachine"],
         name=uuid.uuid4().hex,
         input=json.dumps({"body": "{}", "idempotencyKey": "k", "requestId": "r"}),
     )["executionArn"]
-    while aws.recorded_status(arn) == "RUNNING":
+    while interpreter.recorded_status(arn) == "RUNNING":
         time.sleep(0.01)
     readings = iter(["RUNNING", "RUNNING", "FAILED"])  # moto's end still being recorded, twice
-    monkeypatch.setattr(aws, "recorded_status", lambda execution_arn: next(readings))
+    monkeypatch.setattr(interpreter, "recorded_status", lambda execution_arn: next(readings))
     sent = []
-    send = aws.send
-    monkeypatch.setattr(aws, "send", lambda *args: sent.append(args[2]) or send(*args))
+    send = routing.send
+    monkeypatch.setattr(routing, "send", lambda *args: sent.append(args[2]) or send(*args))
 
     status, body = call(client, f"{SFN}.DescribeExecution", {"executionArn": arn})
 
@@ -175,13 +180,13 @@ def test_describe_execution_waits_for_the_recorded_end(client, runtime, monkeypa
 
 def test_describe_execution_gives_up_waiting_after_a_bound(client, runtime, monkeypatch):
     arn = runtime.stepfunctions.start_execution(
-        stateMachineArn=runtime.state_machine_arn,
+        stateMachineArn=runtime.state_machine_arns["TransactionStateMachine"],
         name=uuid.uuid4().hex,
         input=json.dumps({"body": "{}", "idempotencyKey": "k", "requestId": "r"}),
     )["executionArn"]
-    while aws.recorded_status(arn) == "RUNNING":
+    while interpreter.recorded_status(arn) == "RUNNING":
         time.sleep(0.01)
-    monkeypatch.setattr(aws, "recorded_status", lambda execution_arn: "RUNNING")
+    monkeypatch.setattr(interpreter, "recorded_status", lambda execution_arn: "RUNNING")
     monkeypatch.setattr(endpoint, "_RECORDING_SECONDS", 0.01)
 
     status, body = call(client, f"{SFN}.DescribeExecution", {"executionArn": arn})
@@ -356,7 +361,9 @@ def test_describe_execution_of_another_region_does_not_wait(client, monkeypatch)
     execution = west.start_execution(stateMachineArn=arn, name="e1", input="{}")["executionArn"]
     while west.describe_execution(executionArn=execution)["status"] == "RUNNING":
         time.sleep(0.01)
-    monkeypatch.setattr(aws, "recorded_status", lambda arn: pytest.fail("waited on us-east-1"))
+    monkeypatch.setattr(
+        interpreter, "recorded_status", lambda arn: pytest.fail("waited on us-east-1")
+    )
     signed_west = "AWS4-HMAC-SHA256 Credential=x/20261201/us-west-2/states/aws4_request, S=s"
 
     response = client.post(
@@ -373,7 +380,7 @@ def test_describing_a_missing_execution_does_not_wait_for_its_end(client, monkey
     def never_recorded(arn: str) -> str:
         raise AssertionError("a missing execution has no end to wait for")
 
-    monkeypatch.setattr(aws, "recorded_status", never_recorded)
+    monkeypatch.setattr(interpreter, "recorded_status", never_recorded)
     arn = "arn:aws:states:us-east-1:123456789012:execution:TransactionStateMachine:nope"
     status, body = call(client, "AWSStepFunctions.DescribeExecution", {"executionArn": arn})
 

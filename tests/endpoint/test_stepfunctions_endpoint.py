@@ -15,9 +15,9 @@ import sys
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local.aws import LocalAws
-from infra.local.endpoint import serving_endpoint
-from infra.local.stepfunctions_local import stepfunctions_client
+from infra.local.aws_endpoint import serving_endpoint
+from infra.local.runtime import LocalAws
+from infra.local.stepfunctions.provision import stepfunctions_client
 from tests.endpoint.conftest import ROOT
 from tests.statemachine.test_retry_and_catch import skip_without_test_state
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from infra.local.aws import LocalAws
-from infra.local.endpoint import AwsEndpoint
+from infra.local.aws_endpoint import AwsEndpoint
+from infra.local.runtime import LocalAws
 
 LAMBDA_TASK = {
     "Type": "Task",

@@ -6,9 +6,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.repositories import dynamodb
 from functions.settings import Settings, get_settings
-from infra.local.template import Template
+from infra.local.awslambda.functions import cold_start
+from infra.local.cloudformation.template import Template
 from tests.builders import TABLE_NAMES
 
 
@@ -16,11 +16,9 @@ from tests.builders import TABLE_NAMES
 def settings(monkeypatch) -> Iterator[Settings]:
     for variable, table_name in TABLE_NAMES.items():
         monkeypatch.setenv(variable, table_name)
-    get_settings.cache_clear()
-    dynamodb.client.cache_clear()
+    cold_start()
     yield get_settings()
-    get_settings.cache_clear()
-    dynamodb.client.cache_clear()
+    cold_start()
 
 
 @pytest.fixture

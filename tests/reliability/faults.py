@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from infra.local.lambdas import FaultPoint
+from infra.local.awslambda.functions import FaultPoint
 from tests.builders import transaction_body
 from tests.invariants import (
     balance_of,

@@ -14,8 +14,8 @@ from collections import Counter
 from typing import Any
 
 from functions.settings import get_settings
-from infra.local.lambdas import FaultPoint
-from infra.local.streams import lambda_record
+from infra.local.awslambda.event_source_mapping import lambda_record
+from infra.local.awslambda.functions import FaultPoint
 from tests.builders import api_event, transaction_body
 from tests.invariants import projection_violations
 from tests.reliability.runtime import transact

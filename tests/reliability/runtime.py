@@ -64,7 +64,7 @@ def execution_input(body: str, key: str) -> str:
 
 def transact(aws: Any, body: str, key: str) -> Answer:
     try:
-        response = aws.start_sync_execution(execution_input(body, key))
+        response = aws.start_sync_execution("TransactionStateMachine", execution_input(body, key))
     except Exception as error:  # the runtime failing is a finding, not a crash of the harness
         return Answer("ERROR", type(error).__name__, None, None, repr(error))
     output = json.loads(response["output"]) if response.get("output") else None
@@ -89,7 +89,7 @@ def get_balance(aws: Any, user_id: str) -> tuple[int, dict[str, Any]]:
 
 def timed_out_in_a_task(aws: Any, execution_arn: str) -> bool:
     """Whether a task of this execution ran past its TimeoutSeconds (history shows it)."""
-    from infra.local.executions import history
+    from infra.local.stepfunctions.executions import history
 
     return any(
         event["type"] in ("LambdaFunctionTimedOut", "TaskTimedOut")

@@ -109,7 +109,7 @@ def load_worker(index: int, plan: dict[str, Any], updates: Any) -> dict[str, Any
     user's `make run` accumulates work: nothing is reset between them)."""
     _quiet()
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (see _quiet; for the process's life)
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
 
     result: dict[str, Any] = {"by_segment": {}, "problems": [], "retries": 0, "dead_locks": 0,
                               "faults_armed": 0, "faults_fired": Counter()}  # fmt: skip
@@ -211,7 +211,7 @@ class _FaultWatch:
         aws.eventbridge.refuse_at_random(0.1, seed)
 
     def arm_one(self) -> None:
-        from infra.local.lambdas import FaultPoint
+        from infra.local.awslambda.functions import FaultPoint
 
         # The outbox's forwarder too: its faults must lose no event (workload.check).
         function = self._rng.choice([*self._faults.FUNCTIONS, self._faults.FORWARDER])
@@ -236,7 +236,7 @@ class _FaultWatch:
 
 
 def fault_matrix(aws: Any, figures: Figures, progress: Progress) -> None:
-    from infra.local.lambdas import FaultPoint
+    from infra.local.awslambda.functions import FaultPoint
     from tests.reliability import faults
 
     cases = [(step, point) for step in faults.STEPS for point in faults.POINTS]
@@ -351,8 +351,8 @@ def _fuzz_property(
 
 
 def over_http(figures: Figures, progress: Progress, args: argparse.Namespace) -> None:
-    from infra.local.aws import active_runtime
-    from infra.local.server import serving
+    from infra.composition import serving
+    from infra.local.runtime import active_runtime
     from tests.invariants import violations
     from tests.reliability import workload
     from tests.reliability.http import Http, fuzz
@@ -470,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown phases: {', '.join(sorted(args.phases - set(PHASES)))}")
 
     _quiet()
-    from infra.local.aws import LocalAws
+    from infra.local.runtime import LocalAws
 
     started = time.monotonic()
     figures = Figures()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra.local.lambdas import FaultPoint
+from infra.local.awslambda.functions import FaultPoint
 from tests.reliability import faults
 
 QUICK_POINTS = [FaultPoint.BEFORE, FaultPoint.AFTER, FaultPoint.SERVICE_ERROR]

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from infra.local.aws import active_runtime
-from infra.local.lambdas import FaultPoint
-from infra.local.server import serving
+from infra.composition import serving
+from infra.local.awslambda.functions import FaultPoint
+from infra.local.runtime import active_runtime
 from tests.invariants import violations
 from tests.reliability import workload
 from tests.reliability.http import Http, fuzz

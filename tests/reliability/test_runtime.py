@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-import infra.local.aws as local_aws_module
+from infra.local.patches import RUNTIME_PATCHES
+from infra.local.stepfunctions import interpreter
 from tests.invariants import balance_of
 
 
@@ -30,15 +31,16 @@ def test_each_dynamodb_request_runs_exactly_once(local_aws):
 def test_the_wait_sees_an_end_only_once_moto_has_recorded_all_of_it(monkeypatch):
     """Regression: moto sets an execution's status before its output and error; the wait read the
     status alone, so a 201 could come without its body (seen in the soak under load)."""
-    # Status set, output not yet; no interpreter to release (infra/local/stepfunctions.py).
+    # Status set, output not yet; no interpreter to release (stepfunctions/retention.py).
     execution = SimpleNamespace(status="SUCCEEDED", output=None, exec_worker=None)
     backend = SimpleNamespace(describe_execution=lambda arn: execution)
-    monkeypatch.setattr(local_aws_module, "get_backend", lambda account, region: backend)
+    monkeypatch.setattr(interpreter, "get_backend", lambda account, region: backend)
     monkeypatch.setattr(BaseExecutionWorkerCommunication, "_reflect_execution_status", noop)
-    status = local_aws_module._moto_status("arn:execution")
+    status = interpreter.moto_status("arn:execution")
 
     assert status() == "RUNNING"
-    BaseExecutionWorkerCommunication(execution).terminated()  # moto: the end fully recorded
+    with RUNTIME_PATCHES.applied():
+        BaseExecutionWorkerCommunication(execution).terminated()  # moto: the end fully recorded
     assert status() == "SUCCEEDED"
 
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from infra.local import executions
-from infra.local.aws import LocalAws
-from infra.local.endpoint import DEFAULT_PORT, serving_endpoint
-from infra.local.stepfunctions_local import create_state_machine, stepfunctions_client
+from infra.local.aws_endpoint import DEFAULT_PORT, serving_endpoint
+from infra.local.runtime import LocalAws
+from infra.local.stepfunctions import executions
+from infra.local.stepfunctions.provision import create_state_machine, stepfunctions_client
 
 ENDPOINT = os.environ.get("STEPFUNCTIONS_ENDPOINT")
 LAMBDA_PORT = int(os.environ.get("LAMBDA_PORT", "3001"))
@@ -32,19 +32,22 @@ HOST = os.environ.get("HOST", "127.0.0.1")
 
 
 class StateMachineElsewhere:
-    """The LocalAws, with its state machine run by the Step Functions endpoint of `client`."""
+    """The LocalAws, with its transaction state machine run by the Step Functions endpoint of
+    `client` (as `state_machine_arn`)."""
 
     def __init__(self, runtime: LocalAws, client: Any, state_machine_arn: str) -> None:
         self._runtime = runtime
         self.stepfunctions = client
-        self.state_machine_arn = state_machine_arn
+        self.state_machine_arns = {"TransactionStateMachine": state_machine_arn}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._runtime, name)
 
-    def start_sync_execution(self, execution_input: str, name: str | None = None) -> dict:
+    def start_sync_execution(
+        self, state_machine: str, execution_input: str, name: str | None = None
+    ) -> dict:
         return executions.start_sync_execution(
-            self.stepfunctions, self.state_machine_arn, execution_input, name
+            self.stepfunctions, self.state_machine_arns[state_machine], execution_input, name
         )
 
     def entered_states(self, execution_arn: str) -> list[str]:
@@ -70,7 +73,9 @@ def local_aws() -> Iterator[LocalAws | StateMachineElsewhere]:
         with serving_for_another_endpoint(runtime):
             client = stepfunctions_client(ENDPOINT)
             name = f"TransactionStateMachine-{uuid.uuid4().hex[:12]}"
-            arn = create_state_machine(client, runtime.template, name, type_="STANDARD")
+            arn = create_state_machine(
+                client, "TransactionStateMachine", runtime.template, name, type_="STANDARD"
+            )
             try:
                 yield StateMachineElsewhere(runtime, client, arn)
             finally:

@@ -3,8 +3,8 @@
 import json
 import time
 
-from infra.local.executions import history
-from infra.local.template import Template
+from infra.local.cloudformation.template import Template
+from infra.local.stepfunctions.executions import history
 from tests.builders import execution_input
 
 TASK_FUNCTIONS = ["ValidateRequestFunction", "AcquireLockFunction", "PutTransactionFunction",
@@ -15,10 +15,12 @@ def test_each_request_is_recorded_under_its_execution_and_invocation_and_none_is
     # The stream consumers (the summaries projection) make requests of their own, outside any
     # execution, whenever their poller passes a commit: paused, only the executions make any.
     local_aws.streams.stop()
-    other = local_aws.start_sync_execution(execution_input(user_id="u2"))
+    other = local_aws.start_sync_execution("TransactionStateMachine", execution_input(user_id="u2"))
     before = sum(local_aws.dynamodb_requests.values())
 
-    response = local_aws.start_sync_execution(execution_input(user_id="u1"))
+    response = local_aws.start_sync_execution(
+        "TransactionStateMachine", execution_input(user_id="u1")
+    )
 
     invocations = local_aws.recorder.invocations(response["executionArn"])
     scheduled = [e for e in history(local_aws.stepfunctions, response["executionArn"])
@@ -44,7 +46,9 @@ def test_a_busy_lock_is_recorded_as_refused_conditional_checks(local_aws):
               "leaseUntil": {"N": str(int(time.time()) + 60)}},
     )  # fmt: skip
 
-    response = local_aws.start_sync_execution(execution_input(user_id="u1"))
+    response = local_aws.start_sync_execution(
+        "TransactionStateMachine", execution_input(user_id="u1")
+    )
 
     assert response["error"] == "UserBusyError"
     arn = response["executionArn"]

@@ -1,4 +1,4 @@
-"""infra/local/stepfunctions.py: the runtime retains the most recent executions, and no more.
+"""infra/local/stepfunctions/retention.py: the runtime retains the newest executions, no more.
 
 A finished execution keeps its history (GetExecutionHistory, the request-id lookup) while it is
 among the most recent `executions_kept`; older ones are forgotten, and no execution keeps its
@@ -20,8 +20,8 @@ from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser import utils as parser_utils
 from moto.stepfunctions.responses import get_backend
 
-from infra.local.aws import REGION, LocalAws
-from infra.local.template import ACCOUNT_ID
+from infra.local.cloudformation.template import ACCOUNT_ID
+from infra.local.runtime import REGION, LocalAws
 from tests.builders import execution_input
 
 KEPT = 3
@@ -38,7 +38,7 @@ def run(aws: LocalAws, count: int) -> list[tuple[str, str]]:
     started = []
     for n in range(count):
         execution = execution_input(user_id=f"retention-{n}")
-        response = aws.start_sync_execution(execution)
+        response = aws.start_sync_execution("TransactionStateMachine", execution)
         assert response["status"] == "SUCCEEDED"
         started.append((response["executionArn"], json.loads(execution)["requestId"]))
     return started
@@ -47,7 +47,9 @@ def run(aws: LocalAws, count: int) -> list[tuple[str, str]]:
 def test_the_runtime_retains_the_configured_number_of_executions(aws):
     started = run(aws, 2 * KEPT + 1)
 
-    listed = aws.stepfunctions.list_executions(stateMachineArn=aws.state_machine_arn)
+    listed = aws.stepfunctions.list_executions(
+        stateMachineArn=aws.state_machine_arns["TransactionStateMachine"]
+    )
     assert [e["executionArn"] for e in listed["executions"]] == [
         arn for arn, _ in reversed(started[-KEPT:])
     ]

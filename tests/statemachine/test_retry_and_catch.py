@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local.aws import LocalAws
-from infra.local.endpoint import serving_endpoint
-from infra.local.stepfunctions_local import stepfunctions_client
-from infra.local.template import Template
+from infra.local.aws_endpoint import serving_endpoint
+from infra.local.cloudformation.template import Template
+from infra.local.runtime import LocalAws
+from infra.local.stepfunctions.provision import stepfunctions_client
 from tests.statemachine.conftest import ENDPOINT, serving_for_another_endpoint
 
 LAMBDA_ERRORS = "Lambda.ServiceException"

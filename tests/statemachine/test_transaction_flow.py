@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from infra.local.executions import history
-from infra.local.lambdas import FaultPoint
+from infra.local.awslambda.functions import FaultPoint
+from infra.local.stepfunctions.executions import history
 from tests.builders import execution_input, lock_input, output_of
 from tests.invariants import balance_of, lock_owner, transaction_items, violations
 
@@ -18,7 +18,7 @@ FAILED_AFTER_PUT = ["DeleteTransaction", "ReleaseLockAfterFailure", "IsCommitted
 
 
 def run(aws, **kwargs):
-    response = aws.start_sync_execution(execution_input(**kwargs))
+    response = aws.start_sync_execution("TransactionStateMachine", execution_input(**kwargs))
     return response, aws.entered_states(response["executionArn"])
 
 
@@ -70,7 +70,7 @@ def test_overdraft_runs_compensations_and_records_nothing(local_aws):
 def test_invalid_request_fails_before_anything_is_written(local_aws):
     bad = json.dumps({"body": '{"userId": "u1", "ammount": "1.001", "type": "credit"}',
                       "idempotencyKey": "k1", "requestId": "r"})  # fmt: skip
-    response = local_aws.start_sync_execution(bad)
+    response = local_aws.start_sync_execution("TransactionStateMachine", bad)
 
     assert response["status"] == "FAILED"
     assert response["error"] == "ValidationError"
@@ -136,7 +136,8 @@ def free_the_lock_and_wait_for(local_aws, arn: str) -> None:
 def test_busy_lock_is_retried_until_released(local_aws):
     hold_lock(local_aws, "u1", "other-execution", int(time.time()) + 60)
     arn = local_aws.stepfunctions.start_execution(
-        stateMachineArn=local_aws.state_machine_arn, input=execution_input(user_id="u1", amount="5")
+        stateMachineArn=local_aws.state_machine_arns["TransactionStateMachine"],
+        input=execution_input(user_id="u1", amount="5"),
     )["executionArn"]
 
     # Release only once AcquireLock has failed on the busy lock at least once.
@@ -156,7 +157,8 @@ def test_busy_lock_is_retried_until_released(local_aws):
 def test_a_lock_freed_while_acquire_lock_waits_is_taken_in_the_same_invocation(local_aws):
     hold_lock(local_aws, "u1", "other-execution", int(time.time()) + 60)
     arn = local_aws.stepfunctions.start_execution(
-        stateMachineArn=local_aws.state_machine_arn, input=execution_input(user_id="u1", amount="5")
+        stateMachineArn=local_aws.state_machine_arns["TransactionStateMachine"],
+        input=execution_input(user_id="u1", amount="5"),
     )["executionArn"]
 
     # Release once the waiting execution has taken its place in line (it polls in the function).

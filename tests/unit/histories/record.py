@@ -8,9 +8,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.local.aws import LocalAws
-from infra.local.executions import history
-from infra.local.lambdas import FaultPoint
+from infra.local.awslambda.functions import FaultPoint
+from infra.local.runtime import LocalAws
+from infra.local.stepfunctions.executions import history
 from tests.builders import execution_input, hold_lock
 
 HERE = Path(__file__).parent
@@ -25,7 +25,7 @@ def fault(function: str, point: FaultPoint) -> Callable[[LocalAws], None]:
 
 
 def first_commit(aws: LocalAws) -> None:
-    aws.start_sync_execution(execution_input(user_id="u1", key="k1"))
+    aws.start_sync_execution("TransactionStateMachine", execution_input(user_id="u1", key="k1"))
 
 
 SCENARIOS: dict[str, tuple[Callable[[LocalAws], None] | None, dict[str, str]]] = {
@@ -45,7 +45,9 @@ def main() -> None:
         with LocalAws() as aws:
             if given:
                 given(aws)
-            response = aws.start_sync_execution(execution_input(user_id="u1", **request))
+            response = aws.start_sync_execution(
+                "TransactionStateMachine", execution_input(user_id="u1", **request)
+            )
             events = history(aws.stepfunctions, response["executionArn"])
         for event in events:
             event["timestamp"] = event["timestamp"].isoformat()

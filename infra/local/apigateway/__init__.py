@@ -1,0 +1,1 @@
+"""API Gateway (REST): the routes, integrations and mapping templates of infra/openapi.yaml."""

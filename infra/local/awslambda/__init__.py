@@ -1,0 +1,1 @@
+"""Lambda: the functions run in-process, the Lambda API over HTTP, and the event source mapping."""

@@ -1,0 +1,1 @@
+"""CloudFormation (SAM): the template read into the resources the runtime creates."""

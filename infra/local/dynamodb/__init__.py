@@ -1,0 +1,1 @@
+"""DynamoDB: transactions without copying tables, time to live, and what its streams keep."""

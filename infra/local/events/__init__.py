@@ -1,0 +1,1 @@
+"""EventBridge: the template's buses, with a tap each, and PutEvents."""

@@ -1,0 +1,1 @@
+"""Step Functions: StartSyncExecution, retained executions, TestState, the template's machines."""

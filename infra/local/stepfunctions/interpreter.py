@@ -1,0 +1,100 @@
+"""What the runtime changes in moto's Step Functions interpreter: each definition and JSONPath
+parsed once, and an execution's end marked once moto has recorded all of it.
+
+What moto 5.2.5 does: it lexes and parses the whole ASL file with ANTLR at every execution start,
+and builds a JSONPath parser for every path it reads: more CPU than the rest of an execution.
+EventBridge's delivery to a rule's target does the same with the JSONPaths of the target's input
+(eight per event without an InputTransformer, a tenth of a hot user's CPU). A task's ResultPath
+uses jsonpath_ng's other parser, four builds a transaction, each a yacc run whose objects are
+cyclic garbage. And moto sets an execution's status before its output, error and cause, so a
+status alone can be read with an output still missing.
+
+Why that is wrong for us: `make run` is judged by its rate and its pauses; a 201 came without
+its body under load (the soak found it).
+
+What this does instead: the parse tree of each definition and the compiled paths are kept (each
+execution still gets components of its own); the wait for an execution's end reads moto's own
+record of it, RUNNING until the end is wholly recorded, instead of calling DescribeExecution.
+The patches themselves are declared in infra/local/patches.py.
+
+Proven by tests/bench/test_bench_smoke.py (the parser counts) and
+tests/reliability/test_runtime.py (the recorded end).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jsonpath_ng
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.responses import get_backend
+
+from infra.local.cloudformation.template import ACCOUNT_ID, REGION
+from infra.local.stepfunctions import retention
+
+JSONPATHS_KEPT = 4096
+_END_RECORDED = "local_end_recorded"
+
+
+def parsed_once(parse: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:
+    """`AmazonStateLanguageParser.parse`, keeping each definition's parse tree."""
+    trees: dict[str, Any] = {}
+
+    @functools.wraps(parse)
+    def parse_once(definition: str) -> tuple[Any, Any]:
+        if definition not in trees:
+            program, trees[definition] = parse(definition)
+            return program, trees[definition]
+        return Preprocessor().visit(trees[definition]), trees[definition]
+
+    return parse_once
+
+
+def kept_paths(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """A JSONPath parse that keeps what each path parses to."""
+    return functools.lru_cache(maxsize=JSONPATHS_KEPT)(parse)
+
+
+def ext_parse_kept() -> Callable[..., Any]:
+    """The kept `jsonpath_ng.ext.parse`, one cache for every module that parses with it (its
+    patch is applied first; moto's modules bound the name when they were imported)."""
+    import jsonpath_ng.ext
+
+    return jsonpath_ng.ext.parse
+
+
+def result_path_parse(original: Callable[..., Any]) -> Callable[..., Any]:
+    """ResultPath's parse: jsonpath_ng's own parser (not ext's), kept."""
+    return kept_paths(jsonpath_ng.parse)
+
+
+def ended(terminated: Callable[[Any], None]) -> Callable[[Any], None]:
+    """`BaseExecutionWorkerCommunication.terminated`: once moto has recorded the end, the
+    execution is marked so, and its interpreter released (stepfunctions/retention.py)."""
+
+    @functools.wraps(terminated)
+    def terminated_marked_and_released(self: BaseExecutionWorkerCommunication) -> None:
+        terminated(self)
+        setattr(self.execution, _END_RECORDED, True)
+        retention.release(self.execution)
+
+    return terminated_marked_and_released
+
+
+def moto_status(execution_arn: str) -> Callable[[], str]:
+    """moto's own record of the execution, read without an API call: DescribeExecution costs
+    milliseconds of the CPU the executions run on, and searches every execution of the machine.
+
+    RUNNING until moto has recorded the whole end: it sets the status before the output, the
+    error and the cause, so a status alone can be read with an output still missing.
+    """
+    execution = get_backend(ACCOUNT_ID, REGION).describe_execution(execution_arn)
+    return lambda: str(execution.status) if getattr(execution, _END_RECORDED, False) else "RUNNING"
+
+
+def recorded_status(execution_arn: str) -> str:
+    """The execution's status once moto has recorded its whole end (RUNNING until then)."""
+    return moto_status(execution_arn)()

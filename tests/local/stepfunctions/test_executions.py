@@ -1,0 +1,41 @@
+"""The local StartSyncExecution: waits for the end, and never forever."""
+
+from infra.local.stepfunctions.executions import start_sync_execution
+
+
+class StuckStepFunctions:
+    """An execution whose runtime thread died: RUNNING until someone stops it."""
+
+    def __init__(self) -> None:
+        self.status = "RUNNING"
+        self.stopped_with: dict | None = None
+
+    def start_execution(self, **kwargs):
+        return {"executionArn": "arn:execution"}
+
+    def describe_execution(self, executionArn):
+        return {"executionArn": executionArn, "status": self.status, "input": "{}"}
+
+    def stop_execution(self, **kwargs):
+        self.stopped_with = kwargs
+        self.status = "ABORTED"
+
+
+def test_an_execution_that_never_ends_is_stopped_at_the_deadline():
+    client = StuckStepFunctions()
+
+    response = start_sync_execution(client, "arn:machine", "{}", deadline_seconds=0.05)
+
+    assert response["status"] == "ABORTED"
+    assert client.stopped_with is not None
+    assert client.stopped_with["executionArn"] == "arn:execution"
+
+
+def test_an_execution_that_ends_is_answered_in_the_sync_shape():
+    client = StuckStepFunctions()
+    client.status = "SUCCEEDED"
+
+    response = start_sync_execution(client, "arn:machine", "{}", deadline_seconds=0.05)
+
+    assert response == {"executionArn": "arn:execution", "status": "SUCCEEDED", "input": "{}"}
+    assert client.stopped_with is None
