@@ -33,12 +33,16 @@ def execution_input(
     )
 
 
-def lock_input(user_id: str, owner: str, started_at: float | None = None) -> dict[str, Any]:
-    """AcquireLock's task input. `started_at` (epoch seconds, default now) is the execution's
-    start: one more than LOCK_WAIT_SECONDS ago makes a single attempt, with no waiting."""
+def lock_input(
+    user_id: str, owner: str, started_at: float | None = None, key: str = "k1"
+) -> dict[str, Any]:
+    """AcquireLock's task input: the API's body and key (a 10.00 credit), the execution and its
+    start. `started_at` (epoch seconds, default now) one more than LOCK_WAIT_SECONDS ago makes a
+    single attempt, with no waiting."""
     moment = datetime.fromtimestamp(time.time() if started_at is None else started_at, UTC)
     return {
-        "userId": user_id,
+        "body": transaction_body(user_id),
+        "idempotencyKey": key,
         "executionId": owner,
         "startedAt": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }

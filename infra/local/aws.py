@@ -43,7 +43,7 @@ from moto.stepfunctions.responses import get_backend
 from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
 from infra.local import dynamodb as local_dynamodb
-from infra.local import dynamodb_streams, eventbridge, executions, stepfunctions
+from infra.local import dynamodb_streams, eventbridge, executions, service_tasks, stepfunctions
 from infra.local.eventbridge import LocalEventBridge
 from infra.local.lambdas import (
     LocalLambdas,
@@ -51,6 +51,7 @@ from infra.local.lambdas import (
     install_one_resolve_at_a_time,
 )
 from infra.local.recorder import Recorder
+from infra.local.service_tasks import ServiceTasks
 from infra.local.streams import LocalStreams, StreamPoller
 from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
 
@@ -208,6 +209,7 @@ class LocalAws:
         self.streams = LocalStreams([])
         self.time_to_live = local_dynamodb.TimeToLive(None, {})
         self.recorder = Recorder(self.execution_retention.kept)  # what the retained ones need
+        self.service_tasks = ServiceTasks(self.recorder.invocation)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_environment: dict[str, str | None] = {}
 
@@ -415,3 +417,4 @@ if not hasattr(json_path.parse, "cache_info"):
     stepfunctions.install()
     install_log_keys_per_thread()
     install_one_resolve_at_a_time()
+    service_tasks.install(lambda: None if _active is None else _active.service_tasks)
