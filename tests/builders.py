@@ -48,6 +48,24 @@ def lock_input(
     }
 
 
+def release_lock(aws: Any, user_id: str, owner: str) -> bool:
+    """ReleaseLock's own DynamoDB request, read from the ASL, as the execution `owner` sends it
+    (the state calls DynamoDB itself); whether it freed the lock."""
+    definition = json.loads(aws.template.state_machines["TransactionStateMachine"].definition)
+    parameters = definition["States"]["ReleaseLock"]["Parameters"]
+    try:
+        aws.dynamodb.update_item(
+            TableName=parameters["TableName"],
+            Key={"userId": {"S": user_id}},
+            UpdateExpression=parameters["UpdateExpression"],
+            ConditionExpression=parameters["ConditionExpression"],
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
+    except aws.dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
 def output_of(response: dict[str, Any]) -> dict[str, Any]:
     return json.loads(response["output"])
 

@@ -8,6 +8,12 @@ is wrapped: each call runs inside a recorder invocation named after the state (t
 request and the item before and after it, as for a Lambda task), and a fault armed for the state
 fails the call before its write or after it, answered as DynamoDB answers a failure of its own
 (`InternalServerError`, which the task sees as `DynamoDB.InternalServerError`).
+
+moto 5.2.5's DynamoDB task also turns every error that is not a ClientError into
+`DynamoDB.AmazonDynamoDBException`, a mocked one included: TestState's mock of
+`DynamoDB.ConditionalCheckFailedException` failed as AmazonDynamoDBException. The error the
+interpreter already named is kept, as its other tasks keep it
+(tests/statemachine/test_retry_and_catch.py mocks DynamoDB errors of the releases).
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_dynamodb,
 )
@@ -82,6 +92,7 @@ def install(active: Callable[[], ServiceTasks | None]) -> Callable[[], None]:
     returns what undoes it."""
     task = state_task_service_dynamodb.StateTaskServiceDynamoDB
     original = task._eval_service_task
+    original_from_error = task._from_error
 
     def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
         tasks = active()
@@ -90,8 +101,15 @@ def install(active: Callable[[], ServiceTasks | None]) -> Callable[[], None]:
         execution_id = env.states.context_object.context_object_data["Execution"]["Id"]
         return tasks.call(self.name, execution_id, lambda: original(self, env, *args, **kwargs))
 
+    def from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
+        if isinstance(ex, FailureEventException):
+            return ex.failure_event
+        return original_from_error(self, env, ex)
+
     def undo() -> None:
         task._eval_service_task = original  # type: ignore[method-assign]
+        task._from_error = original_from_error  # type: ignore[method-assign]
 
     task._eval_service_task = eval_service_task  # type: ignore[method-assign]
+    task._from_error = from_error  # type: ignore[method-assign]
     return undo

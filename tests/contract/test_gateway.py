@@ -10,7 +10,7 @@ from infra.local.gateway import MAX_EXECUTION_INPUT_BYTES, MAX_PAYLOAD_BYTES, Lo
 from infra.local.lambdas import FaultPoint
 from tests.contract.test_contract import assert_error, credit
 
-INTEGRATIONS = ("GetBalanceFunction", "ValidateRequestFunction")
+INTEGRATIONS = ("GetBalanceFunction", "AcquireLockFunction")
 
 
 def invocations(aws) -> dict[str, int]:
@@ -117,7 +117,7 @@ def test_a_payload_of_10_mb_reaches_the_integration(api, aws):
 
     assert_error(response, 400, "VALIDATION_ERROR", "body is too large")
     assert f"{MAX_PAYLOAD_BYTES} characters" in response.json()["error"]["message"]
-    assert invocations(aws)["ValidateRequestFunction"] == before["ValidateRequestFunction"] + 1
+    assert invocations(aws)["AcquireLockFunction"] == before["AcquireLockFunction"] + 1
 
 
 # --- Step Functions' own limit, as the local StartSyncExecution applies it ---------------------

@@ -242,8 +242,8 @@ def test_an_unmocked_task_calls_the_real_function(client):
     state = {
         **LAMBDA_TASK,
         "Parameters": {
-            "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:ReleaseLockFunction",
-            "Payload": {"userId": "nobody", "executionId": "e"},
+            "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:DeleteTransactionFunction",
+            "Payload": {"userId": "nobody", "idempotencyKey": "k", "executionId": "e"},
         },
         "ResultSelector": {"p.$": "$.Payload"},
     }
@@ -260,8 +260,8 @@ def test_the_role_is_not_assumed(client):
     state = {
         **LAMBDA_TASK,
         "Parameters": {
-            "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:ReleaseLockFunction",
-            "Payload": {"userId": "nobody", "executionId": "e"},
+            "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:DeleteTransactionFunction",
+            "Payload": {"userId": "nobody", "idempotencyKey": "k", "executionId": "e"},
         },
     }
 

@@ -9,7 +9,7 @@ import pytest
 from infra.local.executions import history
 from infra.local.lambdas import FaultPoint
 from infra.local.service_tasks import SERVICE_FAULT_POINTS
-from tests.builders import execution_input, lock_input, output_of
+from tests.builders import execution_input, lock_input, output_of, release_lock
 from tests.invariants import balance_of, lock_owner, transaction_items, violations
 
 HAPPY_PATH = ["AcquireLock", "PutTransaction", "IsReplay", "UpdateBalance", "ReleaseLock",
@@ -23,23 +23,6 @@ FAILED_AFTER_PUT = ["DeleteTransaction", "ReleaseLockAfterFailure", "IsCommitted
 def run(aws, **kwargs):
     response = aws.start_sync_execution(execution_input(**kwargs))
     return response, aws.entered_states(response["executionArn"])
-
-
-def release_as(aws, user_id: str, owner: str) -> bool:
-    """ReleaseLock's own DynamoDB request, from the ASL, as the execution `owner` would send it."""
-    definition = json.loads(aws.template.state_machines["TransactionStateMachine"].definition)
-    parameters = definition["States"]["ReleaseLock"]["Parameters"]
-    try:
-        aws.dynamodb.update_item(
-            TableName=parameters["TableName"],
-            Key={"userId": {"S": user_id}},
-            UpdateExpression=parameters["UpdateExpression"],
-            ConditionExpression=parameters["ConditionExpression"],
-            ExpressionAttributeValues={":owner": {"S": owner}},
-        )
-    except aws.dynamodb.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
 
 
 def hold_lock(aws, user_id: str, owner: str, lease_until: int) -> None:
@@ -273,7 +256,7 @@ def test_stale_holder_can_neither_write_nor_unlock(local_aws):
     )  # fmt: skip
     second_put = invoke(local_aws, "PutTransactionFunction",
                         {"request": other, "executionId": "stale"})  # fmt: skip
-    unlock = release_as(local_aws, "u1", owner="stale")
+    unlock = release_lock(local_aws, "u1", owner="stale")
 
     assert update["errorType"] == "LockLostError"
     assert second_put["errorType"] == "LockLostError"
@@ -283,7 +266,7 @@ def test_stale_holder_can_neither_write_nor_unlock(local_aws):
     assert [i["idempotencyKey"]["S"] for i in transaction_items(local_aws.dynamodb, "u1")] == ["k1"]
 
     # The new holder's execution ends normally; the stale one's pending record is overwritten.
-    assert release_as(local_aws, "u1", owner="new") is True
+    assert release_lock(local_aws, "u1", owner="new") is True
     response, states = run(local_aws, user_id="u1", amount="10", key="k1")
     assert states == HAPPY_PATH
     assert output_of(response)["transaction"]["balance"] == "110.00"
