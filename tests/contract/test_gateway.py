@@ -213,7 +213,7 @@ def test_a_failed_proxy_function_is_the_gateways_500_in_the_contract_shape(api, 
 )  # fmt: skip
 def test_a_user_id_that_is_not_utf8_is_a_400_and_credits_no_wallet(api, aws, malformed):
     body = b'{"userId": "' + malformed + b'", "ammount": "10", "type": "credit"}'
-    before = aws.lambdas.invocations["AcquireLockFunction"]
+    before = aws.lambdas.invocations["PutTransactionFunction"]
 
     response = api.session.post(f"{api.url}/transactions", data=body, timeout=30,
                                 headers={"Content-Type": "application/json",
@@ -221,7 +221,7 @@ def test_a_user_id_that_is_not_utf8_is_a_400_and_credits_no_wallet(api, aws, mal
 
     assert_error(response, 400, "VALIDATION_ERROR", "body")
     assert "UTF-8" in response.json()["error"]["message"]
-    assert aws.lambdas.invocations["AcquireLockFunction"] == before
+    assert aws.lambdas.invocations["PutTransactionFunction"] == before  # refused before a lock
     merged = malformed.decode("utf-8", "replace")
     assert_error(api.balance(merged), 400, "VALIDATION_ERROR", "userId")
 

@@ -209,7 +209,7 @@ def test_cli_test_state_with_a_mocked_error(make_run):
     )
 
     assert answer["status"] == "CAUGHT_ERROR"
-    assert answer["nextState"] == "ReleaseLockAfterFailure"
+    assert answer["nextState"] == "ReadRequestAfterFailure"
     assert json.loads(answer["output"])["error"] == {"Error": "UserBusyError", "Cause": "held"}
 
 
