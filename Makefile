@@ -71,7 +71,7 @@ concurrency: install ## Races under forced thread switching
 browser: install chromium ## The execution view in headless Chromium (tests/browser)
 	$(BIN)/pytest -q tests/browser
 
-screenshot: install chromium ## docs/console-compensated.png: the view of a compensated execution
+screenshot: install chromium ## docs/console-compensated.png: the view of a compensated execution (rewritten only if it changed)
 	$(BIN)/python -m tests.browser.screenshot
 
 reliability: install ## The long soak: >=10,000 operations, the fault matrix and fuzzing, with progress
@@ -101,7 +101,7 @@ deploy: build ## Create or update the stack with SAM CLI (needs sam and credenti
 		--stack-name $(STACK_NAME) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
 		$(if $(wildcard $(SAM_CONFIG)),--config-file $(SAM_CONFIG),--guided) $(DEPLOY_FLAGS)
 
-destroy: ## Delete the stack with SAM CLI; the two DynamoDB tables are retained (docs/deploy.md)
+destroy: ## Delete the stack with SAM CLI; its five DynamoDB tables and the API Gateway log role stay (docs/deploy.md)
 	@command -v $(SAM) >/dev/null 2>&1 || { echo "make destroy needs the AWS SAM CLI: see docs/deploy.md"; exit 1; }
 	$(SAM) delete --stack-name $(STACK_NAME) \
 		$(if $(call saved_setting,region),--region $(call saved_setting,region))

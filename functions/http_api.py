@@ -1,7 +1,11 @@
 """What every API Gateway proxy handler shares: its resolver and the mapping of errors to HTTP."""
 
+import json
+from functools import partial
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.shared.json_encoder import Encoder
 
 from functions.domain.errors import ValidationError
 from functions.domain.requests import is_valid_text
@@ -11,7 +15,9 @@ from functions.observability import logger
 
 def resolver() -> APIGatewayRestResolver:
     """A resolver answering a ValidationError with its 400 and anything else with a bare 500."""
-    app = APIGatewayRestResolver()
+    # Spaced as json.dumps writes it (", " and ": "), like the POST's mapping template and API
+    # Gateway's own answers: every body of the API has one form (Powertools' default is compact).
+    app = APIGatewayRestResolver(serializer=partial(json.dumps, cls=Encoder))
     app.use(middlewares=[refuse_query_text_that_was_not_utf8])
 
     @app.exception_handler(ValidationError)

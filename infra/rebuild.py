@@ -18,11 +18,16 @@ import sys
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from functions.domain.queries import rebuild_summaries
 from functions.repositories.ledger import LedgerRepository
 from functions.repositories.summaries import SummariesRepository
+
+NO_REGION = (
+    "no AWS region: pass --region or set AWS_REGION (make rebuild-summaries passes the region "
+    "make deploy saved in infra/samconfig.toml)"
+)
 
 
 def stack_tables(cloudformation: Any, stack: str) -> tuple[str, str]:
@@ -32,7 +37,8 @@ def stack_tables(cloudformation: Any, stack: str) -> tuple[str, str]:
     """
     try:
         [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as error:  # no such stack (ValidationError), no permission, ...
+    # No such stack (ValidationError), no permission, no credentials, no network, ...
+    except (ClientError, BotoCoreError) as error:
         raise SystemExit(f"stack {stack} cannot be read: {error}") from error
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
     missing = [k for k in ("LedgerTableName", "SummariesTableName") if k not in outputs]
@@ -54,20 +60,27 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
     parser.add_argument("--user", action="append", dest="users", help="only this user (repeat)")
     parser.add_argument("--check-only", action="store_true", help="report, change nothing")
     args = parser.parse_args(argv)
-    session = session or boto3.session.Session(region_name=args.region)
-    if args.stack:
-        ledger_table, summaries_table = stack_tables(session.client("cloudformation"), args.stack)
-    elif args.ledger_table and args.summaries_table:
-        ledger_table, summaries_table = args.ledger_table, args.summaries_table
-    else:
+    if not (args.stack or (args.ledger_table and args.summaries_table)):
         parser.error("give --stack, or both --ledger-table and --summaries-table")
-    client = session.client("dynamodb")
-    report = rebuild_summaries(
-        LedgerRepository(client, ledger_table),
-        SummariesRepository(client, summaries_table),
-        repair=not args.check_only,
-        users=args.users,
-    )
+    session = session or boto3.session.Session(region_name=args.region)
+    try:
+        cloudformation, client = session.client("cloudformation"), session.client("dynamodb")
+    except NoRegionError as error:
+        raise SystemExit(NO_REGION) from error
+    if args.stack:
+        ledger_table, summaries_table = stack_tables(cloudformation, args.stack)
+    else:
+        ledger_table, summaries_table = args.ledger_table, args.summaries_table
+    try:
+        report = rebuild_summaries(
+            LedgerRepository(client, ledger_table),
+            SummariesRepository(client, summaries_table),
+            repair=not args.check_only,
+            users=args.users,
+        )
+    except (ClientError, BotoCoreError) as error:
+        # Each user is repaired on its own, conditionally: what was written stays right.
+        raise SystemExit(f"the rebuild stopped: {error} (run it again to go on)") from error
     for user, lines in sorted(report.differing.items()):
         print(f"user {user!r}: {len(lines)} difference(s)")
         for line in lines:

@@ -1,8 +1,10 @@
-"""Minimal events and inputs for the tests."""
+"""Minimal events and inputs for the tests, the tables' names, and in-memory fakes of the
+repositories and the clock (the domain's Protocols) written once for every test module."""
 
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,9 +13,39 @@ from typing import Any
 
 import boto3
 
-from functions.domain.models import LedgerEntry, TransactionType
+from functions.clock import epoch_seconds
+from functions.domain.errors import UserBusyError
+from functions.domain.events import OutboxEvent
+from functions.domain.lock_wait import LockView
+from functions.domain.models import (
+    LedgerEntry,
+    Lock,
+    PendingTransaction,
+    StoredTransaction,
+    TransactionType,
+)
 from functions.repositories import ledger
 from functions.settings import get_settings
+
+# The tables as the tiers on moto create them from the template: named by their logical ids.
+TABLE_NAMES = {
+    "TRANSACTIONS_TABLE_NAME": "TransactionsTable",
+    "AGGREGATES_TABLE_NAME": "AggregatesTable",
+    "LEDGER_TABLE_NAME": "LedgerTable",
+    "SUMMARIES_TABLE_NAME": "SummariesTable",
+    "OUTBOX_TABLE_NAME": "OutboxTable",
+}
+DEFAULT_BALANCE = Decimal("100.00")
+
+
+@dataclass
+class LambdaContext:
+    """The fields of Lambda's context object that Powertools' logger reads."""
+
+    function_name: str = "Function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:Function"
+    aws_request_id: str = "request-1"
 
 
 def transaction_body(user_id: str = "1", amount: str = "10", type_: str = "credit") -> str:
@@ -149,20 +181,176 @@ def outbox_stream_event() -> dict[str, Any]:
     return json.loads((EVENTS / "dynamodb_stream_outbox.json").read_text())
 
 
+def hold_lock(
+    client: Any,
+    user_id: str,
+    owner: str = "other",
+    lease_until: datetime | None = None,
+    balance: str = "100.00",
+) -> None:
+    """Write the aggregate row of a user whose lock `owner` holds (by default for a minute more),
+    as an execution elsewhere would have left it."""
+    lease_until = lease_until or datetime.now(UTC) + timedelta(minutes=1)
+    client.put_item(
+        TableName=TABLE_NAMES["AGGREGATES_TABLE_NAME"],
+        Item={
+            "userId": {"S": user_id},
+            "balance": {"N": balance},
+            "lockOwner": {"S": owner},
+            "leaseUntil": {"N": str(epoch_seconds(lease_until))},
+        },
+    )
+
+
+def at(seconds: float) -> datetime:
+    """A moment given in seconds since the epoch, as the fakes and the tests' tables write it."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 @dataclass
 class FakeClock:
     """Time moves only when the code under test sleeps; `jitter()` answers `jitter_value`."""
 
-    time: float
+    time: datetime
     jitter_value: float = 0.5
     slept: list[float] = field(default_factory=list)
 
-    def now(self) -> float:
+    def now(self) -> datetime:
         return self.time
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
-        self.time += seconds
+        self.time += timedelta(seconds=seconds)
 
     def jitter(self) -> float:
         return self.jitter_value
+
+
+@dataclass
+class FakeLocks:
+    """One user's lock in memory, with the repository's conditions (LockView's tests, which
+    mirror them); the holder lets go at `release_at`, read on `clock`. Records each call."""
+
+    clock: FakeClock
+    owner: str | None = None
+    release_at: datetime | None = None
+    next_owner: str | None = None
+    next_since: datetime | None = None
+    next_until: datetime | None = None
+    balance: Decimal = DEFAULT_BALANCE
+    calls: list[str] = field(default_factory=list)
+
+    def _view(self) -> LockView:
+        if self.owner is not None and self.release_at and self.clock.time >= self.release_at:
+            self.owner = None
+        lease_until = self.clock.time + timedelta(seconds=25) if self.owner else None
+        return LockView(self.owner, lease_until, self.next_owner, self.next_since, self.next_until)
+
+    def take(self, user_id: str, owner: str, now: datetime, lease_until: datetime) -> Lock:
+        self.calls.append("take")
+        if not self._view().may_take(owner, now):
+            raise UserBusyError("busy")
+        self.owner, self.release_at = owner, None
+        self.next_owner = self.next_since = self.next_until = None
+        return Lock(user_id, owner, self.balance, lease_until)
+
+    def read(self, user_id: str) -> LockView | None:
+        self.calls.append("read")
+        return self._view()
+
+    def claim_next(
+        self, user_id: str, owner: str, since: datetime, until: datetime, now: datetime
+    ) -> bool:
+        self.calls.append("claim_next")
+        if not self._view().may_claim_next(owner, since, now):
+            return False
+        self.next_owner, self.next_since, self.next_until = owner, since, until
+        return True
+
+    def release(self, user_id: str, owner: str) -> bool:
+        self.calls.append("release")
+        if self.owner != owner:
+            return False
+        self.owner = None
+        return True
+
+
+@dataclass
+class FakeCommits:
+    """The unit of work in memory: the pending records written, the commits and the reverts.
+    `stored` is what put_pending finds under the key (None: nothing committed there)."""
+
+    stored: StoredTransaction | None = None
+    written: list[tuple[PendingTransaction, datetime]] = field(default_factory=list)
+    commits: list[tuple[LedgerEntry, str, Decimal, datetime]] = field(default_factory=list)
+    reverts: list[tuple[LedgerEntry, LedgerEntry, str, datetime]] = field(default_factory=list)
+
+    def put_pending(self, pending: PendingTransaction, now: datetime) -> StoredTransaction | None:
+        self.written.append((pending, now))
+        return self.stored
+
+    def commit(self, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: datetime) -> None:
+        self.commits.append((entry, owner, seen_balance, now))
+
+    def revert(
+        self, committed: LedgerEntry, compensating: LedgerEntry, owner: str, now: datetime
+    ) -> None:
+        self.reverts.append((committed, compensating, owner, now))
+
+
+@dataclass
+class FakeTransactions:
+    """delete_pending finds `committed_by_owner` (None: the record was pending, or not ours)."""
+
+    committed_by_owner: LedgerEntry | None = None
+    deleted: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def delete_pending(self, user_id: str, key: str, owner: str) -> LedgerEntry | None:
+        self.deleted.append((user_id, key, owner))
+        return self.committed_by_owner
+
+
+@dataclass
+class FakeBalances:
+    balances: dict[str, Decimal] = field(default_factory=dict)
+
+    def find_balance(self, user_id: str) -> Decimal | None:
+        return self.balances.get(user_id)
+
+
+@dataclass
+class FakeLedger:
+    """The ledger's reads over `entries`; `calls` records each page asked for."""
+
+    entries: list[LedgerEntry]
+    calls: list[tuple[str, int, int | None]] = field(default_factory=list)
+
+    def newest(
+        self, user_id: str, limit: int, before_sequence: int | None = None
+    ) -> tuple[list[LedgerEntry], bool]:
+        self.calls.append((user_id, limit, before_sequence))
+        mine = [e for e in self.entries if e.user_id == user_id]
+        below = [e for e in mine if before_sequence is None or e.sequence < before_sequence]
+        ordered = sorted(below, key=lambda e: -e.sequence)
+        return ordered[:limit], len(ordered) > limit
+
+    def entries_of(self, user_id: str) -> list[LedgerEntry]:
+        return [e for e in self.entries if e.user_id == user_id]
+
+    def user_ids(self) -> set[str]:
+        return {e.user_id for e in self.entries}
+
+
+@dataclass
+class FakeBus:
+    """Refuses each event the first `refusals[event_id]` times it is sent."""
+
+    refusals: dict[str, int] = field(default_factory=dict)
+    calls: list[list[str]] = field(default_factory=list)
+
+    def put_events(self, events: Sequence[OutboxEvent]) -> list[OutboxEvent]:
+        self.calls.append([event.event_id for event in events])
+        failed = [event for event in events if self.refusals.get(event.event_id, 0) > 0]
+        for event in failed:
+            self.refusals[event.event_id] -= 1
+        return failed

@@ -21,6 +21,14 @@ os.environ.update(
 
 
 @pytest.fixture
+def lambda_context():
+    """Lambda's context object, for calling a handler directly."""
+    from tests.builders import LambdaContext
+
+    return LambdaContext()
+
+
+@pytest.fixture
 def local_aws():
     """The embedded runtime: moto with the template's tables, functions and state machine."""
     from infra.local.aws import LocalAws

@@ -1,7 +1,7 @@
 """How AcquireLock waits for a lock another execution holds: a line of one, and jittered polls.
 
-Pure policy: the use case reads the lock and sleeps through the `Clock` it is given, so tests
-drive it with a fake clock and no real sleeping.
+Pure policy: the use case (domain/locks.py) reads the lock and sleeps through the `Clock` it is
+given, so tests drive it with a fake clock and no real sleeping.
 
 Plain polling is not fair: after a hand-off, whichever waiter polls first wins, and a request
 that just arrived (its first attempt comes at once) or polls fastest beats one that has waited
@@ -14,20 +14,7 @@ Only the next in line polls fast; the others poll slowly, to see the place free 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> float:
-        """Seconds since the epoch."""
-        ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-    def jitter(self) -> float:
-        """A random number in [0, 1)."""
-        ...
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -49,10 +36,13 @@ class WaitPolicy:
     # False: plain polling, nobody takes a place in line (the bench's comparison; it starves).
     keeps_line: bool = True
 
-    def deadline(self, started_at: float, now: float, remaining_seconds: float) -> float:
+    def deadline(self, started_at: datetime, now: datetime, remaining_seconds: float) -> datetime:
         """When this invocation stops waiting: the execution's budget or the function's time,
         whichever ends first."""
-        return min(started_at + self.budget_seconds, now + remaining_seconds - self.margin_seconds)
+        return min(
+            started_at + timedelta(seconds=self.budget_seconds),
+            now + timedelta(seconds=remaining_seconds - self.margin_seconds),
+        )
 
     def poll_delay(self, polls: int, is_next: bool, jitter: float, behind: bool = False) -> float:
         """The wait before poll number `polls` (from 0): growing, capped, and jittered between
@@ -65,55 +55,68 @@ class WaitPolicy:
         return ceiling * (0.5 + 0.5 * jitter)
 
 
+def _whole_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def _whole_millisecond(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
+
+
 @dataclass(frozen=True)
 class LockView:
-    """What a poll reads of the user's row: the lock and the next in line."""
+    """What a poll reads of the user's row: the lock and the next in line.
+
+    The row keeps the lease to the second and the line to the millisecond, and the lock's
+    conditions compare them with `now` cut to the same unit; these tests cut it the same way, so
+    a view never promises what the write then refuses.
+    """
 
     owner: str | None
-    lease_until: int | None
+    lease_until: datetime | None
     next_owner: str | None = None
-    next_since_ms: int | None = None
-    next_until_ms: int | None = None
+    next_since: datetime | None = None
+    next_until: datetime | None = None
 
-    def _lock_is_free(self, owner: str, now: float) -> bool:
-        # The same test as take_lock's condition: free, ours, or its lease ran out.
+    def _lock_is_free(self, owner: str, now: datetime) -> bool:
+        # The same test as take's condition: free, ours, or its lease ran out.
         return (
             self.owner is None
             or self.owner == owner
-            or (self.lease_until is not None and self.lease_until < int(now))
+            or (self.lease_until is not None and self.lease_until < _whole_second(now))
         )
 
-    def _line_is_open(self, now: float) -> bool:
+    def _line_is_open(self, now: datetime) -> bool:
         return self.next_owner is None or (
-            self.next_until_ms is not None and self.next_until_ms < int(now * 1000)
+            self.next_until is not None and self.next_until < _whole_millisecond(now)
         )
 
-    def is_next(self, owner: str, now: float) -> bool:
+    def is_next(self, owner: str, now: datetime) -> bool:
         return self.next_owner == owner and not self._line_is_open(now)
 
-    def is_behind_another(self, owner: str, now: float) -> bool:
+    def is_behind_another(self, owner: str, now: datetime) -> bool:
         """Whether another waiter is next in line (so `owner` waits behind at least two)."""
         return self.next_owner not in (None, owner) and not self._line_is_open(now)
 
-    def may_take(self, owner: str, now: float) -> bool:
-        """Whether take_lock would succeed for `owner` now (if nobody moves first)."""
+    def may_take(self, owner: str, now: datetime) -> bool:
+        """Whether take would succeed for `owner` now (if nobody moves first)."""
         if self.owner == owner:
             return True
         return self._lock_is_free(owner, now) and (
             self._line_is_open(now) or self.is_next(owner, now)
         )
 
-    def may_claim_next(self, owner: str, since_ms: int, now: float) -> bool:
-        """Whether `owner`, waiting since `since_ms`, may become (or stay) the next in line."""
+    def may_claim_next(self, owner: str, since: datetime, now: datetime) -> bool:
+        """Whether `owner`, waiting since `since`, may become (or stay) the next in line."""
         return (
             self._line_is_open(now)
             or self.next_owner == owner
-            or (self.next_since_ms is not None and self.next_since_ms > since_ms)
+            or (self.next_since is not None and self.next_since > _whole_millisecond(since))
         )
 
 
-def parse_started_at(text: str) -> float:
-    """The execution's start ($$.Execution.StartTime, ISO 8601) as seconds since the epoch.
+def parse_started_at(text: str) -> datetime:
+    """The execution's start ($$.Execution.StartTime, ISO 8601), in UTC.
 
     Raises: ValueError if it is no ISO 8601 time with a zone: malformed task input is a bug, and
     fails the task as one (500 INTERNAL_ERROR).
@@ -121,4 +124,4 @@ def parse_started_at(text: str) -> float:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"startedAt has no time zone: {text!r}")
-    return moment.timestamp()
+    return moment.astimezone(UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -13,6 +14,14 @@ from functions.domain.money import format_money
 class TransactionType(StrEnum):
     CREDIT = "credit"
     DEBIT = "debit"
+
+
+@dataclass(frozen=True)
+class TransactionKey:
+    """What names a transaction: the user and the client's idempotency key."""
+
+    user_id: str
+    idempotency_key: str
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,27 @@ class TransactionRequest:
 
 
 @dataclass(frozen=True)
+class AccountState:
+    """A user's balance and last ledger sequence as a step saw them under the user's lock; a
+    commit is conditional on both being unchanged."""
+
+    balance: Decimal
+    last_sequence: int
+
+
+@dataclass(frozen=True)
 class Lock:
+    """The user's lock as taken: its owner token and lease, and the account it guards."""
+
     user_id: str
     owner: str
     balance: Decimal
-    lease_until: int
+    lease_until: datetime
     last_sequence: int = 0
+
+    @property
+    def seen(self) -> AccountState:
+        return AccountState(self.balance, self.last_sequence)
 
 
 @dataclass(frozen=True)
@@ -90,8 +114,9 @@ class Transaction:
 class LedgerEntry:
     """One committed movement of a user's money, numbered by the user's sequence (1, 2, 3, ...).
 
-    A commit's entry has the transaction's id; a reversal (a commit undone by the saga's
-    compensation) has its own id, the opposite type, and names the entry it reverses.
+    A commit's entry has the transaction's id; a compensating entry (appended when the saga's
+    compensation reverts a commit) has its own id, the opposite type, and names the entry it
+    reverses.
     """
 
     user_id: str
@@ -125,7 +150,7 @@ class LedgerEntry:
     def signed_amount(self) -> Decimal:
         return self.amount if self.type is TransactionType.CREDIT else -self.amount
 
-    def reversal(self, entry_id: str, created_at: str) -> LedgerEntry:
+    def compensating_entry(self, entry_id: str, created_at: str) -> LedgerEntry:
         """The entry that undoes this one: the user's next sequence, the opposite type, and the
         balance as it was before this entry (invariant 7 keeps chaining through it)."""
         opposite = (

@@ -1,14 +1,17 @@
-"""The read side's use cases: the history, the summaries, their projection and its rebuild."""
+"""The read side's use cases: the balance, the history, the summaries, their projection and its
+rebuild."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from functions.domain.cursors import decode_cursor, encode_cursor
-from functions.domain.models import LedgerEntry
+from functions.domain.models import Balance, LedgerEntry
+from functions.domain.ports import Balances
 from functions.domain.summaries import (
     Period,
     ProjectedState,
@@ -61,6 +64,14 @@ class HistoryPage:
             "transactions": [entry.to_dict() for entry in self.entries],
             "nextCursor": self.next_cursor,
         }
+
+
+def get_balance(
+    balances: Balances, user_id: str, default_balance: Decimal, currency: str
+) -> Balance:
+    """The committed balance; a user with no row yet has the default balance."""
+    balance = balances.find_balance(user_id)
+    return Balance(user_id, default_balance if balance is None else balance, currency)
 
 
 def get_history(

@@ -23,6 +23,9 @@ class _StrictJsonError(ValueError):
     """JSON that Python's json module accepts but RFC 8259 does not, or that is ambiguous."""
 
 
+EMPTY_BODY_MESSAGE = "body is required: a JSON object with userId, ammount and type"
+
+
 def _has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in value)
 
@@ -106,7 +109,7 @@ def _parse_body(body: object) -> dict[str, Any]:
     if isinstance(body, dict) and body.get("tooLarge") is True:
         raise _too_large(body.get("length"))
     if not isinstance(body, str) or not body.strip():
-        raise ValidationError("body is required and must be a JSON object")
+        raise ValidationError(EMPTY_BODY_MESSAGE)
     length = _utf16_length(body)
     if length > MAX_BODY_LENGTH:
         raise _too_large(length)
@@ -120,6 +123,11 @@ def _parse_body(body: object) -> dict[str, Any]:
         raise ValidationError("body must be a JSON object") from error
     if not isinstance(parsed, dict):
         raise ValidationError("body must be a JSON object")
+    if not parsed:
+        # API Gateway hands the request template "{}" for an empty payload (and the local gateway
+        # does the same), so "{}", an empty body and none cannot be told apart: all three are
+        # answered as the missing body they most likely are.
+        raise ValidationError(EMPTY_BODY_MESSAGE)
     return parsed
 
 

@@ -1,12 +1,12 @@
 """Compensation DeleteTransaction: undo what this execution wrote, pending or committed."""
 
-from datetime import UTC, datetime
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.domain import use_cases
+from functions.clock import SystemClock
+from functions.domain.models import TransactionKey
+from functions.domain.transactions import delete_transaction
 from functions.observability import logger, tracer
-from functions.repositories import aggregates, transactions
+from functions.repositories import transactions, unit_of_work
 from functions.settings import get_settings
 
 
@@ -14,12 +14,11 @@ from functions.settings import get_settings
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
-    reverted = use_cases.delete_transaction(
+    reverted = delete_transaction(
         transactions.repository(settings),
-        aggregates.repository(settings),
-        event["userId"],
-        event["idempotencyKey"],
+        unit_of_work.repository(settings),
+        TransactionKey(event["userId"], event["idempotencyKey"]),
         owner=event["executionId"],
-        now=datetime.now(UTC),
+        clock=SystemClock(),
     )
     return {"reverted": reverted}

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.domain import use_cases
+from functions.domain.publishing import forward_events
 from functions.observability import logger, tracer
 from functions.repositories import event_bus, outbox
 from functions.settings import get_settings
@@ -13,7 +13,7 @@ from functions.settings import get_settings
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
     records = outbox.stream_events(event)
-    first_failed = use_cases.forward_events(
+    first_failed = forward_events(
         event_bus.repository(settings),
         [outbox_event for _, outbox_event in records],
         attempts=settings.put_events_attempts,

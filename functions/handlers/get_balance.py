@@ -3,7 +3,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.domain import use_cases
+from functions.domain import queries
 from functions.domain.requests import parse_user_id
 from functions.http_api import resolver
 from functions.observability import logger, tracer
@@ -18,7 +18,7 @@ app = resolver()
 def get_balance() -> dict:
     settings = get_settings()
     user_id = parse_user_id(app.current_event.get_query_string_value("userId"))
-    balance = use_cases.get_balance(
+    balance = queries.get_balance(
         aggregates.repository(settings), user_id, settings.default_balance, settings.currency
     )
     return balance.to_dict()

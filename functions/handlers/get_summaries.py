@@ -1,11 +1,10 @@
 """GET /summaries?userId=...&period=hour|day&from=...&to=...: totals per period, from the
 projection the ProjectSummaries consumer keeps."""
 
-from datetime import UTC, datetime
-
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.clock import SystemClock
 from functions.domain import queries
 from functions.domain.requests import parse_user_id
 from functions.domain.summaries import parse_summary_query
@@ -26,7 +25,7 @@ def get_summaries() -> dict:
         query("period"),
         query("from"),
         query("to"),
-        now=datetime.now(UTC),
+        now=SystemClock().now(),
     )
     return queries.get_summaries(summaries.repository(get_settings()), summary_query).to_dict()
 

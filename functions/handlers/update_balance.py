@@ -1,15 +1,15 @@
 """Task UpdateBalance: apply the transaction and commit it, atomically, under the lock."""
 
-import time
 from decimal import Decimal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.domain import use_cases
-from functions.domain.models import request_from_dict
+from functions.clock import SystemClock
+from functions.domain.models import AccountState, PendingTransaction, request_from_dict
+from functions.domain.transactions import update_balance
 from functions.observability import logger, metrics, tracer
-from functions.repositories import aggregates
+from functions.repositories import unit_of_work
 from functions.settings import get_settings
 
 
@@ -18,16 +18,15 @@ from functions.settings import get_settings
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
-    transaction = use_cases.update_balance(
-        aggregates.repository(settings),
+    pending = PendingTransaction(
         request_from_dict(event["request"]),
-        owner=event["executionId"],
-        seen_balance=Decimal(event["balance"]),
-        seen_sequence=int(event["lastSequence"]),
         transaction_id=event["transactionId"],
+        owner=event["executionId"],
         created_at=event["createdAt"],
-        currency=settings.currency,
-        now=int(time.time()),
+    )
+    seen = AccountState(Decimal(event["balance"]), int(event["lastSequence"]))
+    transaction = update_balance(
+        unit_of_work.repository(settings), pending, seen, settings.currency, SystemClock()
     )
     metrics.add_metric(name="TransactionCommitted", unit=MetricUnit.Count, value=1)
     return {"transaction": transaction.to_dict(), "replayed": False}

@@ -42,8 +42,8 @@ def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
 
 
 def put_entry(table_name: str, entry: LedgerEntry) -> dict[str, Any]:
-    """A TransactWriteItems item appending `entry`; it cancels the transaction if the user's
-    sequence number is taken (invariant 7: one entry per sequence)."""
+    """A TransactWriteItems item appending `entry`; it cancels the write if the user's sequence
+    number is taken."""
     return {
         "Put": {
             "TableName": table_name,

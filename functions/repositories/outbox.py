@@ -2,17 +2,19 @@
 its ledger entry; the table's stream carries it to the event bus. Items expire by TTL."""
 
 import json
+from datetime import datetime
 from typing import Any
 
+from functions.clock import epoch_seconds
 from functions.domain import events
 from functions.domain.events import OutboxEvent
 from functions.domain.models import LedgerEntry
 
 
-def put_event(table_name: str, entry: LedgerEntry, expires_at: int) -> dict[str, Any]:
-    """A TransactWriteItems item writing `entry`'s event; it cancels the transaction if the event
-    was already written (invariant 8: one event per entry). `expires_at` is in epoch seconds, as
-    DynamoDB's TTL reads it."""
+def put_event(table_name: str, entry: LedgerEntry, expires_at: datetime) -> dict[str, Any]:
+    """A TransactWriteItems item writing `entry`'s event, to expire at `expires_at` (stored in
+    epoch seconds, as DynamoDB's TTL reads it); it cancels the write if the event was already
+    written."""
     return {
         "Put": {
             "TableName": table_name,
@@ -22,7 +24,7 @@ def put_event(table_name: str, entry: LedgerEntry, expires_at: int) -> dict[str,
                 "detail": {"S": json.dumps(events.detail(entry), separators=(",", ":"))},
                 "userId": {"S": entry.user_id},
                 "sequence": {"N": str(entry.sequence)},
-                "expiresAt": {"N": str(expires_at)},
+                "expiresAt": {"N": str(epoch_seconds(expires_at))},
             },
             "ConditionExpression": "attribute_not_exists(eventId)",
         }

@@ -1,11 +1,14 @@
-"""The transactions table: one item per (userId, idempotencyKey), pending until committed."""
+"""The transactions table: one item per (userId, idempotencyKey), pending until committed.
+
+This module owns the item's attributes and status literals: it deletes a pending record itself,
+and builds the record's part of the multi-table writes that unit_of_work.py assembles.
+"""
 
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.domain.errors import LockLostError
 from functions.domain.models import (
     LedgerEntry,
     PendingTransaction,
@@ -14,11 +17,98 @@ from functions.domain.models import (
     TransactionType,
 )
 from functions.repositories import dynamodb
-from functions.repositories.aggregates import lock_held_check
 from functions.settings import Settings
 
 PENDING = "PENDING"
 COMMITTED = "COMMITTED"
+
+
+def key(user_id: str, idempotency_key: str) -> dict[str, Any]:
+    return {"userId": {"S": user_id}, "idempotencyKey": {"S": idempotency_key}}
+
+
+def put_pending(table_name: str, pending: PendingTransaction, currency: str) -> dict[str, Any]:
+    """A TransactWriteItems item writing `pending`; it cancels the write, returning the stored
+    record, if a committed record holds the key (an abandoned pending one is overwritten)."""
+    request = pending.request
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": {
+                **key(request.user_id, request.idempotency_key),
+                "transactionId": {"S": pending.transaction_id},
+                "type": {"S": request.type.value},
+                "amount": {"N": str(request.amount)},
+                "currency": {"S": currency},
+                "fingerprint": {"S": request.fingerprint},
+                "status": {"S": PENDING},
+                "owner": {"S": pending.owner},
+                "createdAt": {"S": pending.created_at},
+            },
+            "ConditionExpression": "attribute_not_exists(userId) OR #status = :pending",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":pending": {"S": PENDING}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def mark_committed(table_name: str, entry: LedgerEntry, owner: str) -> dict[str, Any]:
+    """A TransactWriteItems item committing `owner`'s pending record with `entry`'s balance and
+    sequence; it cancels the write, returning the record, unless the record is `owner`'s and
+    still pending."""
+    return {
+        "Update": {
+            "TableName": table_name,
+            "Key": key(entry.user_id, entry.idempotency_key),
+            "UpdateExpression": (
+                "SET #status = :committed, balanceAfter = :balance, #sequence = :sequence"
+            ),
+            "ConditionExpression": "#status = :pending AND #owner = :owner",
+            "ExpressionAttributeNames": {
+                "#status": "status",
+                "#owner": "owner",
+                "#sequence": "sequence",
+            },
+            "ExpressionAttributeValues": {
+                ":committed": {"S": COMMITTED},
+                ":pending": {"S": PENDING},
+                ":balance": {"N": str(entry.balance_after)},
+                ":sequence": {"N": str(entry.sequence)},
+                ":owner": {"S": owner},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def delete_committed(table_name: str, entry: LedgerEntry, owner: str) -> dict[str, Any]:
+    """A TransactWriteItems item deleting the record `owner` committed with `entry` (so its key
+    can be used again); it cancels the write unless that record is still there, committed."""
+    return {
+        "Delete": {
+            "TableName": table_name,
+            "Key": key(entry.user_id, entry.idempotency_key),
+            "ConditionExpression": "#status = :committed AND #owner = :owner",
+            "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
+            "ExpressionAttributeValues": {":committed": {"S": COMMITTED}, ":owner": {"S": owner}},
+        }
+    }
+
+
+def stored_transaction(item: dict[str, Any]) -> StoredTransaction:
+    """What a record holds for a replay: its payload's fingerprint, and the transaction if
+    committed."""
+    return StoredTransaction(item["fingerprint"]["S"], _committed_transaction(item))
+
+
+def is_committed_by(item: dict[str, Any], entry: LedgerEntry, owner: str) -> bool:
+    """Whether the record `item` shows `owner` already committed `entry`."""
+    return (
+        item.get("status", {}).get("S") == COMMITTED
+        and item.get("owner", {}).get("S") == owner
+        and item.get("transactionId", {}).get("S") == entry.entry_id
+    )
 
 
 def _committed_transaction(item: dict[str, Any]) -> Transaction | None:
@@ -51,64 +141,11 @@ def _committed_entry(item: dict[str, Any]) -> LedgerEntry:
 
 
 class TransactionsRepository:
-    def __init__(
-        self, client: Any, table_name: str, aggregates_table_name: str, currency: str
-    ) -> None:
+    def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
-        self._aggregates_table = aggregates_table_name
-        self._currency = currency
 
-    def put_pending(self, pending: PendingTransaction, now: int) -> StoredTransaction | None:
-        """Write `pending` unless a committed record holds its key; return that record if so.
-
-        Written only while `pending.owner` holds a live lease on the user's lock, checked in the
-        same transaction. A pending record can only be left by an execution whose lease is gone,
-        so it is overwritten rather than replayed.
-        Raises: LockLostError if `pending.owner` no longer holds the lock.
-        """
-        request = pending.request
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    # Owner token and live lease: invariant 5.
-                    lock_held_check(self._aggregates_table, request.user_id, pending.owner, now),
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {
-                                "userId": {"S": request.user_id},
-                                "idempotencyKey": {"S": request.idempotency_key},
-                                "transactionId": {"S": pending.transaction_id},
-                                "type": {"S": request.type.value},
-                                "amount": {"N": str(request.amount)},
-                                "currency": {"S": self._currency},
-                                "fingerprint": {"S": request.fingerprint},
-                                "status": {"S": PENDING},
-                                "owner": {"S": pending.owner},
-                                "createdAt": {"S": pending.created_at},
-                            },
-                            # At most one committed transaction per (userId, key): invariant 3.
-                            "ConditionExpression": (
-                                "attribute_not_exists(userId) OR #status = :pending"
-                            ),
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": {":pending": {"S": PENDING}},
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            lock, record = dynamodb.failed_conditions(error)
-            if lock is not None:
-                raise LockLostError("this execution no longer holds the user's lock") from error
-            assert record is not None
-            item = record["Item"]
-            return StoredTransaction(item["fingerprint"]["S"], _committed_transaction(item))
-        return None
-
-    def delete_pending(self, user_id: str, key: str, owner: str) -> LedgerEntry | None:
+    def delete_pending(self, user_id: str, idempotency_key: str, owner: str) -> LedgerEntry | None:
         """Delete the pending record `owner` wrote.
 
         Returns the ledger entry of the record instead if `owner` already committed it (only a
@@ -117,7 +154,7 @@ class TransactionsRepository:
         try:
             self._client.delete_item(
                 TableName=self._table,
-                Key={"userId": {"S": user_id}, "idempotencyKey": {"S": key}},
+                Key=key(user_id, idempotency_key),
                 # Only this execution's uncommitted record: invariant 3's record is never lost.
                 ConditionExpression="#status = :pending AND #owner = :owner",
                 ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
@@ -136,9 +173,4 @@ class TransactionsRepository:
 
 
 def repository(settings: Settings) -> TransactionsRepository:
-    return TransactionsRepository(
-        dynamodb.client(),
-        settings.transactions_table_name,
-        settings.aggregates_table_name,
-        settings.currency,
-    )
+    return TransactionsRepository(dynamodb.client(), settings.transactions_table_name)

@@ -68,6 +68,9 @@ class Console:
                 Rule(f"{PREFIX}/static/<file>", endpoint="static"),
             ],
             strict_slashes=False,
+            # Not merged: `//x` is no request id (an id has no slash) but a 404, rather than a
+            # redirect the error page would answer without its Location.
+            merge_slashes=False,
         )
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

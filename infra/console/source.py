@@ -114,8 +114,13 @@ class Executions:
         state_machine_arn: str,
         recorded: Recorded | None = None,
         published_events: PublishedEventsSource | None = None,
+        request_index: Callable[[str], str | None] | None = None,
     ) -> None:
+        """`request_index`: the execution ARN of a request id from an index the source keeps
+        (the embedded runtime's `LocalAws.execution_arn`), so a lookup never scans; without one
+        an id that names no execution is searched in every execution's input."""
         self._client = stepfunctions
+        self._request_index = request_index
         self.state_machine_arn = state_machine_arn
         self.recorded = recorded
         self.published_events = published_events or outbox_events(())
@@ -187,6 +192,12 @@ class Executions:
     def find_by_request_id(self, request_id: str) -> str:
         """The execution started by the API request with that x-amzn-RequestId: the one named
         after it (as the deployed API names them), else the one whose input carries it."""
+        if self._request_index is not None:
+            # The index knows every retained execution: not in it is unknown, at once.
+            arn = self._request_index(request_id)
+            if arn is None:
+                raise UnknownExecutionError(request_id)
+            return arn
         if is_execution_name(request_id):
             try:
                 return self.describe(self.arn_of(request_id))["executionArn"]

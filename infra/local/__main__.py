@@ -4,6 +4,7 @@ import logging
 import os
 import signal
 import threading
+import warnings
 
 from werkzeug.serving import BaseWSGIServer
 
@@ -21,9 +22,14 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our own line per request instead
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    # Metrics are not published here (POWERTOOLS_METRICS_DISABLED), so a handler that added none
+    # (a 422 ends before its metric) is expected: Powertools' warning about it would only be noise.
+    warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+    function_log_level = os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "3000"))
     with LocalAws() as aws:
+        _quiet_functions(function_log_level)
         server = create_server(aws, host, port)
         endpoints = _aws_endpoints(aws, host)
         url = f"http://{host}:{server.server_port}"
@@ -49,6 +55,15 @@ def main() -> None:
                 endpoint.shutdown()
                 endpoint.server_close()
             print("\nStopped.")
+
+
+def _quiet_functions(level: str) -> None:
+    """The handlers' JSON log lines (CloudWatch Logs' on AWS) only from `level` up: WARNING unless
+    POWERTOOLS_LOG_LEVEL is set, so the readable lines (one per request, one per event) are not
+    interleaved with INFO records such as the projection's "batch projected"."""
+    from functions.observability import logger  # the service's one Powertools logger
+
+    logger.setLevel(level.upper())
 
 
 def _aws_endpoints(aws: LocalAws, host: str) -> list[tuple[BaseWSGIServer, str]]:

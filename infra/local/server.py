@@ -77,8 +77,9 @@ def console_of(aws: LocalAws) -> Console:
     definition = json.loads(aws.template.state_machines[STATE_MACHINE].definition)
     outboxes = [name for name in aws.template.tables if re.search("Outbox|Ledger", name)]
     executions = Executions(
-        aws.stepfunctions, aws.state_machine_arn, aws.recorder, outbox_events(outboxes)
-    )
+        aws.stepfunctions, aws.state_machine_arn, aws.recorder, outbox_events(outboxes),
+        request_index=aws.execution_arn,
+    )  # fmt: skip
     return Console(executions, definition, Settings.from_env().aggregates_table_name)
 
 

@@ -11,14 +11,16 @@ import math
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 from functions.clock import SystemClock
-from functions.domain import use_cases
 from functions.domain.lock_wait import WaitPolicy
+from functions.domain.locks import LockRequest, acquire_lock, release_lock
+from functions.domain.models import PendingTransaction
 from functions.domain.requests import parse_transaction_request
-from functions.repositories import aggregates, dynamodb, transactions
+from functions.domain.transactions import put_transaction, update_balance
+from functions.repositories import dynamodb, locks, unit_of_work
 from functions.settings import get_settings
 from infra.local.executions import history
 from tests.bench import cost
@@ -255,35 +257,24 @@ def direct_transaction(job: Job) -> None:
     """The committed transaction without state machine or HTTP: parse, lock, put, commit, unlock,
     on the same repositories and DynamoDB requests as the saga's tasks."""
     settings = get_settings()
-    aggregates_repository = aggregates.repository(settings)
-    transactions_repository = transactions.repository(settings)
+    lock_rows, writes = locks.repository(settings), unit_of_work.repository(settings)
+    clock = SystemClock()
     request = parse_transaction_request(job.body, job.key)
     owner = uuid.uuid4().hex
-    now = int(time.time())
-    lock = use_cases.acquire_lock(
-        aggregates_repository,
+    lock_request = LockRequest(
         request.user_id,
         owner,
-        settings.lock_lease_seconds,
-        settings.default_balance,
-        started_at=time.time(),
+        lease=timedelta(seconds=settings.lock_lease_seconds),
+        started_at=clock.now(),
         remaining_seconds=4,
-        policy=WaitPolicy(budget_seconds=settings.lock_wait_seconds),
-        clock=SystemClock(),
     )
-    outcome = use_cases.put_transaction(transactions_repository, request, owner, datetime.now(UTC))
-    use_cases.update_balance(
-        aggregates_repository,
-        request,
-        owner,
-        lock.balance,
-        lock.last_sequence,
-        outcome.transaction_id,
-        outcome.created_at,
-        settings.currency,
-        now,
+    lock = acquire_lock(
+        lock_rows, lock_request, WaitPolicy(budget_seconds=settings.lock_wait_seconds), clock
     )
-    use_cases.release_lock(aggregates_repository, request.user_id, owner)
+    outcome = put_transaction(writes, request, owner, clock)
+    pending = PendingTransaction(request, outcome.transaction_id, owner, outcome.created_at)
+    update_balance(writes, pending, lock.seen, settings.currency, clock)
+    release_lock(lock_rows, request.user_id, owner)
 
 
 class OverheadError(RuntimeError):

@@ -303,7 +303,7 @@ def tables(result: dict[str, Any]) -> list[Table]:
             "Prices used (tests/bench/cost.py)",
             ["price", "USD", "unit", "source"],
             [
-                [name, f"{price['usd']:.10g}", price["unit"], f"<{price['source']}>"]
+                [name, f"{price['usd']:.10g}", price["unit"], f"`{price['source']}`"]
                 for name, price in result["cost"]["prices"].items()
             ],
         )

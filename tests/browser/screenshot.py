@@ -2,42 +2,131 @@
 
 A credit whose UpdateBalance crashes after committing: the Catch runs DeleteTransaction (which
 reverts the commit) and ReleaseLockAfterFailure, and the API answers 500.
+
+The PNG is rewritten only when what it shows changed. Every run differs in ids, times and
+durations (and so in pixels), so what is compared is the content: the page's HTML with those
+masked, the console's static files and the viewport, hashed; the hash is kept in the PNG itself
+(a tEXt chunk), so the tracked file says what it shows.
 """
 
-import uuid
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import sys
+import zlib
 from pathlib import Path
 
-import requests
-from playwright.sync_api import sync_playwright
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "docs" / "console-compensated.png"
+STATIC = ROOT / "infra" / "console" / "static"
+VIEWPORT = {"width": 1400, "height": 1250}
+CONTENT_KEY = b"wallet-console-content"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# What changes from run to run without the view changing, and what stands in for it.
+VARYING = [
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?"), "<instant>"),
+    (re.compile(r"\b\d{2}:\d{2}:\d{2}(?:\.\d+)?"), "<clock>"),
+    (re.compile(r"\b\d+(?:\.\d+)? ?ms\b"), "<duration>"),
+    (re.compile(r"\b(left|width): [\d.]+%"), r"\1: <share>"),
+    (re.compile(r"\b1\d{9}(?:\d{3})?\b"), "<epoch>"),  # lease expiries, in seconds or ms
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),  # the server's free port
+]
 
-from infra.local.aws import active_runtime
-from infra.local.lambdas import FaultPoint
-from infra.local.server import serving
-from tests.browser.conftest import CHROMIUM
 
-OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "console-compensated.png"
+def masked(html: str) -> str:
+    for pattern, replacement in VARYING:
+        html = pattern.sub(replacement, html)
+    return html
 
 
-def main() -> None:
+def fingerprint(html: str, static: Path = STATIC) -> str:
+    """The hash of what a screenshot of this page shows, whatever run it came from."""
+    digest = hashlib.sha256(masked(html).encode())
+    for file in sorted(static.iterdir()):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    digest.update(repr(sorted(VIEWPORT.items())).encode())
+    return digest.hexdigest()
+
+
+def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    if not png.startswith(PNG_SIGNATURE):
+        raise ValueError("not a PNG file")
+    chunks, offset = [], len(PNG_SIGNATURE)
+    while offset < len(png):
+        (length,) = struct.unpack(">I", png[offset : offset + 4])
+        kind = png[offset + 4 : offset + 8]
+        chunks.append((kind, png[offset + 8 : offset + 8 + length]))
+        offset += 12 + length
+    return chunks
+
+
+def content_of(png: bytes) -> str | None:
+    """The content hash a PNG written here carries, or None."""
+    for kind, data in _chunks(png):
+        key, _, value = data.partition(b"\0")
+        if kind == b"tEXt" and key == CONTENT_KEY:
+            return value.decode("latin-1")
+    return None
+
+
+def with_content(png: bytes, content: str) -> bytes:
+    """The PNG with its content hash as a tEXt chunk right after the header (IHDR)."""
+    data = CONTENT_KEY + b"\0" + content.encode("latin-1")
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data
+    chunk += struct.pack(">I", zlib.crc32(b"tEXt" + data))
+    header_end = len(PNG_SIGNATURE) + 12 + struct.unpack(">I", png[8:12])[0]
+    return png[:header_end] + chunk + png[header_end:]
+
+
+def save(png: bytes, html: str, output: Path) -> bool:
+    """Write the PNG unless `output` already shows the same content. Whether it wrote."""
+    content = fingerprint(html)
+    if output.is_file() and content_of(output.read_bytes()) == content:
+        return False
+    output.write_bytes(with_content(png, content))
+    return True
+
+
+def capture(url: str) -> tuple[bytes, str]:
+    """The screenshot of the compensated execution, and the page's HTML."""
+    import requests
+    from playwright.sync_api import sync_playwright
+
+    from infra.local.aws import active_runtime
+    from infra.local.lambdas import FaultPoint
+    from tests.browser.conftest import CHROMIUM
+
+    active_runtime().lambdas.inject_fault("UpdateBalanceFunction", FaultPoint.AFTER)
+    response = requests.post(
+        f"{url}/transactions",
+        json={"userId": "alice", "ammount": "25.00", "type": "credit"},
+        headers={"Idempotent-Key": "screenshot-1"},  # a fresh runtime: the same key every run
+        timeout=30,
+    )
+    assert response.status_code == 500, response.text
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+        page.goto(f"{url}/_console/?requestId={response.headers['x-amzn-RequestId']}")
+        page.locator("#state-UpdateBalance").scroll_into_view_if_needed()
+        page.evaluate("window.scrollTo(0, 0)")
+        png, html = page.screenshot(), page.content()
+        browser.close()
+    return png, html
+
+
+def main(output: Path = OUTPUT) -> bool:
+    from infra.local.server import serving
+
     with serving() as url:
-        active_runtime().lambdas.inject_fault("UpdateBalanceFunction", FaultPoint.AFTER)
-        response = requests.post(
-            f"{url}/transactions",
-            json={"userId": "alice", "ammount": "25.00", "type": "credit"},
-            headers={"Idempotent-Key": uuid.uuid4().hex},
-            timeout=30,
-        )
-        assert response.status_code == 500, response.text
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
-            page = browser.new_page(viewport={"width": 1400, "height": 1250})
-            page.goto(f"{url}/_console/?requestId={response.headers['x-amzn-RequestId']}")
-            page.locator("#state-UpdateBalance").scroll_into_view_if_needed()
-            page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(path=str(OUTPUT))
-            browser.close()
-    print(f"wrote {OUTPUT}")
+        png, html = capture(url)
+    written = save(png, html, output)
+    print(f"wrote {output}" if written else f"{output} shows this already: not rewritten")
+    return written
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUTPUT)

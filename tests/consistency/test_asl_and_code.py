@@ -1,8 +1,9 @@
-"""One source of truth: the ASL, the domain errors, the HTTP error table and the README agree."""
+"""One source of truth: the ASL, the domain errors, the HTTP error table and the docs agree."""
 
 import inspect
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import botocore.session
@@ -129,10 +130,11 @@ def test_the_lock_wait_ends_well_inside_acquire_locks_function_timeout():
     function = Template.load().functions["AcquireLockFunction"]
     margin = WaitPolicy(budget_seconds=deployed_settings().lock_wait_seconds).margin_seconds
     assert 0 < margin <= function.timeout_seconds / 4
+    start = datetime(2026, 12, 1, tzinfo=UTC)
     deadline = WaitPolicy(budget_seconds=60).deadline(
-        started_at=0, now=0, remaining_seconds=function.timeout_seconds
+        started_at=start, now=start, remaining_seconds=function.timeout_seconds
     )
-    assert deadline == function.timeout_seconds - margin
+    assert deadline == start + timedelta(seconds=function.timeout_seconds - margin)
     # And the template's lock settings are the code's defaults, so tests run what is deployed.
     deployed, defaults = deployed_settings(), Settings.from_env({})
     assert (deployed.lock_wait_seconds, deployed.lock_lease_seconds) == (
@@ -174,8 +176,8 @@ def test_http_errors_are_domain_errors_with_their_contract_codes():
         assert getattr(errors, name).code == http_error.code
 
 
-def test_readme_diagram_matches_the_asl():
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```mermaid\n(.*?)\n```", readme, re.S)
-    assert block, "README has no mermaid diagram"
+def test_the_documented_diagram_matches_the_asl():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    block = re.search(r"```mermaid\n(.*?)\n```", page, re.S)
+    assert block, "docs/architecture.md has no mermaid diagram"
     assert block.group(1) == mermaid(DEFINITION), "run: python -m infra.local.diagram"

@@ -2,8 +2,10 @@
 
 import re
 
+import pytest
 import requests
 
+from infra.console import source
 from infra.console.app import PREFIX
 from infra.local.gateway import LocalGateway
 from infra.local.server import console_of
@@ -59,3 +61,36 @@ def test_the_list_is_newest_first_up_to_its_limit_and_counts_the_rest(api, aws, 
     assert newest[0].started >= newest[1].started
     assert newest[0].user_id == user
     assert newest[0].http_status == 201
+
+
+def test_a_request_id_is_found_from_the_runtimes_index_and_an_unknown_one_at_once(
+    api, user, monkeypatch
+):
+    def scan(*_: object) -> dict[str, str]:
+        raise AssertionError("the lookup scanned every execution")
+
+    monkeypatch.setattr(source.executions, "executions_by_request_id", scan)
+    posted = api.transact({"userId": user, "ammount": "1", "type": "credit"})
+    request_id = posted.headers["x-amzn-RequestId"]
+
+    found = requests.get(f"{api.url}{PREFIX}/requests/{request_id}", timeout=30)
+    unknown = requests.get(f"{api.url}{PREFIX}/requests/no-such-request", timeout=30)
+    looked_up = requests.get(f"{api.url}{PREFIX}/", params={"requestId": "nope"}, timeout=30)
+
+    assert found.status_code == 200
+    assert request_id in found.text
+    assert (unknown.status_code, looked_up.status_code) == (404, 404)
+    assert "no-such-request" in unknown.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/requests/%2F%2Fx", "/requests//x", "/executions//x", "/executions/%2Fx/live"],
+    ids=["encoded-slashes", "double-slash", "execution-double-slash", "live-encoded-slash"],
+)
+def test_a_path_with_doubled_slashes_is_a_404_page_not_a_redirect_without_location(api, path):
+    response = requests.get(f"{api.url}{PREFIX}{path}", timeout=30, allow_redirects=False)
+
+    assert response.status_code == 404, (response.status_code, response.headers)
+    assert "Location" not in response.headers
+    assert "404 · Not found" in response.text

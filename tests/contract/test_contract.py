@@ -152,7 +152,10 @@ VALIDATION_CASES = [
     ("long-key", {"json": "credit"}, "k" * 256, "Idempotent-Key"),
     ("not-json", {"raw": "{userId: 1"}, "auto", "body"),
     ("array", {"raw": "[1, 2]"}, "auto", "body"),
-    ("empty-body", {"raw": ""}, "auto", None),  # API Gateway passes an empty payload as {}
+    # API Gateway passes an empty payload as {}: all three name the body.
+    ("empty-body", {"raw": ""}, "auto", "body is required"),
+    ("no-body", {}, "auto", "body is required"),
+    ("empty-object", {"raw": "{}"}, "auto", "body is required"),
     ("null-body", {"raw": "null"}, "auto", "body"),
     ("no-user", {"json": {"ammount": "1", "type": "credit"}}, "auto", "userId"),
     ("long-user", {"json": {"userId": "u" * 129, "ammount": "1", "type": "credit"}}, "auto",

@@ -271,7 +271,7 @@ def test_dry_run_and_event_invocations(client, runtime, caplog):
     assert "KeyError" in caplog.text
 
 
-# Known gaps (README, "Known gaps") of the endpoint and its Lambda API.
+# Known gaps (docs/known-gaps.md) of the endpoint and its Lambda API.
 
 
 def test_a_tail_log_is_not_returned(client):

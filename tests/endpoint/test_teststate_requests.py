@@ -31,6 +31,9 @@ def client() -> Iterator[Client]:
         yield Client(AwsEndpoint(runtime))
 
 
+DELETE_TRANSACTION = "arn:aws:lambda:us-east-1:123456789012:function:DeleteTransactionFunction"
+
+
 def run_state(client: Client, **request: Any) -> tuple[int, dict[str, Any]]:
     request.setdefault("definition", json.dumps(LAMBDA_TASK))
     response = client.post(
@@ -153,7 +156,7 @@ def test_info_level_carries_no_inspection_data(client):
         ({}, 2, 4),
         ({"IntervalSeconds": 3, "BackoffRate": 1.5}, 2, 6),
         ({"IntervalSeconds": 3, "MaxDelaySeconds": 5}, 2, 5),
-        # Known gap (README): AWS draws a FULL jitter's wait up to this; here it is this.
+        # Known gap: AWS draws a FULL jitter's wait up to this; here it is this.
         ({"IntervalSeconds": 2, "JitterStrategy": "FULL"}, 1, 4),
     ],
     ids=[
@@ -242,7 +245,7 @@ def test_an_unmocked_task_calls_the_real_function(client):
     state = {
         **LAMBDA_TASK,
         "Parameters": {
-            "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:DeleteTransactionFunction",
+            "FunctionName": DELETE_TRANSACTION,
             "Payload": {"userId": "nobody", "idempotencyKey": "k", "executionId": "e"},
         },
         "ResultSelector": {"p.$": "$.Payload"},
@@ -253,14 +256,14 @@ def test_an_unmocked_task_calls_the_real_function(client):
     assert "p" in json.loads(body["output"])
 
 
-# Known gaps (README, "Known gaps"): what AWS checks and this TestState does not.
+# Known gaps (docs/known-gaps.md): what AWS checks and this TestState does not.
 
 
 def test_the_role_is_not_assumed(client):
     state = {
         **LAMBDA_TASK,
         "Parameters": {
-            "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:DeleteTransactionFunction",
+            "FunctionName": DELETE_TRANSACTION,
             "Payload": {"userId": "nobody", "idempotencyKey": "k", "executionId": "e"},
         },
     }

@@ -1,5 +1,7 @@
 """moto DynamoDB per test, with the tables created from infra/template.yaml."""
 
+from collections.abc import Iterator
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -7,15 +9,13 @@ from moto import mock_aws
 from functions.repositories import dynamodb
 from functions.settings import Settings, get_settings
 from infra.local.template import Template
+from tests.builders import TABLE_NAMES
 
 
 @pytest.fixture
-def settings(monkeypatch) -> Settings:
-    monkeypatch.setenv("TRANSACTIONS_TABLE_NAME", "TransactionsTable")
-    monkeypatch.setenv("AGGREGATES_TABLE_NAME", "AggregatesTable")
-    monkeypatch.setenv("LEDGER_TABLE_NAME", "LedgerTable")
-    monkeypatch.setenv("SUMMARIES_TABLE_NAME", "SummariesTable")
-    monkeypatch.setenv("OUTBOX_TABLE_NAME", "OutboxTable")
+def settings(monkeypatch) -> Iterator[Settings]:
+    for variable, table_name in TABLE_NAMES.items():
+        monkeypatch.setenv(variable, table_name)
     get_settings.cache_clear()
     dynamodb.client.cache_clear()
     yield get_settings()

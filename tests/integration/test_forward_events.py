@@ -1,7 +1,6 @@
 """The forwarder: the outbox's stream event in, PutEvents out, refused entries never lost."""
 
 import json
-from dataclasses import dataclass
 
 import boto3
 import pytest
@@ -14,19 +13,6 @@ from functions.repositories import event_bus, outbox
 from tests.builders import outbox_stream_event
 
 INSERT_SEQUENCE = "4421584500000000017450439091"
-
-
-@dataclass
-class Context:
-    function_name: str = "ForwardEventsFunction"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ForwardEvents"
-    aws_request_id: str = "req-1"
-
-
-@pytest.fixture
-def lambda_context() -> Context:
-    return Context()
 
 
 @pytest.fixture

@@ -1,39 +1,28 @@
 import json
-from dataclasses import dataclass
 
 import pytest
 from botocore.stub import Stubber
 
 from functions.handlers import get_balance
 from functions.repositories import dynamodb
-from tests.builders import EVENTS, get_balance_event
-
-
-@dataclass
-class Context:
-    function_name: str = "GetBalanceFunction"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:GetBalanceFunction"
-    aws_request_id: str = "req-1"
+from tests.builders import EVENTS, LambdaContext, get_balance_event, hold_lock
 
 
 def call(event) -> tuple[int, dict]:
-    response = get_balance.lambda_handler(event, Context())
+    response = get_balance.lambda_handler(event, LambdaContext())
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
     return response["statusCode"], json.loads(response["body"])
 
 
-def test_recorded_event_of_a_new_user_gets_the_default_balance(client):
+def test_recorded_event_of_a_new_user_gets_the_default_balance(client, settings):
     event = json.loads((EVENTS / "get_balance_rest_api.json").read_text())
     assert call(event) == (200, {"userId": "1", "balance": "100.00", "currency": "USD"})
-    assert client.scan(TableName="AggregatesTable")["Items"] == []  # a GET never writes
+    # A GET never writes.
+    assert client.scan(TableName=settings.aggregates_table_name)["Items"] == []
 
 
 def test_existing_user_gets_the_committed_balance(client):
-    client.put_item(
-        TableName="AggregatesTable",
-        Item={"userId": {"S": 'q"u\\é'}, "balance": {"N": "7.5"}, "lockOwner": {"S": "e"}},
-    )
+    hold_lock(client, 'q"u\\é', balance="7.5")  # a balance is read whoever holds the lock
     assert call(get_balance_event({"userId": 'q"u\\é'})) == (
         200, {"userId": 'q"u\\é', "balance": "7.50", "currency": "USD"})  # fmt: skip
 

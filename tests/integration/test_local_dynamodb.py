@@ -343,7 +343,7 @@ def test_expired_outbox_items_are_deleted_and_the_rest_kept():
 
 
 def test_a_ttl_delete_is_a_remove_without_the_service_identity_aws_gives_it():
-    """Known gap (README): AWS marks a TTL delete's record with userIdentity (type Service,
+    """Known gap: AWS marks a TTL delete's record with userIdentity (type Service,
     principal dynamodb.amazonaws.com); here it is a plain REMOVE. The wallet filters on INSERT."""
     from infra.local.aws import LocalAws
     from tests.builders import execution_input

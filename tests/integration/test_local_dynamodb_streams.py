@@ -184,7 +184,7 @@ def test_only_the_newest_iterators_are_kept(aws, monkeypatch):
 
 
 def test_a_stream_keeps_one_shard_however_much_is_written(aws):
-    """Known gap (README): on AWS a busy table's shards split into children, and Lambda reads a
+    """Known gap: on AWS a busy table's shards split into children, and Lambda reads a
     parent before its children; here a stream has one shard for good."""
     stream = Stream(aws)
     stream.write(500)

@@ -632,7 +632,7 @@ def test_a_mapping_setting_the_runtime_does_not_model_is_refused(props, message)
         template._stream_source("E", "F", {**base, **props})
 
 
-# Known gaps (README, "Known gaps"): where the runtime differs from AWS, pinned.
+# Known gaps (docs/known-gaps.md): where the runtime differs from AWS, pinned.
 
 
 def test_retries_follow_each_other_at_once_without_a_backoff(local_aws, monkeypatch):

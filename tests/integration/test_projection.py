@@ -1,7 +1,6 @@
 """The consumer on moto: exactly once under redelivery, in order, stopping at a failure."""
 
 import json
-from dataclasses import dataclass
 from unittest import mock
 
 import pytest
@@ -11,24 +10,25 @@ from functions.domain.errors import ProjectionGapError
 from functions.domain.summaries import Period, entry_time
 from functions.handlers import project_summaries
 from functions.repositories.summaries import SummariesRepository, bucket_key
-from tests.builders import EVENTS, ledger_entry, put_ledger_entry, stream_event
+from tests.builders import (
+    EVENTS,
+    TABLE_NAMES,
+    LambdaContext,
+    ledger_entry,
+    put_ledger_entry,
+    stream_event,
+)
 from tests.invariants import projection_violations
 
-
-@dataclass
-class Context:
-    function_name: str = "ProjectSummariesFunction"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ProjectSummaries"
-    aws_request_id: str = "request-1"
+SUMMARIES = TABLE_NAMES["SUMMARIES_TABLE_NAME"]
 
 
 def consume(event):
-    return project_summaries.lambda_handler(event, Context())
+    return project_summaries.lambda_handler(event, LambdaContext())
 
 
 def as_of(client, user):
-    return SummariesRepository(client, "SummariesTable").applied_sequence(user)
+    return SummariesRepository(client, SUMMARIES).applied_sequence(user)
 
 
 def written(client, user, count):
@@ -42,7 +42,7 @@ def test_the_recorded_lambda_event_is_projected(client):
     event = json.loads((EVENTS / "ledger_stream_insert.json").read_text())
 
     assert consume(event) == {"batchItemFailures": []}
-    state = SummariesRepository(client, "SummariesTable").state_of("1")
+    state = SummariesRepository(client, SUMMARIES).state_of("1")
     [day] = [s for (period, _), s in state.summaries.items() if period.value == "day"]
     assert state.last_sequence == 2
     assert day.to_dict() == {"start": "2026-12-01T00:00:00Z", "credits": "10.00",
@@ -118,7 +118,7 @@ def test_a_malformed_record_fails_at_itself(client):
 def test_the_gap_error_names_both_sequences(client):
     [_, second] = written(client, "u", 2)
     with pytest.raises(ProjectionGapError, match="entry 2 of a user arrived after entry 0"):
-        SummariesRepository(client, "SummariesTable").apply(second)
+        SummariesRepository(client, SUMMARIES).apply(second)
 
 
 class NaiveRepository(SummariesRepository):
@@ -153,7 +153,7 @@ def test_the_oracle_fails_a_naive_consumer_under_redelivery(client):
     entries = written(client, "u", 3)
 
     with mock.patch.object(project_summaries.summaries, "repository",
-                           lambda settings: NaiveRepository(client, "SummariesTable")):  # fmt: skip
+                           lambda settings: NaiveRepository(client, SUMMARIES)):  # fmt: skip
         consume(stream_event(entries))
         assert projection_violations(client) == []  # delivered once, even the naive one is right
         consume(stream_event(entries[1:]))  # a redelivery

@@ -1,6 +1,10 @@
 """make rebuild-summaries on moto: every kind of difference is reported, repaired, and gone."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -9,10 +13,13 @@ from botocore.stub import Stubber
 from functions.domain.summaries import summarize
 from functions.repositories.summaries import SummariesRepository
 from infra import rebuild
-from tests.builders import ledger_entry, put_ledger_entry
+from tests.builders import TABLE_NAMES, ledger_entry, put_ledger_entry
 from tests.invariants import projection_violations
 
-TABLES = ["--ledger-table", "LedgerTable", "--summaries-table", "SummariesTable"]
+ROOT = Path(__file__).resolve().parents[2]
+
+SUMMARIES = TABLE_NAMES["SUMMARIES_TABLE_NAME"]
+TABLES = ["--ledger-table", TABLE_NAMES["LEDGER_TABLE_NAME"], "--summaries-table", SUMMARIES]
 
 
 def hourly(user, count):
@@ -27,7 +34,7 @@ def hourly(user, count):
 
 @pytest.fixture
 def projection(client):
-    return SummariesRepository(client, "SummariesTable")
+    return SummariesRepository(client, SUMMARIES)
 
 
 def test_every_difference_is_reported_then_repaired(client, projection, capsys):
@@ -37,9 +44,9 @@ def test_every_difference_is_reported_then_repaired(client, projection, capsys):
         put_ledger_entry(entry, client)
     for entry in lagging[:1] + corrupted:  # the stream lost "lagging"'s last two
         projection.apply(entry)
-    client.delete_item(TableName="SummariesTable", Key={"userId": {"S": "corrupted"},
+    client.delete_item(TableName=SUMMARIES, Key={"userId": {"S": "corrupted"},
                        "bucket": {"S": "hour#2026-11-01T05:00:00Z"}})  # fmt: skip
-    client.update_item(TableName="SummariesTable", Key={"userId": {"S": "corrupted"},
+    client.update_item(TableName=SUMMARIES, Key={"userId": {"S": "corrupted"},
                        "bucket": {"S": "day#2026-11-02T00:00:00Z"}},
                        UpdateExpression="ADD credits :ten",
                        ExpressionAttributeValues={":ten": {"N": "10"}})  # fmt: skip
@@ -167,3 +174,37 @@ def test_a_stack_that_cannot_be_read_is_a_message_not_a_traceback():
             rebuild.stack_tables(cloudformation, "nope")
         with pytest.raises(SystemExit, match="no output LedgerTableName, SummariesTableName"):
             rebuild.stack_tables(cloudformation, "bare")  # no Outputs at all yet
+
+
+def test_without_a_region_it_says_how_to_give_one_instead_of_a_traceback(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
+    }
+    env |= {"AWS_CONFIG_FILE": str(tmp_path / "none"), "PYTHONPATH": str(ROOT)}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.rebuild", "--stack", "wallet", "--check-only"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == rebuild.NO_REGION
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--stack", "wallet"], ["--ledger-table", "L", "--summaries-table", "S"]],
+    ids=["stack", "tables"],
+)
+def test_an_unreachable_endpoint_is_a_message_not_a_traceback(monkeypatch, arguments):
+    # Nothing listens on port 9 (discard): the connection is refused at once.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+    with pytest.raises(SystemExit, match="Could not connect to the endpoint URL") as exit_:
+        rebuild.main([*arguments, "--region", "us-east-1"])
+
+    assert str(exit_.value).startswith(("stack wallet cannot be read: ", "the rebuild stopped: "))

@@ -198,7 +198,7 @@ def test_error_no_retrier_takes_is_caught_at_once(
 
 
 def test_lock_busy_waits_follow_the_readme(stepfunctions, definition):
-    """README: after AcquireLock's own wait, UserBusyError is retried once, after up to 1 s,
+    """As documented: after AcquireLock's own wait, UserBusyError is retried once, after up to 1 s,
     by the first retrier; the next one is caught."""
     retried = run_state(
         stepfunctions,

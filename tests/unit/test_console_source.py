@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from infra.console.source import is_execution_name, outbox_events, request_id_of, user_of
+from infra.console.source import (
+    Executions,
+    UnknownExecutionError,
+    is_execution_name,
+    outbox_events,
+    request_id_of,
+    user_of,
+)
 from infra.local.recorder import DynamoDbCall, Invocation
 
 
@@ -63,3 +70,19 @@ def test_outbox_events_are_the_outbox_puts_of_successful_transactions():
     published = outbox_events({"wallet-OutboxTable", "OutboxTable"})
     assert published("arn", [invocation]) == [{"table": "wallet-OutboxTable", "item": event}]
     assert outbox_events(())("arn", [invocation]) == []
+
+
+class _NoClient:
+    """A Step Functions client no call may reach."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the lookup called {name}")
+
+
+def test_with_an_index_a_request_id_is_looked_up_there_only():
+    index = {"r-1": "arn:aws:states:us-east-1:1:execution:m:r-1"}
+    executions = Executions(_NoClient(), "arn:m", request_index=index.get)
+
+    assert executions.find_by_request_id("r-1") == index["r-1"]
+    with pytest.raises(UnknownExecutionError, match="r-2"):
+        executions.find_by_request_id("r-2")

@@ -5,22 +5,9 @@ import pytest
 from functions.domain.errors import ValidationError
 from functions.domain.queries import get_history
 from functions.domain.requests import parse_cursor, parse_limit
-from tests.builders import ledger_entry
+from tests.builders import FakeLedger, ledger_entry
 
 KEY = b"k" * 64
-
-
-class FakeLedger:
-    def __init__(self, entries):
-        self.entries = entries
-        self.calls = []
-
-    def newest(self, user_id, limit, before_sequence=None):
-        self.calls.append((user_id, limit, before_sequence))
-        mine = [e for e in self.entries if e.user_id == user_id]
-        below = [e for e in mine if before_sequence is None or e.sequence < before_sequence]
-        ordered = sorted(below, key=lambda e: -e.sequence)
-        return ordered[:limit], len(ordered) > limit
 
 
 def test_pages_follow_each_other_newest_first_and_the_last_has_no_cursor():

@@ -367,7 +367,7 @@ def test_the_body_reaches_the_state_machine_unchanged(post, body):
 
 
 def test_an_empty_body_reaches_the_state_machine_as_an_empty_object(post):
-    # API Gateway gives templates "{}" for an empty payload; ValidateRequest still answers 400.
+    # API Gateway gives templates "{}" for an empty payload; AcquireLock still answers 400.
     assert execution_input(post, "", {"Idempotent-Key": "k-1"})["body"] == "{}"
 
 
@@ -401,7 +401,7 @@ MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 )  # fmt: skip
 def test_the_worst_case_body_stays_well_under_the_execution_input_limit(post, unit):
     body = unit * (MAX_BODY_LENGTH // (len(unit.encode("utf-16-le")) // 2))
-    key = "😀" * 255  # the longest key ValidateRequest accepts, in the costliest characters
+    key = "😀" * 255  # the longest key AcquireLock accepts, in the costliest characters
     request = start_sync_execution_request(post, body, {"Idempotent-Key": key})
     assert json.loads(request["input"])["body"] == body
     # API Gateway sends this request to Step Functions, which limits "input" to 256 KiB.
@@ -604,3 +604,22 @@ def test_a_failed_start_sync_execution_call_is_mapped(
     assert (response.status, response.headers) == (status, headers)
     assert json.loads(response.body)["error"]["code"] == code
     assert "__type" not in response.body
+
+
+@pytest.mark.parametrize(
+    ("answer", "status_code"),
+    [
+        ({"status": "SUCCEEDED", "output": json.dumps({"transaction": TRANSACTION})}, 200),
+        (failed("InsufficientFundsError"), 200),
+        (failed("ValidationError", lambda_cause("ValidationError", "ammount is required")), 200),
+        (failed("UserBusyError"), 200),
+        (failed("States.Timeout"), 200),
+        ('{"__type": "ThrottlingException"}', 400),
+        ('{"__type": "InvalidArn"}', 400),
+    ],
+    ids=["applied", "insufficient", "validation", "busy", "internal", "throttled", "refused"],
+)
+def test_every_answer_is_one_line_of_json_spaced_as_json_dumps(post, answer, status_code):
+    body = respond(post, answer, status_code).body
+
+    assert body == json.dumps(json.loads(body))

@@ -11,7 +11,7 @@ from functions.domain.queries import (
     rebuild_summaries,
 )
 from functions.domain.summaries import ProjectedState, parse_summary_query, summarize
-from tests.builders import ledger_entry
+from tests.builders import FakeLedger, ledger_entry
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -56,17 +56,6 @@ class FakeProjection:
         if entry.sequence != state.last_sequence + 1:
             raise RuntimeError("gap")
         return True
-
-
-class FakeLedger:
-    def __init__(self, entries):
-        self.entries = entries
-
-    def entries_of(self, user_id):
-        return [e for e in self.entries if e.user_id == user_id]
-
-    def user_ids(self):
-        return {e.user_id for e in self.entries}
 
 
 QUERY = parse_summary_query("u", "day", "2026-12-01T00:00:00Z", None, NOW)

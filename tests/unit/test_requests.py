@@ -154,8 +154,21 @@ def test_an_emoji_counts_twice_towards_the_body_length():
         ({"tooLarge": True}, "body is too large (at most 16384 characters)"),
         ({"tooLarge": False}, "body is required"),
         ({}, "body is required"),
+        ("", "body is required: a JSON object with userId, ammount and type"),
+        (None, "body is required: a JSON object with userId, ammount and type"),
+        ("{}", "body is required: a JSON object with userId, ammount and type"),
+        (" { } ", "body is required: a JSON object with userId, ammount and type"),
     ],
-    ids=["marker", "marker-without-length", "not-the-marker", "empty-object"],
+    ids=[
+        "marker",
+        "marker-without-length",
+        "not-the-marker",
+        "empty-object",
+        "empty-text",
+        "none",
+        "empty-json-object",
+        "spaced-empty-json-object",
+    ],
 )
 def test_the_request_templates_marker_for_a_withheld_body(marker, message):
     with pytest.raises(ValidationError) as raised:

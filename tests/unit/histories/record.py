@@ -5,24 +5,19 @@ ISO 8601 strings (the tests turn them back into datetimes, as boto3 gives them).
 """
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from infra.local.aws import LocalAws
 from infra.local.executions import history
 from infra.local.lambdas import FaultPoint
-from tests.builders import execution_input
+from tests.builders import execution_input, hold_lock
 
 HERE = Path(__file__).parent
 
 
-def hold_lock(aws: LocalAws) -> None:
-    aws.dynamodb.put_item(
-        TableName="AggregatesTable",
-        Item={"userId": {"S": "u1"}, "balance": {"N": "100.00"}, "lockOwner": {"S": "other"},
-              "leaseUntil": {"N": str(int(time.time()) + 60)}},
-    )  # fmt: skip
+def busy(aws: LocalAws) -> None:
+    hold_lock(aws.dynamodb, "u1")
 
 
 def fault(function: str, point: FaultPoint) -> Callable[[LocalAws], None]:
@@ -41,7 +36,7 @@ SCENARIOS: dict[str, tuple[Callable[[LocalAws], None] | None, dict[str, str]]] =
     "commit": (None, {}),
     "replay": (first_commit, {"key": "k1"}),
     "overdraft": (None, {"type_": "debit", "amount": "100.01"}),
-    "busy": (hold_lock, {}),
+    "busy": (busy, {}),
     "put_failure": (fault("PutTransactionFunction", FaultPoint.AFTER), {}),
     "update_failure": (fault("UpdateBalanceFunction", FaultPoint.AFTER), {}),
     # Refused at every attempt, so that the compensation's release runs.

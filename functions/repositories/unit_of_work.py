@@ -1,0 +1,135 @@
+"""The writes that must land together across tables, each one TransactWriteItems: recording a
+pending transaction under the lock, committing it, and reverting a commit.
+
+Each table's module builds its own items (aggregates, transactions, ledger, outbox); this module
+only assembles them, names the invariant each item's condition protects, and maps the
+cancellation reasons to domain errors. A transfer's commit (both users' rows and entries) or a
+hold's capture is one more method here, built from the same items.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.domain.errors import LockLostError
+from functions.domain.models import LedgerEntry, PendingTransaction, StoredTransaction
+from functions.repositories import aggregates, dynamodb, ledger, outbox, transactions
+from functions.settings import Settings
+
+LOCK_LOST = "this execution no longer holds the user's lock"
+
+
+@dataclass(frozen=True)
+class Tables:
+    aggregates: str
+    transactions: str
+    ledger: str
+    outbox: str
+
+
+class UnitOfWork:
+    def __init__(self, client: Any, tables: Tables, currency: str, outbox_ttl_seconds: int) -> None:
+        self._client = client
+        self._tables = tables
+        self._currency = currency
+        self._outbox_ttl = timedelta(seconds=outbox_ttl_seconds)
+
+    def put_pending(self, pending: PendingTransaction, now: datetime) -> StoredTransaction | None:
+        """Write `pending` unless a committed record holds its key; return that record if so.
+
+        Written only while `pending.owner` holds a live lease on the user's lock, checked in the
+        same transaction. A pending record can only be left by an execution whose lease is gone,
+        so it is overwritten rather than replayed.
+        Raises: LockLostError if `pending.owner` no longer holds the lock.
+        """
+        user_id = pending.request.user_id
+        try:
+            self._write(
+                # Owner token and live lease: invariant 5.
+                aggregates.lock_held_check(self._tables.aggregates, user_id, pending.owner, now),
+                # At most one committed transaction per (userId, key): invariant 3.
+                transactions.put_pending(self._tables.transactions, pending, self._currency),
+            )
+        except ClientError as error:
+            lock, record = dynamodb.failed_conditions(error)
+            if lock is not None:
+                raise LockLostError(LOCK_LOST) from error
+            assert record is not None
+            return transactions.stored_transaction(record["Item"])
+        return None
+
+    def commit(self, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: datetime) -> None:
+        """In one atomic write: set the balance and the user's last sequence, commit the pending
+        record, append `entry` to the ledger and write its event to the outbox.
+
+        Succeeds again, writing nothing, when this owner's commit already landed (a step retried
+        after a Lambda service error), so a retry never turns a done commit into a failure and
+        never appends twice.
+        Raises: LockLostError if `owner` no longer holds a live lease or its record is gone.
+        """
+        try:
+            self._write(
+                # Owner token and live lease (invariant 5); the balance and sequence seen under
+                # the lock, so nothing moved them in between, and the next sequence (invariant 7).
+                aggregates.balance_update(self._tables.aggregates, entry, owner, seen_balance, now),
+                # Only the record this execution wrote, once: invariant 3.
+                transactions.mark_committed(self._tables.transactions, entry, owner),
+                # One entry per sequence: invariant 7.
+                ledger.put_entry(self._tables.ledger, entry),
+                # One event per entry: invariant 8.
+                outbox.put_event(self._tables.outbox, entry, now + self._outbox_ttl),
+            )
+        except ClientError as error:
+            _, record, *_ = dynamodb.failed_conditions(error)
+            if record is not None and transactions.is_committed_by(
+                record.get("Item", {}), entry, owner
+            ):
+                return
+            raise LockLostError(LOCK_LOST) from error
+
+    def revert(
+        self, committed: LedgerEntry, compensating: LedgerEntry, owner: str, now: datetime
+    ) -> None:
+        """Undo what `owner` committed, atomically: restore the balance, delete the record (so
+        its key can be used again), and append the `compensating` entry with its event.
+
+        Raises: LockLostError if `owner` no longer holds a live lease (the commit then stands).
+        """
+        tables = self._tables
+        try:
+            self._write(
+                # Owner token and live lease (invariant 5); the balance the commit left, and the
+                # next sequence (invariant 7).
+                aggregates.balance_update(
+                    tables.aggregates, compensating, owner, committed.balance_after, now
+                ),
+                # The very record this owner committed, and only while committed (invariant 3).
+                transactions.delete_committed(tables.transactions, committed, owner),
+                # One entry per sequence: invariant 7.
+                ledger.put_entry(tables.ledger, compensating),
+                # One event per entry: invariant 8.
+                outbox.put_event(tables.outbox, compensating, now + self._outbox_ttl),
+            )
+        except ClientError as error:
+            dynamodb.failed_conditions(error)
+            raise LockLostError(LOCK_LOST) from error
+
+    def _write(self, *items: dict[str, Any]) -> None:
+        self._client.transact_write_items(TransactItems=list(items))
+
+
+def repository(settings: Settings) -> UnitOfWork:
+    return UnitOfWork(
+        dynamodb.client(),
+        Tables(
+            aggregates=settings.aggregates_table_name,
+            transactions=settings.transactions_table_name,
+            ledger=settings.ledger_table_name,
+            outbox=settings.outbox_table_name,
+        ),
+        settings.currency,
+        settings.outbox_ttl_seconds,
+    )

@@ -1,0 +1,68 @@
+"""`make run`'s log stays readable: one line per request and per event, no Powertools noise."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def log_of_a_session(extra_env: dict[str, str]) -> str:
+    """The whole output of `make run` after a 422, a credit and its projection."""
+    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_LOG_LEVEL"}
+    env |= {"PORT": "0", "AWS_PORT": "off", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env |= extra_env
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = re.search(r"on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
+        assert url
+        post = f"{url[1]}/transactions"
+        refused = requests.post(
+            post, json={"userId": "log", "ammount": "500", "type": "debit"},
+            headers={"Idempotent-Key": "1"}, timeout=30,
+        )  # fmt: skip
+        applied = requests.post(
+            post, json={"userId": "log", "ammount": "1", "type": "credit"},
+            headers={"Idempotent-Key": "2"}, timeout=30,
+        )  # fmt: skip
+        assert (refused.status_code, applied.status_code) == (422, 201)
+        # The projection has applied the credit (and so logged whatever it logs) once this holds.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            summaries = requests.get(
+                f"{url[1]}/summaries", params={"userId": "log", "period": "day"}, timeout=30
+            )
+            if summaries.json()["asOfSequence"] == 1:
+                break
+            time.sleep(0.05)
+        assert summaries.json()["asOfSequence"] == 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    return output
+
+
+def test_the_log_has_no_metrics_warning_and_no_json_lines():
+    output = log_of_a_session({})
+
+    assert "POST /transactions -> 422" in output
+    assert "published TransactionCommitted" in output
+    assert "No application metrics" not in output
+    assert "Warning" not in output
+    assert [line for line in output.splitlines() if line.startswith("{")] == []
+
+
+def test_the_functions_json_lines_come_back_with_powertools_log_level():
+    output = log_of_a_session({"POWERTOOLS_LOG_LEVEL": "info"})
+
+    json_lines = [line for line in output.splitlines() if line.startswith("{")]
+    assert any('"batch projected"' in line for line in json_lines), output
