@@ -65,15 +65,37 @@ def execution_input(
     )
 
 
-def lock_input(user_id: str, owner: str, started_at: float | None = None) -> dict[str, Any]:
-    """AcquireLock's task input. `started_at` (epoch seconds, default now) is the execution's
-    start: one more than LOCK_WAIT_SECONDS ago makes a single attempt, with no waiting."""
+def lock_input(
+    user_id: str, owner: str, started_at: float | None = None, key: str = "k1"
+) -> dict[str, Any]:
+    """AcquireLock's task input: the API's body and key (a 10.00 credit), the execution and its
+    start. `started_at` (epoch seconds, default now) one more than LOCK_WAIT_SECONDS ago makes a
+    single attempt, with no waiting."""
     moment = datetime.fromtimestamp(time.time() if started_at is None else started_at, UTC)
     return {
-        "userId": user_id,
+        "body": transaction_body(user_id),
+        "idempotencyKey": key,
         "executionId": owner,
         "startedAt": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
+
+
+def release_lock(aws: Any, user_id: str, owner: str) -> bool:
+    """ReleaseLock's own DynamoDB request, read from the ASL, as the execution `owner` sends it
+    (the state calls DynamoDB itself); whether it freed the lock."""
+    definition = json.loads(aws.template.state_machines["TransactionStateMachine"].definition)
+    parameters = definition["States"]["ReleaseLock"]["Parameters"]
+    try:
+        aws.dynamodb.update_item(
+            TableName=parameters["TableName"],
+            Key={"userId": {"S": user_id}},
+            UpdateExpression=parameters["UpdateExpression"],
+            ConditionExpression=parameters["ConditionExpression"],
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
+    except aws.dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
 
 
 def output_of(response: dict[str, Any]) -> dict[str, Any]:

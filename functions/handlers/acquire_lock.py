@@ -1,4 +1,5 @@
-"""Task AcquireLock: take the user's lock; return the balance and the last sequence it saw."""
+"""Task AcquireLock: parse the API input, then take the user's lock; return the normalized
+request with the balance and the last sequence the lock saw."""
 
 from datetime import timedelta
 
@@ -7,7 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.clock import SystemClock, epoch_seconds
 from functions.domain.lock_wait import WaitPolicy, parse_started_at
 from functions.domain.locks import LockRequest, acquire_lock
+from functions.domain.models import request_to_dict
 from functions.domain.money import format_money
+from functions.domain.requests import parse_transaction_request
 from functions.observability import logger, tracer
 from functions.repositories import locks
 from functions.settings import get_settings
@@ -16,9 +19,11 @@ from functions.settings import get_settings
 @logger.inject_lambda_context(correlation_id_path="executionId")
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # Parsed first: an invalid request takes no lock and writes nothing.
+    transaction = parse_transaction_request(event["body"], event["idempotencyKey"])
     settings = get_settings()
     request = LockRequest(
-        user_id=event["userId"],
+        user_id=transaction.user_id,
         owner=event["executionId"],
         lease=timedelta(seconds=settings.lock_lease_seconds),
         started_at=parse_started_at(event["startedAt"]),
@@ -27,7 +32,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     policy = WaitPolicy(budget_seconds=settings.lock_wait_seconds)
     lock = acquire_lock(locks.repository(settings), request, policy, SystemClock())
     return {
-        "balance": format_money(lock.balance),
-        "lastSequence": lock.last_sequence,
-        "leaseUntil": epoch_seconds(lock.lease_until),
+        "request": request_to_dict(transaction),
+        "lock": {
+            "balance": format_money(lock.balance),
+            "lastSequence": lock.last_sequence,
+            "leaseUntil": epoch_seconds(lock.lease_until),
+        },
     }

@@ -222,11 +222,17 @@ class _Untracked(list[Any]):
         pass
 
 
+_DYNAMODB_TASK = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+    "state_task_service_dynamodb:StateTaskServiceDynamoDB"
+)
+
+
 def _declare(registry: Registry) -> Registry:
     """The runtime's patches, in the order they are applied."""
     from infra.local.awslambda import functions
     from infra.local.dynamodb import streams, transactions
-    from infra.local.stepfunctions import interpreter, retention, teststate
+    from infra.local.stepfunctions import interpreter, retention, service_tasks, teststate
 
     parse_why = (
         "moto parses each definition and builds each JSONPath parser again at every execution "
@@ -269,6 +275,15 @@ def _declare(registry: Registry) -> Registry:
                     "state_task_service:eval_mocked_response", teststate.with_states_errors,
                     why="moto refuses a mocked States.* error name (stepfunctions/teststate.py; "
                     "tests/statemachine/test_retry_and_catch.py)"),
+        Replacement(f"{_DYNAMODB_TASK}._eval_service_task", service_tasks.through_tasks,
+                    why="a task of DynamoDB's own integration invokes nothing, so it had no fault "
+                    "points and the view no record of it: its calls go through the runtime "
+                    "(stepfunctions/service_tasks.py; "
+                    "tests/statemachine/test_transaction_flow.py)"),
+        Replacement(f"{_DYNAMODB_TASK}._from_error", service_tasks.keeping_named_errors,
+                    why="moto names every error of a DynamoDB task that is not a ClientError, a "
+                    "mocked one too, AmazonDynamoDBException: a named error keeps its name "
+                    "(stepfunctions/service_tasks.py; tests/statemachine/test_retry_and_catch.py)"),
         Replacement("moto.dynamodb.models:copy", transactions.copying_all_but_tables,
                     why="moto deep-copies every table a transaction names: tables are not "
                     "copied (dynamodb/transactions.py; tests/local/dynamodb/test_transactions.py)"),

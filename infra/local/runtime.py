@@ -36,7 +36,8 @@ from infra.local.dynamodb.time_to_live import TimeToLive
 from infra.local.events import bus
 from infra.local.events.bus import LocalEventBridge
 from infra.local.recorder import Recorder
-from infra.local.stepfunctions import executions, interpreter, retention
+from infra.local.stepfunctions import executions, interpreter, retention, service_tasks
+from infra.local.stepfunctions.service_tasks import ServiceTasks
 
 __all__ = ["LOCAL_ENVIRONMENT", "REGION", "LocalAws", "active_runtime"]
 LOCAL_ENVIRONMENT = {
@@ -92,6 +93,7 @@ class LocalAws:
         self.time_to_live = TimeToLive(None, {})
         self.state_machine_arns: dict[str, str] = {}  # by logical id (the machine's name)
         self.recorder = Recorder(self.execution_retention.kept)  # what the retained ones need
+        self.service_tasks = ServiceTasks(self.recorder.invocation)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._saved_environment: dict[str, str | None] = {}
         self._is_mocking = False
@@ -118,6 +120,7 @@ class LocalAws:
         self._mock.start()
         self._is_mocking = True
         retention.retain(self.execution_retention)
+        service_tasks.serve(self.service_tasks)
         dynamodb_streams.retain(self.stream_retention)
         boto3.DEFAULT_SESSION = None  # a fresh session picks up the request routing
         cold_start()
@@ -195,6 +198,7 @@ class LocalAws:
         if routing.active() is self:
             routing.activate(None)
         retention.retain(None)
+        service_tasks.serve(None)
         dynamodb_streams.retain(None)
         if self._is_mocking:
             self._mock.stop()

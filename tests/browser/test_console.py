@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from infra.local.awslambda.functions import FaultPoint
 from tests.browser.conftest import post_transaction
 
-HAPPY_PATH = ["ValidateRequest", "AcquireLock", "PutTransaction", "IsReplay", "UpdateBalance",
+HAPPY_PATH = ["AcquireLock", "PutTransaction", "IsReplay", "UpdateBalance",
               "ReleaseLock", "TransactionSucceeded"]  # fmt: skip
 
 

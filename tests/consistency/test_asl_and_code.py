@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import botocore.session
+
 from functions.domain import errors
 from functions.domain.lock_wait import WaitPolicy
 from functions.http_errors import HTTP_ERRORS
@@ -32,6 +34,13 @@ def error_names_in_asl() -> set[str]:
 # What Lambda itself names a function that crashed or ran out of time (no domain error).
 CRASHES = {"Lambda.Unknown", "Sandbox.Timedout", "States.Timeout"}
 TRANSIENT = {"UserBusyError", "StorageThrottledError"}
+# What DynamoDB answers when it did not do the write, for the tasks of its own integration.
+DYNAMODB_TRANSIENT = {
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.RequestLimitExceeded",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.InternalServerError",
+}
 
 
 def compensations() -> set[str]:
@@ -43,9 +52,26 @@ def compensations() -> set[str]:
 
 
 def test_every_custom_error_in_the_asl_is_a_domain_error_class():
-    custom = {n for n in error_names_in_asl() - CRASHES if not n.startswith(("States.", "Lambda."))}
+    custom = {
+        n for n in error_names_in_asl() - CRASHES
+        if not n.startswith(("States.", "Lambda.", "DynamoDB."))
+    }  # fmt: skip
     assert custom
     assert custom <= DOMAIN_ERRORS
+
+
+def test_every_dynamodb_error_in_the_asl_is_one_its_task_can_answer():
+    """Step Functions names a DynamoDB task's error `DynamoDB.<the API's error code>`."""
+    model = botocore.session.get_session().get_service_model("dynamodb")
+    for state in DEFINITION["States"].values():
+        names = {n for rule in state.get("Retry", []) + state.get("Catch", [])
+                 for n in rule["ErrorEquals"] if n.startswith("DynamoDB.")}  # fmt: skip
+        if not names:
+            continue
+        api = state["Resource"].removeprefix("arn:aws:states:::dynamodb:")
+        operation = model.operation_model(api[0].upper() + api[1:])
+        answered = {f"DynamoDB.{shape.name}" for shape in operation.error_shapes}
+        assert names <= answered, names - answered
 
 
 def test_retries_never_cover_business_errors():
@@ -58,7 +84,7 @@ def test_retries_never_cover_business_errors():
             # idempotent and raise no business error, so running one again is always safe.
             allowed = TRANSIENT | (CRASHES if name in compensations() else set())
             custom = {e for e in errors_retried if not e.startswith("Lambda.")}
-            assert custom <= allowed, name
+            assert custom <= allowed | DYNAMODB_TRANSIENT, name
             assert "Lambda.Unknown" not in errors_retried or name in compensations(), name
             assert retry["JitterStrategy"] == "FULL" and "MaxDelaySeconds" in retry, name
 
@@ -137,6 +163,10 @@ def test_the_fail_state_re_raises_the_original_error():
     assert (fail["ErrorPath"], fail["CausePath"]) == ("$.error.Error", "$.error.Cause")
     for name, state in DEFINITION["States"].items():
         for catch in state.get("Catch", []):
+            if catch["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]:
+                # A release that finds the lock no longer ours: nothing failed, nothing to keep.
+                assert catch["ResultPath"] is None, name
+                continue
             assert catch["ResultPath"] in ("$.error", "$.compensationError"), name
 
 

@@ -37,8 +37,7 @@ from tests.consistency.conftest import (
 
 HANDLERS_DIR = ROOT / "functions" / "handlers"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-# A compensation may reuse a step's function; every other task state names its own.
-REUSED_FUNCTIONS = {"ReleaseLockAfterFailure": "ReleaseLockFunction"}
+DYNAMODB_TASK = "arn:aws:states:::dynamodb:"
 
 
 def lint_errors(template: dict[str, Any] | str) -> list[Match]:
@@ -62,11 +61,28 @@ def invoked_functions(asl: dict[str, Any]) -> dict[str, str]:
     """Task state -> the placeholder its FunctionName is, for every Lambda task."""
     invoked = {}
     for name, state in asl["States"].items():
-        if state["Type"] == "Task":
-            assert state["Resource"] == LAMBDA_INVOKE, name
+        if state["Type"] == "Task" and state["Resource"] == LAMBDA_INVOKE:
             [placeholder] = placeholders(state["Parameters"]["FunctionName"])
             invoked[name] = placeholder
     return invoked
+
+
+def dynamodb_tasks(asl: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Task state -> (IAM action, table placeholder), for every task of DynamoDB's integration."""
+    tasks = {}
+    for name, state in asl["States"].items():
+        if state["Type"] == "Task" and state["Resource"].startswith(DYNAMODB_TASK):
+            api = state["Resource"].removeprefix(DYNAMODB_TASK)
+            [placeholder] = placeholders(state["Parameters"]["TableName"])
+            tasks[name] = (f"dynamodb:{api[0].upper()}{api[1:]}", placeholder)
+    return tasks
+
+
+def test_every_task_is_a_lambda_or_a_dynamodb_task(asl):
+    tasks = {name for name, state in asl["States"].items() if state["Type"] == "Task"}
+
+    assert tasks == set(invoked_functions(asl)) | set(dynamodb_tasks(asl))
+    assert {api for api, _ in dynamodb_tasks(asl).values()} <= {"dynamodb:UpdateItem"}
 
 
 def state_machine_definition_template(definition: dict[str, Any]) -> dict[str, Any]:
@@ -182,14 +198,13 @@ def test_every_transition_names_a_state_and_every_state_is_reachable(asl):
 
 def test_every_invoked_function_follows_the_naming_rule(asl, sam_template):
     """State AcquireLock -> resource AcquireLockFunction -> ${AcquireLockFunctionArn} ->
-    functions/handlers/acquire_lock.py. ReleaseLockAfterFailure, a compensation, reuses
-    ReleaseLockFunction."""
+    functions/handlers/acquire_lock.py."""
     functions = resources_of_type(sam_template, "AWS::Serverless::Function")
     substitutions = sam_template["Resources"]["TransactionStateMachine"]["Properties"][
         "DefinitionSubstitutions"
     ]
     for state, placeholder in invoked_functions(asl).items():
-        function = REUSED_FUNCTIONS.get(state, f"{state}Function")
+        function = f"{state}Function"
         module = snake_case(function.removesuffix("Function"))
 
         assert placeholder == f"{function}Arn", state
@@ -200,13 +215,18 @@ def test_every_invoked_function_follows_the_naming_rule(asl, sam_template):
         assert (HANDLERS_DIR / f"{module}.py").is_file(), state
 
 
-def test_every_substitution_is_the_arn_of_a_template_function(sam_template):
+def test_every_substitution_is_the_arn_of_a_function_or_the_name_of_a_table(sam_template):
     functions = resources_of_type(sam_template, "AWS::Serverless::Function")
+    tables = resources_of_type(sam_template, "AWS::DynamoDB::Table")
     substitutions = sam_template["Resources"]["TransactionStateMachine"]["Properties"][
         "DefinitionSubstitutions"
     ]
 
     for placeholder, value in substitutions.items():
+        if placeholder.endswith("TableName"):
+            assert value == {"Ref": placeholder.removesuffix("Name")}, placeholder
+            assert value["Ref"] in tables, placeholder
+            continue
         [name, attribute] = value["Fn::GetAtt"]
         assert (name in functions, attribute) == (True, "Arn"), placeholder
 
@@ -414,7 +434,7 @@ def test_transformed_functions_run_on_arm64_with_active_tracing(sam_template, tr
     functions = resources_of_type(transformed, "AWS::Lambda::Function")
     runtime = sam_template["Globals"]["Function"]["Runtime"]
 
-    assert len(functions) == 11
+    assert len(functions) == 9
     for name, function in functions.items():
         properties = function["Properties"]
         assert properties["Runtime"] == runtime, name

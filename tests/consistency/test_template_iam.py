@@ -36,11 +36,15 @@ from tests.builders import (
     stream_event,
 )
 from tests.consistency.conftest import transform
-from tests.consistency.test_template import DEPLOY_DOC, invoked_functions, resources_of_type
+from tests.consistency.test_template import (
+    DEPLOY_DOC,
+    dynamodb_tasks,
+    invoked_functions,
+    resources_of_type,
+)
 
 # (action, table) each function needs; the test below records them from the handlers.
 EXPECTED_DYNAMODB_ACCESS = {
-    "ValidateRequestFunction": set(),
     # take_lock and claim_next: UpdateItem of the user's aggregate row; read_lock, the poll of
     # a held lock: a consistent GetItem of it.
     "AcquireLockFunction": {
@@ -61,8 +65,6 @@ EXPECTED_DYNAMODB_ACCESS = {
         ("dynamodb:PutItem", "LedgerTable"),
         ("dynamodb:PutItem", "OutboxTable"),
     },
-    # release_lock: UpdateItem removing the lock.
-    "ReleaseLockFunction": {("dynamodb:UpdateItem", "AggregatesTable")},
     # delete_pending: DeleteItem; revert: TransactWriteItems of an Update and a Delete, and
     # the Puts of the reversing entry and its outbox event.
     "DeleteTransactionFunction": {
@@ -387,10 +389,8 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     owner = "arn:aws:states:us-east-1:123456789012:express:TransactionStateMachine:e1:x"
     body = json.dumps({"userId": "u1", "ammount": "10", "type": "credit"})
 
-    request = recorder.run(
-        "ValidateRequestFunction", {"body": body, "idempotencyKey": "k1", "executionId": owner}
-    )
-    lock = recorder.run("AcquireLockFunction", lock_input("u1", owner))
+    acquired = recorder.run("AcquireLockFunction", {**lock_input("u1", owner), "body": body})
+    request, lock = acquired["request"], acquired["lock"]
     # Another execution waits in line for a while (polls, takes its place), then gives up.
     waiting = lock_input("u1", f"{owner}-2", time.time() - get_settings().lock_wait_seconds + 2)
     with pytest.raises(UserBusyError):
@@ -410,7 +410,6 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     reverted = recorder.run(
         "DeleteTransactionFunction", {"userId": "u1", "idempotencyKey": "k1", "executionId": owner}
     )
-    released = recorder.run("ReleaseLockFunction", {"userId": "u1", "executionId": owner})
     response = recorder.run("GetBalanceFunction", get_balance_event({"userId": "u1"}))
     entries = [ledger_entry("reader", sequence) for sequence in (1, 2)]
     projected = recorder.run("ProjectSummariesFunction", stream_event(entries))
@@ -438,7 +437,6 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     assert json.loads(summaries["body"])["asOfSequence"] == 2
     assert committed["transaction"]["balance"] == "110.00"
     assert reverted == {"reverted": True}
-    assert released == {"released": True}
     assert (response["statusCode"], json.loads(response["body"])["balance"]) == (200, "100.00")
     assert forwarded == {"batchItemFailures": []}
     assert dict(recorder.access) == EXPECTED_DYNAMODB_ACCESS
@@ -451,15 +449,19 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
 # The state machine and the API.
 
 
-def test_state_machine_may_invoke_exactly_the_functions_of_the_asl(transformed, asl):
+def test_state_machine_may_invoke_exactly_the_functions_and_tasks_of_the_asl(transformed, asl):
     role = transformed["Resources"]["TransactionStateMachineRole"]
     invoked = {placeholder.removesuffix("Arn") for placeholder in invoked_functions(asl).values()}
+    # ${AggregatesTableName} is Ref AggregatesTable (test_template checks the substitutions).
+    tasks = {(api, table.removesuffix("Name")) for api, table in dynamodb_tasks(asl).values()}
 
     assert trusted_services(role) == ["states.amazonaws.com"]
     invocable = {r for action, r in grants(role) if action == "lambda:InvokeFunction"}
     assert invocable == invoked
-    assert {action for action, _ in grants(role)} - {"lambda:InvokeFunction"} == set().union(
-        *ALLOWED_WILDCARD_STATEMENTS["TransactionStateMachineRole"]
+    assert {(a, r) for a, r in grants(role) if a.startswith("dynamodb:")} == tasks
+    wildcard_actions = set().union(*ALLOWED_WILDCARD_STATEMENTS["TransactionStateMachineRole"])
+    assert {action for action, _ in grants(role)} - {"lambda:InvokeFunction"} == (
+        wildcard_actions | {api for api, _ in tasks}
     )
 
 

@@ -14,7 +14,7 @@ from infra.local.apigateway.gateway import (
 from infra.local.awslambda.functions import FaultPoint
 from tests.contract.test_contract import assert_error, credit
 
-INTEGRATIONS = ("GetBalanceFunction", "ValidateRequestFunction")
+INTEGRATIONS = ("GetBalanceFunction", "AcquireLockFunction")
 
 
 def invocations(aws) -> dict[str, int]:
@@ -121,7 +121,7 @@ def test_a_payload_of_10_mb_reaches_the_integration(api, aws):
 
     assert_error(response, 400, "VALIDATION_ERROR", "body is too large")
     assert f"{MAX_PAYLOAD_BYTES} characters" in response.json()["error"]["message"]
-    assert invocations(aws)["ValidateRequestFunction"] == before["ValidateRequestFunction"] + 1
+    assert invocations(aws)["AcquireLockFunction"] == before["AcquireLockFunction"] + 1
 
 
 # --- Step Functions' own limit, as the local StartSyncExecution applies it ---------------------
@@ -222,7 +222,7 @@ def test_a_failed_proxy_function_is_the_gateways_500_in_the_contract_shape(api, 
 )  # fmt: skip
 def test_a_user_id_that_is_not_utf8_is_a_400_and_credits_no_wallet(api, aws, malformed):
     body = b'{"userId": "' + malformed + b'", "ammount": "10", "type": "credit"}'
-    before = aws.lambdas.invocations["AcquireLockFunction"]
+    before = aws.lambdas.invocations["PutTransactionFunction"]
 
     response = api.session.post(f"{api.url}/transactions", data=body, timeout=30,
                                 headers={"Content-Type": "application/json",
@@ -230,7 +230,7 @@ def test_a_user_id_that_is_not_utf8_is_a_400_and_credits_no_wallet(api, aws, mal
 
     assert_error(response, 400, "VALIDATION_ERROR", "body")
     assert "UTF-8" in response.json()["error"]["message"]
-    assert aws.lambdas.invocations["AcquireLockFunction"] == before
+    assert aws.lambdas.invocations["PutTransactionFunction"] == before  # refused before a lock
     merged = malformed.decode("utf-8", "replace")
     assert_error(api.balance(merged), 400, "VALIDATION_ERROR", "userId")
 

@@ -14,7 +14,6 @@ from tests.builders import get_balance_event, transaction_body
 from tests.endpoint.conftest import aws_cli, aws_cli_json, boto3_process
 
 HAPPY_PATH = [
-    "ValidateRequest",
     "AcquireLock",
     "PutTransaction",
     "IsReplay",
@@ -139,7 +138,7 @@ def test_cli_invokes_the_real_handlers(make_run, tmp_path: Path):
         "lambda",
         "invoke",
         "--function-name",
-        "ValidateRequestFunction",
+        "AcquireLockFunction",
         "--payload",
         invalid,
         str(failure_out),
@@ -174,8 +173,9 @@ def test_lambda_port_serves_invoke_as_sam_local_start_lambda(make_run):
     result = boto3_process(
         make_run.lambda_api,
         """
-response = client("lambda").invoke(FunctionName="ReleaseLockFunction",
-                                   Payload=b'{"userId": "nobody", "executionId": "e"}')
+response = client("lambda").invoke(
+    FunctionName="DeleteTransactionFunction",
+    Payload=b'{"userId": "nobody", "idempotencyKey": "k", "executionId": "e"}')
 try:
     client("dynamodb").list_tables()
     refused = None
@@ -209,7 +209,7 @@ def test_cli_test_state_with_a_mocked_error(make_run):
     )
 
     assert answer["status"] == "CAUGHT_ERROR"
-    assert answer["nextState"] == "ReleaseLockAfterFailure"
+    assert answer["nextState"] == "ReadRequestAfterFailure"
     assert json.loads(answer["output"])["error"] == {"Error": "UserBusyError", "Cause": "held"}
 
 

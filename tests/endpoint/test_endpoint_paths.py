@@ -207,11 +207,15 @@ def invoke(client: Client, name: str, payload: bytes | str = b"{}", **headers: s
 
 
 def test_invoke_answers_as_lambda(client, runtime):
-    ok = invoke(client, "ReleaseLockFunction", '{"userId": "nobody", "executionId": "e"}')
+    ok = invoke(
+        client,
+        "DeleteTransactionFunction",
+        '{"userId": "nobody", "idempotencyKey": "k", "executionId": "e"}',
+    )
     by_arn = invoke(
         client,
-        "arn:aws:lambda:us-east-1:123456789012:function:ReleaseLockFunction:$LATEST",
-        '{"userId": "nobody", "executionId": "e"}',
+        "arn:aws:lambda:us-east-1:123456789012:function:DeleteTransactionFunction:$LATEST",
+        '{"userId": "nobody", "idempotencyKey": "k", "executionId": "e"}',
     )
     failed = invoke(client, "AcquireLockFunction", b"{}")
 
@@ -278,8 +282,8 @@ def test_dry_run_and_event_invocations(client, runtime, caplog):
 def test_a_tail_log_is_not_returned(client):
     response = invoke(
         client,
-        "ReleaseLockFunction",
-        '{"userId": "nobody", "executionId": "e"}',
+        "DeleteTransactionFunction",
+        '{"userId": "nobody", "idempotencyKey": "k", "executionId": "e"}',
         **{"X-Amz-Log-Type": "Tail"},
     )
 

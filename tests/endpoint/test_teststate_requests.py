@@ -31,6 +31,9 @@ def client() -> Iterator[Client]:
         yield Client(AwsEndpoint(runtime))
 
 
+DELETE_TRANSACTION = "arn:aws:lambda:us-east-1:123456789012:function:DeleteTransactionFunction"
+
+
 def run_state(client: Client, **request: Any) -> tuple[int, dict[str, Any]]:
     request.setdefault("definition", json.dumps(LAMBDA_TASK))
     response = client.post(
@@ -242,8 +245,8 @@ def test_an_unmocked_task_calls_the_real_function(client):
     state = {
         **LAMBDA_TASK,
         "Parameters": {
-            "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:ReleaseLockFunction",
-            "Payload": {"userId": "nobody", "executionId": "e"},
+            "FunctionName": DELETE_TRANSACTION,
+            "Payload": {"userId": "nobody", "idempotencyKey": "k", "executionId": "e"},
         },
         "ResultSelector": {"p.$": "$.Payload"},
     }
@@ -260,8 +263,8 @@ def test_the_role_is_not_assumed(client):
     state = {
         **LAMBDA_TASK,
         "Parameters": {
-            "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:ReleaseLockFunction",
-            "Payload": {"userId": "nobody", "executionId": "e"},
+            "FunctionName": DELETE_TRANSACTION,
+            "Payload": {"userId": "nobody", "idempotencyKey": "k", "executionId": "e"},
         },
     }
 

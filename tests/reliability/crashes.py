@@ -14,7 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from tests.builders import lock_input, transaction_body
+from tests.builders import lock_input, release_lock, transaction_body
 from tests.invariants import (
     balance_of,
     event_violations,
@@ -40,7 +40,7 @@ def crash_after(aws: Any, step: str, user: str, key: str, type_: str, amount: st
     """Run the saga's steps up to `step` under a fresh owner token; returns the dead owner."""
     owner = f"crashed-{uuid.uuid4().hex}"
     request = {"userId": user, "idempotencyKey": key, "type": type_, "amount": amount}
-    lock = _invoke(aws, "AcquireLockFunction", lock_input(user, owner))
+    lock = _invoke(aws, "AcquireLockFunction", lock_input(user, owner))["lock"]
     if step in ("PutTransaction", "UpdateBalance"):
         put = _invoke(aws, "PutTransactionFunction", {"request": request, "executionId": owner})
     if step == "UpdateBalance":
@@ -58,7 +58,7 @@ def is_busy_for_a_newcomer(aws: Any, user: str) -> bool:
     result = aws.lambdas.invoke("AcquireLockFunction", json.dumps(newcomer).encode())
     if not result.function_error:
         # It got the lock: give it back, so the probe leaves nothing behind.
-        _invoke(aws, "ReleaseLockFunction", newcomer)
+        release_lock(aws, user, newcomer["executionId"])
         return False
     return json.loads(result.payload)["errorType"] == "UserBusyError"
 

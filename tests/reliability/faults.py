@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from infra.local.awslambda.functions import FaultPoint
+from infra.local.stepfunctions.service_tasks import SERVICE_FAULT_POINTS
 from tests.builders import transaction_body
 from tests.invariants import (
     balance_of,
@@ -23,19 +24,39 @@ from tests.invariants import (
 )
 from tests.reliability.runtime import Answer, expire_lease, transact
 
-# Each task state, its function and the request that reaches it: the compensations only run on a
-# failure path, so theirs is a refused overdraft (ReleaseLock's function then runs first there).
+# Each task state and the request that reaches it: the compensations only run on a failure path,
+# so theirs is a refused overdraft. A Lambda task's fault is its function's; ReleaseLock and
+# ReleaseLockAfterFailure call DynamoDB themselves, so theirs is the service task's.
 STEPS = {
-    "ValidateRequest": ("ValidateRequestFunction", "10"),
-    "AcquireLock": ("AcquireLockFunction", "10"),
-    "PutTransaction": ("PutTransactionFunction", "10"),
-    "UpdateBalance": ("UpdateBalanceFunction", "10"),
-    "ReleaseLock": ("ReleaseLockFunction", "10"),
-    "DeleteTransaction": ("DeleteTransactionFunction", "500"),
-    "ReleaseLockAfterFailure": ("ReleaseLockFunction", "500"),
+    "AcquireLock": "10",
+    "PutTransaction": "10",
+    "UpdateBalance": "10",
+    "ReleaseLock": "10",
+    "DeleteTransaction": "500",
+    "ReleaseLockAfterFailure": "500",
 }
-FUNCTIONS = tuple(sorted({function for function, _ in STEPS.values()}))
+DYNAMODB_STEPS = ("ReleaseLock", "ReleaseLockAfterFailure")
+FUNCTION_STEPS = tuple(step for step in STEPS if step not in DYNAMODB_STEPS)
+FUNCTIONS = tuple(f"{step}Function" for step in FUNCTION_STEPS)
 POINTS = tuple(FaultPoint)
+
+
+def points_of(step: str) -> tuple[FaultPoint, ...]:
+    return SERVICE_FAULT_POINTS if step in DYNAMODB_STEPS else POINTS
+
+
+def inject(aws: Any, step: str, point: FaultPoint) -> None:
+    """Break `step` at `point`. A DynamoDB task's write refused before it lands is refused at
+    every attempt (its Retry would hide one); an answer lost after it, once."""
+    if step in DYNAMODB_STEPS:
+        aws.service_tasks.inject_fault(step, point, 3 if point is FaultPoint.BEFORE else 1)
+    else:
+        aws.lambdas.inject_fault(f"{step}Function", point)
+
+
+def clear_faults(aws: Any) -> None:
+    aws.lambdas.clear_faults()
+    aws.service_tasks.clear_faults()
 
 
 @dataclass(frozen=True)
@@ -68,7 +89,8 @@ def expected(step: str, point: FaultPoint) -> Expected:
     every step is idempotent (UpdateBalance's second run finds its own commit and succeeds), so
     the request succeeds once. The compensations are also retried after a hang; a compensation
     that raises before its work leaves what it would have undone to the lease: a pending record
-    that never counts (the retry overwrites and deletes it), or a lock its lease frees.
+    that never counts (the retry overwrites and deletes it), or a lock its lease frees. A release
+    whose answer is lost after its write is retried, finds the lock gone and counts it released.
     """
     if step in ("DeleteTransaction", "ReleaseLockAfterFailure"):
         if point != FaultPoint.BEFORE:
@@ -90,7 +112,7 @@ def classify(answer: Answer) -> str:
 def run_case(aws: Any, step: str, point: FaultPoint) -> list[str]:
     """One fault, then a retry; returns what went against the expectation (empty if nothing)."""
     want = expected(step, point)
-    function, amount = STEPS[step]
+    amount = STEPS[step]
     user, key = f"fault-{uuid.uuid4().hex[:8]}", "k1"
     request = transaction_body(user, amount, "debit")
     problems: list[str] = []
@@ -99,9 +121,9 @@ def run_case(aws: Any, step: str, point: FaultPoint) -> list[str]:
         if actual != wanted:
             problems.append(f"{step} {point.value}: {what} {actual!r}, expected {wanted!r}")
 
-    aws.lambdas.inject_fault(function, point)
+    inject(aws, step, point)
     first = transact(aws, request, key)
-    aws.lambdas.clear_faults()
+    clear_faults(aws)
     expect("answer", classify(first), want.answer)
     expect("balance", balance_of(aws.dynamodb, user), Decimal(want.balance))
     expect("lock", lock_owner(aws.dynamodb, user), first.execution_arn if want.lock_left else None)

@@ -239,7 +239,7 @@ def fault_matrix(aws: Any, figures: Figures, progress: Progress) -> None:
     from infra.local.awslambda.functions import FaultPoint
     from tests.reliability import faults
 
-    cases = [(step, point) for step in faults.STEPS for point in faults.POINTS]
+    cases = [(step, point) for step in faults.STEPS for point in faults.points_of(step)]
     for number, (step, point) in enumerate(cases, 1):
         progress.update("faults", _bar(number, len(cases) + 1))
         figures.problems += faults.run_case(aws, step, point)
@@ -289,7 +289,7 @@ def stateful(aws: Any, figures: Figures, progress: Progress, examples: int) -> N
     from tests.reliability.model import wallet_machine
 
     progress.update("model", f"{examples} examples x 25 steps", force=True)
-    counted = ("ValidateRequestFunction", "GetBalanceFunction")  # each runs once per request
+    counted = ("AcquireLockFunction", "GetBalanceFunction")  # each runs once per request
     before = sum(aws.lambdas.invocations[f] for f in counted)
     machine = wallet_machine(aws)
     # Derandomized: run_state_machine_as_test takes no seed; the same steps for the same code.

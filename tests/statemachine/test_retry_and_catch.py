@@ -1,7 +1,8 @@
 """Each task's Retry and Catch of the real ASL, one state at a time, through TestState.
 
 The state is taken from the template's definition (`stateName`), its Lambda call mocked with an
-error or a result, and the answer is AWS's: RETRIABLE while a retrier has attempts left (which
+error or a result (a Lambda's, or for the releases DynamoDB's own UpdateItem), and the answer is
+AWS's: RETRIABLE while a retrier has attempts left (which
 one, and the wait), then CAUGHT_ERROR (the catcher's next state, the error in its slot), and
 SUCCEEDED with the next state for a result. Sent with boto3 to the Step Functions endpoint the
 tier runs on: the local one, or STEPFUNCTIONS_ENDPOINT (tests/statemachine/conftest.py).
@@ -34,13 +35,8 @@ STATE_INPUT = {
 RESULT = {
     "StatusCode": 200,
     "Payload": {
-        "userId": "u1",
-        "idempotencyKey": "k1",
-        "type": "credit",
-        "amount": "10.00",
-        "balance": "100.00",
-        "lastSequence": 0,
-        "leaseUntil": 7,
+        "request": STATE_INPUT["request"],
+        "lock": STATE_INPUT["lock"],
         "transactionId": "t1",
         "createdAt": "2026-12-01T00:00:00.000Z",
         "replay": None,
@@ -48,31 +44,47 @@ RESULT = {
         "replayed": False,
     },
 }
+# What DynamoDB's UpdateItem answers without ReturnValues.
+UPDATE_ITEM_RESULT: dict[str, Any] = {}
+DYNAMODB_TASKS = ("ReleaseLock", "ReleaseLockAfterFailure")
 
 # (state, error, attempts its Retry allows, where its Catch goes, the slot the error lands in)
 RETRIED = [
-    ("ValidateRequest", "Lambda.ServiceException", 1, "TransactionFailed", "error"),
     # AcquireLock waits for a held lock itself; Step Functions retries its UserBusyError once
-    ("AcquireLock", "UserBusyError", 1, "ReleaseLockAfterFailure", "error"),
-    ("AcquireLock", "StorageThrottledError", 2, "ReleaseLockAfterFailure", "error"),
+    ("AcquireLock", "UserBusyError", 1, "ReadRequestAfterFailure", "error"),
+    ("AcquireLock", "StorageThrottledError", 2, "ReadRequestAfterFailure", "error"),
     ("PutTransaction", "Lambda.TooManyRequestsException", 2, "DeleteTransaction", "error"),
     ("UpdateBalance", "StorageThrottledError", 2, "DeleteTransaction", "error"),
-    ("ReleaseLock", "Lambda.ServiceException", 2, "ReleaseLockAfterFailure", "error"),
+    ("ReleaseLock", "DynamoDB.InternalServerError", 2, "ReleaseLockAfterFailure", "error"),
+    ("ReleaseLock", "DynamoDB.ThrottlingException", 2, "ReleaseLockAfterFailure", "error"),
     ("DeleteTransaction", "Sandbox.Timedout", 2, "ReleaseLockAfterFailure", "compensationError"),
     ("ReleaseLockAfterFailure", "States.Timeout", 2, "IsCommitted", "compensationError"),
+    (
+        "ReleaseLockAfterFailure",
+        "DynamoDB.RequestLimitExceeded",
+        2,
+        "IsCommitted",
+        "compensationError",
+    ),
 ]
 # Errors no Retry takes: caught at once (a crash of the function, the domain's refusals)
 NOT_RETRIED = [
-    ("ValidateRequest", "ValidationError", "TransactionFailed", "error"),
-    ("AcquireLock", "InjectedFaultError", "ReleaseLockAfterFailure", "error"),
+    # An invalid request took no lock: nothing to release.
+    ("AcquireLock", "ValidationError", "TransactionFailed", "error"),
+    ("AcquireLock", "InjectedFaultError", "ReadRequestAfterFailure", "error"),
     ("PutTransaction", "IdempotencyKeyReusedError", "DeleteTransaction", "error"),
     ("UpdateBalance", "InsufficientFundsError", "DeleteTransaction", "error"),
     ("UpdateBalance", "LockLostError", "DeleteTransaction", "error"),
-    ("ReleaseLock", "LockLostError", "ReleaseLockAfterFailure", "error"),
+    ("ReleaseLock", "DynamoDB.ResourceNotFoundException", "ReleaseLockAfterFailure", "error"),
     ("DeleteTransaction", "LockLostError", "ReleaseLockAfterFailure", "compensationError"),
+    (
+        "ReleaseLockAfterFailure",
+        "DynamoDB.ResourceNotFoundException",
+        "IsCommitted",
+        "compensationError",
+    ),
 ]
 NEXT_STATE = {
-    "ValidateRequest": "AcquireLock",
     "AcquireLock": "PutTransaction",
     "PutTransaction": "IsReplay",
     "UpdateBalance": "ReleaseLock",
@@ -119,6 +131,16 @@ def run_state(client: Any, definition: str, state: str, **kwargs: Any) -> dict[s
     )
 
 
+def catch_index(definition: str, state: str, error: str) -> int:
+    """The first catcher of `state` that takes `error`, as Step Functions picks it."""
+    catchers = json.loads(definition)["States"][state]["Catch"]
+    return next(
+        index
+        for index, catcher in enumerate(catchers)
+        if error in catcher["ErrorEquals"] or catcher["ErrorEquals"] == ["States.ALL"]
+    )
+
+
 def error_mock(error: str) -> dict[str, Any]:
     return {"errorOutput": {"error": error, "cause": f"{error} in a test"}}
 
@@ -152,7 +174,9 @@ def test_retried_error_is_retriable_until_attempts_run_out_then_caught(
     )
     assert answer["status"] == "CAUGHT_ERROR"
     assert answer["nextState"] == catch_next
-    assert answer["inspectionData"]["errorDetails"]["catchIndex"] == 0
+    assert answer["inspectionData"]["errorDetails"]["catchIndex"] == catch_index(
+        definition, state, error
+    )
     output = json.loads(answer["output"])
     assert output[slot] == {"Error": error, "Cause": f"{error} in a test"}
     assert {key: output[key] for key in STATE_INPUT} == STATE_INPUT  # the input is kept
@@ -197,8 +221,8 @@ def test_lock_busy_waits_follow_the_readme(stepfunctions, definition):
         stateConfiguration={"retrierRetryCount": 1},
     )
     assert caught["status"] == "CAUGHT_ERROR"
-    assert caught["nextState"] == "ReleaseLockAfterFailure"
-    assert caught["inspectionData"]["errorDetails"]["catchIndex"] == 0
+    assert caught["nextState"] == "ReadRequestAfterFailure"
+    assert caught["inspectionData"]["errorDetails"]["catchIndex"] == 1
 
 
 def test_storage_throttling_of_the_lock_is_its_second_retrier(stepfunctions, definition):
@@ -214,39 +238,83 @@ def test_storage_throttling_of_the_lock_is_its_second_retrier(stepfunctions, def
 
 @pytest.mark.parametrize("state", list(NEXT_STATE))
 def test_a_result_goes_to_the_next_state(stepfunctions, definition, state):
-    answer = run_state(stepfunctions, definition, state, mock={"result": json.dumps(RESULT)})
+    result = UPDATE_ITEM_RESULT if state in DYNAMODB_TASKS else RESULT
+    answer = run_state(stepfunctions, definition, state, mock={"result": json.dumps(result)})
 
     assert answer["status"] == "SUCCEEDED"
     assert answer["nextState"] == NEXT_STATE[state]
 
 
-def test_lock_result_is_selected_into_its_slot(stepfunctions, definition):
-    result = {
-        "StatusCode": 200,
-        "Payload": {"balance": "42.00", "lastSequence": 3, "leaseUntil": 7, "extra": 1},
-    }
+def test_lock_result_becomes_the_request_and_the_lock(stepfunctions, definition):
+    lock = {"balance": "42.00", "lastSequence": 3, "leaseUntil": 7}
+    result = {"StatusCode": 200, "Payload": {"request": STATE_INPUT["request"], "lock": lock}}
     answer = run_state(
         stepfunctions, definition, "AcquireLock", mock={"result": json.dumps(result)}
     )
 
-    output = json.loads(answer["output"])
-    assert output["lock"] == {"balance": "42.00", "lastSequence": 3, "leaseUntil": 7}
-    assert json.loads(answer["inspectionData"]["afterParameters"])["Payload"]["userId"] == "u1"
+    # ResultPath "$": the raw body and key are left behind, the parsed request goes on.
+    assert json.loads(answer["output"]) == {"request": STATE_INPUT["request"], "lock": lock}
+    payload = json.loads(answer["inspectionData"]["afterParameters"])["Payload"]
+    assert (payload["body"], payload["idempotencyKey"]) == (STATE_INPUT["body"], "k1")
 
 
-def test_release_result_is_discarded(stepfunctions, definition):
-    result = {"StatusCode": 200, "Payload": {"released": True}}
+@pytest.mark.parametrize("state", DYNAMODB_TASKS)
+def test_a_release_is_one_conditional_update_item_and_its_result_is_discarded(
+    stepfunctions, definition, state
+):
     answer = run_state(
-        stepfunctions, definition, "ReleaseLock", mock={"result": json.dumps(result)}
+        stepfunctions, definition, state, mock={"result": json.dumps(UPDATE_ITEM_RESULT)}
     )
 
     assert json.loads(answer["output"]) == STATE_INPUT  # ResultPath: null
+    parameters = json.loads(answer["inspectionData"]["afterParameters"])
+    assert parameters["TableName"] == "AggregatesTable"
+    assert parameters["Key"] == {"userId": {"S": "u1"}}
+    assert parameters["ConditionExpression"] == "lockOwner = :owner"
+    assert parameters["ExpressionAttributeValues"][":owner"]["S"]  # the execution's id
+
+
+@pytest.mark.parametrize(
+    ("state", "next_state"),
+    [("ReleaseLock", "TransactionSucceeded"), ("ReleaseLockAfterFailure", "IsCommitted")],
+)
+def test_a_lock_no_longer_ours_counts_as_released(stepfunctions, definition, state, next_state):
+    answer = run_state(
+        stepfunctions,
+        definition,
+        state,
+        mock=error_mock("DynamoDB.ConditionalCheckFailedException"),
+    )
+
+    assert (answer["status"], answer["nextState"]) == ("CAUGHT_ERROR", next_state)
+    assert json.loads(answer["output"]) == STATE_INPUT  # ResultPath: null, nothing kept
+
+
+def test_without_a_mock_the_release_frees_only_its_own_lock(stepfunctions, definition):
+    """Unmocked, the state calls DynamoDB itself: another owner's lock is a conditional check
+    that fails, and caught as released; nothing is freed."""
+    answer = run_state(stepfunctions, definition, "ReleaseLock")
+
+    assert answer["status"] == "CAUGHT_ERROR"
+    assert answer["error"] == "DynamoDB.ConditionalCheckFailedException"
+    assert answer["nextState"] == "TransactionSucceeded"
+
+
+def test_a_failed_lock_reads_the_user_from_the_body(stepfunctions, definition):
+    failed = {"body": STATE_INPUT["body"], "idempotencyKey": "k1", "error": {"Error": "E"}}
+    answer = stepfunctions.test_state(
+        definition=definition, stateName="ReadRequestAfterFailure", input=json.dumps(failed)
+    )
+
+    output = json.loads(answer["output"])
+    assert output == {"request": json.loads(STATE_INPUT["body"]), "error": {"Error": "E"}}
+    assert answer["nextState"] == "ReleaseLockAfterFailure"
 
 
 def test_without_a_mock_the_real_handler_runs(stepfunctions, definition):
     invalid = {**STATE_INPUT, "body": '{"userId": "u1", "ammount": "1.001", "type": "credit"}'}
     answer = stepfunctions.test_state(
-        definition=definition, stateName="ValidateRequest", input=json.dumps(invalid)
+        definition=definition, stateName="AcquireLock", input=json.dumps(invalid)
     )
 
     assert answer["status"] == "CAUGHT_ERROR"

@@ -8,11 +8,14 @@ import pytest
 
 from infra.local.awslambda.functions import FaultPoint
 from infra.local.stepfunctions.executions import history
-from tests.builders import execution_input, lock_input, output_of
+from infra.local.stepfunctions.service_tasks import SERVICE_FAULT_POINTS
+from tests.builders import execution_input, lock_input, output_of, release_lock
 from tests.invariants import balance_of, lock_owner, transaction_items, violations
 
-HAPPY_PATH = ["ValidateRequest", "AcquireLock", "PutTransaction", "IsReplay", "UpdateBalance",
-              "ReleaseLock", "TransactionSucceeded"]  # fmt: skip
+HAPPY_PATH = ["AcquireLock", "PutTransaction", "IsReplay", "UpdateBalance", "ReleaseLock",
+              "TransactionSucceeded"]  # fmt: skip
+FAILED_IN_ACQUIRE_LOCK = ["AcquireLock", "ReadRequestAfterFailure", "ReleaseLockAfterFailure",
+                          "IsCommitted", "TransactionFailed"]  # fmt: skip
 FAILED_AFTER_PUT = ["DeleteTransaction", "ReleaseLockAfterFailure", "IsCommitted",
                     "TransactionFailed"]  # fmt: skip
 
@@ -60,7 +63,7 @@ def test_overdraft_runs_compensations_and_records_nothing(local_aws):
 
     assert response["status"] == "FAILED"
     assert response["error"] == "InsufficientFundsError"
-    assert states == [*HAPPY_PATH[:5], *FAILED_AFTER_PUT]
+    assert states == [*HAPPY_PATH[:4], *FAILED_AFTER_PUT]
     assert transaction_items(local_aws.dynamodb, "u1") == []
     assert lock_owner(local_aws.dynamodb, "u1") is None
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
@@ -76,7 +79,7 @@ def test_invalid_request_fails_before_anything_is_written(local_aws):
     assert response["error"] == "ValidationError"
     assert "ammount" in json.loads(response["cause"])["errorMessage"]
     assert local_aws.entered_states(response["executionArn"]) == [
-        "ValidateRequest", "TransactionFailed"]  # fmt: skip
+        "AcquireLock", "TransactionFailed"]  # fmt: skip
     assert local_aws.dynamodb_requests.get("UpdateItem", 0) == 0
     assert local_aws.dynamodb_requests.get("PutItem", 0) == 0
 
@@ -86,8 +89,8 @@ def test_replay_returns_the_stored_result_and_moves_the_balance_once(local_aws):
     replay, states = run(local_aws, user_id="u1", amount="10", key="k1")
 
     assert replay["status"] == "SUCCEEDED"
-    assert states == ["ValidateRequest", "AcquireLock", "PutTransaction", "IsReplay",
-                      "ReturnStoredResult", "ReleaseLock", "TransactionSucceeded"]  # fmt: skip
+    assert states == ["AcquireLock", "PutTransaction", "IsReplay", "ReturnStoredResult",
+                      "ReleaseLock", "TransactionSucceeded"]  # fmt: skip
     assert output_of(replay) == {**output_of(first), "replayed": True}
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("110.00")
     assert lock_owner(local_aws.dynamodb, "u1") is None
@@ -183,8 +186,7 @@ def test_lock_held_past_the_retry_budget_fails_busy_and_writes_nothing(local_aws
 
     assert response["status"] == "FAILED"
     assert response["error"] == "UserBusyError"
-    assert states == ["ValidateRequest", "AcquireLock", "ReleaseLockAfterFailure", "IsCommitted",
-                      "TransactionFailed"]  # fmt: skip
+    assert states == FAILED_IN_ACQUIRE_LOCK
     # 1 try + 1 retry, waiting in the function until LOCK_WAIT_SECONDS after the start (the first
     # stops 1 s before its function's 4 s timeout).
     assert local_aws.lambdas.invocations["AcquireLockFunction"] == 2
@@ -256,17 +258,17 @@ def test_stale_holder_can_neither_write_nor_unlock(local_aws):
     )  # fmt: skip
     second_put = invoke(local_aws, "PutTransactionFunction",
                         {"request": other, "executionId": "stale"})  # fmt: skip
-    unlock = invoke(local_aws, "ReleaseLockFunction", {"userId": "u1", "executionId": "stale"})
+    unlock = release_lock(local_aws, "u1", owner="stale")
 
     assert update["errorType"] == "LockLostError"
     assert second_put["errorType"] == "LockLostError"
-    assert unlock == {"error": None, "released": False}
+    assert unlock is False
     assert lock_owner(local_aws.dynamodb, "u1") == "new"
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
     assert [i["idempotencyKey"]["S"] for i in transaction_items(local_aws.dynamodb, "u1")] == ["k1"]
 
     # The new holder's execution ends normally; the stale one's pending record is overwritten.
-    invoke(local_aws, "ReleaseLockFunction", {"userId": "u1", "executionId": "new"})
+    assert release_lock(local_aws, "u1", owner="new") is True
     response, states = run(local_aws, user_id="u1", amount="10", key="k1")
     assert states == HAPPY_PATH
     assert output_of(response)["transaction"]["balance"] == "110.00"
@@ -274,10 +276,9 @@ def test_stale_holder_can_neither_write_nor_unlock(local_aws):
 
 
 PATHS_OF_A_FAULT_BEFORE_THE_COMMIT = {
-    "AcquireLock": ["ValidateRequest", "AcquireLock", "ReleaseLockAfterFailure", "IsCommitted",
-                    "TransactionFailed"],
-    "PutTransaction": ["ValidateRequest", "AcquireLock", "PutTransaction", *FAILED_AFTER_PUT],
-    "UpdateBalance": [*HAPPY_PATH[:5], *FAILED_AFTER_PUT],
+    "AcquireLock": FAILED_IN_ACQUIRE_LOCK,
+    "PutTransaction": ["AcquireLock", "PutTransaction", *FAILED_AFTER_PUT],
+    "UpdateBalance": [*HAPPY_PATH[:4], *FAILED_AFTER_PUT],
 }  # fmt: skip
 
 
@@ -304,30 +305,31 @@ def test_fault_up_to_the_commit_is_compensated(local_aws, task, point):
     assert violations(local_aws.dynamodb) == []
 
 
-@pytest.mark.parametrize("point", [FaultPoint.BEFORE, FaultPoint.AFTER], ids=lambda p: p.value)
-def test_fault_in_release_after_the_commit_still_succeeds_and_frees_the_lock(local_aws, point):
-    local_aws.lambdas.inject_fault("ReleaseLockFunction", point)
+AFTER_RELEASE_FAILED = [*HAPPY_PATH[:-1], "ReleaseLockAfterFailure", "IsCommitted",
+                        "TransactionSucceeded"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("point", "times", "path"),
+    [(FaultPoint.BEFORE, 1, HAPPY_PATH), (FaultPoint.BEFORE, 3, AFTER_RELEASE_FAILED),
+     (FaultPoint.AFTER, 1, HAPPY_PATH), (FaultPoint.AFTER, 3, HAPPY_PATH)],
+    ids=["before-once-retried", "before-every-attempt", "after-once", "after-every-attempt"],
+)  # fmt: skip
+def test_fault_in_release_after_the_commit_still_succeeds_and_frees_the_lock(
+    local_aws, point, times, path
+):
+    # A release whose write landed but whose answer was lost is retried, finds the lock gone
+    # (ConditionalCheckFailed) and counts that as released; one that never lands is handed to
+    # the compensation's release.
+    local_aws.service_tasks.inject_fault("ReleaseLock", point, times)
 
     response, states = run(local_aws, user_id="u1", amount="10", type_="debit", key="k1")
 
     assert response["status"] == "SUCCEEDED"
-    assert states == [*HAPPY_PATH[:-1], "ReleaseLockAfterFailure", "IsCommitted",
-                      "TransactionSucceeded"]  # fmt: skip
+    assert states == path
     assert output_of(response)["transaction"]["balance"] == "90.00"
     assert lock_owner(local_aws.dynamodb, "u1") is None
     assert violations(local_aws.dynamodb) == []
-
-
-@pytest.mark.parametrize("point", [FaultPoint.BEFORE, FaultPoint.AFTER], ids=lambda p: p.value)
-def test_fault_in_validation_writes_nothing(local_aws, point):
-    local_aws.lambdas.inject_fault("ValidateRequestFunction", point)
-
-    response, states = run(local_aws, user_id="u1", amount="10")
-
-    assert response["error"] == "InjectedFaultError"
-    assert states == ["ValidateRequest", "TransactionFailed"]  # nothing to compensate
-    assert violations(local_aws.dynamodb) == []
-    assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
 
 
 @pytest.mark.parametrize("task", ["PutTransaction", "UpdateBalance"])
@@ -356,7 +358,7 @@ def test_failing_delete_compensation_still_releases_the_lock(local_aws, point):
     response, states = run(local_aws, user_id="u1", amount="500", type_="debit")
 
     assert response["error"] == "InsufficientFundsError"  # the original error, not the fault
-    assert states == [*HAPPY_PATH[:5], *FAILED_AFTER_PUT]
+    assert states == [*HAPPY_PATH[:4], *FAILED_AFTER_PUT]
     assert lock_owner(local_aws.dynamodb, "u1") is None
     assert balance_of(local_aws.dynamodb, "u1") == Decimal("100.00")
     # A crash or timeout is retried (the compensation is idempotent); only a compensation that
@@ -365,15 +367,16 @@ def test_failing_delete_compensation_still_releases_the_lock(local_aws, point):
     assert violations(local_aws.dynamodb, allow_pending=point is FaultPoint.BEFORE) == []
 
 
-@pytest.mark.parametrize("point", list(FaultPoint), ids=lambda p: p.value)
+@pytest.mark.parametrize("point", SERVICE_FAULT_POINTS, ids=lambda p: p.value)
 def test_failing_unlock_compensation_leaves_the_lock_to_its_lease(local_aws, point):
-    # An overdraft: ReleaseLockAfterFailure is the first run of the release function.
-    local_aws.lambdas.inject_fault("ReleaseLockFunction", point)
+    # An overdraft, whose release fails at every attempt (before its write) or once after it.
+    times = 3 if point is FaultPoint.BEFORE else 1
+    local_aws.service_tasks.inject_fault("ReleaseLockAfterFailure", point, times)
 
     response, states = run(local_aws, user_id="u1", amount="500", type_="debit", key="k1")
 
     assert response["error"] == "InsufficientFundsError"
-    assert states == [*HAPPY_PATH[:5], *FAILED_AFTER_PUT]
+    assert states == [*HAPPY_PATH[:4], *FAILED_AFTER_PUT]
     assert pending_records(local_aws, "u1") == []
     if point is FaultPoint.BEFORE:
         assert lock_owner(local_aws.dynamodb, "u1") == response["executionArn"]

@@ -40,7 +40,12 @@ def test_every_transition_of_the_asl_is_an_edge_and_catches_are_labelled_with_th
     assert sorted((g.get("data-from"), g.get("data-to")) for g in edges) == sorted(expected)
     catches = [g for g in edges if g.get("data-kind") == "catch"]
     assert len(catches) == sum(len(s.get("Catch", [])) for s in ASL["States"].values())
-    assert all(g.find(f"{SVG}text").text == "catch States.ALL" for g in catches)
+    caught = [
+        " ".join(c["ErrorEquals"]) for s in ASL["States"].values() for c in s.get("Catch", [])
+    ]
+    assert sorted(g.find(f"{SVG}text").text for g in catches) == sorted(
+        f"catch {e}" for e in caught
+    )
     assert "catch" in catches[0].get("class")
     choices = [g for g in edges if g.get("data-kind") == "choice"]
     assert [g.find(f"{SVG}text").text for g in choices] == [

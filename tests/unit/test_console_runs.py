@@ -11,8 +11,8 @@ from infra.console.runs import CAUGHT, FAILED, NOT_ENTERED, RUNNING, SUCCEEDED, 
 HISTORIES = Path(__file__).parent / "histories"
 ASL = json.loads((Path(__file__).parents[2] / "statemachine" / "transaction.asl.json").read_text())
 TYPES = {name: state["Type"] for name, state in ASL["States"].items()}
-COMMIT_PATH = ["ValidateRequest", "AcquireLock", "PutTransaction", "IsReplay", "UpdateBalance",
-               "ReleaseLock", "TransactionSucceeded"]  # fmt: skip
+COMMIT_PATH = ["AcquireLock", "PutTransaction", "IsReplay", "UpdateBalance", "ReleaseLock",
+               "TransactionSucceeded"]  # fmt: skip
 COMPENSATION = ["DeleteTransaction", "ReleaseLockAfterFailure", "IsCommitted", "TransactionFailed"]
 
 
@@ -33,11 +33,11 @@ def test_commit_every_state_on_the_path_succeeded_once_and_the_rest_was_not_ente
     assert commit.status == "SUCCEEDED"
     assert commit.path == COMMIT_PATH
     assert all(state.status == SUCCEEDED for state in commit.states)
-    assert [len(s.attempts) for s in commit.states] == [1, 1, 1, 0, 1, 1, 0]
+    assert [len(s.attempts) for s in commit.states] == [1, 1, 0, 1, 1, 0]
     assert commit.status_of("DeleteTransaction") == NOT_ENTERED
     assert commit.failing_state is None
     assert commit.caught_errors == []
-    update = commit.states[4]
+    update = commit.states[3]
     assert json.loads(update.output)["result"]["transaction"]["balance"] == "110.00"
     assert update.input is not None and "result" not in json.loads(update.input)
     assert update.entered <= update.attempts[0].scheduled <= update.attempts[0].ended
@@ -49,7 +49,7 @@ def test_replay_takes_the_stored_result_branch():
     replay = run("replay")
 
     assert replay.status == "SUCCEEDED"
-    assert replay.path == [*COMMIT_PATH[:4], "ReturnStoredResult", *COMMIT_PATH[5:]]
+    assert replay.path == [*COMMIT_PATH[:3], "ReturnStoredResult", *COMMIT_PATH[4:]]
     assert replay.status_of("UpdateBalance") == NOT_ENTERED
 
 
@@ -58,7 +58,7 @@ def test_overdraft_is_caught_in_update_balance_which_is_the_failing_step():
 
     assert overdraft.status == "FAILED"
     assert overdraft.error == "InsufficientFundsError"
-    assert overdraft.path == [*COMMIT_PATH[:5], *COMPENSATION]
+    assert overdraft.path == [*COMMIT_PATH[:4], *COMPENSATION]
     assert overdraft.status_of("UpdateBalance") == CAUGHT
     assert overdraft.status_of("TransactionFailed") == FAILED
     assert overdraft.status_of("DeleteTransaction") == SUCCEEDED
@@ -72,17 +72,17 @@ def test_busy_lock_shows_every_retry_with_its_wait_and_fails_in_acquire_lock():
     busy = run("busy")
 
     assert busy.error == "UserBusyError"
-    acquire = busy.states[1]
+    acquire = busy.states[0]
     assert acquire.name == "AcquireLock"
     assert acquire.status == CAUGHT
     assert acquire.is_retried
-    assert [a.number for a in acquire.attempts] == [1, 2, 3, 4, 5]  # 1 try + 4 retries
+    assert [a.number for a in acquire.attempts] == [1, 2]  # 1 try + 1 retry
     assert all(a.outcome == FAILED and a.error == "UserBusyError" for a in acquire.attempts)
     assert acquire.attempts[0].wait_seconds is None
     waits = [a.wait_seconds for a in acquire.attempts[1:]]
-    assert all(0 <= wait <= 2.1 for wait in waits)  # full jitter under MaxDelaySeconds 2
+    assert all(0 <= wait <= 1.1 for wait in waits)  # full jitter under MaxDelaySeconds 1
     assert busy.failing_state is acquire
-    assert busy.path == ["ValidateRequest", "AcquireLock", *COMPENSATION[1:]]
+    assert busy.path == ["AcquireLock", "ReadRequestAfterFailure", *COMPENSATION[1:]]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_failed_lock_release_is_caught_and_the_execution_still_succeeds():
     released = run("release_failure")
 
     assert released.status == "SUCCEEDED"
-    assert released.path == [*COMMIT_PATH[:6], "ReleaseLockAfterFailure", "IsCommitted",
+    assert released.path == [*COMMIT_PATH[:5], "ReleaseLockAfterFailure", "IsCommitted",
                              "TransactionSucceeded"]  # fmt: skip
     assert released.status_of("ReleaseLock") == CAUGHT
     assert [s.name for s in released.caught_errors] == ["ReleaseLock"]
@@ -118,7 +118,7 @@ def test_failed_lock_release_is_caught_and_the_execution_still_succeeds():
 def test_a_retried_service_error_is_an_attempt_and_the_state_succeeds():
     retried = run("retried")
 
-    update = retried.states[4]
+    update = retried.states[3]
     assert update.name == "UpdateBalance"
     assert update.status == SUCCEEDED
     assert [a.outcome for a in update.attempts] == [FAILED, SUCCEEDED]

@@ -367,7 +367,7 @@ def test_the_body_reaches_the_state_machine_unchanged(post, body):
 
 
 def test_an_empty_body_reaches_the_state_machine_as_an_empty_object(post):
-    # API Gateway gives templates "{}" for an empty payload; ValidateRequest still answers 400.
+    # API Gateway gives templates "{}" for an empty payload; AcquireLock still answers 400.
     assert execution_input(post, "", {"Idempotent-Key": "k-1"})["body"] == "{}"
 
 
@@ -401,7 +401,7 @@ MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 )  # fmt: skip
 def test_the_worst_case_body_stays_well_under_the_execution_input_limit(post, unit):
     body = unit * (MAX_BODY_LENGTH // (len(unit.encode("utf-16-le")) // 2))
-    key = "😀" * 255  # the longest key ValidateRequest accepts, in the costliest characters
+    key = "😀" * 255  # the longest key AcquireLock accepts, in the costliest characters
     request = start_sync_execution_request(post, body, {"Idempotent-Key": key})
     assert json.loads(request["input"])["body"] == body
     # API Gateway sends this request to Step Functions, which limits "input" to 256 KiB.

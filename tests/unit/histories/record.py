@@ -24,6 +24,10 @@ def fault(function: str, point: FaultPoint) -> Callable[[LocalAws], None]:
     return lambda aws: aws.lambdas.inject_fault(function, point)
 
 
+def release_fault(point: FaultPoint, times: int) -> Callable[[LocalAws], None]:
+    return lambda aws: aws.service_tasks.inject_fault("ReleaseLock", point, times)
+
+
 def first_commit(aws: LocalAws) -> None:
     aws.start_sync_execution("TransactionStateMachine", execution_input(user_id="u1", key="k1"))
 
@@ -35,7 +39,8 @@ SCENARIOS: dict[str, tuple[Callable[[LocalAws], None] | None, dict[str, str]]] =
     "busy": (busy, {}),
     "put_failure": (fault("PutTransactionFunction", FaultPoint.AFTER), {}),
     "update_failure": (fault("UpdateBalanceFunction", FaultPoint.AFTER), {}),
-    "release_failure": (fault("ReleaseLockFunction", FaultPoint.BEFORE), {}),
+    # Refused at every attempt, so that the compensation's release runs.
+    "release_failure": (release_fault(FaultPoint.BEFORE, 3), {}),
     "retried": (fault("UpdateBalanceFunction", FaultPoint.SERVICE_ERROR), {}),
 }
 
