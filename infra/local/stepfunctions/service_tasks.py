@@ -4,10 +4,11 @@ recorder told which state made each request.
 A Lambda task's faults and its place in the execution view come from its Invoke
 (infra/local/awslambda/functions.py). A task whose Resource is `arn:aws:states:::dynamodb:*`
 (ReleaseLock) invokes nothing: moto's interpreter calls DynamoDB itself. So moto's
-`StateTaskServiceDynamoDB` is wrapped: each call runs inside a recorder invocation named after the state (the view shows its
-request and the item before and after it, as for a Lambda task), and a fault armed for the state
-fails the call before its write or after it, answered as DynamoDB answers a failure of its own
-(`InternalServerError`, which the task sees as `DynamoDB.InternalServerError`).
+`StateTaskServiceDynamoDB` is wrapped: each call runs inside a recorder invocation named after
+the state (the view shows its request and the item before and after it, as for a Lambda task),
+and a fault armed for the state fails the call before its write or after it, answered as
+DynamoDB answers a failure of its own (`InternalServerError`, which the task sees as
+`DynamoDB.InternalServerError`).
 
 moto 5.2.5's DynamoDB task also turns every error that is not a ClientError into
 `DynamoDB.AmazonDynamoDBException`, a mocked one included: TestState's mock of
