@@ -19,7 +19,7 @@ import os
 import threading
 from collections.abc import Callable
 from secrets import token_urlsafe
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
 import boto3
@@ -54,6 +54,9 @@ from infra.local.recorder import Recorder
 from infra.local.streams import LocalStreams, StreamPoller
 from infra.local.template import ACCOUNT_ID, TEMPLATE_PATH, Template
 
+if TYPE_CHECKING:
+    from types_boto3_stepfunctions.literals import StateMachineTypeType
+
 REGION = "us-east-1"
 STATE_MACHINE = "TransactionStateMachine"
 STATE_MACHINE_ROLE = "arn:aws:iam::123456789012:role/TransactionStateMachineRole"
@@ -76,32 +79,33 @@ def _route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRe
     if runtime is None:
         return botocore_stubber(event_name=event_name, request=request)
     _, service, operation = event_name.split(".", 2)
+    # botocore serialized the request (JSON, or a blob's bytes): no stream, which only uploads use.
+    body = cast("bytes | str | None", request.body)
     if service in ("dynamodb", "dynamodb-streams"):
         with runtime.dynamodb_lock:
             send = functools.partial(botocore_stubber, event_name=event_name, request=request)
             if service == "dynamodb":
                 requests = runtime.dynamodb_requests
                 requests[operation] = requests.get(operation, 0) + 1
-                response = runtime.recorder.dynamodb_request(
-                    operation, request.body, send, _stored_item
-                )
+                response = runtime.recorder.dynamodb_request(operation, body, send, _stored_item)
             else:
                 response = send()
-            written = local_dynamodb.written_tables(operation, request.body)
+            written = local_dynamodb.written_tables(operation, body)
             if written:
                 runtime.stream_retention.apply()
         if written:
             runtime.streams.written(written)
         return response
     if service == "eventbridge" and operation == "PutEvents":
-        return runtime.eventbridge.put_events(
-            request, lambda r: botocore_stubber(event_name=event_name, request=r)
+        return runtime.eventbridge.put_events(  # moto mocks EventBridge, so it answers
+            request, lambda r: cast(AWSResponse, botocore_stubber(event_name=event_name, request=r))
         )
     if service == "lambda" and operation == "Invoke":
         # /2015-03-31/functions/{FunctionName}/invocations
         function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
-        with runtime.recorder.invocation(function.split(":function:")[-1], request.body or b""):
-            result = runtime.lambdas.invoke(function, request.body or b"")
+        payload = cast(bytes, body or b"")  # Invoke's body is its Payload, a blob
+        with runtime.recorder.invocation(function.split(":function:")[-1], payload):
+            result = runtime.lambdas.invoke(function, payload)
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
@@ -251,7 +255,7 @@ class LocalAws:
             name=spec.logical_id,
             definition=spec.definition,
             roleArn=STATE_MACHINE_ROLE,
-            type=spec.type,
+            type=cast("StateMachineTypeType", spec.type),
         )["stateMachineArn"]
         self.streams.start()
         self.time_to_live.start()

@@ -37,7 +37,7 @@ def top_level_imports(directory: Path) -> set[str]:
 
 def imported_names(directory: Path, module: str) -> set[str]:
     """The names imported from `module` (or its submodules) under `directory`."""
-    names = set()
+    names: set[str] = set()
     for path in directory.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == module:

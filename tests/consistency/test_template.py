@@ -599,7 +599,9 @@ def test_the_first_deploy_is_guided_and_saves_where_later_deploys_read(tmp_path)
     assert sam_cli_refusal(deploy) is None
     # sam deploy --guided saves samconfig.toml in the template's directory (GuidedConfig:
     # ctx.samconfig_dir, the directory of --template-file); the Makefile reads it from there.
-    template = ROOT / option(deploy, "--template-file")
+    template_file = option(deploy, "--template-file")
+    assert template_file is not None
+    template = ROOT / template_file
     assert template == TEMPLATE_PATH
     makefile = (ROOT / "Makefile").read_text()
     [default] = re.findall(r"^SAM_CONFIG \?= (.+)$", makefile, re.MULTILINE)

@@ -165,7 +165,12 @@ def test_describe_execution_waits_for_the_recorded_end(client, runtime, monkeypa
     monkeypatch.setattr(aws, "recorded_status", lambda execution_arn: next(readings))
     sent = []
     send = aws.send
-    monkeypatch.setattr(aws, "send", lambda *args: sent.append(args[2]) or send(*args))
+
+    def recorded_send(*args):
+        sent.append(args[2])
+        return send(*args)
+
+    monkeypatch.setattr(aws, "send", recorded_send)
 
     status, body = call(client, f"{SFN}.DescribeExecution", {"executionArn": arn})
 

@@ -1,5 +1,7 @@
 """moto DynamoDB per test, with the tables created from infra/template.yaml."""
 
+from collections.abc import Iterator
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -10,7 +12,7 @@ from infra.local.template import Template
 
 
 @pytest.fixture
-def settings(monkeypatch) -> Settings:
+def settings(monkeypatch) -> Iterator[Settings]:
     monkeypatch.setenv("TRANSACTIONS_TABLE_NAME", "TransactionsTable")
     monkeypatch.setenv("AGGREGATES_TABLE_NAME", "AggregatesTable")
     monkeypatch.setenv("LEDGER_TABLE_NAME", "LedgerTable")

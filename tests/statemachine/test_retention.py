@@ -16,6 +16,7 @@ from moto.dynamodb.models.table import StreamRecord
 from moto.sqs.models import Message
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser import utils as parser_utils
+from moto.stepfunctions.parser.backend.execution import Execution as InterpretedExecution
 from moto.stepfunctions.responses import get_backend
 
 from infra.local.aws import REGION, LocalAws
@@ -90,7 +91,9 @@ def test_a_finished_execution_releases_its_interpreter_and_threads(aws):
 
     backend = get_backend(ACCOUNT_ID, REGION)
     for arn, _ in started:
-        worker = backend.describe_execution(arn).exec_worker
+        execution = backend.describe_execution(arn)
+        assert isinstance(execution, InterpretedExecution)  # run by moto's ASL interpreter
+        worker = execution.exec_worker
         assert worker is not None and worker.env is None
 
     def kept_threads() -> int:

@@ -7,6 +7,8 @@ route waits until the second is inside its own route (which the runtime's lock p
 import contextlib
 import threading
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from functions.http_api import resolver
 from infra.local import lambdas
 from tests.builders import api_event
@@ -15,13 +17,13 @@ OVERLAP_SECONDS = 0.5  # how long the first route waits for the second, which th
 WAIT_SECONDS = 30  # a bound on waits that end at once when the code is right
 
 
-def resolve_two_at_once(overlap_seconds: float) -> dict[str, list[str]]:
+def resolve_two_at_once(overlap_seconds: float) -> dict[str, list[str | None]]:
     """Resolve a GET for user a and, while its route runs, one for user b on another resolver;
     what each route read as its userId (a's before and after b started)."""
     lambdas.install_one_resolve_at_a_time()
     first, second = resolver(), resolver()
     a_inside, b_inside = threading.Event(), threading.Event()
-    read: dict[str, list[str]] = {}
+    read: dict[str, list[str | None]] = {}
 
     @first.get("/who")
     def who_first() -> dict:
@@ -37,10 +39,11 @@ def resolve_two_at_once(overlap_seconds: float) -> dict[str, list[str]]:
         read["b"] = [second.current_event.get_query_string_value("userId")]
         return {}
 
-    a = threading.Thread(target=first.resolve, args=(api_event("/who", {"userId": "a"}), None))
+    context = LambdaContext()  # the routes read none of it
+    a = threading.Thread(target=first.resolve, args=(api_event("/who", {"userId": "a"}), context))
     a.start()
     assert a_inside.wait(WAIT_SECONDS)
-    second.resolve(api_event("/who", {"userId": "b"}), None)
+    second.resolve(api_event("/who", {"userId": "b"}), context)
     a.join()
     return read
 

@@ -15,6 +15,7 @@ from functions.domain.money import parse_amount
 from functions.domain.requests import MAX_BODY_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH
 from functions.http_errors import HTTP_ERRORS, INTERNAL_ERROR
 from infra.local.apigateway import (
+    HttpResponse,
     gateway_response,
     integration_of,
     integration_response,
@@ -58,10 +59,24 @@ def post(document):
     return integration_of(document, "/transactions", "POST")
 
 
+def json_template(post) -> str:
+    """The POST's request template for application/json, which the document defines."""
+    template = request_template(post, "application/json")
+    assert template is not None
+    return template
+
+
+def defined_response(document, kind: str) -> HttpResponse:
+    """The gateway response `kind`, which the document defines."""
+    response = gateway_response(document, kind)
+    assert response is not None, kind
+    return response
+
+
 def start_sync_execution_request(
     post, body="", headers=None, querystring=None, request_id=REQUEST_ID
 ) -> dict:
-    template = request_template(post, "application/json")
+    template = json_template(post)
     params = {"path": {}, "querystring": querystring or {}, "header": headers or {}}
     text = render(template, body=body, params=params, context={"requestId": request_id}).text
     return json.loads(text)
@@ -260,7 +275,7 @@ def test_only_json_or_a_missing_content_type_has_a_request_template(
 
 
 def test_an_unsupported_content_type_is_a_validation_error(document):
-    response = gateway_response(document, "UNSUPPORTED_MEDIA_TYPE")
+    response = defined_response(document, "UNSUPPORTED_MEDIA_TYPE")
     assert response.status == 400
     assert json.loads(response.body)["error"]["code"] == "VALIDATION_ERROR"
 
@@ -286,7 +301,7 @@ GATEWAY_RESPONSES = {
     ids=GATEWAY_RESPONSES.keys(),
 )
 def test_gateway_responses_have_the_contract_error_body(document, kind, status, code):
-    response = gateway_response(document, kind)
+    response = defined_response(document, kind)
     assert response.status == status
     assert set(json.loads(response.body)["error"]) == {"code", "message"}
     assert json.loads(response.body)["error"]["code"] == code
@@ -299,11 +314,11 @@ def test_every_gateway_response_is_tested_and_matches_the_error_schema(document)
     assert set(responses) == {*GATEWAY_RESPONSES, "UNSUPPORTED_MEDIA_TYPE"}
     schema = {**document["components"]["schemas"]["Error"], "additionalProperties": False}
     for kind in responses:
-        jsonschema.validate(json.loads(gateway_response(document, kind).body), schema)
+        jsonschema.validate(json.loads(defined_response(document, kind).body), schema)
 
 
 def test_the_body_too_large_answers_name_the_body(document):
-    message = json.loads(gateway_response(document, "REQUEST_TOO_LARGE").body)["error"]["message"]
+    message = json.loads(defined_response(document, "REQUEST_TOO_LARGE").body)["error"]["message"]
     assert message.startswith("body is too large")
     assert str(MAX_BODY_LENGTH) in message
 
@@ -372,7 +387,7 @@ def test_an_empty_body_reaches_the_state_machine_as_an_empty_object(post):
 
 
 def test_the_template_caps_the_body_at_max_body_length(post):
-    template = request_template(post, "application/json")
+    template = json_template(post)
     assert re.findall(r"\$bodyLength > (\d+)", template) == [str(MAX_BODY_LENGTH)]
 
 
@@ -450,7 +465,7 @@ def test_the_key_comes_from_either_header_in_any_case(post, headers, key):
 
 
 def test_a_key_is_cut_where_it_is_too_long_anyway(post):
-    template = request_template(post, "application/json")
+    template = json_template(post)
     [cut] = re.findall(
         r"\$key\.length\(\) > (\d+)\)#set\(\$key = \$key\.substring\(0, \1\)", template
     )
