@@ -58,7 +58,7 @@ chromium: ## Install Debian's chromium for the browser tests if missing (as root
 run: install ## The API on :3000, its executions on /_console/, an AWS endpoint on :4566 (PORT, AWS_PORT; no AWS)
 	PORT=$(PORT) $(BIN)/python -m infra.local
 
-test: install chromium ## Run every local test tier (what CI runs)
+test: install chromium ## Run every local test tier (CI runs it, after lint)
 	$(BIN)/pytest -q -n auto -m "not slow and not e2e"
 
 unit: install ## Domain and handler tests, no AWS at all
@@ -91,7 +91,7 @@ reliability: install ## The long soak: >=10,000 operations, the fault matrix and
 bench: install ## Throughput, latency, requests, cost, growth over 10,000 transactions (docs/performance.md)
 	$(BIN)/python -m tests.bench $(BENCH_FLAGS)
 
-lint: install ## ruff (lint and format check) and mypy
+lint: install ## ruff (lint and format check) and mypy, over functions, infra and tests (CI runs it)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
