@@ -17,19 +17,31 @@ STACK_NAME ?= $(or $(AWS_SAM_STACK_NAME),$(call saved_setting,stack_name),wallet
 export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install chromium run test unit integration local statemachine endpoint consistency \
+.PHONY: help install lock chromium run test unit integration local statemachine endpoint \
+	consistency \
 	concurrency contract browser screenshot reliability bench lint format validate build deploy \
 	destroy e2e rebuild-summaries clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: $(STAMP) ## Create .venv with the pinned dependencies (a no-op once done)
+install: $(STAMP) ## Create .venv with exactly the locked dependencies (a no-op once done)
 
+# requirements-dev.txt pins every package, with its hashes: pip refuses any file whose hash it
+# does not list, from whichever index or find-links it comes.
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $@
+
+# uv (pip-tools' pip-compile would do) because it resolves one lock for every platform and
+# Python >= 3.11 at once (--universal): the tests' 3.11 on x86_64 and Lambda's 3.12 on arm64. It
+# resolves against PyPI; `make install` and `make build` install with pip.
+LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock"
+lock: install ## Pin every dependency, transitive ones too, from requirements*.in (LOCK_FLAGS=--upgrade)
+	$(LOCK) $(LOCK_FLAGS) --output-file requirements.txt requirements.in
+	$(LOCK) $(LOCK_FLAGS) --output-file requirements-dev.txt requirements-dev.in
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here): installed
 # with apt-get when missing and we are root (CI), otherwise named for the developer to install.
@@ -47,7 +59,7 @@ chromium: ## Install Debian's chromium for the browser tests if missing (as root
 run: install ## The API on :3000, its executions on /_console/, an AWS endpoint on :4566 (PORT, AWS_PORT; no AWS)
 	PORT=$(PORT) $(BIN)/python -m infra.local
 
-test: install chromium ## Run every local test tier (what CI runs)
+test: install chromium ## Run every local test tier (CI runs it, after lint)
 	$(BIN)/pytest -q -n auto -m "not slow and not e2e"
 
 unit: install ## Domain and handler tests, no AWS at all
@@ -83,7 +95,7 @@ reliability: install ## The long soak: >=10,000 operations, the fault matrix and
 bench: install ## Throughput, latency, requests, cost, growth over 10,000 transactions (docs/performance.md)
 	$(BIN)/python -m tests.bench $(BENCH_FLAGS)
 
-lint: install ## ruff (lint and format check) and mypy
+lint: install ## ruff (lint and format check) and mypy, over functions, infra and tests (CI runs it)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -95,7 +107,7 @@ format: install ## Format and autofix with ruff
 validate: install ## Offline checks of the SAM template, its transform and the ASL
 	$(BIN)/pytest -q tests/consistency
 
-build: install ## The one Lambda code asset: functions/ plus requirements.txt for arm64 in .build/lambda
+build: install ## The one Lambda code asset: functions/ plus the runtime lock for arm64 in .build/lambda
 	$(BIN)/python -m infra.build
 
 deploy: build ## Create or update the stack with SAM CLI (needs sam and credentials; docs/deploy.md)

@@ -1,18 +1,22 @@
 """make build: the one Lambda code asset, for the runtime and architecture the template names.
 
-.build/lambda holds the `functions` package and the wheels of requirements.txt for that runtime
-and architecture (manylinux2014_aarch64 for arm64), so every handler imports exactly as it does in
-the tests. Native modules are checked to be built for the target machine.
+.build/lambda holds the `functions` package and the wheels of the runtime lock, requirements.txt,
+for that runtime and architecture (manylinux2014_aarch64 for arm64), so every handler imports
+exactly as it does in the tests. pip installs the lock's pins and nothing else (no resolving here),
+each checked against the lock's hashes; the bundle is then checked to hold exactly those pins, and
+its native modules to be built for the target machine.
 
 Lambda's /var/task is read-only, so a bundle without bytecode makes every cold start compile each
-module it imports (boto3, botocore, pydantic, Powertools) and throw the result away. When an
+module it imports (boto3, botocore, Powertools) and throw the result away. When an
 interpreter of exactly the runtime's version is found ($LAMBDA_PYTHON, else python3.12 on the
 PATH), the bundle is compiled with it: bytecode is only used by the version that wrote it.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +28,7 @@ from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "infra" / "template.yaml"
+# The runtime lock (`make lock`): every package the Lambda code needs, pinned, with its hashes.
 REQUIREMENTS = ROOT / "requirements.txt"
 SOURCE = ROOT / "functions"
 
@@ -33,6 +38,8 @@ PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 # An interpreter of the runtime's version to compile the bundle with, when python3.12 on the PATH
 # is not one (a pyenv shim of an inactive version, say).
 COMPILER_ENV = "LAMBDA_PYTHON"
+# A pin of the lock: `name==version`, then an environment marker or the line's continuation.
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(;[^\\]*)?", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,50 @@ def target(template_path: Path = TEMPLATE_PATH) -> Target:
     )
 
 
+def canonical(name: str) -> str:
+    """A distribution's name as PyPI compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked(lock: str) -> dict[str, str]:
+    """The pins of a lock file's text, {canonical name: version}.
+
+    Raises: SystemExit for a pin with an environment marker: pip would evaluate it for the machine
+    that builds, not for Lambda's, and a package needed on one would be left out on the other.
+    """
+    pins = {}
+    for name, version, marker in PIN.findall(lock):
+        if marker:
+            raise SystemExit(f"{name}=={version} has a marker ({marker.strip('; ')}): see build.py")
+        pins[canonical(name)] = version
+    return pins
+
+
+def bundled(directory: Path) -> dict[str, str]:
+    """The distributions installed under `directory`, {canonical name: version}."""
+    return {
+        canonical(dist.metadata["Name"]): dist.version
+        for dist in importlib.metadata.distributions(path=[str(directory)])
+    }
+
+
+def check_locked(directory: Path, pins: dict[str, str]) -> None:
+    """Raises: SystemExit if the distributions under `directory` are not exactly `pins`."""
+    installed = bundled(directory)
+    unlocked = sorted(f"{name}=={v}" for name, v in installed.items() if pins.get(name) != v)
+    missing = sorted(f"{name}=={v}" for name, v in pins.items() if installed.get(name) != v)
+    if unlocked or missing:
+        raise SystemExit(
+            f"the bundle is not {REQUIREMENTS.name}: not in it {unlocked}, missing {missing}"
+        )
+
+
 def pip_install_command(build: Target) -> list[str]:
     return [
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
         "--requirement", str(REQUIREMENTS),
+        # The lock lists every package: install exactly those, each file checked by its hash.
+        "--no-deps", "--require-hashes",
         "--target", str(build.code_uri),
         "--platform", build.platform,
         "--implementation", "cp",
@@ -133,7 +180,9 @@ def build(build_target: Target) -> None:
     shutil.rmtree(out, ignore_errors=True)
     ignored = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(SOURCE, out / "functions", ignore=ignored)
+    pins = locked(REQUIREMENTS.read_text())
     subprocess.run(pip_install_command(build_target), check=True)
+    check_locked(out, pins)
     foreign = foreign_binaries(out, build_target.architecture)
     if foreign:
         names = "\n  ".join(str(path.relative_to(out)) for path in foreign)

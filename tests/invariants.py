@@ -6,13 +6,16 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
 from functions.domain import events
 from functions.repositories.ledger import entry_from_item
 from functions.settings import get_settings
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodbstreams.type_defs import RecordTypeDef
 
 EVENT_SCHEMA = Path(__file__).resolve().parent.parent / "docs" / "events.schema.json"
 
@@ -29,7 +32,7 @@ def scan(client: Any, table: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def stream_records(client: Any, table: str) -> list[dict[str, Any]]:
+def stream_records(client: Any, table: str) -> "list[RecordTypeDef]":
     """Every record `table`'s stream still holds (from its one shard), oldest first."""
     import boto3
 

@@ -281,7 +281,7 @@ def floor_per_million() -> dict[str, Any]:
     """The least a committed transaction can cost at Level ERROR, in dollars per million, while
     the product stays as specified (FLOOR), with the same total if the projection's write were
     batched away, and the target it is held against."""
-    lines = [
+    lines: list[dict[str, Any]] = [
         {
             "line": line,
             "why": why,

@@ -112,7 +112,7 @@ def plain_polling() -> Iterator[None]:
     from functions.handlers import acquire_lock
 
     saved = acquire_lock.WaitPolicy
-    acquire_lock.WaitPolicy = functools.partial(WaitPolicy, keeps_line=False)  # type: ignore[misc]
+    acquire_lock.WaitPolicy = functools.partial(WaitPolicy, keeps_line=False)  # type: ignore[assignment,misc]
     try:
         yield
     finally:

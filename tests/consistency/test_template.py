@@ -5,10 +5,8 @@ Offline means: these checks stop where AWS starts. IAM evaluation, service quota
 own VTL engine and the deployment itself are only exercised by `make e2e` on a real stack.
 """
 
-import ast
 import copy
 import importlib
-import importlib.metadata
 import json
 import os
 import re
@@ -240,96 +238,6 @@ def test_every_handler_imports_and_exposes_lambda_handler(sam_template):
 
         assert attribute == "lambda_handler", name
         assert callable(getattr(module, attribute, None)), name
-
-
-# The bundle holds requirements.txt only: the functions may import nothing else. The dev
-# virtualenv the tests run in has requirements-dev.txt too, so importing a handler proves nothing.
-
-REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
-EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
-
-
-def top_level_imports(directory: Path) -> set[str]:
-    """The top-level names of the absolute imports under `directory`, the stdlib left out."""
-    names = set()
-    for path in directory.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names)
-
-
-def canonical(distribution: str) -> str:
-    return re.sub(r"[-_.]+", "-", distribution).lower()
-
-
-def parse_requirement(text: str) -> tuple[str, set[str], set[str]]:
-    """(name, extras asked for, extras its marker needs) of `name[a,b]==1; extra == "c"`."""
-    requirement, _, marker = text.partition(";")
-    match = REQUIREMENT.match(requirement)
-    assert match, text
-    extras = {extra.strip() for extra in (match.group(2) or "").split(",") if extra.strip()}
-    return match.group(1), extras, set(EXTRA_MARKER.findall(marker))
-
-
-def runtime_distributions(requirement_lines: list[str]) -> set[str]:
-    """The distributions these requirements install: themselves and what they require, with the
-    extras they ask for, read from the installed metadata (the pins of requirements.txt, since
-    requirements-dev.txt includes it). Markers other than `extra` count as true."""
-    pending = []
-    for line in requirement_lines:
-        text = line.split("#", 1)[0].strip()
-        if text and not text.startswith("-"):
-            name, extras, _ = parse_requirement(text)
-            pending.append((name, extras))
-    seen: dict[str, set[str]] = {}
-    while pending:
-        name, extras = pending.pop()
-        key = canonical(name)
-        if key in seen and extras <= seen[key]:
-            continue
-        seen.setdefault(key, set()).update(extras)
-        try:
-            requires = importlib.metadata.requires(name) or []
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        for requirement in requires:
-            dependency, dependency_extras, needs_extras = parse_requirement(requirement)
-            if not needs_extras or needs_extras & seen[key]:
-                pending.append((dependency, dependency_extras))
-    return set(seen)
-
-
-def not_provided(imports: set[str], requirement_lines: list[str]) -> set[str]:
-    distributions = runtime_distributions(requirement_lines)
-    provided = {
-        module
-        for module, owners in importlib.metadata.packages_distributions().items()
-        if any(canonical(owner) in distributions for owner in owners)
-    }
-    return imports - provided
-
-
-def test_every_third_party_import_of_the_functions_is_in_requirements_txt():
-    imports = top_level_imports(ROOT / "functions") - {"functions"}
-
-    assert {"aws_lambda_powertools", "boto3", "botocore"} <= imports
-    assert not_provided(imports, (ROOT / "requirements.txt").read_text().splitlines()) == set()
-
-
-def test_an_import_that_only_the_dev_requirements_provide_fails_the_check():
-    runtime = (ROOT / "requirements.txt").read_text().splitlines()
-    without_boto3 = [line for line in runtime if not line.startswith("boto3")]
-    without_extras = [line.replace("[tracer,validation]", "") for line in runtime]
-
-    # PyYAML and pytest are in requirements-dev.txt, so both import in the tests.
-    assert not_provided({"boto3", "yaml", "pytest"}, runtime) == {"yaml", "pytest"}
-    assert not_provided({"boto3"}, without_boto3) == {"boto3"}
-    # Powertools' tracer extra is what brings aws-xray-sdk.
-    assert not_provided({"aws_xray_sdk"}, runtime) == set()
-    assert not_provided({"aws_xray_sdk"}, without_extras) == {"aws_xray_sdk"}
 
 
 def test_every_handler_module_is_deployed_as_a_function(sam_template):
@@ -711,7 +619,9 @@ def test_the_first_deploy_is_guided_and_saves_where_later_deploys_read(tmp_path)
     assert sam_cli_refusal(deploy) is None
     # sam deploy --guided saves samconfig.toml in the template's directory (GuidedConfig:
     # ctx.samconfig_dir, the directory of --template-file); the Makefile reads it from there.
-    template = ROOT / option(deploy, "--template-file")
+    template_file = option(deploy, "--template-file")
+    assert template_file is not None
+    template = ROOT / template_file
     assert template == TEMPLATE_PATH
     makefile = (ROOT / "Makefile").read_text()
     [default] = re.findall(r"^SAM_CONFIG \?= (.+)$", makefile, re.MULTILINE)

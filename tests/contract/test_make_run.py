@@ -25,6 +25,7 @@ def test_local_api_process_serves_logs_and_stops_cleanly():
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
+        assert process.stdout is not None
         banner = [process.stdout.readline()]
         while "Ctrl-C" not in banner[-1] and banner[-1]:
             banner.append(process.stdout.readline())

@@ -37,8 +37,10 @@ class DeployedApi:
         data = None if body is None else json.dumps(body)
         request = AWSRequest(method, self.url + path, data=data, headers=headers, **kwargs)
         if self.is_iam:
-            credentials = self.session.get_credentials().get_frozen_credentials()
-            SigV4Auth(credentials, "execute-api", self.session.region_name).add_auth(request)
+            credentials = self.session.get_credentials()
+            assert credentials is not None  # the stack fixture fails the tests without any
+            frozen = credentials.get_frozen_credentials()
+            SigV4Auth(frozen, "execute-api", self.session.region_name).add_auth(request)
         prepared = request.prepare()
         return requests.request(
             method, prepared.url, headers=dict(prepared.headers), data=data, timeout=35
@@ -57,9 +59,10 @@ class DeployedApi:
 @pytest.fixture(scope="module")
 def stack() -> dict[str, str]:
     session = boto3.Session()
-    if session.get_credentials() is None:
+    credentials = session.get_credentials()
+    if credentials is None:
         pytest.fail("no AWS credentials: configure a profile or environment variables")
-    if session.get_credentials().access_key == "testing":
+    if credentials.access_key == "testing":
         pytest.fail("the fake moto credentials are set: run `make e2e` (pytest --noconftest)")
     cloudformation = session.client("cloudformation")
     [description] = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]

@@ -69,7 +69,9 @@ def make_run() -> Iterator[MakeRun]:
     reader = threading.Thread(target=lines.extend, args=(process.stdout,), daemon=True)
     reader.start()
     try:
-        yield MakeRun(api=urls["Wallet"][1], aws=urls["AWS"][1], lambda_api=urls["Lambda"][1])
+        api, aws, lambda_api = urls["Wallet"], urls["AWS"], urls["Lambda"]
+        assert api and aws and lambda_api, banner
+        yield MakeRun(api=api[1], aws=aws[1], lambda_api=lambda_api[1])
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

@@ -379,9 +379,12 @@ def over_http(figures: Figures, progress: Progress, args: argparse.Namespace) ->
         fuzz_seed = args.seed
         while sum(figures.fuzz_requests.values()) < args.fuzz_requests:
             sent = sum(figures.fuzz_requests.values())
+
+            def fuzz_progress(n: int, sent: int = sent) -> None:
+                progress.update("fuzz", _bar(sent + n, args.fuzz_requests))
+
             report = fuzz(url, examples=args.fuzz_examples, seed=fuzz_seed,
-                          progress=lambda n, s=sent: progress.update(
-                              "fuzz", _bar(s + n, args.fuzz_requests)))  # fmt: skip
+                          progress=fuzz_progress)  # fmt: skip
             figures.fuzz_requests += report.statuses
             figures.problems += [f"fuzz (seed {fuzz_seed}): {line}" for line in report.failures]
             fuzz_seed += 1

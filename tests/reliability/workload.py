@@ -327,7 +327,7 @@ def check(aws: Any, records: list[Record], *, faults_injected: bool) -> list[str
         elif answer.error == "ValidationError":
             if op.kind != INVALID:
                 problems.append(f"{where}: valid request answered ValidationError")
-            elif op.invalid_field not in _error_message(answer):
+            elif op.invalid_field is None or op.invalid_field not in _error_message(answer):
                 problems.append(f"{where}: message does not name {op.invalid_field!r}")
         elif answer.error == "InsufficientFundsError":
             if op.type != DEBIT:

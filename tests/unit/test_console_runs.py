@@ -149,5 +149,7 @@ def test_a_timed_out_execution_fails_the_state_it_was_in():
 
     assert timed_out.status == "TIMED_OUT"
     assert timed_out.states[-1].status == FAILED
-    assert timed_out.failing_state.name == timed_out.states[-1].name
-    assert timed_out.failing_state.error == "States.Timeout"
+    failing = timed_out.failing_state
+    assert failing is not None
+    assert failing.name == timed_out.states[-1].name
+    assert failing.error == "States.Timeout"

@@ -32,7 +32,7 @@ import random
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto.core.botocore_stubber import MockRawResponse
@@ -111,7 +111,8 @@ class LocalEventBridge:
         self, request: AWSPreparedRequest, deliver: Callable[[AWSPreparedRequest], AWSResponse]
     ) -> AWSResponse:
         """Answer a PutEvents request: the refused entries here, the rest by `deliver` (moto)."""
-        body = json.loads(request.body or b"{}")
+        # botocore serialized the request to JSON: bytes, not a stream.
+        body = json.loads(cast(bytes, request.body or b"{}"))
         entries = body.get("Entries", [])
         with self._lock:
             refused = [self._refuses() for _ in entries]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -22,11 +22,14 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from infra.local.cloudformation.template import TEMPLATE_PATH, Template
 from infra.local.runtime import LOCAL_ENVIRONMENT, REGION
 
+if TYPE_CHECKING:
+    from types_boto3_stepfunctions import SFNClient
+
 # Step Functions Local refuses connections for its first seconds.
 STARTUP_SECONDS = 30.0
 
 
-def stepfunctions_client(endpoint_url: str) -> Any:
+def stepfunctions_client(endpoint_url: str) -> SFNClient:
     """A client for `endpoint_url`; TestState and StartSyncExecution are sent to it, not to
     `sync-` + its host as botocore would (no such name resolves locally)."""
     return boto3.client(

@@ -22,9 +22,10 @@ import functools
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import botocore.session
+from botocore.model import StructureShape
 from moto.stepfunctions.parser.api import HistoryEventType, InspectionLevel, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -211,7 +212,7 @@ def _check_lambda_invoke_result(result: Any, is_strict: bool) -> None:
 
 def _lambda_invoke_output_members() -> dict[str, str]:
     model = botocore.session.get_session().get_service_model("lambda")
-    shape = model.operation_model("Invoke").output_shape
+    shape = cast(StructureShape, model.operation_model("Invoke").output_shape)  # it has one
     # Payload is a blob on the wire; Step Functions hands it over as JSON of any type.
     members = {name: member.type_name for name, member in shape.members.items()}
     return {**members, "Payload": "any"}

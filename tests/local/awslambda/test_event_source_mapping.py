@@ -5,6 +5,7 @@ and nothing is lost when the forwarder or PutEvents fails."""
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
@@ -263,7 +264,8 @@ def test_a_record_is_offered_for_trimming_once_every_consumer_passed_it():
 
     first, second, other = Poller("T"), Poller("T"), Poller("U")
     LocalStreams(
-        [first, second, other], trim=lambda table, through: trimmed.append((table, through))
+        [first, second, other],  # type: ignore[list-item]  # fakes of what LocalStreams uses
+        trim=lambda table, through: trimmed.append((table, through)),
     )
 
     first.passes("12")
@@ -406,12 +408,12 @@ def test_the_tap_holds_at_most_a_hundred_messages_and_the_record_the_newest_even
         events = boto3.client("events", region_name="us-east-1")
         held = []
         for batch in range(15):
-            entries = [
+            answer = events.put_events(Entries=[
                 {"Source": "test", "DetailType": "T", "EventBusName": bus,
                  "Detail": json.dumps({"n": batch * 10 + n})}
                 for n in range(10)
-            ]  # fmt: skip
-            assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
+            ])  # fmt: skip
+            assert answer["FailedEntryCount"] == 0
             held.append(len(tap._messages))
 
         # Emptied once it held 100: a SendMessage to it passes over at most that many.
@@ -430,7 +432,7 @@ def test_the_jsonpaths_of_a_target_input_are_parsed_once_not_per_event(local_aws
     local_aws.drain_streams()
     built = []
 
-    def counting(parser_class):
+    def counting(parser_class: Any) -> Any:
         class CountingParser(parser_class):
             def __init__(self, *args, **kwargs):
                 built.append(parser_class.__name__)
@@ -491,7 +493,11 @@ def test_a_stream_without_shards_reads_nothing(local_aws):
             raise AssertionError("nothing to read from")
 
     source = poller(local_aws).source
-    empty = StreamPoller(source, "arn:stream", NoShards(), local_aws.lambdas, None, "us-east-1")
+
+    def no_queue(queue: str, body: str) -> None:
+        raise AssertionError("no record, so nothing to send to a queue")
+
+    empty = StreamPoller(source, "arn:stream", NoShards(), local_aws.lambdas, no_queue, "us-east-1")
     assert empty.poll_once() == 0
 
 
@@ -582,7 +588,7 @@ def test_a_stream_that_never_drains_is_a_timeout():
             return 1
 
     with pytest.raises(TimeoutError, match="did not drain in time"):
-        LocalStreams([Endless()]).drain(0.01)
+        LocalStreams([Endless()]).drain(0.01)  # type: ignore[list-item]  # a fake poller
 
 
 def test_a_bus_keeping_no_event_is_refused(monkeypatch):
@@ -671,7 +677,7 @@ def test_an_event_larger_than_aws_takes_is_published_here(local_aws):
     assert [len(e["detail"]["pad"]) for e in local_aws.eventbridge.published()] == [300 * 1024]
 
 
-def keys_only_inserts(aws, table: str) -> list[dict]:
+def keys_only_inserts(aws, table: str) -> list:
     return [
         r
         for r in stream_records(aws.dynamodb, table)

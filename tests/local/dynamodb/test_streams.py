@@ -5,7 +5,7 @@ Through the embedded runtime and boto3's DynamoDB Streams client, as the local c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -15,6 +15,10 @@ from moto.dynamodbstreams.models import dynamodbstreams_backends
 from infra.local.cloudformation.template import ACCOUNT_ID
 from infra.local.dynamodb import streams as dynamodb_streams
 from infra.local.runtime import REGION, LocalAws
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodbstreams.literals import ShardIteratorTypeType
+    from types_boto3_dynamodbstreams.type_defs import RecordTypeDef
 
 TABLE = "OutboxTable"  # the runtime's pollers are stopped: nothing else reads or trims it
 
@@ -41,7 +45,7 @@ class Stream:
                 Item={"eventId": {"S": f"k{n}"}},
             )
 
-    def iterator(self, kind: str, sequence_number: str | None = None) -> str:
+    def iterator(self, kind: ShardIteratorTypeType, sequence_number: str | None = None) -> str:
         extra: dict[str, Any] = {"SequenceNumber": sequence_number} if sequence_number else {}
         return self.client.get_shard_iterator(
             StreamArn=self.arn, ShardId=self.shard_id, ShardIteratorType=kind, **extra
@@ -52,11 +56,11 @@ class Stream:
         records = self.client.get_records(ShardIterator=iterator)["Records"]
         return [r["dynamodb"]["Keys"]["eventId"]["S"] for r in records]
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[RecordTypeDef]:
         return self.client.get_records(ShardIterator=self.iterator("TRIM_HORIZON"))["Records"]
 
 
-def sequence_numbers(records: list[dict[str, Any]]) -> list[str]:
+def sequence_numbers(records: list[RecordTypeDef]) -> list[str]:
     return [r["dynamodb"]["SequenceNumber"] for r in records]
 
 
