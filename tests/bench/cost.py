@@ -235,16 +235,23 @@ def access_log_bytes(deployment: Deployment) -> int:
     return len(line.encode())
 
 
-def traced_share(requests_per_second: float) -> float:
-    """The share of requests arriving at `requests_per_second` (Poisson) that X-Ray's default
-    rule traces: with a reservoir of 1 a second, E[min(N, 1)] + 5% of E[N - 1 | N > 1], over the
-    rate: 5% + 95% x (1 - e^-rate) / rate. It tends to 1 at low traffic and to 5% at high."""
-    if requests_per_second <= 0:
-        return 1.0
+def traced_share(
+    requests_per_second: float,
+    reservoir: int = XRAY_RESERVOIR_PER_SECOND,
+    fixed_rate: float = XRAY_FIXED_RATE,
+) -> float:
+    """The share of requests arriving at `requests_per_second` (Poisson, N a second) that a
+    sampling rule traces: the first `reservoir` each second, then `fixed_rate` of the rest,
+    (E[min(N, R)] + fixed_rate x E[N - min(N, R)]) / rate. With the default rule (1, 5%) it is
+    5% + 95% x (1 - e^-rate) / rate: near 1 at low traffic, 5% at high."""
     rate = requests_per_second
-    reserved = 1 - math.exp(-rate)  # E[min(N, 1)] for a reservoir of one a second
-    assert XRAY_RESERVOIR_PER_SECOND == 1, "traced_share's closed form is for a reservoir of 1"
-    return XRAY_FIXED_RATE + (1 - XRAY_FIXED_RATE) * reserved / rate
+    if rate <= 0:
+        return 1.0 if reservoir > 0 else fixed_rate
+    # E[min(N, R)] = R - sum over k < R of (R - k) P(N = k)
+    reserved = reservoir - sum(
+        (reservoir - k) * math.exp(-rate) * rate**k / math.factorial(k) for k in range(reservoir)
+    )
+    return (reserved + fixed_rate * (rate - reserved)) / rate
 
 
 def records_per_invocation(records_per_second: float, consumer: Consumer) -> float:
@@ -281,12 +288,15 @@ class Inputs:
 
     def to_dict(self) -> dict[str, Any]:
         rate = self.requests_per_second
+        rule = self.deployment.sampling
         consumers = {}
         for consumer in self.deployment.consumers:
             per_invocation = records_per_invocation(rate, consumer)
             consumers[consumer.function] = {
                 "recordsPerInvocation": round(per_invocation, 3),
-                "tracedShare": round(traced_share(rate / per_invocation), 4),
+                "tracedShare": round(traced_share(rate / per_invocation), 4)
+                if consumer.is_traced
+                else 0.0,
                 "lagSecondsAtMost": consumer_lag_seconds(consumer),
             }
         return {
@@ -294,9 +304,10 @@ class Inputs:
             "monthlyTransactions": self.monthly_transactions,
             "secondsPerMonth": SECONDS_PER_MONTH,
             "requestsPerSecond": round(rate, 4),
-            "xraySampling": f"{XRAY_RESERVOIR_PER_SECOND} a second, then "
+            "xraySampling": f"API: {rule.reservoir} a second, then {rule.fixed_rate:.0%}; "
+            f"Lambda without a trace header: {XRAY_RESERVOIR_PER_SECOND} a second, then "
             f"{XRAY_FIXED_RATE:.0%} (Poisson arrivals)",
-            "apiTracedShare": round(traced_share(rate), 4),
+            "apiTracedShare": round(traced_share(rate, rule.reservoir, rule.fixed_rate), 4),
             "streamPollsPerSecond": STREAM_POLLS_PER_SECOND,
             "streamShards": STREAM_SHARDS,
             "consumers": consumers,
@@ -321,10 +332,10 @@ def post_traces(lambda_invocations: float, inputs: Inputs) -> float:
     """Traces one POST starts: one if API Gateway (or, behind an untraced API, Step Functions)
     samples it, the tasks joining that trace; with neither tracing, each task invocation is
     sampled on its own by Lambda's Active tracing."""
-    share = traced_share(inputs.requests_per_second)
     deployed = inputs.deployment
+    rule = deployed.sampling
     if deployed.api_tracing or deployed.state_machine_tracing:
-        return share
+        return traced_share(inputs.requests_per_second, rule.reservoir, rule.fixed_rate)
     if deployed.lambda_tracing:
         return lambda_invocations * traced_share(inputs.requests_per_second)
     return 0.0
@@ -352,7 +363,7 @@ def consumer_lines(counts: dict[str, Any], inputs: Inputs) -> dict[str, float]:
         consumer_invocations = records / per_invocation
         invocations += consumer_invocations
         billed_ms += consumer_invocations * billed_lambda_ms(per_record_ms * per_invocation)
-        if deployed.lambda_tracing:
+        if consumer.is_traced:
             traces += consumer_invocations * traced_share(records_per_second / per_invocation)
     return {
         "streamConsumerRequests": invocations * _price("lambdaPerMillion"),
@@ -581,7 +592,7 @@ def floor_per_million(inputs: Inputs | None = None) -> dict[str, Any]:
         per_invocation = records_per_invocation(rate * FLOOR_RECORDS_PER_CONSUMER, consumer)
         invocations = FLOOR_RECORDS_PER_CONSUMER / per_invocation
         consumer_invocations += invocations
-        if deployed.lambda_tracing:
+        if consumer.is_traced:
             consumer_traces += invocations * traced_share(rate / per_invocation)
     batching = ", ".join(
         f"{c.function} {records_per_invocation(rate, c):.2f}" for c in deployed.consumers

@@ -30,6 +30,15 @@ class Consumer:
     function: str  # the logical id, as the bench's invocation counts name it
     batch_size: int
     window_seconds: float  # MaximumBatchingWindowInSeconds; 0 when the template leaves it out
+    is_traced: bool = True  # Tracing: Active (its own or the Globals'); PassThrough starts none
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """An X-Ray sampling rule: the first `reservoir` requests a second, then `fixed_rate`."""
+
+    reservoir: int = 1
+    fixed_rate: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,10 @@ class Deployment:
     state_machine_tracing: bool
     access_log_format: str | None
     consumers: tuple[Consumer, ...]
+    # What API Gateway and Step Functions sample by: the template's AWS::XRay::SamplingRule of
+    # highest priority, else X-Ray's default rule. Lambda's own sampling of an invocation with no
+    # trace header cannot be configured: it is the default rule.
+    sampling: Sampling = Sampling()
 
     @property
     def has_platform_lines(self) -> bool:
@@ -59,8 +72,16 @@ class Deployment:
             "apiTracing": self.api_tracing,
             "stateMachineTracing": self.state_machine_tracing,
             "accessLog": self.access_log_format is not None,
+            "sampling": {
+                "reservoir": self.sampling.reservoir,
+                "fixedRate": self.sampling.fixed_rate,
+            },
             "consumers": {
-                c.function: {"batchSize": c.batch_size, "windowSeconds": c.window_seconds}
+                c.function: {
+                    "batchSize": c.batch_size,
+                    "windowSeconds": c.window_seconds,
+                    "traced": c.is_traced,
+                }
                 for c in self.consumers
             },
         }
@@ -95,9 +116,19 @@ def load(template_path: Path = TEMPLATE_PATH) -> Deployment:
                         function=name,
                         batch_size=int(source.get("BatchSize", 100)),
                         window_seconds=float(source.get("MaximumBatchingWindowInSeconds", 0)),
+                        is_traced=_is_active(properties.get("Tracing", globals_.get("Tracing"))),
                     )
                 )
     access = api.get("AccessLogSetting", {}).get("Format")
+    rules = [
+        properties["SamplingRule"]
+        for properties in _resources_of_type(document, "AWS::XRay::SamplingRule").values()
+        if "SamplingRule" in properties
+    ]
+    sampling = Sampling()
+    if rules:
+        rule = min(rules, key=lambda r: int(r.get("Priority", 10000)))
+        sampling = Sampling(int(rule["ReservoirSize"]), float(rule["FixedRate"]))
     return Deployment(
         lambda_memory_mb=int(globals_.get("MemorySize", 128)),
         log_format=str(logging.get("LogFormat", DEFAULT_LOG_FORMAT)),
@@ -107,4 +138,5 @@ def load(template_path: Path = TEMPLATE_PATH) -> Deployment:
         state_machine_tracing=_is_active(machine.get("Tracing", {}).get("Enabled")),
         access_log_format=None if access is None else " ".join(str(access).split()),
         consumers=tuple(consumers),
+        sampling=sampling,
     )

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from tests.bench import cost, deployment
-from tests.bench.deployment import Consumer, Deployment
+from tests.bench.deployment import Consumer, Deployment, Sampling
 
 GB = 1024**3
 LOGS_PER_GB = 0.50
@@ -68,6 +68,29 @@ def test_the_traced_share_is_the_reservoir_then_five_percent():
     assert cost.traced_share(0.001) == pytest.approx(1.0, abs=1e-3)
     assert cost.traced_share(1000.0) == pytest.approx(0.05 + 0.95 / 1000, abs=1e-6)
     assert cost.traced_share(0) == 1.0
+
+
+def test_a_sampling_rule_of_the_templates_own_is_its_reservoir_then_its_rate():
+    # Reservoir 2 at one a second: E[min(N, 2)] = 2 - (2 P(0) + 1 P(1)) = 2 - 3/e.
+    reserved = 2 - 3 / math.e
+    assert cost.traced_share(1.0, 2, 0.05) == pytest.approx(reserved + 0.05 * (1 - reserved))
+    assert cost.traced_share(0.38, 0, 0.01) == pytest.approx(0.01)
+    assert cost.traced_share(0, 0, 0.01) == 0.01
+
+
+def test_a_rule_in_the_template_sets_the_posts_traces_and_passthrough_consumers_start_none():
+    sampled = dataclasses.replace(
+        DEPLOYED,
+        sampling=Sampling(reservoir=0, fixed_rate=0.05),
+        consumers=tuple(dataclasses.replace(c, is_traced=False) for c in DEPLOYED.consumers),
+    )
+
+    lines = cost.per_million(COMMITTED, "ERROR", cost.Inputs(sampled))
+
+    assert lines["xray"] == pytest.approx(0.05 * 5.00, abs=1e-3)
+    assert lines["xrayStreamConsumers"] == 0
+    floor = {r["line"]: r for r in cost.floor_per_million(cost.Inputs(sampled))["lines"]}
+    assert floor["xray"]["usd"] == pytest.approx(0.25, abs=1e-3)
 
 
 def test_a_consumer_without_window_gathers_a_quarter_second_of_records():
@@ -246,6 +269,13 @@ Resources:
     Properties:
       Tracing:
         Enabled: true
+  Rule:
+    Type: AWS::XRay::SamplingRule
+    Properties:
+      SamplingRule:
+        Priority: 100
+        ReservoirSize: 0
+        FixedRate: 0.01
   Consumer:
     Type: AWS::Serverless::Function
     Properties:
@@ -272,7 +302,8 @@ def test_the_deployment_is_read_from_the_template(tmp_path):
         api_tracing=False,
         state_machine_tracing=True,
         access_log_format=None,
-        consumers=(Consumer("Consumer", batch_size=25, window_seconds=30.0),),
+        consumers=(Consumer("Consumer", batch_size=25, window_seconds=30.0, is_traced=False),),
+        sampling=Sampling(reservoir=0, fixed_rate=0.01),
     )
     assert read.has_platform_lines is False
 
