@@ -1,5 +1,12 @@
 """AWS list prices (us-east-1) and the cost per million requests, computed from counted requests.
 
+Every line a bill would carry for a request: the services' requests and durations (billed as AWS
+rounds them), DynamoDB's request units, the state machine's logs, Lambda's own log lines, the
+API's access log line, the X-Ray traces the template's settings start, the stream consumers at a
+stated traffic, and the INIT of a cold start. What is not measured is a named input (Inputs and
+the constants it reports): the traffic, X-Ray's sampling, the stream's polling, the share of cold
+starts, samples of the log lines. The template's own settings are read from it (deployment.py).
+
 Prices are inputs, not measurements: each carries the page it was read from. Update them here
 when AWS changes its prices; the doc's table is regenerated from the JSON.
 """
@@ -115,7 +122,9 @@ MILLION = 1_000_000
 LAMBDA_BILLING_MS = 1  # per invocation, rounded up to the next millisecond
 EXPRESS_BILLING_MS = 100  # per execution, rounded up to the next 100 ms, 100 ms at least
 EXPRESS_MEMORY_CHUNK_MB = 64  # Express memory is billed in 64 MB chunks
-EXPRESS_MEMORY_MB = 64  # what the workflow uses: its definition and a few KB of state, one chunk
+# What an execution uses: 50 MB, plus the definition's size, plus the execution data times the Map
+# or Parallel steps (step-functions/pricing, example 3): 50 MB and some KB here, one 64 MB chunk.
+EXPRESS_MEMORY_MB = 64
 
 
 def billed_lambda_ms(duration_ms: float) -> int:

@@ -613,6 +613,19 @@ def summary(result: dict[str, Any]) -> list[str]:
             f"lines and traces). At Level ERROR a committed transaction costs "
             f"${error['total']:,.2f}: {_against(error['total'], floor)}."
         )
+    cold = result.get("coldStarts")
+    if cold:
+        target = cold["target"]
+        base = cold["baseline"]["withBytecode"]["importAndClients"]["medianMs"]
+        lines.append(
+            f"Cold-start work (import and clients, with bytecode, Python {cold['python']}, "
+            f"Lambda's environment): the slowest DynamoDB handler, "
+            f"{target['worstDynamodbHandler'].rsplit('.', 1)[-1]}, takes "
+            f"{target['worstRatio']:.2f}x the minimal boto3 baseline's {base:,.0f} ms here "
+            f"(target at most {target['ratio']:.1f}x: "
+            + ("met" if target["met"] else "NOT met")
+            + ")."
+        )
     lines.append(hot_users(result))
     ratios = ", ".join(f"{t} {r:.1f}x" for t, r in result["overheadRatio"].items())
     lines.append(f"Orchestration overhead (saga median / baseline median, interleaved): {ratios}.")

@@ -265,6 +265,7 @@ def test_each_handlers_cold_start_is_measured_beside_the_baseline(quick_result):
             assert figures["xrayContext"] == "LambdaContext", module
     assert "dynamodb" in cold["handlers"]["functions.handlers.acquire_lock"]["clients"]
     assert "Cold-start work per handler" in report.markdown(quick_result)
+    assert any(line.startswith("Cold-start work") for line in report.summary(quick_result))
 
 
 DOC_RESULT = json.loads(cli.DOC_RESULT.read_text())
