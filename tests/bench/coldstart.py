@@ -54,6 +54,11 @@ TEMPLATE_PATH = ROOT / "infra" / "template.yaml"
 REQUIREMENTS = ROOT / "requirements.txt"
 BASELINE = "bench_baseline"
 TARGET_RATIO = 1.2  # a DynamoDB handler's cold-start work, with bytecode, over the baseline's
+# The ratio the target is judged on: of the medians of the process's CPU time. The wall time is
+# measured and reported too, but on a machine whose cores are shared it measures the neighbours as
+# much as the import; the cold start's work is CPU (the files are in the page cache), and on
+# Lambda's own vCPU share the wall time follows it.
+JUDGED_RATIO = "cpuRatioToBaseline"
 VARIANTS = ("withBytecode", "withoutBytecode")
 
 # The factories whose clients a handler builds on its first event (functions/repositories).
@@ -80,9 +85,9 @@ def lambda_handler(event, context):
 # Run by the interpreter under test: the import, then the clients, each timed; what it loaded.
 PROBE = """
 import importlib, json, sys, time
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 module = importlib.import_module(sys.argv[1])
-imported = time.perf_counter()
+imported, cpu_imported = time.perf_counter(), time.process_time()
 built = []
 if hasattr(module, "clients"):
     built = module.clients()
@@ -92,10 +97,12 @@ else:
             factory = sys.modules[name]
             factory.client()
             built.append(name.rsplit(".", 1)[-1])
-done = time.perf_counter()
+done, cpu_done = time.perf_counter(), time.process_time()
 print(json.dumps({
     "importMs": (imported - started) * 1000,
     "importAndClientsMs": (done - started) * 1000,
+    "importCpuMs": (cpu_imported - cpu_started) * 1000,
+    "importAndClientsCpuMs": (cpu_done - cpu_started) * 1000,
     "clients": built,
     "modules": len(sys.modules),
     "xrayContext": type(sys.modules["aws_xray_sdk.core"].xray_recorder.context).__name__
@@ -337,7 +344,9 @@ def _runtime_version() -> str:
 def _slowest(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
     return max(
         (m for m in runs if m != BASELINE),
-        key=lambda m: statistics.median(r["importAndClientsMs"] for r in runs[m]["withBytecode"]),
+        key=lambda m: statistics.median(
+            r["importAndClientsCpuMs"] for r in runs[m]["withBytecode"]
+        ),
     )
 
 
@@ -356,16 +365,20 @@ def summarise(
                 "xrayContext": measured[0].get("xrayContext"),
                 "import": spread([r["importMs"] for r in measured]),
                 "importAndClients": spread([r["importAndClientsMs"] for r in measured]),
+                "importCpu": spread([r["importCpuMs"] for r in measured]),
+                "importAndClientsCpu": spread([r["importAndClientsCpuMs"] for r in measured]),
                 "modules": measured[0]["modules"],
             }
     baseline = figures.pop(BASELINE)
     for measured in figures.values():
         for variant in VARIANTS:
-            base = baseline[variant]["importAndClients"]["medianMs"]
-            mine = measured[variant]["importAndClients"]["medianMs"]
-            measured[variant]["ratioToBaseline"] = round(mine / base, 2) if base else None
+            for clock, key in (("importAndClients", "ratioToBaseline"),
+                               ("importAndClientsCpu", "cpuRatioToBaseline")):  # fmt: skip
+                base = baseline[variant][clock]["medianMs"]
+                mine = measured[variant][clock]["medianMs"]
+                measured[variant][key] = round(mine / base, 2) if base else None
     dynamodb = [m for m, f in figures.items() if "dynamodb" in f["clients"]]
-    worst = max(dynamodb, key=lambda m: figures[m]["withBytecode"]["ratioToBaseline"] or 0)
+    worst = max(dynamodb, key=lambda m: figures[m]["withBytecode"][JUDGED_RATIO] or 0)
     return {
         "python": version,
         "interpreter": executable,
@@ -374,11 +387,12 @@ def summarise(
         "handlers": figures,
         "target": {
             "ratio": TARGET_RATIO,
+            "judgedOn": JUDGED_RATIO,
             "worstDynamodbHandler": worst,
-            "worstRatio": figures[worst]["withBytecode"]["ratioToBaseline"],
+            "worstRatio": figures[worst]["withBytecode"][JUDGED_RATIO],
+            "worstWallRatio": figures[worst]["withBytecode"]["ratioToBaseline"],
             "met": all(
-                (figures[m]["withBytecode"]["ratioToBaseline"] or 0) <= TARGET_RATIO
-                for m in dynamodb
+                (figures[m]["withBytecode"][JUDGED_RATIO] or 0) <= TARGET_RATIO for m in dynamodb
             ),
         },
         "heaviestPackages": heaviest,
@@ -485,6 +499,7 @@ def measure_tracing(repetitions: int) -> dict[str, Any]:
     functions = functions_by_module()
     function = _baseline_function(functions)
     runs: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    cpu: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     with task_roots(executable, TRACING_PACKAGES) as roots:
         for variant in VARIANTS:
             for name, source in TRACING_OPTIONS.items():
@@ -497,12 +512,16 @@ def measure_tracing(repetitions: int) -> dict[str, Any]:
                 for name in TRACING_OPTIONS:
                     measured = probe(executable, version, name, function, roots, variant)
                     runs[name][variant].append(measured["importAndClientsMs"])
+                    cpu[name][variant].append(measured["importAndClientsCpuMs"])
     return {
         "python": version,
         "repetitions": repetitions,
         "packages": versions,
         "options": {
-            name: {variant: spread(values) for variant, values in variants.items()}
+            name: {
+                variant: {"wall": spread(values), "cpu": spread(cpu[name][variant])}
+                for variant, values in variants.items()
+            }
             for name, variants in runs.items()
         },
     }

@@ -26,54 +26,73 @@ PRICES: dict[str, dict[str, Any]] = {
         "usd": 3.50,
         "unit": "per million REST API requests (first 333 million a month)",
         "source": "https://aws.amazon.com/api-gateway/pricing/",
+        "checked": "2026-12-07: $3.50 a million for the first 333 million (AWS whitepaper on API "
+        "Gateway private APIs, Cost optimization, table 4)",
     },
     "stepFunctionsExpressPerMillion": {
         "usd": 1.00,
         "unit": "per million Express workflow requests",
         "source": "https://aws.amazon.com/step-functions/pricing/",
+        "checked": "2026-12-07: $1.00 a million requests (the pricing page)",
     },
     "stepFunctionsExpressGbSecond": {
         "usd": 0.06 / 3600,
         "unit": "per GB-second ($0.06 per GB-hour, first 1,000 GB-hours a month); billed per "
         "100 ms, memory in 64 MB chunks",
         "source": "https://aws.amazon.com/step-functions/pricing/",
+        "checked": "2026-12-07: duration rounded up to the nearest 100 ms, memory in 64 MB chunks,"
+        " $0.06 per GB-hour for the first 1,000 (the pricing page, example 3)",
     },
     "lambdaPerMillion": {
         "usd": 0.20,
         "unit": "per million Lambda requests",
         "source": "https://aws.amazon.com/lambda/pricing/",
+        "checked": "2026-12-07: $0.20 a million requests; duration rounded up to the nearest 1 ms "
+        "(the pricing page)",
     },
     "lambdaArmGbSecond": {
         "usd": 0.0000133334,
         "unit": "per GB-second, arm64 (first 7.5 billion GB-seconds a month); billed per 1 ms",
         "source": "https://aws.amazon.com/lambda/pricing/",
+        "checked": "2026-12-07: $0.0000133334 per GB-second on Arm for the first 7.5 billion (a "
+        "copy of the pricing page); INIT billed since 2025-08-01 (AWS Compute blog)",
     },
     "dynamodbWruPerMillion": {
         "usd": 0.625,
         "unit": "per million on-demand write request units (1 per KB written; in a "
         "TransactWriteItems 2 per KB for every item, ConditionCheck items included)",
         "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+        "checked": "2026-12-07: $0.625 a million since the November 2024 reduction (a third-party "
+        "summary of the pricing page)",
     },
     "dynamodbRruPerMillion": {
         "usd": 0.125,
         "unit": "per million on-demand read request units (4 KB strongly consistent)",
         "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+        "checked": "2026-12-07: $0.125 a million since the November 2024 reduction (a third-party "
+        "summary of the pricing page)",
     },
     "cloudwatchLogsIngestionGb": {
         "usd": 0.50,
         "unit": "per GB ingested (Standard class, first tier of vended logs)",
         "source": "https://aws.amazon.com/cloudwatch/pricing/",
+        "checked": "2026-12-07: Lambda's logs are vended logs, tiered since 2025-05-01 with a "
+        "first tier at the old $0.50 per GB (a summary of AWS's announcement)",
     },
     "eventBridgeCustomEventsPerMillion": {
         "usd": 1.00,
         "unit": "per million custom events published (each 64 KB chunk of a PutEvents entry); "
         "delivery to targets is not billed",
         "source": "https://aws.amazon.com/eventbridge/pricing/",
+        "checked": "2026-12-07: $1.00 a million custom events, 64 KB chunks (third-party summaries"
+        " of the pricing page)",
     },
     "xrayTracesPerMillion": {
         "usd": 5.00,
         "unit": "per million traces recorded (first 100,000 a month free)",
         "source": "https://aws.amazon.com/xray/pricing/",
+        "checked": "2026-12-07: $5.00 a million traces recorded, $0.50 a million retrieved or "
+        "scanned (the pricing page); retrieval is not counted here",
     },
 }
 

@@ -55,15 +55,21 @@ def test_the_spread_of_a_sample():
     assert coldstart.spread([7.0])["iqrMs"] == 0
 
 
-def _run(import_ms: float, total_ms: float, clients: list[str]) -> dict:
+def _run(import_ms: float, total_ms: float, clients: list[str], cpu_ms: float = 0) -> dict:
     return {"importMs": import_ms, "importAndClientsMs": total_ms, "clients": clients,
+            "importCpuMs": cpu_ms or import_ms, "importAndClientsCpuMs": cpu_ms or total_ms,
             "modules": 500, "xrayContext": None}  # fmt: skip
 
 
 def test_each_handler_is_held_against_the_baseline_of_the_same_run():
     runs = {
-        coldstart.BASELINE: {v: [_run(300, 400, ["dynamodb"])] * 3 for v in coldstart.VARIANTS},
-        ACQUIRE_LOCK: {v: [_run(400, 520, ["dynamodb"])] * 3 for v in coldstart.VARIANTS},
+        coldstart.BASELINE: {
+            v: [_run(300, 400, ["dynamodb"], cpu_ms=200)] * 3 for v in coldstart.VARIANTS
+        },
+        # A wall time inflated by the neighbours: the CPU time is what is judged.
+        ACQUIRE_LOCK: {
+            v: [_run(400, 800, ["dynamodb"], cpu_ms=260)] * 3 for v in coldstart.VARIANTS
+        },
         "functions.handlers.validate_request": {
             v: [_run(600, 600, [])] * 3 for v in coldstart.VARIANTS
         },
@@ -71,12 +77,15 @@ def test_each_handler_is_held_against_the_baseline_of_the_same_run():
 
     figures = coldstart.summarise(runs, "python3.12", "3.12", 3, [])
 
-    assert figures["handlers"][ACQUIRE_LOCK]["withBytecode"]["ratioToBaseline"] == 1.3
+    assert figures["handlers"][ACQUIRE_LOCK]["withBytecode"]["ratioToBaseline"] == 2.0
+    assert figures["handlers"][ACQUIRE_LOCK]["withBytecode"]["cpuRatioToBaseline"] == 1.3
     # Only the DynamoDB handlers are held to the target: validate_request builds no client.
     assert figures["target"] == {
         "ratio": 1.2,
+        "judgedOn": "cpuRatioToBaseline",
         "worstDynamodbHandler": ACQUIRE_LOCK,
         "worstRatio": 1.3,
+        "worstWallRatio": 2.0,
         "met": False,
     }
     assert coldstart.BASELINE not in figures["handlers"]
@@ -139,6 +148,7 @@ def test_a_handler_probe_times_its_import_and_its_client(roots):
 
     assert measured["clients"] == ["dynamodb"]
     assert 0 < measured["importMs"] <= measured["importAndClientsMs"]
+    assert 0 < measured["importCpuMs"] <= measured["importAndClientsCpuMs"]
     assert measured["xrayContext"] == "LambdaContext"
 
 
