@@ -542,6 +542,20 @@ def read_per_million(
 TARGET_COMMITTED_AT_ERROR = 17.00  # dollars per million committed, at Level ERROR, complete model
 FLOOR_TARGET_RATIO = 1.15  # or, if no design keeping the invariants reaches it, this x the floor
 
+# The lines that are observability, not the product: what the deployment chooses to log and trace.
+OBSERVABILITY_LINES = frozenset(
+    {"apiAccessLogs", "lambdaPlatformLogs", "streamConsumerPlatformLogs", "logs", "xray",
+     "xrayStreamConsumers"}
+)  # fmt: skip
+
+
+def without_observability(lines: dict[str, float]) -> float:
+    """A per-million figure's total without its log lines and traces."""
+    return round(
+        sum(v for k, v in lines.items() if k != "total" and k not in OBSERVABILITY_LINES), 2
+    )
+
+
 FLOOR_LAMBDA_MEMORY_MB = 128  # Lambda's smallest sensible memory; 1 ms each: the floor errs low
 FLOOR_TASK_LAMBDAS = 3  # acquire the lock, put the transaction, update the balance (product)
 # The stream records one committed transaction gives each consumer: one outbox record to the
@@ -661,12 +675,7 @@ def floor_per_million(inputs: Inputs | None = None) -> dict[str, Any]:
         "lines": rows,
         "total": round(total, 2),
         "totalWithoutObservability": round(
-            sum(
-                row["usd"]
-                for row in rows
-                if row["line"] not in {"lambdaPlatformLogs", "apiAccessLogs", "xray"}
-            ),
-            2,
+            sum(row["usd"] for row in rows if row["line"] not in OBSERVABILITY_LINES), 2
         ),
         "target": TARGET_COMMITTED_AT_ERROR,
         "targetRatio": FLOOR_TARGET_RATIO,

@@ -619,6 +619,14 @@ def summary(result: dict[str, Any]) -> list[str]:
             f"lines and traces). At Level ERROR a committed transaction costs "
             f"${error['total']:,.2f}: {_against(error['total'], floor)}."
         )
+        if "totalWithoutObservability" in floor:
+            bare = cost.without_observability(error)
+            lines.append(
+                f"Without the log lines and traces on either side, a committed transaction "
+                f"costs ${bare:,.2f} a million against the floor's "
+                f"${floor['totalWithoutObservability']:,.2f}: "
+                f"{bare / floor['totalWithoutObservability']:.2f}x."
+            )
     cold = result.get("coldStarts")
     if cold:
         target = cold["target"]

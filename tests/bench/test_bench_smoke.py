@@ -235,6 +235,7 @@ def test_the_summary_says_where_the_measured_cost_stands(monkeypatch, target, ra
     result = {**DOC_RESULT, **json.loads(json.dumps(suite.derive(DOC_RESULT)))}
 
     assert any(said in line for line in report.summary(result))
+    assert any("Without the log lines and traces" in line for line in report.summary(result))
 
 
 def test_a_longer_lease_blocks_a_crashed_holders_user_longer():

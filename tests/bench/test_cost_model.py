@@ -244,6 +244,13 @@ def test_the_floor_prices_the_invariants_and_the_deployments_lines_like_the_meas
     )
 
 
+def test_a_total_without_observability_leaves_out_the_log_lines_and_the_traces():
+    lines = {"apiGateway": 3.5, "xray": 4.2, "logs": 9.0, "lambdaPlatformLogs": 0.8,
+             "xrayStreamConsumers": 8.1, "dynamodbWrites": 8.75, "total": 34.35}  # fmt: skip
+
+    assert cost.without_observability(lines) == 12.25
+
+
 def test_the_floor_at_system_level_warn_has_no_platform_lines():
     quiet = dataclasses.replace(DEPLOYED, log_format="JSON", system_log_level="WARN")
     rows = {r["line"]: r for r in cost.floor_per_million(cost.Inputs(quiet))["lines"]}
