@@ -370,13 +370,13 @@ def summarise(
                 "modules": measured[0]["modules"],
             }
     baseline = figures.pop(BASELINE)
-    for measured in figures.values():
+    for handler in figures.values():
         for variant in VARIANTS:
             for clock, key in (("importAndClients", "ratioToBaseline"),
                                ("importAndClientsCpu", "cpuRatioToBaseline")):  # fmt: skip
                 base = baseline[variant][clock]["medianMs"]
-                mine = measured[variant][clock]["medianMs"]
-                measured[variant][key] = round(mine / base, 2) if base else None
+                mine = handler[variant][clock]["medianMs"]
+                handler[variant][key] = round(mine / base, 2) if base else None
     dynamodb = [m for m, f in figures.items() if "dynamodb" in f["clients"]]
     worst = max(dynamodb, key=lambda m: figures[m]["withBytecode"][JUDGED_RATIO] or 0)
     return {
