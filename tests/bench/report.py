@@ -610,23 +610,28 @@ def summary(result: dict[str, Any]) -> list[str]:
         f"${error['total']:,.2f} at Level ERROR (logs ${error['logs']:,.2f})."
     )
     floor = result["cost"].get("floor")
-    if floor:
+    if floor and "totalWithoutObservability" not in floor:
+        # A result from before the floor was priced on the measured figure's basis.
+        lines.append(
+            f"The floor as that run priced it is ${floor['total']:,.2f} a million; at Level "
+            f"ERROR a committed transaction cost ${error['total']:,.2f}."
+        )
+    elif floor:
         lines.append(
             f'The floor on the same basis (table "Floor" below: what the product and its '
             f"invariants need, with the deployment's own lines priced as the measured figure "
             f"prices them) is ${floor['total']:,.2f} a million "
-            f"(${floor.get('totalWithoutObservability', floor['total']):,.2f} without the log "
-            f"lines and traces). At Level ERROR a committed transaction costs "
-            f"${error['total']:,.2f}: {_against(error['total'], floor)}."
+            f"(${floor['totalWithoutObservability']:,.2f} without the log lines and traces). "
+            f"At Level ERROR a committed transaction costs ${error['total']:,.2f}: "
+            f"{_against(error['total'], floor)}."
         )
-        if "totalWithoutObservability" in floor:
-            bare = cost.without_observability(error)
-            lines.append(
-                f"Without the log lines and traces on either side, a committed transaction "
-                f"costs ${bare:,.2f} a million against the floor's "
-                f"${floor['totalWithoutObservability']:,.2f}: "
-                f"{bare / floor['totalWithoutObservability']:.2f}x."
-            )
+        bare = cost.without_observability(error)
+        lines.append(
+            f"Without the log lines and traces on either side, a committed transaction costs "
+            f"${bare:,.2f} a million against the floor's "
+            f"${floor['totalWithoutObservability']:,.2f}: "
+            f"{bare / floor['totalWithoutObservability']:.2f}x."
+        )
     cold = result.get("coldStarts")
     if cold:
         target = cold["target"]

@@ -530,3 +530,15 @@ def test_the_execution_page_of_an_answer_names_what_went_wrong():
     assert answer.status_code == 422
     assert "InsufficientFundsError" in page and "<" not in page[:200]
     assert missing.startswith("not read: ")
+
+
+def test_a_floor_from_before_the_same_basis_is_reported_as_that_run_priced_it():
+    result = {**DOC_RESULT, **json.loads(json.dumps(suite.derive(DOC_RESULT)))}
+    older_floor = {k: v for k, v in result["cost"]["floor"].items()
+                   if k != "totalWithoutObservability"}  # fmt: skip
+    older = {**result, "cost": {**result["cost"], "floor": older_floor}}
+
+    said = report.summary(older)
+
+    assert any("The floor as that run priced it" in line for line in said)
+    assert not any("Without the log lines and traces" in line for line in said)
