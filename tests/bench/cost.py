@@ -1,5 +1,12 @@
 """AWS list prices (us-east-1) and the cost per million requests, computed from counted requests.
 
+Every line a bill would carry for a request: the services' requests and durations (billed as AWS
+rounds them), DynamoDB's request units, the state machine's logs, Lambda's own log lines, the
+API's access log line, the X-Ray traces the template's settings start, the stream consumers at a
+stated traffic, and the INIT of a cold start. What is not measured is a named input (Inputs and
+the constants it reports): the traffic, X-Ray's sampling, the stream's polling, the share of cold
+starts, samples of the log lines. The template's own settings are read from it (deployment.py).
+
 Prices are inputs, not measurements: each carries the page it was read from. Update them here
 when AWS changes its prices; the doc's table is regenerated from the JSON.
 """
@@ -7,61 +14,85 @@ when AWS changes its prices; the doc's table is regenerated from the JSON.
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 from typing import Any
+
+from tests.bench import deployment
+from tests.bench.deployment import Consumer, Deployment
 
 PRICES: dict[str, dict[str, Any]] = {
     "apiGatewayRestPerMillion": {
         "usd": 3.50,
         "unit": "per million REST API requests (first 333 million a month)",
         "source": "https://aws.amazon.com/api-gateway/pricing/",
+        "checked": "2026-12-07: $3.50 a million for the first 333 million (AWS whitepaper on API "
+        "Gateway private APIs, Cost optimization, table 4)",
     },
     "stepFunctionsExpressPerMillion": {
         "usd": 1.00,
         "unit": "per million Express workflow requests",
         "source": "https://aws.amazon.com/step-functions/pricing/",
+        "checked": "2026-12-07: $1.00 a million requests (the pricing page)",
     },
     "stepFunctionsExpressGbSecond": {
         "usd": 0.06 / 3600,
         "unit": "per GB-second ($0.06 per GB-hour, first 1,000 GB-hours a month); billed per "
         "100 ms, memory in 64 MB chunks",
         "source": "https://aws.amazon.com/step-functions/pricing/",
+        "checked": "2026-12-07: duration rounded up to the nearest 100 ms, memory in 64 MB chunks,"
+        " $0.06 per GB-hour for the first 1,000 (the pricing page, example 3)",
     },
     "lambdaPerMillion": {
         "usd": 0.20,
         "unit": "per million Lambda requests",
         "source": "https://aws.amazon.com/lambda/pricing/",
+        "checked": "2026-12-07: $0.20 a million requests; duration rounded up to the nearest 1 ms "
+        "(the pricing page)",
     },
     "lambdaArmGbSecond": {
         "usd": 0.0000133334,
         "unit": "per GB-second, arm64 (first 7.5 billion GB-seconds a month); billed per 1 ms",
         "source": "https://aws.amazon.com/lambda/pricing/",
+        "checked": "2026-12-07: $0.0000133334 per GB-second on Arm for the first 7.5 billion (a "
+        "copy of the pricing page); INIT billed since 2025-08-01 (AWS Compute blog)",
     },
     "dynamodbWruPerMillion": {
         "usd": 0.625,
         "unit": "per million on-demand write request units (1 per KB written; in a "
         "TransactWriteItems 2 per KB for every item, ConditionCheck items included)",
         "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+        "checked": "2026-12-07: $0.625 a million since the November 2024 reduction (a third-party "
+        "summary of the pricing page)",
     },
     "dynamodbRruPerMillion": {
         "usd": 0.125,
         "unit": "per million on-demand read request units (4 KB strongly consistent)",
         "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+        "checked": "2026-12-07: $0.125 a million since the November 2024 reduction (a third-party "
+        "summary of the pricing page)",
     },
     "cloudwatchLogsIngestionGb": {
         "usd": 0.50,
         "unit": "per GB ingested (Standard class, first tier of vended logs)",
         "source": "https://aws.amazon.com/cloudwatch/pricing/",
+        "checked": "2026-12-07: Lambda's logs are vended logs, tiered since 2025-05-01 with a "
+        "first tier at the old $0.50 per GB (a summary of AWS's announcement)",
     },
     "eventBridgeCustomEventsPerMillion": {
         "usd": 1.00,
         "unit": "per million custom events published (each 64 KB chunk of a PutEvents entry); "
         "delivery to targets is not billed",
         "source": "https://aws.amazon.com/eventbridge/pricing/",
+        "checked": "2026-12-07: $1.00 a million custom events, 64 KB chunks (third-party summaries"
+        " of the pricing page)",
     },
     "xrayTracesPerMillion": {
         "usd": 5.00,
         "unit": "per million traces recorded (first 100,000 a month free)",
         "source": "https://aws.amazon.com/xray/pricing/",
+        "checked": "2026-12-07: $5.00 a million traces recorded, $0.50 a million retrieved or "
+        "scanned (the pricing page); retrieval is not counted here",
     },
 }
 
@@ -82,10 +113,6 @@ WRU_SOURCES = [
     "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html",
     "https://github.com/paritysuite/dynamodb-conformance/pull/67",
 ]
-
-EXPRESS_MEMORY_MB = 64  # Express bills the workflow's memory in 64 MB chunks; this one is small
-LAMBDA_MEMORY_MB = 256  # infra/template.yaml Globals.Function.MemorySize
-XRAY_SAMPLED_FRACTION = 0.05  # X-Ray's default rule: 1 request a second, then 5%
 
 
 def request_units(
@@ -108,36 +135,303 @@ def _price(name: str) -> float:
 
 
 LOG_LEVELS = ("ALL", "ERROR")  # infra/template.yaml's StateMachineLogLevel
+MILLION = 1_000_000
+
+# Billing granularity (lambda/pricing, step-functions/pricing).
+LAMBDA_BILLING_MS = 1  # per invocation, rounded up to the next millisecond
+EXPRESS_BILLING_MS = 100  # per execution, rounded up to the next 100 ms, 100 ms at least
+EXPRESS_MEMORY_CHUNK_MB = 64  # Express memory is billed in 64 MB chunks
+# What an execution uses: 50 MB, plus the definition's size, plus the execution data times the Map
+# or Parallel steps (step-functions/pricing, example 3): 50 MB and some KB here, one 64 MB chunk.
+EXPRESS_MEMORY_MB = 64
 
 
-def per_million(counts: dict[str, Any], log_level: str = "ALL") -> dict[str, float]:
+def billed_lambda_ms(duration_ms: float) -> int:
+    """One invocation's billed duration: rounded up to the next ms (a 1.0001 ms run bills 2)."""
+    return max(LAMBDA_BILLING_MS, math.ceil(duration_ms / LAMBDA_BILLING_MS) * LAMBDA_BILLING_MS)
+
+
+def billed_express_ms(duration_ms: float) -> int:
+    """One Express execution's billed duration: the next 100 ms up, 100 ms at least."""
+    return max(EXPRESS_BILLING_MS, math.ceil(duration_ms / EXPRESS_BILLING_MS) * EXPRESS_BILLING_MS)
+
+
+def billed_express_memory_mb(memory_mb: float) -> int:
+    return max(1, math.ceil(memory_mb / EXPRESS_MEMORY_CHUNK_MB)) * EXPRESS_MEMORY_CHUNK_MB
+
+
+# -- The stated inputs: each a named assumption, reported with the figures. ------------------------
+
+# Traffic: a million committed POSTs a month, spread evenly (Poisson arrivals at a constant rate);
+# a month as AWS's calculator counts it, 730 hours. Peaks lower the traced share and raise the
+# batching; a quiet night does the reverse.
+MONTHLY_TRANSACTIONS = 1_000_000
+SECONDS_PER_MONTH = 730 * 3600
+
+# X-Ray's default sampling, which Lambda applies to an invocation that arrives with no trace
+# header (Active tracing) and API Gateway and Step Functions apply to a request they start: the
+# first request each second (the reservoir), then 5% of the rest. The reservoir is taken as per
+# sampler (the API, each consumer function).
+XRAY_RESERVOIR_PER_SECOND = 1
+XRAY_FIXED_RATE = 0.05
+
+# A DynamoDB stream's event source mapping polls each shard 4 times a second (with-ddb.html),
+# so with no batching window one invocation carries the records of about a quarter second. A
+# low-traffic table's stream has one shard.
+STREAM_POLLS_PER_SECOND = 4
+STREAM_SHARDS = 1
+
+# Cold starts: since 2025-08-01 the INIT phase of a ZIP function on a managed runtime is billed
+# like its invocations; AWS's analysis of production workloads puts cold starts under 1% of
+# invocations (the blog post announcing it). The INIT duration is the handler's measured
+# cold-start work (import and clients) on this machine, when the run measured it.
+COLD_START_SHARE = 0.01
+
+# One sample of each variable an API Gateway access log line substitutes, at its usual size:
+# ids and times as API Gateway writes them, an IAM user's ARN (the API is AWS_IAM), a 201 and a
+# short body. API Gateway writes "-" for a variable with no value.
+ACCESS_LOG_SAMPLE = {
+    "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+    "extendedRequestId": "Dm3xYHVoIAMEbXg=",
+    "requestTime": "07/Dec/2026:06:31:36 +0000",
+    "httpMethod": "POST",
+    "resourcePath": "/transactions",
+    "status": "201",
+    "responseLength": "131",
+    "responseLatency": "184",
+    "integration.status": "200",
+    "integration.latency": "171",
+    "error.message": "-",
+    "error.responseType": "-",
+    "identity.sourceIp": "203.0.113.10",
+    "identity.userArn": "arn:aws:iam::123456789012:user/wallet-client",
+    "xrayTraceId": "Root=1-67891233-abcdef012345678912345678",
+}
+_CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z.]+[A-Za-z])")
+
+# Lambda's own lines per invocation, as it writes them (monitoring-cloudwatchlogs-advanced.html,
+# telemetry-schema-reference.html), with ids and figures of their usual length. Plain text:
+# START, END and REPORT, REPORT with an XRAY line when the function traces. JSON: platform.start
+# and platform.report, the report with a tracing object when the function traces. Both
+# are INFO: at SystemLogLevel WARN (JSON only) Lambda writes neither.
+_REQUEST_ID = "8f5d3b2e-6a1c-4f7e-9b0d-2c4e6a8f0b1d"
+_TRACE_ID = "1-67891233-abcdef012345678912345678"
+PLATFORM_LINES_TEXT = (
+    f"START RequestId: {_REQUEST_ID} Version: $LATEST\n",
+    f"END RequestId: {_REQUEST_ID}\n",
+    f"REPORT RequestId: {_REQUEST_ID}\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
+    "Memory Size: 256 MB\tMax Memory Used: 98 MB\t\n",
+)
+PLATFORM_TRACING_TEXT = f"XRAY TraceId: {_TRACE_ID}\tSegmentId: 0a1b2c3d4e5f6a7b\tSampled: true\t\n"
+PLATFORM_LINES_JSON = (
+    '{"time":"2026-12-07T06:31:36.123Z","type":"platform.start","record":{"requestId":"'
+    + _REQUEST_ID
+    + '","version":"$LATEST"}}',
+    '{"time":"2026-12-07T06:31:36.136Z","type":"platform.report","record":{"requestId":"'
+    + _REQUEST_ID
+    + '","metrics":{"durationMs":12.34,"billedDurationMs":13,"memorySizeMB":256,'
+    '"maxMemoryUsedMB":98},"status":"success"}}',
+)
+PLATFORM_TRACING_JSON = (
+    ',"tracing":{"spanId":"0a1b2c3d4e5f6a7b","type":"X-Amzn-Trace-Id","value":"Root='
+    + _TRACE_ID
+    + ';Parent=0a1b2c3d4e5f6a7b;Sampled=1"}'
+)
+
+
+def platform_log_bytes(deployment: Deployment) -> int:
+    """What Lambda writes of its own per invocation, in bytes (0 at SystemLogLevel WARN)."""
+    if not deployment.has_platform_lines:
+        return 0
+    if deployment.log_format == "JSON":
+        size = sum(len(line.encode()) for line in PLATFORM_LINES_JSON)
+        return size + (len(PLATFORM_TRACING_JSON) if deployment.lambda_tracing else 0)
+    size = sum(len(line.encode()) for line in PLATFORM_LINES_TEXT)
+    return size + (len(PLATFORM_TRACING_TEXT) if deployment.lambda_tracing else 0)
+
+
+def access_log_bytes(deployment: Deployment) -> int:
+    """One access log line: the template's Format with every $context variable substituted.
+
+    Raises: KeyError naming a variable ACCESS_LOG_SAMPLE has no sample of.
+    """
+    if deployment.access_log_format is None:
+        return 0
+    line = _CONTEXT_VARIABLE.sub(
+        lambda match: ACCESS_LOG_SAMPLE[match[1]], deployment.access_log_format
+    )
+    return len(line.encode())
+
+
+def traced_share(
+    requests_per_second: float,
+    reservoir: int = XRAY_RESERVOIR_PER_SECOND,
+    fixed_rate: float = XRAY_FIXED_RATE,
+) -> float:
+    """The share of requests arriving at `requests_per_second` (Poisson, N a second) that a
+    sampling rule traces: the first `reservoir` each second, then `fixed_rate` of the rest,
+    (E[min(N, R)] + fixed_rate x E[N - min(N, R)]) / rate. With the default rule (1, 5%) it is
+    5% + 95% x (1 - e^-rate) / rate: near 1 at low traffic, 5% at high."""
+    rate = requests_per_second
+    if rate <= 0:
+        return 1.0 if reservoir > 0 else fixed_rate
+    # E[min(N, R)] = R - sum over k < R of (R - k) P(N = k)
+    reserved = reservoir - sum(
+        (reservoir - k) * math.exp(-rate) * rate**k / math.factorial(k) for k in range(reservoir)
+    )
+    return (reserved + fixed_rate * (rate - reserved)) / rate
+
+
+def records_per_invocation(records_per_second: float, consumer: Consumer) -> float:
+    """How many stream records one invocation carries: the records of a batching window (or of
+    one poll interval without one), at least one, at most the batch size. With Poisson arrivals
+    an invocation happens only when the window holds a record: mean / (1 - e^-mean)."""
+    gather_seconds = max(consumer.window_seconds, 1 / STREAM_POLLS_PER_SECOND)
+    mean = records_per_second / STREAM_SHARDS * gather_seconds
+    if mean <= 0:
+        return 1.0
+    return min(float(consumer.batch_size), max(1.0, mean / (1 - math.exp(-mean))))
+
+
+def consumer_lag_seconds(consumer: Consumer) -> float:
+    """The most a record waits for its invocation: the window, or one poll interval."""
+    return max(consumer.window_seconds, 1 / STREAM_POLLS_PER_SECOND)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a per-million figure depends on besides the counted requests."""
+
+    deployment: Deployment
+    monthly_transactions: int = MONTHLY_TRANSACTIONS
+    init_ms: float = 0.0  # one cold start's billed INIT, when measured
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.monthly_transactions / SECONDS_PER_MONTH
+
+    @classmethod
+    def from_template(cls, init_ms: float = 0.0) -> Inputs:
+        return cls(deployment.load(), init_ms=init_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        rate = self.requests_per_second
+        rule = self.deployment.sampling
+        consumers = {}
+        for consumer in self.deployment.consumers:
+            per_invocation = records_per_invocation(rate, consumer)
+            consumers[consumer.function] = {
+                "recordsPerInvocation": round(per_invocation, 3),
+                "tracedShare": round(traced_share(rate / per_invocation), 4)
+                if consumer.is_traced
+                else 0.0,
+                "lagSecondsAtMost": consumer_lag_seconds(consumer),
+            }
+        return {
+            "deployment": self.deployment.to_dict(),
+            "monthlyTransactions": self.monthly_transactions,
+            "secondsPerMonth": SECONDS_PER_MONTH,
+            "requestsPerSecond": round(rate, 4),
+            "xraySampling": f"API: {rule.reservoir} a second, then {rule.fixed_rate:.0%}; "
+            f"Lambda without a trace header: {XRAY_RESERVOIR_PER_SECOND} a second, then "
+            f"{XRAY_FIXED_RATE:.0%} (Poisson arrivals)",
+            "apiTracedShare": round(traced_share(rate, rule.reservoir, rule.fixed_rate), 4),
+            "streamPollsPerSecond": STREAM_POLLS_PER_SECOND,
+            "streamShards": STREAM_SHARDS,
+            "consumers": consumers,
+            "platformLogBytesPerInvocation": platform_log_bytes(self.deployment),
+            "accessLogBytesPerRequest": access_log_bytes(self.deployment),
+            "coldStartShare": COLD_START_SHARE,
+            "initMs": self.init_ms,
+            "expressMemoryMb": billed_express_memory_mb(EXPRESS_MEMORY_MB),
+            "lambdaMemoryMb": self.deployment.lambda_memory_mb,
+        }
+
+
+def _logs_usd(bytes_per_request: float) -> float:
+    return bytes_per_request / 1024**3 * _price("cloudwatchLogsIngestionGb") * MILLION
+
+
+def _lambda_usd(billed_ms: float, memory_mb: int) -> float:
+    return memory_mb / 1024 * billed_ms / 1000 * _price("lambdaArmGbSecond") * MILLION
+
+
+def post_traces(lambda_invocations: float, inputs: Inputs) -> float:
+    """Traces one POST starts: one if API Gateway (or, behind an untraced API, Step Functions)
+    samples it, the tasks joining that trace; with neither tracing, each task invocation is
+    sampled on its own by Lambda's Active tracing."""
+    deployed = inputs.deployment
+    rule = deployed.sampling
+    if deployed.api_tracing or deployed.state_machine_tracing:
+        return traced_share(inputs.requests_per_second, rule.reservoir, rule.fixed_rate)
+    if deployed.lambda_tracing:
+        return lambda_invocations * traced_share(inputs.requests_per_second)
+    return 0.0
+
+
+def consumer_lines(counts: dict[str, Any], inputs: Inputs) -> dict[str, float]:
+    """The stream consumers at the stated traffic: the records one transaction gives each
+    (counted, sent alone: one invocation per record), gathered `records_per_invocation` to an
+    invocation; each invocation's duration the measured one per record times its records (an
+    upper bound: the fixed part is shared), billed per ms; its platform lines; the traces Lambda
+    starts for the invocations (no upstream header on a stream record)."""
+    deployed = inputs.deployment
+    per_record_ms = (
+        counts.get("streamMs", 0) / counts["streamLambdaTotal"]
+        if counts.get("streamLambdaTotal")
+        else 0.0
+    )
+    invocations = billed_ms = traces = 0.0
+    for consumer in deployed.consumers:
+        records = counts.get("streamLambda", {}).get(consumer.function, 0)
+        if not records:
+            continue
+        records_per_second = inputs.requests_per_second * records
+        per_invocation = records_per_invocation(records_per_second, consumer)
+        consumer_invocations = records / per_invocation
+        invocations += consumer_invocations
+        billed_ms += consumer_invocations * billed_lambda_ms(per_record_ms * per_invocation)
+        if consumer.is_traced:
+            traces += consumer_invocations * traced_share(records_per_second / per_invocation)
+    return {
+        "streamConsumerRequests": invocations * _price("lambdaPerMillion"),
+        "streamConsumerDuration": _lambda_usd(billed_ms, deployed.lambda_memory_mb),
+        "streamConsumerPlatformLogs": _logs_usd(invocations * platform_log_bytes(deployed)),
+        "xrayStreamConsumers": traces * _price("xrayTracesPerMillion"),
+    }
+
+
+def per_million(
+    counts: dict[str, Any], log_level: str = "ALL", inputs: Inputs | None = None
+) -> dict[str, float]:
     """Dollars per million requests of one outcome, from its counted requests and durations, with
-    the state machine logging at `log_level` (ERROR logs only the events of failures)."""
+    the state machine logging at `log_level` (ERROR logs only the events of failures) and the
+    rest as `inputs` (the template's settings and the stated traffic) say."""
+    inputs = inputs or Inputs.from_template()
+    deployed = inputs.deployment
     log_bytes = counts["logBytes"] if log_level == "ALL" else counts["logBytesError"]
-    express_gb_s = EXPRESS_MEMORY_MB / 1024 * counts["billedExpressMs"] / 1000
-    lambda_gb_s = LAMBDA_MEMORY_MB / 1024 * counts["billedLambdaMs"] / 1000
-    million = 1_000_000
+    express_gb_s = billed_express_memory_mb(EXPRESS_MEMORY_MB) / 1024 * counts["billedExpressMs"]
+    express_gb_s /= 1000
+    invocations = counts["lambdaTotal"]
     lines = {
         "apiGateway": _price("apiGatewayRestPerMillion"),
+        "apiAccessLogs": _logs_usd(access_log_bytes(deployed)),
         "stepFunctionsRequests": _price("stepFunctionsExpressPerMillion"),
-        "stepFunctionsDuration": express_gb_s * _price("stepFunctionsExpressGbSecond") * million,
-        "lambdaRequests": counts["lambdaTotal"] * _price("lambdaPerMillion"),
-        "lambdaDuration": lambda_gb_s * _price("lambdaArmGbSecond") * million,
+        "stepFunctionsDuration": express_gb_s * _price("stepFunctionsExpressGbSecond") * MILLION,
+        "lambdaRequests": invocations * _price("lambdaPerMillion"),
+        "lambdaDuration": _lambda_usd(counts["billedLambdaMs"], deployed.lambda_memory_mb),
+        "lambdaInit": _lambda_usd(
+            invocations * COLD_START_SHARE * billed_lambda_ms(inputs.init_ms)
+            if inputs.init_ms
+            else 0,
+            deployed.lambda_memory_mb,
+        ),
+        "lambdaPlatformLogs": _logs_usd(invocations * platform_log_bytes(deployed)),
         "dynamodbWrites": counts["wru"] * _price("dynamodbWruPerMillion"),
         "dynamodbReads": counts["rru"] * _price("dynamodbRruPerMillion"),
-        "logs": log_bytes / 1024**3 * _price("cloudwatchLogsIngestionGb") * million,
-        "xray": XRAY_SAMPLED_FRACTION * _price("xrayTracesPerMillion"),
-        # The stream consumers (the outbox's forwarder, the summaries projection): their
-        # invocations (one per batch of stream records; one per entry when requests come one at
-        # a time, the upper bound), the projection's writes and the events published. The
-        # streams' reads by a Lambda event source mapping are free.
-        "eventsForwarderRequests": counts.get("streamLambdaTotal", 0) * _price("lambdaPerMillion"),
-        "eventsForwarderDuration": LAMBDA_MEMORY_MB
-        / 1024
-        * math.ceil(counts.get("streamMs", 0))
-        / 1000
-        * _price("lambdaArmGbSecond")
-        * million,
+        "logs": _logs_usd(log_bytes),
+        "xray": post_traces(invocations, inputs) * _price("xrayTracesPerMillion"),
+        **consumer_lines(counts, inputs),
         "eventBridgeEvents": counts.get("events", 0) * _price("eventBridgeCustomEventsPerMillion"),
         "summariesProjectionWrites": counts.get("streamWru", 0) * _price("dynamodbWruPerMillion"),
     }
@@ -155,12 +449,15 @@ POLL_KINDS = {
 CHOSEN_POLL = "read-first (GetItem, consistent)"
 
 
-def poll_pricing(cadences: dict[str, float]) -> list[dict[str, Any]]:
+def poll_pricing(
+    cadences: dict[str, float], lambda_memory_mb: int | None = None
+) -> list[dict[str, Any]]:
     """What one second of waiting for a held lock costs one request, per poll kind and cadence
     (`cadences`: name -> the cap of its jittered poll delay, in seconds), in dollars per million
     seconds of waiting. A jittered delay averages 3/4 of its cap (lock_wait.WaitPolicy). The
     waiting function's duration and the execution's are paid whatever the poll."""
-    lambda_per_second = LAMBDA_MEMORY_MB / 1024 * _price("lambdaArmGbSecond")
+    memory_mb = lambda_memory_mb or deployment.load().lambda_memory_mb
+    lambda_per_second = memory_mb / 1024 * _price("lambdaArmGbSecond")
     express_per_second = EXPRESS_MEMORY_MB / 1024 * _price("stepFunctionsExpressGbSecond")
     million = 1_000_000
     rows = []
@@ -223,11 +520,14 @@ def lease_scenarios(
     return rows
 
 
-def read_per_million(measured: dict[str, Any]) -> dict[str, float]:
+def read_per_million(
+    measured: dict[str, Any], lambda_memory_mb: int | None = None
+) -> dict[str, float]:
     """Dollars per million of one GET: API Gateway, the function (its measured median, billed per
     ms) and its strongly consistent read units. The cursor key's GetSecretValue ($0.05 per
     10,000) is read once per sandbox, so it is left out."""
-    lambda_gb_s = LAMBDA_MEMORY_MB / 1024 * math.ceil(measured["latencyMs"]["p50"]) / 1000
+    memory_mb = lambda_memory_mb or deployment.load().lambda_memory_mb
+    lambda_gb_s = memory_mb / 1024 * billed_lambda_ms(measured["latencyMs"]["p50"]) / 1000
     lines = {
         "apiGateway": _price("apiGatewayRestPerMillion"),
         "lambdaRequests": measured["lambdaTotal"] * _price("lambdaPerMillion"),
@@ -239,66 +539,144 @@ def read_per_million(measured: dict[str, Any]) -> dict[str, float]:
     return rounded
 
 
-TARGET_COMMITTED_AT_ERROR = 12.00  # issue 16: dollars per million committed, at Level ERROR
+TARGET_COMMITTED_AT_ERROR = 17.00  # dollars per million committed, at Level ERROR, complete model
+FLOOR_TARGET_RATIO = 1.15  # or, if no design keeping the invariants reaches it, this x the floor
+
+# The lines that are observability, not the product: what the deployment chooses to log and trace.
+OBSERVABILITY_LINES = frozenset(
+    {"apiAccessLogs", "lambdaPlatformLogs", "streamConsumerPlatformLogs", "logs", "xray",
+     "xrayStreamConsumers"}
+)  # fmt: skip
+
+
+def without_observability(lines: dict[str, float]) -> float:
+    """A per-million figure's total without its log lines and traces."""
+    return round(
+        sum(v for k, v in lines.items() if k != "total" and k not in OBSERVABILITY_LINES), 2
+    )
+
+
+FLOOR_LAMBDA_MEMORY_MB = 128  # Lambda's smallest sensible memory; 1 ms each: the floor errs low
+FLOOR_TASK_LAMBDAS = 3  # acquire the lock, put the transaction, update the balance (product)
+# The stream records one committed transaction gives each consumer: one outbox record to the
+# forwarder, one ledger entry to the summaries projection.
+FLOOR_RECORDS_PER_CONSUMER = 1
 
 # What a committed transaction cannot do without while the product stays as specified (the guide's
-# definition, the contract, and issue 12's outbox item in the commit's transaction), each at the
-# first-tier on-demand list price of PRICES: (line, what fixes it, quantity, unit, price). Left
-# out, as if they cost nothing: X-Ray (it can be off), the logs (Level ERROR logs nothing for a
-# commit), the stream consumers' invocations (batched, they tend to nothing) and the item in the
-# transactions table (as if the ledger entry were it). The put is priced at 1 unit, below the 4
-# that invariant 5's fence costs it today, so the floor errs low.
+# definition, the contract, the outbox and the projection), each at the first-tier on-demand list
+# price of PRICES: (line, kind, what fixes it, quantity, unit, price). "invariant" lines price
+# what an invariant needs, at the least it can cost; the state machine logs nothing for a commit
+# at Level ERROR. The lines that depend on the deployment (the consumers' batching, the
+# platform's log lines, the access log, X-Ray) are priced by floor_per_million with the same
+# functions and inputs as the measured figure, so the two compare like for like.
 FLOOR = (
-    ("apiGateway", "the POST through API Gateway REST (product)", 1, "request",
+    ("apiGateway", "product", "the POST through API Gateway REST", 1, "request",
      "apiGatewayRestPerMillion"),
-    ("stepFunctionsRequests", "one Express execution per POST (product)", 1, "request",
+    ("stepFunctionsRequests", "product", "one Express execution per POST", 1, "request",
      "stepFunctionsExpressPerMillion"),
-    ("stepFunctionsDuration", "its shortest billed duration: 100 ms at 64 MB",
-     0.1 * EXPRESS_MEMORY_MB / 1024, "GB-second", "stepFunctionsExpressGbSecond"),
-    ("lambdaRequests", "the flow's four task Lambdas: acquire, put, update, release (contract)",
-     4, "request", "lambdaPerMillion"),
-    ("lambdaDuration", "their shortest billed duration: 1 ms each at 128 MB", 4 * 0.001 / 8,
-     "GB-second", "lambdaArmGbSecond"),
-    ("acquireLockWrite", "acquiring the lock: a conditional write of the aggregate row", 1,
-     "WRU", "dynamodbWruPerMillion"),
-    ("putTransactionWrite", "putting the transaction under its key (unfenced; fenced, 4)", 1,
-     "WRU", "dynamodbWruPerMillion"),
-    ("commitWrite", "the commit: one TransactWriteItems of the aggregate row, the ledger entry and "
-     "the outbox item, 2 units each (the item is issue 12's; the contract alone would let the "
-     "ledger's stream carry the events)", 3 * TRANSACTIONAL_WRU_PER_ITEM_KB, "WRU",
+    ("stepFunctionsDuration", "product", "its shortest billed duration: 100 ms at 64 MB",
+     EXPRESS_BILLING_MS / 1000 * billed_express_memory_mb(EXPRESS_MEMORY_MB) / 1024,
+     "GB-second", "stepFunctionsExpressGbSecond"),
+    ("lambdaRequests", "product", "the three task Lambdas: acquire the lock, put the "
+     "transaction, update the balance (the lock's release is Step Functions' own UpdateItem)",
+     FLOOR_TASK_LAMBDAS, "request", "lambdaPerMillion"),
+    ("lambdaDuration", "product", "their shortest billed duration: 1 ms each at 128 MB",
+     FLOOR_TASK_LAMBDAS * LAMBDA_BILLING_MS / 1000 * FLOOR_LAMBDA_MEMORY_MB / 1024, "GB-second",
+     "lambdaArmGbSecond"),
+    ("acquireLockWrite", "invariant", "the lock: a conditional UpdateItem of the aggregate row",
+     1, "WRU", "dynamodbWruPerMillion"),
+    ("putTransactionWrite", "invariant", "the transaction record under its key, fenced on the "
+     "lock's owner: one TransactWriteItems of a ConditionCheck (the fence) and a Put (the "
+     "record), 2 units each", 2 * TRANSACTIONAL_WRU_PER_ITEM_KB, "WRU", "dynamodbWruPerMillion"),
+    ("commitWrite", "invariant", "the commit: one TransactWriteItems of the aggregate row, the "
+     "ledger entry and the outbox item, 2 units each", 3 * TRANSACTIONAL_WRU_PER_ITEM_KB, "WRU",
      "dynamodbWruPerMillion"),
-    ("releaseLockWrite", "releasing the lock, the flow's last task: a write of the aggregate row "
-     "(unless the commit frees it)", 1, "WRU", "dynamodbWruPerMillion"),
-    ("projectionWrite", "the summaries: one write for an entry projected alone (many entries of "
-     "one user in a batch could share one)", 1, "WRU", "dynamodbWruPerMillion"),
-    ("eventBridgeEvents", "one event per ledger entry (contract, Events)", 1, "event",
+    ("releaseLockWrite", "invariant", "releasing the lock: a conditional UpdateItem of the "
+     "aggregate row (Step Functions' direct integration, no Lambda)", 1, "WRU",
+     "dynamodbWruPerMillion"),
+    ("projectionWrite", "invariant", "the projection's atomicity: the summary and the user's "
+     "applied sequence in one TransactWriteItems, 2 units each (1 if both were one row)",
+     2 * TRANSACTIONAL_WRU_PER_ITEM_KB, "WRU", "dynamodbWruPerMillion"),
+    ("eventBridgeEvents", "product", "one event per ledger entry (contract, Events)", 1, "event",
      "eventBridgeCustomEventsPerMillion"),
 )  # fmt: skip
-BATCHABLE_FLOOR_LINES = {"projectionWrite"}
 
 
-def floor_per_million() -> dict[str, Any]:
-    """The least a committed transaction can cost at Level ERROR, in dollars per million, while
-    the product stays as specified (FLOOR), with the same total if the projection's write were
-    batched away, and the target it is held against."""
-    lines: list[dict[str, Any]] = [
-        {
-            "line": line,
-            "why": why,
-            "quantity": quantity,
-            "unit": unit,
-            # A "...PerMillion" price is already per million; the others are per unit.
-            "usd": round(
-                quantity * _price(price) * (1 if price.endswith("PerMillion") else 1e6), 4
-            ),
-        }
-        for line, why, quantity, unit, price in FLOOR
-    ]
+def _floor_row(line: str, kind: str, why: str, quantity: float, unit: str, usd: float) -> dict:
     return {
-        "lines": lines,
-        "total": round(sum(row["usd"] for row in lines), 2),
-        "totalProjectionBatchedAway": round(
-            sum(row["usd"] for row in lines if row["line"] not in BATCHABLE_FLOOR_LINES), 2
+        "line": line,
+        "kind": kind,
+        "why": why,
+        "quantity": round(quantity, 6),
+        "unit": unit,
+        "usd": round(usd, 4),
+    }
+
+
+def floor_per_million(inputs: Inputs | None = None) -> dict[str, Any]:
+    """The least a committed transaction can cost at Level ERROR, in dollars per million, while
+    the product stays as specified (FLOOR), with the deployment's own lines (the consumers at the
+    stated traffic, the platform's log lines, the access log, X-Ray) priced as the measured
+    figure prices them; and the target it is held against."""
+    inputs = inputs or Inputs.from_template()
+    deployed = inputs.deployment
+    rows = [
+        _floor_row(
+            line, kind, why, quantity, unit,
+            # A "...PerMillion" price is already per million; the others are per unit.
+            quantity * _price(price) * (1 if price.endswith("PerMillion") else MILLION),
+        )
+        for line, kind, why, quantity, unit, price in FLOOR
+    ]  # fmt: skip
+    rate = inputs.requests_per_second
+    consumer_invocations = consumer_traces = 0.0
+    for consumer in deployed.consumers:
+        per_invocation = records_per_invocation(rate * FLOOR_RECORDS_PER_CONSUMER, consumer)
+        invocations = FLOOR_RECORDS_PER_CONSUMER / per_invocation
+        consumer_invocations += invocations
+        if consumer.is_traced:
+            consumer_traces += invocations * traced_share(rate / per_invocation)
+    batching = ", ".join(
+        f"{c.function} {records_per_invocation(rate, c):.2f}" for c in deployed.consumers
+    )
+    invocations = FLOOR_TASK_LAMBDAS + consumer_invocations
+    traces = post_traces(FLOOR_TASK_LAMBDAS, inputs) + consumer_traces
+    rows += [
+        _floor_row(
+            "streamConsumerRequests", "deployment",
+            f"the forwarder and the projection, one record each, at {rate:.3f} a second "
+            f"(records per invocation: {batching})", consumer_invocations, "request",
+            consumer_invocations * _price("lambdaPerMillion"),
+        ),
+        _floor_row(
+            "streamConsumerDuration", "deployment", "1 ms per invocation at 128 MB",
+            consumer_invocations * LAMBDA_BILLING_MS / 1000 * FLOOR_LAMBDA_MEMORY_MB / 1024,
+            "GB-second",
+            _lambda_usd(consumer_invocations * LAMBDA_BILLING_MS, FLOOR_LAMBDA_MEMORY_MB),
+        ),
+        _floor_row(
+            "lambdaPlatformLogs", "deployment",
+            f"Lambda's own lines ({deployed.log_format}, system level {deployed.system_log_level})"
+            " for every invocation above", invocations * platform_log_bytes(deployed), "byte",
+            _logs_usd(invocations * platform_log_bytes(deployed)),
+        ),
+        _floor_row(
+            "apiAccessLogs", "deployment", "the API's access log line",
+            access_log_bytes(deployed), "byte", _logs_usd(access_log_bytes(deployed)),
+        ),
+        _floor_row(
+            "xray", "deployment", "the traces the template's tracing settings start at that "
+            "traffic (the POST's, the consumers' own)", traces, "trace",
+            traces * _price("xrayTracesPerMillion"),
+        ),
+    ]  # fmt: skip
+    total = sum(row["usd"] for row in rows)
+    return {
+        "lines": rows,
+        "total": round(total, 2),
+        "totalWithoutObservability": round(
+            sum(row["usd"] for row in rows if row["line"] not in OBSERVABILITY_LINES), 2
         ),
         "target": TARGET_COMMITTED_AT_ERROR,
+        "targetRatio": FLOOR_TARGET_RATIO,
     }

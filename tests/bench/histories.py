@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from infra.local.stepfunctions.executions import history
+from tests.bench.cost import billed_express_ms, billed_lambda_ms
 
 ACQUIRE_LOCK = "AcquireLock"
 # The events a state machine logs at Level ERROR (the rest only at Level ALL):
@@ -77,12 +78,12 @@ class ExecutionTrace:
     @property
     def billed_express_ms(self) -> int:
         """Express duration is rounded up to the next 100 ms."""
-        return max(100, math.ceil(self.duration_ms / 100) * 100)
+        return billed_express_ms(self.duration_ms)
 
     @property
     def billed_lambda_ms(self) -> int:
         """Lambda duration is rounded up to the next millisecond, per invocation."""
-        return sum(max(1, math.ceil(ms)) for ms in self.task_ms)
+        return sum(billed_lambda_ms(ms) for ms in self.task_ms)
 
 
 def _ms(start: datetime, end: datetime) -> float:

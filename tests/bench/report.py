@@ -18,19 +18,23 @@ OUTCOMES = {
 }
 COST_LINES = {
     "apiGateway": "API Gateway REST requests",
+    "apiAccessLogs": "API Gateway access log line (CloudWatch Logs)",
     "stepFunctionsRequests": "Step Functions Express requests",
-    "stepFunctionsDuration": "Step Functions Express duration",
+    "stepFunctionsDuration": "Step Functions Express duration (per 100 ms, 64 MB chunks)",
     "lambdaRequests": "Lambda requests",
-    "lambdaDuration": "Lambda duration",
+    "lambdaDuration": "Lambda duration (per 1 ms)",
+    "lambdaInit": "Lambda INIT (cold starts, billed since 2025-08)",
+    "lambdaPlatformLogs": "Lambda's START/END/REPORT lines (CloudWatch Logs)",
     "dynamodbWrites": "DynamoDB write request units",
     "dynamodbReads": "DynamoDB read request units",
-    "logs": "CloudWatch Logs ingestion",
-    "xray": "X-Ray traces (5% sampled)",
-    "eventsForwarderRequests": "Stream consumers' Lambda requests (forwarder and summaries "
-    "projection, 1 each per entry sent alone)",
-    "eventsForwarderDuration": "Stream consumers' Lambda duration",
+    "logs": "CloudWatch Logs ingestion (state machine)",
+    "xray": "X-Ray traces of the POST",
+    "streamConsumerRequests": "Stream consumers' Lambda requests (at the stated traffic)",
+    "streamConsumerDuration": "Stream consumers' Lambda duration",
+    "streamConsumerPlatformLogs": "Stream consumers' START/END/REPORT lines",
+    "xrayStreamConsumers": "X-Ray traces the stream consumers start",
     "eventBridgeEvents": "EventBridge custom events (1 per ledger entry)",
-    "summariesProjectionWrites": "Summaries projection write units (6 per ledger entry)",
+    "summariesProjectionWrites": "Summaries projection write units",
     "total": "total",
 }
 
@@ -218,38 +222,10 @@ def tables(result: dict[str, Any]) -> list[Table]:
             ],
         )
     )
-    imports = result["imports"]
-    cold = imports.get("coldRepetitions", 0)
-    runtime = result["lambdaRuntime"]
-    found.append(
-        (
-            f"Import time per handler module (new interpreter, Python {result['machine']['python']}"
-            f" here; Lambda runs {runtime['runtime']} on {runtime['architecture']}; ms)",
-            [
-                "module",
-                f"with .pyc, median of {imports['repetitions']}",
-                "runs",
-                f"no .pyc, median of {cold}" if cold else "no .pyc (not measured)",
-            ],
-            [
-                [
-                    module,
-                    _num(m["medianMs"]),
-                    " ".join(_num(r) for r in m["runsMs"]),
-                    _num(m.get("coldMedianMs")),
-                ]
-                for module, m in imports["modules"].items()
-            ],
-        )
-    )
-    found.append(
-        (
-            f"Where {imports['slowest']}'s import time goes (python -X importtime, self time, "
-            "with .pyc)",
-            ["top-level package", "ms"],
-            [[p["package"], _num(p["ms"])] for p in imports["heaviestPackages"]],
-        )
-    )
+    if "coldStarts" in result:
+        found.extend(cold_start_tables(result))
+    elif "imports" in result:
+        found.extend(_import_tables(result))
     if "reads" in result:
         read_cost = result["cost"].get("readsPerMillion", {})
         found.append(
@@ -279,13 +255,9 @@ def tables(result: dict[str, Any]) -> list[Table]:
             )
         )  # fmt: skip
     per_level = result["cost"]["perMillion"]
-    assumptions = result["cost"]["assumptions"]
-    labels = {
-        **COST_LINES,
-        "logs": "CloudWatch Logs ingestion (state machine)",
-        "lambdaDuration": f"Lambda duration (arm64, {assumptions['lambdaMemoryMb']} MB)",
-        "xray": f"X-Ray traces ({assumptions['xraySampledFraction']:.0%} sampled)",
-    }
+    inputs = result["cost"].get("inputs")
+    memory = (inputs or result["cost"]["assumptions"])["lambdaMemoryMb"]
+    labels = {**COST_LINES, "lambdaDuration": f"Lambda duration (arm64, {memory} MB, per 1 ms)"}
     columns = [(level, o) for o in per_level["ALL"] for level in per_level]
     found.append(
         (
@@ -301,13 +273,21 @@ def tables(result: dict[str, Any]) -> list[Table]:
     found.append(
         (
             "Prices used (tests/bench/cost.py)",
-            ["price", "USD", "unit", "source"],
+            ["price", "USD", "unit", "source", "checked"],
             [
-                [name, f"{price['usd']:.10g}", price["unit"], f"`{price['source']}`"]
+                [
+                    name,
+                    f"{price['usd']:.10g}",
+                    price["unit"],
+                    f"`{price['source']}`",
+                    price.get("checked", ""),
+                ]
                 for name, price in result["cost"]["prices"].items()
             ],
         )
     )
+    if inputs:
+        found.append(_inputs_table(inputs))
     floor = result["cost"].get("floor")
     if floor:
         found.append(
@@ -315,13 +295,13 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 "Floor: what a committed transaction cannot do without while the product stays "
                 "as specified, each at its first-tier list price (USD per million; "
                 "tests/bench/cost.py FLOOR)",
-                ["line", "what fixes it", "quantity", "unit", "USD"],
+                ["line", "kind", "what fixes it", "quantity", "unit", "USD"],
                 [
-                    [row["line"], row["why"], f"{row['quantity']:g}", row["unit"],
-                     f"{row['usd']:,.4f}"]
+                    [row["line"], row.get("kind", ""), row["why"], f"{row['quantity']:g}",
+                     row["unit"], f"{row['usd']:,.4f}"]
                     for row in floor["lines"]
                 ]
-                + [["total", "", "", "", f"{floor['total']:,.2f}"]],
+                + [["total", "", "", "", "", f"{floor['total']:,.2f}"]],
             )
         )  # fmt: skip
     polls = result["cost"].get("pollPricing")
@@ -405,6 +385,110 @@ def tables(result: dict[str, Any]) -> list[Table]:
     return found
 
 
+def cold_start_tables(result: dict[str, Any]) -> list[Table]:
+    """The handlers' cold-start work beside the minimal boto3 baseline of the same run."""
+    cold = result["coldStarts"]
+    runtime = result["lambdaRuntime"]
+    base = cold["baseline"]
+
+    def cells(measured: dict[str, Any], variant: str) -> list[str]:
+        figures = measured[variant]
+        work, cpu = figures["importAndClients"], figures["importAndClientsCpu"]
+        wall_ratio, cpu_ratio = figures.get("ratioToBaseline"), figures.get("cpuRatioToBaseline")
+        return [
+            f"{_num(cpu['medianMs'])} ({_num(cpu['minMs'])}-{_num(cpu['maxMs'])})",
+            "-" if cpu_ratio is None else f"{cpu_ratio:.2f}x",
+            f"{_num(work['medianMs'])} ({_num(work['minMs'])}-{_num(work['maxMs'])})",
+            "-" if wall_ratio is None else f"{wall_ratio:.2f}x",
+        ]
+
+    rows = [
+        [
+            'baseline: boto3 + boto3.client("dynamodb")',
+            "dynamodb",
+            *cells(base, "withBytecode"),
+            *cells(base, "withoutBytecode"),
+        ]
+    ]
+    rows += [
+        [module.rsplit(".", 1)[-1], ", ".join(m["clients"]) or "none",
+         *cells(m, "withBytecode"), *cells(m, "withoutBytecode")]
+        for module, m in cold["handlers"].items()
+    ]  # fmt: skip
+    target = cold["target"]
+    title = (
+        f"Cold-start work per handler (a new Python {cold['python']} process with Lambda's "
+        f"variables and only the bundle on sys.path; Lambda runs {runtime['runtime']} on "
+        f"{runtime['architecture']}; import and clients, ms of CPU and of wall time, median "
+        f"(min-max) of {cold['repetitions']}, interleaved with the baseline; target: each "
+        f"DynamoDB handler's CPU with bytecode at most {target['ratio']:.1f}x the baseline's, "
+        f"worst {target['worstRatio']:.2f}x: " + ("met" if target["met"] else "NOT met") + ")"
+    )
+    headers = ["handler", "clients", "CPU, .pyc", "/ baseline", "wall, .pyc", "/ baseline",
+               "CPU, no .pyc", "/ baseline", "wall, no .pyc", "/ baseline"]  # fmt: skip
+    slowest = max(
+        cold["handlers"],
+        key=lambda m: cold["handlers"][m]["withBytecode"]["importAndClientsCpu"]["medianMs"],
+    )
+    return [
+        (title, headers, rows),
+        (
+            f"Where {slowest}'s import goes in the Lambda-like process (python -X importtime, "
+            "self time by top-level package, with .pyc)",
+            ["top-level package", "ms", "share"],
+            [[p["package"], _num(p["ms"]), _share(p["share"])] for p in cold["heaviestPackages"]],
+        ),
+    ]
+
+
+def _import_tables(result: dict[str, Any]) -> list[Table]:
+    """The import times of a result from before the cold-start phase (schema 4 and older)."""
+    imports = result["imports"]
+    cold = imports.get("coldRepetitions", 0)
+    return [
+        (
+            f"Import time per handler module (new interpreter, Python {result['machine']['python']}"
+            " here; ms)",
+            ["module", f"with .pyc, median of {imports['repetitions']}", "runs",
+             f"no .pyc, median of {cold}" if cold else "no .pyc (not measured)"],
+            [[module, _num(m["medianMs"]), " ".join(_num(r) for r in m["runsMs"]),
+              _num(m.get("coldMedianMs"))] for module, m in imports["modules"].items()],
+        )
+    ]  # fmt: skip
+
+
+def _inputs_table(inputs: dict[str, Any]) -> Table:
+    """The cost model's stated inputs (cost.Inputs), each a named assumption."""
+    deployed = inputs["deployment"]
+    rows = [
+        ["traffic", f"{inputs['monthlyTransactions']:,} committed POSTs a month over "
+         f"{inputs['secondsPerMonth'] / 3600:,.0f} h: {inputs['requestsPerSecond']:.3f} a second"],
+        ["Lambda logs (template LoggingConfig)", f"{deployed['logFormat']}, system level "
+         f"{deployed['systemLogLevel']}: {inputs['platformLogBytesPerInvocation']} bytes of "
+         "platform lines per invocation"],
+        ["access log (template AccessLogSetting)",
+         f"{inputs['accessLogBytesPerRequest']} bytes per request"],
+        ["tracing (template)", f"API Gateway {deployed['apiTracing']}, state machine "
+         f"{deployed['stateMachineTracing']}, Lambda Active {deployed['lambdaTracing']}; "
+         f"sampling {inputs['xraySampling']}: {_share(inputs['apiTracedShare'])} of POSTs traced"],
+        *[
+            [f"stream consumer {name}", f"batch size {deployed['consumers'][name]['batchSize']}, "
+             f"window {deployed['consumers'][name]['windowSeconds']:g} s "
+             f"({inputs['streamPollsPerSecond']} polls a second, {inputs['streamShards']} shard): "
+             f"{c['recordsPerInvocation']:.2f} records per invocation, "
+             f"{_share(c['tracedShare'])} of invocations traced, lag up to "
+             f"{c['lagSecondsAtMost']:g} s"]
+            for name, c in inputs["consumers"].items()
+        ],
+        ["cold starts", f"{inputs['coldStartShare']:.0%} of invocations, INIT "
+         f"{inputs['initMs']:,.1f} ms each (measured here), billed per 1 ms"],
+        ["memory", f"Lambda {inputs['lambdaMemoryMb']} MB (template); Express "
+         f"{inputs['expressMemoryMb']} MB (one 64 MB chunk)"],
+    ]  # fmt: skip
+    return ("Inputs of the cost model (tests/bench/cost.py; the template's settings read from "
+            "infra/template.yaml)", ["input", "value"], rows)  # fmt: skip
+
+
 def _text_table(title: str, headers: list[str], rows: list[list[str]]) -> str:
     widths = [
         max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)
@@ -442,8 +526,8 @@ def _sizes(sizes: dict[str, Any]) -> str:
             else ""
         )
         + f"; {sizes['overhead_pairs']} baseline/saga pairs "
-        f"per transport; request counts x{sizes['count_repetitions']}; imports x"
-        f"{sizes['import_repetitions']} with .pyc, x{sizes['cold_import_repetitions']} without"
+        f"per transport; request counts x{sizes['count_repetitions']}; cold starts x"
+        f"{sizes.get('coldstart_repetitions', sizes.get('import_repetitions'))} per variant"
         + (
             f"; growth {sizes['growth']:,} sequential in windows of {sizes['growth_window']:,}"
             if sizes.get("growth")
@@ -526,12 +610,41 @@ def summary(result: dict[str, Any]) -> list[str]:
         f"${error['total']:,.2f} at Level ERROR (logs ${error['logs']:,.2f})."
     )
     floor = result["cost"].get("floor")
-    if floor:
+    if floor and "totalWithoutObservability" not in floor:
+        # A result from before the floor was priced on the measured figure's basis.
         lines.append(
-            f"The least a committed transaction can cost at Level ERROR while the product stays "
-            f'as specified (table "Floor" below) is ${floor["total"]:,.2f} a million '
-            f"(${floor['totalProjectionBatchedAway']:,.2f} with the projection's write batched "
-            f"away): {_against(floor)} the target of ${floor['target']:,.2f} (issue 16)."
+            f"The floor as that run priced it is ${floor['total']:,.2f} a million; at Level "
+            f"ERROR a committed transaction cost ${error['total']:,.2f}."
+        )
+    elif floor:
+        lines.append(
+            f'The floor on the same basis (table "Floor" below: what the product and its '
+            f"invariants need, with the deployment's own lines priced as the measured figure "
+            f"prices them) is ${floor['total']:,.2f} a million "
+            f"(${floor['totalWithoutObservability']:,.2f} without the log lines and traces). "
+            f"At Level ERROR a committed transaction costs ${error['total']:,.2f}: "
+            f"{_against(error['total'], floor)}."
+        )
+        bare = cost.without_observability(error)
+        lines.append(
+            f"Without the log lines and traces on either side, a committed transaction costs "
+            f"${bare:,.2f} a million against the floor's "
+            f"${floor['totalWithoutObservability']:,.2f}: "
+            f"{bare / floor['totalWithoutObservability']:.2f}x."
+        )
+    cold = result.get("coldStarts")
+    if cold:
+        target = cold["target"]
+        base = cold["baseline"]["withBytecode"]["importAndClientsCpu"]["medianMs"]
+        lines.append(
+            f"Cold-start work (import and clients, with bytecode, Python {cold['python']}, "
+            f"Lambda's environment): the slowest DynamoDB handler, "
+            f"{target['worstDynamodbHandler'].rsplit('.', 1)[-1]}, takes "
+            f"{target['worstRatio']:.2f}x the CPU of the minimal boto3 baseline's {base:,.0f} ms "
+            f"here ({target['worstWallRatio']:.2f}x its wall time) "
+            f"(target at most {target['ratio']:.1f}x: "
+            + ("met" if target["met"] else "NOT met")
+            + ")."
         )
     lines.append(hot_users(result))
     ratios = ", ".join(f"{t} {r:.1f}x" for t, r in result["overheadRatio"].items())
@@ -555,12 +668,19 @@ def summary(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _against(floor: dict[str, Any]) -> str:
-    if floor["total"] < floor["target"]:
-        return "under"
-    if floor["totalProjectionBatchedAway"] < floor["target"]:
-        return "under only with the projection batched away,"
-    return "both above"
+def _against(measured: float, floor: dict[str, Any]) -> str:
+    """Where a measured total stands against the target and against the floor's ratio."""
+    ratio = measured / floor["total"] if floor["total"] else 0
+    target = floor["target"]
+    allowed = floor.get("targetRatio", cost.FLOOR_TARGET_RATIO)
+    if measured <= target:
+        return f"under the target of ${target:,.2f}"
+    if ratio <= allowed:
+        return (
+            f"above the target of ${target:,.2f}, but {ratio:.2f}x the floor "
+            f"(at most {allowed:.2f}x allowed)"
+        )
+    return f"above the target of ${target:,.2f} and {ratio:.2f}x the floor (over {allowed:.2f}x)"
 
 
 def _projection(grown: dict[str, Any]) -> str:
@@ -705,13 +825,20 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
             b["growth"]["residentMbAfter"])  # fmt: skip
     for transport, ratio in a.get("overheadRatio", {}).items():
         add(f"overhead ratio {transport}", ratio, b.get("overheadRatio", {}).get(transport))
-    for module, measured in a["imports"]["modules"].items():
-        other = b["imports"]["modules"].get(module)
-        if other:
-            name = module.rsplit(".", 1)[-1]
-            add(f"import {name} ms", measured["medianMs"], other["medianMs"])
-            if "coldMedianMs" in measured and "coldMedianMs" in other:
-                add(f"import {name} ms, no .pyc", measured["coldMedianMs"], other["coldMedianMs"])
+    if "coldStarts" in a and "coldStarts" in b:
+        for module, measured in a["coldStarts"]["handlers"].items():
+            other = b["coldStarts"]["handlers"].get(module)
+            if other:
+                name = module.rsplit(".", 1)[-1]
+                add(f"cold start {name} / baseline, CPU, .pyc",
+                    measured["withBytecode"]["cpuRatioToBaseline"],
+                    other["withBytecode"]["cpuRatioToBaseline"])  # fmt: skip
+    elif "imports" in a and "imports" in b:
+        for module, measured in a["imports"]["modules"].items():
+            other = b["imports"]["modules"].get(module)
+            if other:
+                add(f"import {module.rsplit('.', 1)[-1]} ms", measured["medianMs"],
+                    other["medianMs"])  # fmt: skip
     title = (
         f"{a['git']['sha'][:10]} ({a['createdAt']}) -> {b['git']['sha'][:10]} ({b['createdAt']})"
     )

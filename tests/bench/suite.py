@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.domain.lock_wait import WaitPolicy
-from tests.bench import cost, counts, growth, imports, reads
+from tests.bench import coldstart, cost, counts, growth, reads
 from tests.bench.histories import execution_arns, lock_summary, traces
 from tests.bench.load import Job, Sender, distinct_users, embedded_sender, one_user, run_load
 from tests.bench.progress import Progress
@@ -34,7 +34,10 @@ from tests.bench.stats import summary_ms
 # 4: AcquireLock waits in the function: hot users of 100 requests, the plain-polling variant in
 # place of the retry variant, the longest wait and the share of 429s, the cost at both log
 # levels, the poll pricing in place of the retry table.
-SCHEMA_VERSION = 4
+# 5: the complete cost model (the platform's log lines, the access log, the traces actually started,
+# the consumers at a stated traffic, INIT; its inputs under cost.inputs), the floor on the same
+# basis, and the cold-start phase (coldStarts) in place of the import times.
+SCHEMA_VERSION = 5
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / "bench-results"
 TARGET_DYNAMODB_REQUESTS = 4
@@ -62,8 +65,7 @@ class Sizes:
     hot_user: tuple[tuple[int, int], ...] = ((8, 100), (16, 100))  # (clients, requests)
     plain_polling_variant: bool = True
     plain_polling_requests: int = 100  # with the last hot-user client count
-    import_repetitions: int = 3
-    cold_import_repetitions: int = 1
+    coldstart_repetitions: int = 5  # per handler and variant, interleaved with the baseline
     http: bool = True
     growth: int = 10_000  # sequential transactions through one `make run` process
     growth_window: int = 1_000
@@ -81,8 +83,7 @@ class Sizes:
             many_users=((2, 4),),
             hot_user=((2, 4),),
             plain_polling_variant=False,
-            import_repetitions=1,
-            cold_import_repetitions=0,
+            coldstart_repetitions=1,
             growth=30,
             growth_window=10,
             read_entries=25,
@@ -93,8 +94,7 @@ class Sizes:
     def phases(self) -> int:
         transport = 2 + len(self.many_users) + len(self.hot_user)  # overhead, sequential, ...
         return (
-            4  # imports, request counts, reads, projection lag
-            + int(self.cold_import_repetitions > 0)
+            4  # cold starts, request counts, reads, projection lag
             + transport
             + int(self.plain_polling_variant)
             + (transport if self.http else 0)
@@ -384,35 +384,43 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
     }
     outcomes = [o for o in ("committed", "replay", "overdraft", "userBusy") if o in counts_]
     policy = WaitPolicy(budget_seconds=result["lockWaitSeconds"])
+    inputs = cost.Inputs.from_template(init_ms=init_ms(result))
+    memory_mb = inputs.deployment.lambda_memory_mb
     derived["cost"] = {
         "region": "us-east-1",
         "prices": cost.PRICES,
         "writeUnitSources": cost.WRU_SOURCES,
+        "inputs": inputs.to_dict(),
         "assumptions": {
-            "expressMemoryMb": cost.EXPRESS_MEMORY_MB,
-            "lambdaMemoryMb": cost.LAMBDA_MEMORY_MB,
-            "xraySampledFraction": cost.XRAY_SAMPLED_FRACTION,
-            "durations": "Express and Lambda durations are the ones measured locally (moto)",
+            "durations": "Express and Lambda durations are the ones measured locally (moto), "
+            "billed as AWS rounds them (Lambda per 1 ms per invocation, Express per 100 ms with "
+            "64 MB memory chunks)",
             "cancelledTransactions": "a TransactWriteItems cancelled by a failed condition is "
             "priced as if it had run (2 WRU per item per KB): AWS does not document it",
             "errorLevelLogs": "Level ERROR logs only the failure events of an execution "
             "(histories.ERROR_LEVEL_EVENTS), with the same execution data",
+            "logBytes": "CloudWatch Logs ingestion priced on each event's message bytes",
+            "notCounted": "the handlers' own log lines (none on a commit's path at INFO), X-Ray "
+            "traces retrieved or scanned, the INIT lines of a cold start, the free tiers",
         },
         "perMillion": {
-            level: {o: cost.per_million(counts_[o], level) for o in outcomes if o in counts_}
+            level: {
+                o: cost.per_million(counts_[o], level, inputs) for o in outcomes if o in counts_
+            }
             for level in cost.LOG_LEVELS
         },
-        "floor": cost.floor_per_million(),
+        "floor": cost.floor_per_million(inputs),
         "pollPricing": cost.poll_pricing(
             {
                 "next in line": policy.max_poll_next_seconds,
                 "queued": policy.max_poll_queued_seconds,
-            }
+            },
+            memory_mb,
         ),
     }
     if "reads" in result:
         derived["cost"]["readsPerMillion"] = {
-            name: cost.read_per_million(measured)
+            name: cost.read_per_million(measured, memory_mb)
             for name, measured in result["reads"]["reads"].items()
         }
     if "userBusy" in counts_:
@@ -423,6 +431,18 @@ def derive(result: dict[str, Any]) -> dict[str, Any]:
             derived["cost"]["perMillion"]["ALL"]["userBusy"]["total"],
         )
     return derived
+
+
+def init_ms(result: dict[str, Any]) -> float:
+    """One cold start's INIT as the run measured it: the slowest handler's median cold-start
+    work with bytecode (import and clients, CPU time: what an unshared CPU's wall time would be;
+    coldstart.py), or, in a result from before that phase, its slowest median import."""
+    if "coldStarts" in result:
+        return max(
+            measured["withBytecode"]["importAndClientsCpu"]["medianMs"]
+            for measured in result["coldStarts"]["handlers"].values()
+        )
+    return max(measured["medianMs"] for measured in result["imports"]["modules"].values())
 
 
 def run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
@@ -447,16 +467,15 @@ def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
         "overhead": {},
         "load": [],
     }
-    modules = len(imports.handler_modules())
+    runs = (len(coldstart.handler_modules()) + 1) * len(coldstart.VARIANTS)
     with progress.phase(
-        "import time per handler (.pyc)", modules * sizes.import_repetitions
+        "cold-start work per handler and baseline (Lambda-like process)",
+        runs * sizes.coldstart_repetitions,
     ) as ticker:
-        result["imports"] = imports.measure(sizes.import_repetitions, ticker)
-    if sizes.cold_import_repetitions:
-        with progress.phase(
-            "import time per handler (no .pyc)", modules * sizes.cold_import_repetitions
-        ) as ticker:
-            imports.measure_cold(result["imports"], sizes.cold_import_repetitions, ticker)
+        try:
+            result["coldStarts"] = coldstart.measure(sizes.coldstart_repetitions, ticker)
+        except coldstart.ColdStartError as error:
+            raise BenchError(f"cold starts: {error}") from error
     _embedded(progress, sizes, result)
     if sizes.http:
         try:

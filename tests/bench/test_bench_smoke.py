@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.bench import __main__ as cli
-from tests.bench import cost, counts, growth, imports, report, suite
+from tests.bench import coldstart, cost, counts, growth, report, suite
 from tests.bench.load import Job, Outcome
 from tests.bench.progress import Progress
 
@@ -73,7 +73,7 @@ def test_load_phases_run_on_both_transports_and_leave_the_invariants_intact(quic
     assert all(sum(phase["statuses"].values()) == phase["requests"] for phase in phases)
     assert all(set(phase["statuses"]) <= {"201", "429"} for phase in phases)
     assert all(phase["lock"]["waitMsAcquired"]["count"] > 0 for phase in phases)
-    assert set(quick_result["imports"]["modules"]) == set(imports.handler_modules())
+    assert set(quick_result["coldStarts"]["handlers"]) == set(coldstart.handler_modules())
 
 
 def test_the_overhead_is_measured_per_transport_against_the_same_requests(quick_result):
@@ -185,16 +185,28 @@ def test_a_condition_check_is_priced_as_a_transactional_write():
 SAGA_FLOOR_WRITES = ("acquireLockWrite", "putTransactionWrite", "commitWrite", "releaseLockWrite")
 
 
-def test_the_floor_costs_no_more_than_a_committed_transaction_does_now():
-    floor = {row["line"]: row for row in cost.floor_per_million()["lines"]}
-    measured = DOC_RESULT["cost"]["perMillion"]["ERROR"]["committed"]
+def test_the_floor_costs_no_more_than_a_committed_transaction_on_the_same_basis():
+    derived = suite.derive(DOC_RESULT)["cost"]
+    floor = {row["line"]: row for row in derived["floor"]["lines"]}
+    measured = derived["perMillion"]["ERROR"]["committed"]
     committed = DOC_RESULT["requestCounts"]["committed"]
 
-    for line in ("apiGateway", "stepFunctionsRequests", "lambdaRequests", "eventBridgeEvents"):
-        assert floor[line]["usd"] <= measured[line]
+    for line in (
+        "apiGateway",
+        "stepFunctionsRequests",
+        "lambdaRequests",
+        "eventBridgeEvents",
+        "streamConsumerRequests",
+        "apiAccessLogs",
+    ):
+        assert floor[line]["usd"] <= measured[line] + 1e-3, line
     assert sum(floor[line]["quantity"] for line in SAGA_FLOOR_WRITES) <= committed["wru"]
     assert floor["projectionWrite"]["usd"] <= measured["summariesProjectionWrites"]
-    assert cost.floor_per_million()["total"] <= measured["total"]
+    assert floor["lambdaPlatformLogs"]["usd"] <= (
+        measured["lambdaPlatformLogs"] + measured["streamConsumerPlatformLogs"]
+    )
+    assert floor["xray"]["usd"] <= measured["xray"] + measured["xrayStreamConsumers"] + 1e-3
+    assert derived["floor"]["total"] <= measured["total"]
 
 
 def test_the_floor_is_priced_from_the_price_table(monkeypatch):
@@ -203,21 +215,27 @@ def test_the_floor_is_priced_from_the_price_table(monkeypatch):
     monkeypatch.setitem(cost.PRICES, "dynamodbWruPerMillion", {"usd": 0.25})
     after = cost.floor_per_million()
 
-    assert before["total"] - after["total"] == pytest.approx(2.50 + 10 * 0.375, abs=0.01)
-    assert after["totalProjectionBatchedAway"] == pytest.approx(after["total"] - 0.25, abs=0.01)
+    # The API's 2.50, and 0.375 less on each of the floor's 16 write units (1 + 4 + 6 + 1 + 4).
+    assert before["total"] - after["total"] == pytest.approx(2.50 + 16 * 0.375, abs=0.01)
+    assert before["totalWithoutObservability"] - after[
+        "totalWithoutObservability"
+    ] == pytest.approx(2.50 + 16 * 0.375, abs=0.01)
 
 
 @pytest.mark.parametrize(
-    ("rest_price", "said"),
-    [(3.50, "both above the target"), (3.00, "under only with the projection batched away, the"),
-     (1.00, "under the target")],
-    ids=["list-price", "between-the-totals", "cheap"],
+    ("target", "ratio", "said"),
+    [(1000.0, 1.15, "under the target of $1,000.00"),
+     (1.0, 100.0, "but"),
+     (1.0, 1.0, "(over 1.00x)")],
+    ids=["under-the-target", "within-the-ratio", "over-both"],
 )  # fmt: skip
-def test_the_summary_says_where_the_floor_stands_against_the_target(monkeypatch, rest_price, said):
-    monkeypatch.setitem(cost.PRICES, "apiGatewayRestPerMillion", {"usd": rest_price})
+def test_the_summary_says_where_the_measured_cost_stands(monkeypatch, target, ratio, said):
+    monkeypatch.setattr(cost, "TARGET_COMMITTED_AT_ERROR", target)
+    monkeypatch.setattr(cost, "FLOOR_TARGET_RATIO", ratio)
     result = {**DOC_RESULT, **json.loads(json.dumps(suite.derive(DOC_RESULT)))}
 
     assert any(said in line for line in report.summary(result))
+    assert any("Without the log lines and traces" in line for line in report.summary(result))
 
 
 def test_a_longer_lease_blocks_a_crashed_holders_user_longer():
@@ -231,22 +249,39 @@ def test_a_longer_lease_blocks_a_crashed_holders_user_longer():
     assert not by_lease[10]["longerThanTimeout"] and by_lease[25]["longerThanTimeout"]
 
 
-def test_an_import_without_pyc_finds_no_cached_bytecode():
-    probe = (
-        "import sys, os, functions.settings as m; print(sys.dont_write_bytecode, "
-        "os.listdir(sys.pycache_prefix), os.path.exists(m.__cached__))"
-    )
+def test_each_handlers_cold_start_is_measured_beside_the_baseline(quick_result):
+    cold = quick_result["coldStarts"]
 
-    cold = imports._run(["-c", probe], cold=True).stdout.split()
-
-    assert cold == ["True", "[]", "False"]
-    assert imports.import_seconds("functions.settings", cold=True) > 0
+    assert cold["baseline"]["clients"] == ["dynamodb"]
+    for module, measured in cold["handlers"].items():
+        for variant in coldstart.VARIANTS:
+            figures = measured[variant]
+            assert figures["import"]["medianMs"] <= figures["importAndClients"]["medianMs"]
+            for clock, ratio in (("importAndClients", "ratioToBaseline"),
+                                 ("importAndClientsCpu", "cpuRatioToBaseline")):  # fmt: skip
+                assert figures[ratio] == round(
+                    figures[clock]["medianMs"] / cold["baseline"][variant][clock]["medianMs"], 2
+                )
+            # The X-Ray SDK saw a Lambda environment, as it does in Lambda.
+            assert figures["xrayContext"] == "LambdaContext", module
+    assert "dynamodb" in cold["handlers"]["functions.handlers.acquire_lock"]["clients"]
+    assert "Cold-start work per handler" in report.markdown(quick_result)
+    assert any(line.startswith("Cold-start work") for line in report.summary(quick_result))
 
 
 DOC_RESULT = json.loads(cli.DOC_RESULT.read_text())
 COUNTED = ("status", "error", "dynamodb", "transactItems", "lambda", "wru", "rru")
+# docs/performance.json from before the current schema: its block and derived figures follow the
+# code again once `make bench` regenerates it; until then these tests must fail (strict), and a
+# pass means the marker can go.
+DOC_PREDATES_SCHEMA = pytest.mark.xfail(
+    DOC_RESULT["version"] < suite.SCHEMA_VERSION,
+    reason="docs/performance.json predates the bench's schema: regenerate it with make bench",
+    strict=True,
+)
 
 
+@DOC_PREDATES_SCHEMA
 def test_the_doc_block_is_rendered_from_the_committed_result():
     doc = cli.DOC.read_text()
     block = doc[doc.index(report.BEGIN) + len(report.BEGIN) : doc.index(report.END)]
@@ -266,6 +301,7 @@ def test_the_committed_result_counts_what_the_code_does_now(quick_result, outcom
     assert documented["consistent"] is True
 
 
+@DOC_PREDATES_SCHEMA
 def test_the_committed_results_derived_figures_follow_the_current_cost_model():
     derived = suite.derive(DOC_RESULT)
 
@@ -494,3 +530,15 @@ def test_the_execution_page_of_an_answer_names_what_went_wrong():
     assert answer.status_code == 422
     assert "InsufficientFundsError" in page and "<" not in page[:200]
     assert missing.startswith("not read: ")
+
+
+def test_a_floor_from_before_the_same_basis_is_reported_as_that_run_priced_it():
+    result = {**DOC_RESULT, **json.loads(json.dumps(suite.derive(DOC_RESULT)))}
+    older_floor = {k: v for k, v in result["cost"]["floor"].items()
+                   if k != "totalWithoutObservability"}  # fmt: skip
+    older = {**result, "cost": {**result["cost"], "floor": older_floor}}
+
+    said = report.summary(older)
+
+    assert any("The floor as that run priced it" in line for line in said)
+    assert not any("Without the log lines and traces" in line for line in said)

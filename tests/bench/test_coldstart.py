@@ -1,0 +1,160 @@
+"""The cold-start harness: Lambda's environment, the task roots, the figures it derives."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.bench import coldstart
+
+ACQUIRE_LOCK = "functions.handlers.acquire_lock"
+
+
+def test_every_handler_module_has_its_function_in_the_template():
+    functions = coldstart.functions_by_module()
+
+    assert set(coldstart.handler_modules()) <= set(functions)
+    assert functions[ACQUIRE_LOCK].name == "AcquireLockFunction"
+    assert functions[ACQUIRE_LOCK].handler == f"{ACQUIRE_LOCK}.lambda_handler"
+    assert functions[ACQUIRE_LOCK].memory_mb == 256
+
+
+def test_the_environment_is_lambdas_and_the_functions_and_nothing_of_this_shell(tmp_path):
+    function = coldstart.functions_by_module()[ACQUIRE_LOCK]
+
+    env = coldstart.lambda_environment(function, tmp_path, "3.12", tmp_path, bytecode=True)
+    plain = coldstart.lambda_environment(function, tmp_path, "3.12", tmp_path, bytecode=False)
+
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "wallet-AcquireLockFunction"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
+    assert env["LAMBDA_TASK_ROOT"] == env["PYTHONPATH"] == str(tmp_path)
+    assert env["_HANDLER"] == f"{ACQUIRE_LOCK}.lambda_handler"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_XRAY_DAEMON_ADDRESS"] == "169.254.79.129:2000"
+    assert env["AWS_REGION"] == "us-east-1"
+    # The template's environment, a !Ref as the resource's logical id.
+    assert env["AGGREGATES_TABLE_NAME"] == "AggregatesTable"
+    assert env["LOCK_LEASE_SECONDS"] == "25"
+    assert {k for k in env if k.startswith("PYTHON")} == {"PYTHONPATH"}
+    assert plain["PYTHONDONTWRITEBYTECODE"] == "1"
+
+
+def test_the_spread_of_a_sample():
+    figures = coldstart.spread([3.0, 1.0, 100.0, 2.0, 4.0])
+
+    # Quartiles (exclusive method) of 1 2 3 4 100: 1.5 and 52.
+    assert figures == {
+        "medianMs": 3.0,
+        "minMs": 1.0,
+        "maxMs": 100.0,
+        "iqrMs": 50.5,
+        "runsMs": [3.0, 1.0, 100.0, 2.0, 4.0],
+    }
+    assert coldstart.spread([7.0])["iqrMs"] == 0
+
+
+def _run(import_ms: float, total_ms: float, clients: list[str], cpu_ms: float = 0) -> dict:
+    return {"importMs": import_ms, "importAndClientsMs": total_ms, "clients": clients,
+            "importCpuMs": cpu_ms or import_ms, "importAndClientsCpuMs": cpu_ms or total_ms,
+            "modules": 500, "xrayContext": None}  # fmt: skip
+
+
+def test_each_handler_is_held_against_the_baseline_of_the_same_run():
+    runs = {
+        coldstart.BASELINE: {
+            v: [_run(300, 400, ["dynamodb"], cpu_ms=200)] * 3 for v in coldstart.VARIANTS
+        },
+        # A wall time inflated by the neighbours: the CPU time is what is judged.
+        ACQUIRE_LOCK: {
+            v: [_run(400, 800, ["dynamodb"], cpu_ms=260)] * 3 for v in coldstart.VARIANTS
+        },
+        "functions.handlers.validate_request": {
+            v: [_run(600, 600, [])] * 3 for v in coldstart.VARIANTS
+        },
+    }
+
+    figures = coldstart.summarise(runs, "python3.12", "3.12", 3, [])
+
+    assert figures["handlers"][ACQUIRE_LOCK]["withBytecode"]["ratioToBaseline"] == 2.0
+    assert figures["handlers"][ACQUIRE_LOCK]["withBytecode"]["cpuRatioToBaseline"] == 1.3
+    # Only the DynamoDB handlers are held to the target: validate_request builds no client.
+    assert figures["target"] == {
+        "ratio": 1.2,
+        "judgedOn": "cpuRatioToBaseline",
+        "worstDynamodbHandler": ACQUIRE_LOCK,
+        "worstRatio": 1.3,
+        "worstWallRatio": 2.0,
+        "met": False,
+    }
+    assert coldstart.BASELINE not in figures["handlers"]
+
+
+def test_without_an_interpreter_of_the_runtimes_version_this_one_is_used(monkeypatch):
+    monkeypatch.setattr(coldstart, "python_candidates", lambda version: [])
+
+    executable, version = coldstart.runtime_python("3.99")
+
+    assert executable == sys.executable
+    assert version == f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.fixture(scope="module")
+def roots():
+    python, _ = coldstart.runtime_python("3.12")
+    with coldstart.task_roots(python) as built:
+        yield python, built
+
+
+SYS_PATH_PROBE = (
+    "import sys, json, functions.settings as m; print(json.dumps([sys.path, "
+    "sys.dont_write_bytecode, m.__cached__ is not None and __import__('os').path.exists("
+    "m.__cached__)]))"
+)
+
+
+def _probe_sys(python: str, built: dict, variant: str) -> list:
+    function = coldstart.functions_by_module()[ACQUIRE_LOCK]
+    root: Path = built[variant]
+    env = coldstart.lambda_environment(
+        function, root, "3.12", built["home"], bytecode=variant == "withBytecode"
+    )
+    ran = subprocess.run(
+        [python, "-S", "-c", SYS_PATH_PROBE],
+        capture_output=True, text=True, env=env, cwd=root, check=True,
+    )  # fmt: skip
+    return json.loads(ran.stdout)
+
+
+def test_only_the_bundle_is_on_the_path_and_only_one_tree_has_bytecode(roots):
+    python, built = roots
+
+    path, no_writes, cached = _probe_sys(python, built, "withoutBytecode")
+    assert not any("site-packages" in entry for entry in path)
+    assert str(built["withoutBytecode"]) in path
+    assert (no_writes, cached) == (True, False)
+    assert not list(built["withoutBytecode"].rglob("*.pyc"))
+
+    _, no_writes, cached = _probe_sys(python, built, "withBytecode")
+    assert (no_writes, cached) == (False, True)
+
+
+def test_a_handler_probe_times_its_import_and_its_client(roots):
+    python, built = roots
+    function = coldstart.functions_by_module()[ACQUIRE_LOCK]
+
+    measured = coldstart.probe(python, "3.12", ACQUIRE_LOCK, function, built, "withBytecode")
+
+    assert measured["clients"] == ["dynamodb"]
+    assert 0 < measured["importMs"] <= measured["importAndClientsMs"]
+    assert 0 < measured["importCpuMs"] <= measured["importAndClientsCpuMs"]
+    assert measured["xrayContext"] == "LambdaContext"
+
+
+def test_a_module_that_does_not_import_is_a_cold_start_error(roots):
+    python, built = roots
+    function = coldstart.functions_by_module()[ACQUIRE_LOCK]
+
+    with pytest.raises(coldstart.ColdStartError, match="No module named"):
+        coldstart.probe(python, "3.12", "functions.handlers.nope", function, built, "withBytecode")
