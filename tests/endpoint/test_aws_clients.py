@@ -199,7 +199,7 @@ def test_cli_test_state_with_a_mocked_error(make_run):
         "--state-name",
         "AcquireLock",
         "--input",
-        '{"request": {"userId": "u"}}',
+        '{"body": "{\\"userId\\": \\"u\\"}", "idempotencyKey": "k"}',
         "--mock",
         '{"errorOutput": {"error": "UserBusyError", "cause": "held"}}',
         "--state-configuration",
