@@ -43,7 +43,7 @@ from moto.stepfunctions.responses import get_backend
 from functions.repositories import dynamodb, event_bus, secrets
 from functions.settings import get_settings
 from infra.local import dynamodb as local_dynamodb
-from infra.local import dynamodb_streams, eventbridge, executions, stepfunctions
+from infra.local import dynamodb_streams, eventbridge, executions, jsonata, stepfunctions
 from infra.local.eventbridge import LocalEventBridge
 from infra.local.lambdas import (
     LocalLambdas,
@@ -220,6 +220,7 @@ class LocalAws:
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._mock.start()
         _track_no_model_instances()
+        jsonata.apply()  # JSONata and variables in executions (moto's engine is a stub)
         stepfunctions.retain(self.execution_retention)
         dynamodb_streams.retain(self.stream_retention)
         boto3.DEFAULT_SESSION = None  # a fresh session picks up the request routing
