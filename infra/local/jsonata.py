@@ -2,8 +2,8 @@
 
 Mirrors what AWS documents in "Transforming data with JSONata in Step Functions" and "Passing
 data between states with variables": `{% %}` expressions evaluated by a JSONata engine
-(jsonatapy, compiled once per expression text), `$states` and the workflow's variables bound as
-values (never pasted into the expression's text), AWS's added functions (`$partition`,
+(jsonatapy, each expression compiled once per thread), `$states` and the workflow's variables
+bound as values (never pasted into the expression's text), AWS's added functions (`$partition`,
 `$range`, `$hash`, `$random` with an optional seed, `$uuid`, `$parse`), `$eval` refused, every
 evaluation failure a `States.QueryEvaluationError`, and the documented size limits of variables.
 
@@ -28,6 +28,7 @@ from typing import Any
 
 import jsonatapy
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
+from moto.stepfunctions.parser.asl.component.common import outputdecl
 from moto.stepfunctions.parser.asl.component.common.assign import assign_decl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -167,91 +168,88 @@ AWS_FUNCTIONS: dict[str, Callable[..., Any]] = {
 AWS_OVERRIDES: dict[str, Callable[..., Any]] = {"random": random_, "eval": _no_eval}
 
 
-@dataclass(frozen=True)
-class Expression:
-    """One expression, parsed once, with the names it may read ($name)."""
+def evaluate(
+    text: str,
+    variables: Mapping[str, Any] | None = None,
+    states: Mapping[str, Any] | None = None,
+) -> Any:
+    """`text` (the inside of `{% %}`) with the workflow's `variables` and `$states` bound.
 
-    text: str
-    program: Any
-    references: frozenset[str]
+    Raises QueryEvaluationError when it does not parse, fails, or returns nothing (undefined).
+    """
+    bindings: dict[str, Any] = {}
+    for name in references(text):
+        if name == "states" and states is not None:
+            bindings[name] = states
+        elif variables is not None and name in variables:
+            bindings[name] = variables[name]
+    is_done, answer = _evaluated(text, bindings)
+    if not is_done:
+        raise QueryEvaluationError(answer)
+    return json.loads(answer)
 
-    def evaluate(self, bindings: Mapping[str, Any]) -> Any:
-        """The expression's value; QueryEvaluationError if it has none (undefined) or fails."""
-        try:
-            result = self.program.evaluate_json_or_none(None, dict(bindings))
-        except Exception as error:  # every engine failure is the same AWS error
-            raise QueryEvaluationError(
-                f"The JSONata expression '{self.text}' threw an error during evaluation: "
-                f"{_engine_message(error)}"
-            ) from error
-        if result is None:
-            raise QueryEvaluationError(
-                f"The JSONata expression '{self.text}' returned nothing (undefined)."
-            )
-        return json.loads(result)
+
+def _evaluated(text: str, bindings: dict[str, Any]) -> tuple[bool, str]:
+    """(True, the result's JSON text) or (False, the cause).
+
+    jsonatapy's compiled expressions belong to the thread that compiled them: using or even
+    dropping one on another thread panics. An exception raised here would keep this frame, and
+    with it the compiled expression, in its traceback, which moto keeps with the failure and
+    drops on another thread: so nothing raised here leaves this function.
+    """
+    program = _program(text)
+    if isinstance(program, str):
+        return False, program
+    try:
+        result = program.evaluate_json_or_none(None, bindings)
+    except Exception as error:  # every engine failure is the same AWS error
+        return False, (
+            f"The JSONata expression '{text}' threw an error during evaluation: "
+            f"{_engine_message(error)}"
+        )
+    if result is None:
+        return False, f"The JSONata expression '{text}' returned nothing (undefined)."
+    return True, str(result)
 
 
 def _engine_message(error: Exception) -> str:
     return str(error).replace("host function raised _FunctionError: ", "")
 
 
-def compiled(text: str) -> Expression:
-    """The expression parsed, with AWS's functions: once per text and thread.
+def _program(text: str) -> Any:
+    """The expression compiled, with AWS's functions, once per text and thread (or why not).
 
-    jsonatapy's compiled expressions belong to the thread that compiled them (using or even
-    dropping one on another thread panics), and moto runs each execution on a thread of its own:
-    each thread keeps its own, bounded, and drops them itself when it ends. A compile with the
-    functions registered costs about 6 microseconds (docs/jsonata.md).
+    moto runs each execution on a thread of its own, so each thread keeps its own, bounded, and
+    drops them itself when it ends. A compile with the functions registered costs about 6
+    microseconds (docs/jsonata.md).
     """
-    kept: dict[str, Expression] | None = getattr(_per_thread, "expressions", None)
+    kept: dict[str, Any] | None = getattr(_per_thread, "programs", None)
     if kept is None:
-        kept = _per_thread.expressions = {}
-    expression = kept.get(text)
-    if expression is None:
+        kept = _per_thread.programs = {}
+    program = kept.get(text)
+    if program is None:
         if len(kept) >= EXPRESSIONS_KEPT:
             kept.clear()
-        expression = kept[text] = _compile(text)
-    return expression
+        try:
+            program = jsonatapy.compile(text)
+        except Exception as error:  # a syntax error is an evaluation error on AWS
+            return f"The JSONata expression '{text}' could not be parsed: {error}"
+        for name, function in AWS_FUNCTIONS.items():
+            program.register(name, function)
+        for name, function in AWS_OVERRIDES.items():
+            program.register_override(name, function)
+        kept[text] = program
+    return program
 
 
 _per_thread = threading.local()
 
 
-def _compile(text: str) -> Expression:
-    try:
-        program = jsonatapy.compile(text)
-    except Exception as error:  # a syntax error is an evaluation error on AWS
-        raise QueryEvaluationError(
-            f"The JSONata expression '{text}' could not be parsed: {error}"
-        ) from error
-    for name, function in AWS_FUNCTIONS.items():
-        program.register(name, function)
-    for name, function in AWS_OVERRIDES.items():
-        program.register_override(name, function)
-    return Expression(text, program, _references(text))
-
-
 @functools.lru_cache(maxsize=EXPRESSIONS_KEPT)
-def _references(text: str) -> frozenset[str]:
-    # Every `$name` in the text, even in a string literal or bound inside the expression:
-    # binding a value the expression shadows or never reads changes nothing.
+def references(text: str) -> frozenset[str]:
+    """Every `$name` in the text, even in a string literal or bound inside the expression:
+    binding a value the expression shadows or never reads changes nothing."""
     return frozenset(_REFERENCE.findall(text))
-
-
-def evaluate(
-    text: str,
-    variables: Mapping[str, Any] | None = None,
-    states: Mapping[str, Any] | None = None,
-) -> Any:
-    """`text` (the inside of `{% %}`) with the workflow's `variables` and `$states` bound."""
-    expression = compiled(text)
-    bindings: dict[str, Any] = {}
-    for name in expression.references:
-        if name == "states" and states is not None:
-            bindings[name] = states
-        elif variables is not None and name in variables:
-            bindings[name] = variables[name]
-    return expression.evaluate(bindings)
 
 
 def json_text(value: Any) -> str:
@@ -267,12 +265,18 @@ def size_of(value: Any) -> int:
 # The patches. Each replaces one moto function or method; `apply()` installs them all.
 
 
-def _variables_of(env: Any) -> _ScopeView:
-    return _ScopeView(env.variable_store)
+def _variables_of(env: Any) -> Mapping[str, Any]:
+    """The variables an expression of the current state reads: its scope's own over those of
+    the scopes it is inside; in Output, the values from before the state's own Assign."""
+    store = env.variable_store
+    before = getattr(_output_of, "variables", None)
+    if before is not None and before[0] is store:
+        return {**store._outer_scope, **before[1]}
+    return _ScopeView(store)
 
 
 class _ScopeView(Mapping[str, Any]):
-    """The variables one state sees: its scope's own over those of the scopes it is inside."""
+    """A variable store read as a mapping, without copying it."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
@@ -291,6 +295,12 @@ class _ScopeView(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len({**self._store._outer_scope, **self._store._inner_scope})
+
+
+# The variables as they were before a state's Assign, kept on the store with the state's name
+# until that state's Output has been evaluated (moto evaluates Assign first).
+_BEFORE_ASSIGN = "local_before_assign"
+_output_of = threading.local()
 
 
 def _failure(env: Any, error: str, cause: str) -> FailureEventException:
@@ -389,6 +399,7 @@ def assign_eval_body(self: Any, env: Any) -> None:
     Assign over 256 KiB together, or an execution's variables over 10 MiB pass. Here each
     fails the state with States.Runtime, as AWS does.
     Proof: test_jsonata.py::test_variable_over_256_kib_fails_the_state and its neighbours.
+    The values from before the Assign are kept for the state's Output (output_eval_body).
     """
     declarations: dict[str, Any] = {}
     for binding in self.declaration_bindings:
@@ -420,8 +431,30 @@ def assign_eval_body(self: Any, env: Any) -> None:
             f"The execution's variables would be {total} bytes, over the limit of "
             f"{EXECUTION_VARIABLES_BYTES} bytes.",
         )
+    setattr(store, _BEFORE_ASSIGN, (env.next_state_name, dict(store._inner_scope)))
     for name, value in declarations.items():
         store.set(variable_identifier=name, variable_value=value)
+
+
+def output_eval_body(self: Any, env: Any) -> None:
+    """Output._eval_body: a JSONata state's (or Catch's, or Choice rule's) `Output`.
+
+    moto evaluates a state's Assign before its Output, so Output reads the values the state
+    has just assigned. AWS evaluates both with the values from the state's entry ("Passing
+    data between states with variables": a state's new values are seen from the next state on).
+    Proof: test_jsonata.py::test_output_reads_variables_from_before_the_states_assign.
+    """
+    store = env.variable_store
+    before = getattr(store, _BEFORE_ASSIGN, None)
+    if before is None or before[0] != env.next_state_name:
+        _original(outputdecl.Output, "_eval_body")(self, env)
+        return
+    _output_of.variables = (store, before[1])
+    try:
+        _original(outputdecl.Output, "_eval_body")(self, env)
+    finally:
+        _output_of.variables = None
+        setattr(store, _BEFORE_ASSIGN, None)
 
 
 def encode_variable_declarations(bindings: dict[str, Any]) -> str:
@@ -453,7 +486,7 @@ def eval_complete_expression(expression: str) -> Any:
     Proof: test_jsonata.py::test_moto_eval_jsonata_expression_answers.
     """
     try:
-        return compiled(expression).evaluate({})
+        return evaluate(expression)
     except QueryEvaluationError as error:
         if "returned nothing" in str(error):
             return None
@@ -481,6 +514,7 @@ _PATCHES: list[_Patch] = [
     _Patch(string_expression.StringVariableSample, "_eval_body", string_variable_sample_eval_body),
     _Patch(comparison.ConditionStringJSONata, "_eval_body", condition_eval_body),
     _Patch(assign_decl.AssignDecl, "_eval_body", assign_eval_body),
+    _Patch(outputdecl.Output, "_eval_body", output_eval_body),
     _Patch(variable_store.VariableStore, "get_assigned_variables", assigned_variables),
     # moto's modules imported these two by name: each binding is replaced.
     _Patch(moto_jsonata, "encode_jsonata_variable_declarations", encode_variable_declarations),
@@ -491,6 +525,13 @@ _PATCHES: list[_Patch] = [
     _Patch(validations, "eval_jsonata_expression", eval_complete_expression),
 ]
 _applied = False
+
+
+def _original(owner: Any, name: str) -> Any:
+    for patch in _PATCHES:
+        if patch.owner is owner and patch.name == name:
+            return patch.original
+    raise KeyError(name)
 
 
 def patches() -> list[tuple[str, str]]:
