@@ -28,6 +28,8 @@ from typing import Any
 
 import jsonatapy
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+from moto.stepfunctions.parser.asl.antlt4utils.antlr4utils import is_terminal
 from moto.stepfunctions.parser.asl.component.common import outputdecl
 from moto.stepfunctions.parser.asl.component.common.assign import assign_decl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -48,6 +50,7 @@ from moto.stepfunctions.parser.asl.eval import variable_store
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.jsonata import validations
+from moto.stepfunctions.parser.asl.parse import preprocessor
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
@@ -65,6 +68,9 @@ HASH_ALGORITHMS: dict[str, Callable[[bytes], Any]] = {
     "SHA-512": hashlib.sha512,
 }
 EXPRESSIONS_KEPT = 4096
+# JSONata has no loops but recursion, and the engine has no limit of its own: an expression that
+# never ends would hold its execution's thread for good. AWS states no limit (docs/jsonata.md).
+EVALUATION_TIMEOUT_MS = 10_000
 
 _REFERENCE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -201,7 +207,7 @@ def _evaluated(text: str, bindings: dict[str, Any]) -> tuple[bool, str]:
     if isinstance(program, str):
         return False, program
     try:
-        result = program.evaluate_json_or_none(None, bindings)
+        result = program.evaluate_json_or_none(None, bindings, timeout=EVALUATION_TIMEOUT_MS)
     except Exception as error:  # every engine failure is the same AWS error
         return False, (
             f"The JSONata expression '{text}' threw an error during evaluation: "
@@ -493,6 +499,26 @@ def eval_complete_expression(expression: str) -> Any:
         raise moto_jsonata.JSONataException("QueryEvaluationError", str(error)) from error
 
 
+def inner_string_of(parser_rule_context: Any) -> str | None:
+    """Preprocessor._inner_string_of: the value of a string in the definition.
+
+    moto strips the quotes of the JSON string's text and keeps its escapes as they are, so an
+    Assign literal "María" sent as "Mar\\u00eda" (as json.dumps and boto3 send it) is assigned
+    the text `Mar\\u00eda`, backslash and all, and "say \\"hi\\"" keeps its backslashes. AWS
+    reads the definition as JSON.
+    Proof: test_jsonata.py::test_aws_conversion_example_gives_the_documented_result.
+    """
+    if is_terminal(parser_rule_context, ASLLexer.NULL):
+        return None
+    text = parser_rule_context.getText()
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        try:
+            return str(json.loads(text))
+        except ValueError:
+            return str(text[1:-1])
+    return str(text)
+
+
 def moto_states_data(states: Any) -> dict[str, Any]:
     """`$states` as moto keeps it (input, context, result, errorOutput), the context object's
     timestamps (datetimes in moto) written as moto writes them in JSONPath output."""
@@ -516,6 +542,7 @@ _PATCHES: list[_Patch] = [
     _Patch(assign_decl.AssignDecl, "_eval_body", assign_eval_body),
     _Patch(outputdecl.Output, "_eval_body", output_eval_body),
     _Patch(variable_store.VariableStore, "get_assigned_variables", assigned_variables),
+    _Patch(preprocessor.Preprocessor, "_inner_string_of", staticmethod(inner_string_of)),
     # moto's modules imported these two by name: each binding is replaced.
     _Patch(moto_jsonata, "encode_jsonata_variable_declarations", encode_variable_declarations),
     _Patch(variable_store, "encode_jsonata_variable_declarations", encode_variable_declarations),
