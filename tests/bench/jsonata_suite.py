@@ -2,6 +2,7 @@
 
     python -m tests.bench.jsonata_suite SUITE_DIR [--engine jsonata-python|jsonatapy]
                                         [--failures FILE] [--group NAME]
+    python -m tests.bench.jsonata_suite --speed     compile and evaluate times of each engine
 
 SUITE_DIR is a checkout's `test/test-suite` (datasets/ and groups/). The suite is not part of
 this repository; docs/jsonata.md says which commit its figures come from. A case passes as
@@ -212,13 +213,65 @@ def run(suite: Path, engine: str, group: str | None = None) -> Outcome:
     return outcome
 
 
+# A state's expression of the kind AWS's guides write, with $states and a variable bound.
+SPEED_EXPRESSION = (
+    "{'total': $sum($states.input.items.price), 'id': $states.context.Execution.Id, "
+    "'batches': $count($batches), 'first': $states.input.items[0].sku & '-' & $suffix}"
+)
+SPEED_BINDINGS = {
+    "states": {
+        "input": {"items": [{"sku": f"s{i}", "price": i * 1.5} for i in range(10)]},
+        "context": {"Execution": {"Id": "arn:aws:states:us-east-1:123456789012:execution:m:e"}},
+    },
+    "batches": [[1, 2], [3]],
+    "suffix": "x",
+}
+
+
+def speed(repeats: int = 2000) -> dict[str, dict[str, float]]:
+    """Microseconds per compile and per evaluation of SPEED_EXPRESSION, for each engine."""
+    import jsonata
+    import jsonatapy
+
+    def per_call(function: Callable[[], Any], times: int) -> float:
+        started = time.perf_counter()
+        for _ in range(times):
+            function()
+        return (time.perf_counter() - started) / times * 1e6
+
+    python_compiled = jsonata.Jsonata(SPEED_EXPRESSION)
+    rust_compiled = jsonatapy.compile(SPEED_EXPRESSION)
+    return {
+        "jsonata-python": {
+            "compile_us": per_call(lambda: jsonata.Jsonata(SPEED_EXPRESSION), repeats // 10),
+            "evaluate_us": per_call(
+                lambda: python_compiled.evaluate(None, SPEED_BINDINGS), repeats
+            ),
+        },
+        "jsonatapy": {
+            "compile_us": per_call(lambda: jsonatapy.compile(SPEED_EXPRESSION), repeats),
+            "evaluate_us": per_call(
+                lambda: rust_compiled.evaluate_json_or_none(None, SPEED_BINDINGS), repeats
+            ),
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.jsonata_suite")
-    parser.add_argument("suite", type=Path, help="jsonata-js's test/test-suite directory")
+    parser.add_argument("suite", type=Path, nargs="?", help="jsonata-js's test/test-suite")
+    parser.add_argument("--speed", action="store_true", help="time each engine instead")
     parser.add_argument("--engine", choices=sorted(ENGINES), default="jsonata-python")
     parser.add_argument("--group", help="one group only")
     parser.add_argument("--failures", type=Path, help="write each failing case here (JSON lines)")
     args = parser.parse_args(argv)
+    if args.speed:
+        for engine, times in speed().items():
+            compile_us, evaluate_us = times["compile_us"], times["evaluate_us"]
+            print(f"{engine}: compile {compile_us:.1f} us, evaluate {evaluate_us:.1f} us")
+        return 0
+    if args.suite is None:
+        parser.error("the suite directory is needed unless --speed")
     outcome = run(args.suite, args.engine, args.group)
     share = 100 * outcome.passed / outcome.total if outcome.total else 0.0
     print(

@@ -712,3 +712,38 @@ def test_gap_failure_in_parallel_arguments_is_not_caught(runtime: LocalAws) -> N
     )
     result = run(runtime, definition, {"text": "{oops"})
     assert (result["status"], result["error"]) == ("FAILED", "States.QueryEvaluationError")
+
+
+def test_gap_engine_implements_a_later_jsonata_than_aws() -> None:
+    # AWS documents JSONata 2.0.6; jsonatapy follows jsonata-js 2.2.2.
+    assert jsonata.jsonatapy.__jsonata_version__ == "2.2.2"
+
+
+def test_gap_integers_beyond_64_bits_are_a_query_evaluation_error() -> None:
+    # AWS's JSONata reads every number as a double; this engine refuses a bigger integer.
+    with pytest.raises(jsonata.QueryEvaluationError, match="too big"):
+        jsonata.evaluate("$v + 1", {"v": 10**20})
+    # within 64 bits, numbers are doubles as on AWS
+    assert jsonata.evaluate("$v + 1", {"v": 2**53}) == 2**53
+
+
+def test_gap_context_timestamps_are_motos_format(runtime: LocalAws) -> None:
+    # AWS writes "2026-12-07T06:31:19.812Z"; moto writes microseconds and an offset.
+    definition = jsonata_machine(
+        {
+            "Now": {
+                "Type": "Pass",
+                "Output": {"t": "{% $states.context.Execution.StartTime %}"},
+                "End": True,
+            }
+        }
+    )
+    started = output_of(run(runtime, definition))["t"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$", started)
+
+
+def test_gap_a_string_output_is_not_json_text(runtime: LocalAws) -> None:
+    # AWS answers the output "\"done\"" (JSON text); moto answers a string output bare.
+    definition = jsonata_machine({"Say": {"Type": "Pass", "Output": "{% 'done' %}", "End": True}})
+    result = run(runtime, definition)
+    assert (result["status"], result["output"]) == ("SUCCEEDED", "done")
