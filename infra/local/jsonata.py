@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import jsonatapy
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
@@ -320,21 +320,21 @@ def _failure(env: Any, error: str, cause: str) -> FailureEventException:
     field = env.next_field_name
     if field:
         details["location"] = field
+    # moto's EventDetails declares every kind of detail as a required key: one is given.
     exception = FailureEventException(
         failure_event=FailureEvent(
             env=env,
             error_name=name,
             event_type=HistoryEventType.EvaluationFailed,
-            event_details=EventDetails(evaluationFailedEventDetails=details),
+            event_details=cast(EventDetails, {"evaluationFailedEventDetails": details}),
         )
     )
     if error == QUERY_EVALUATION_ERROR:
+        shown = exception.get_evaluation_failed_event_details()
         env.event_manager.add_event(
             context=env.event_history_context,
             event_type=HistoryEventType.EvaluationFailed,
-            event_details=EventDetails(
-                evaluationFailedEventDetails=exception.get_evaluation_failed_event_details()
-            ),
+            event_details=cast(EventDetails, {"evaluationFailedEventDetails": shown}),
         )
     return exception
 

@@ -161,7 +161,7 @@ def same(actual: Any, expected: Any) -> bool:
 def judge(case: Case, evaluate: Evaluate, known: dict[str, Any]) -> str | None:
     """None if the case passes, else what went wrong."""
     spec = case.spec
-    limits = {key: spec[key] for key in ("timelimit", "depth") if key in spec}
+    limits: dict[str, Any] = {key: spec[key] for key in ("timelimit", "depth") if key in spec}
     try:
         result = evaluate(spec["expr"], _data(case, known), spec.get("bindings") or {}, limits)
     except EngineError as error:
