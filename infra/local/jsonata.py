@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import jsonatapy
+from moto.stepfunctions import responses
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
 from moto.stepfunctions.parser.asl.antlt4utils.antlr4utils import is_terminal
@@ -52,6 +53,7 @@ from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.jsonata import validations
 from moto.stepfunctions.parser.asl.parse import preprocessor
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend import execution as parser_execution
 
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 RUNTIME_ERROR = "States.Runtime"
@@ -519,6 +521,26 @@ def inner_string_of(parser_rule_context: Any) -> str | None:
     return str(text)
 
 
+def describe_execution(self: Any) -> Any:
+    """StepFunctionResponse.describe_execution: an execution's `output`.
+
+    moto treats a `str` output as JSON text already and answers it as is; the interpreter keeps
+    the output as a value, so a machine whose output is the string "done" (a JSONata `Output`
+    of `{% 'done' %}`, say) is answered `done`, which is not JSON. AWS answers `"done"`.
+    Proof: test_jsonata.py::test_a_string_output_is_json_text.
+    """
+    result = _original(responses.StepFunctionResponse, "describe_execution")(self)
+    answer = result.result
+    execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+    if (
+        isinstance(execution, parser_execution.Execution)
+        and isinstance(execution.output, str)
+        and "output" in answer
+    ):
+        answer["output"] = json.dumps(execution.output)
+    return result
+
+
 def moto_states_data(states: Any) -> dict[str, Any]:
     """`$states` as moto keeps it (input, context, result, errorOutput), the context object's
     timestamps (datetimes in moto) written as moto writes them in JSONPath output."""
@@ -543,6 +565,7 @@ _PATCHES: list[_Patch] = [
     _Patch(outputdecl.Output, "_eval_body", output_eval_body),
     _Patch(variable_store.VariableStore, "get_assigned_variables", assigned_variables),
     _Patch(preprocessor.Preprocessor, "_inner_string_of", staticmethod(inner_string_of)),
+    _Patch(responses.StepFunctionResponse, "describe_execution", describe_execution),
     # moto's modules imported these two by name: each binding is replaced.
     _Patch(moto_jsonata, "encode_jsonata_variable_declarations", encode_variable_declarations),
     _Patch(variable_store, "encode_jsonata_variable_declarations", encode_variable_declarations),

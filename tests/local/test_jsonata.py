@@ -742,8 +742,9 @@ def test_gap_context_timestamps_are_motos_format(runtime: LocalAws) -> None:
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$", started)
 
 
-def test_gap_a_string_output_is_not_json_text(runtime: LocalAws) -> None:
-    # AWS answers the output "\"done\"" (JSON text); moto answers a string output bare.
+def test_a_string_output_is_json_text(runtime: LocalAws) -> None:
     definition = jsonata_machine({"Say": {"Type": "Pass", "Output": "{% 'done' %}", "End": True}})
     result = run(runtime, definition)
-    assert (result["status"], result["output"]) == ("SUCCEEDED", "done")
+    assert (result["status"], result["output"]) == ("SUCCEEDED", '"done"')
+    described = runtime.stepfunctions.describe_execution(executionArn=result["executionArn"])
+    assert json.loads(described["output"]) == "done"
