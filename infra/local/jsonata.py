@@ -52,6 +52,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.jsonata import validations
 from moto.stepfunctions.parser.asl.parse import preprocessor
+from moto.stepfunctions.parser.asl.parse.test_state.preprocessor import TestStatePreprocessor
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend import execution as parser_execution
 
@@ -541,12 +542,53 @@ def describe_execution(self: Any) -> Any:
     return result
 
 
+def _records_after_arguments(visit: Callable[..., Any]) -> Callable[..., Any]:
+    """TestStatePreprocessor's visit of `Arguments`: TestState's `inspectionData.afterArguments`.
+
+    moto's TestState records the JSONPath stages (afterInputPath, afterParameters, ...) but not
+    JSONata's Arguments, which AWS shows at DEBUG and TRACE.
+    Proof: test_jsonata.py::test_teststate_shows_after_arguments_and_variables.
+    """
+
+    def visit_and_record(self: Any, ctx: Any) -> Any:
+        arguments = visit(self, ctx)
+        evaluate = arguments._eval_body
+
+        def evaluate_and_record(env: Any) -> None:
+            evaluate(env)
+            env.inspection_data["afterArguments"] = to_json_str(env.stack[-1])
+
+        arguments._eval_body = evaluate_and_record
+        return arguments
+
+    return visit_and_record
+
+
+def seed_variables(env: Any, variables: Mapping[str, Any]) -> None:
+    """TestState's `variables`: the workflow variables the state starts with (not assigned by
+    it, so not in its assignedVariables)."""
+    for name, value in variables.items():
+        env.variable_store.set(variable_identifier=name, variable_value=value)
+    env.variable_store.reset_tracing()
+
+
+def variables_text(env: Any) -> str | None:
+    """TestState's `inspectionData.variables`: the variables after the state, as JSON text
+    (None when there are none)."""
+    store = env.variable_store
+    values = {**store._outer_scope, **store._inner_scope}
+    return json_text(values) if values else None
+
+
 def moto_states_data(states: Any) -> dict[str, Any]:
     """`$states` as moto keeps it (input, context, result, errorOutput), the context object's
     timestamps (datetimes in moto) written as moto writes them in JSONPath output."""
     data = dict(states._states_data)
     data["context"] = json.loads(to_json_str(data["context"]))
     return data
+
+
+_ABSENT = object()  # an attribute the owner only inherited: undo() deletes the replacement
 
 
 @dataclass
@@ -566,6 +608,18 @@ _PATCHES: list[_Patch] = [
     _Patch(variable_store.VariableStore, "get_assigned_variables", assigned_variables),
     _Patch(preprocessor.Preprocessor, "_inner_string_of", staticmethod(inner_string_of)),
     _Patch(responses.StepFunctionResponse, "describe_execution", describe_execution),
+    _Patch(
+        TestStatePreprocessor,
+        "visitArguments_string_jsonata",
+        _records_after_arguments(preprocessor.Preprocessor.visitArguments_string_jsonata),
+    ),
+    _Patch(
+        TestStatePreprocessor,
+        "visitArguments_jsonata_template_value_object",
+        _records_after_arguments(
+            preprocessor.Preprocessor.visitArguments_jsonata_template_value_object
+        ),
+    ),
     # moto's modules imported these two by name: each binding is replaced.
     _Patch(moto_jsonata, "encode_jsonata_variable_declarations", encode_variable_declarations),
     _Patch(variable_store, "encode_jsonata_variable_declarations", encode_variable_declarations),
@@ -595,7 +649,7 @@ def apply() -> None:
     if _applied:
         return
     for patch in _PATCHES:
-        patch.original = patch.owner.__dict__[patch.name]
+        patch.original = patch.owner.__dict__.get(patch.name, _ABSENT)
         setattr(patch.owner, patch.name, patch.replacement)
     _applied = True
 
@@ -606,7 +660,10 @@ def undo() -> None:
     if not _applied:
         return
     for patch in reversed(_PATCHES):
-        setattr(patch.owner, patch.name, patch.original)
+        if patch.original is _ABSENT:
+            delattr(patch.owner, patch.name)
+        else:
+            setattr(patch.owner, patch.name, patch.original)
         patch.original = None
     _applied = False
 

@@ -21,6 +21,7 @@ from moto.stepfunctions.parser.asl.eval import variable_store
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 
 from infra.local import executions, jsonata
+from infra.local import teststate as teststate_api
 from infra.local.aws import LocalAws, recorded_status
 from infra.local.template import function_arn
 
@@ -748,3 +749,100 @@ def test_a_string_output_is_json_text(runtime: LocalAws) -> None:
     assert (result["status"], result["output"]) == ("SUCCEEDED", '"done"')
     described = runtime.stepfunctions.describe_execution(executionArn=result["executionArn"])
     assert json.loads(described["output"]) == "done"
+
+
+# TestState of JSONata states, with variables.
+
+
+def answer_of(state: dict[str, Any], level: str, **request: Any) -> dict[str, Any]:
+    answer = teststate_api.answer(
+        {"definition": json.dumps(state), "inspectionLevel": level, **request},
+        "123456789012",
+        "us-east-1",
+    )
+    return {key: value for key, value in answer.items()}
+
+
+def test_teststate_runs_a_jsonata_pass_state_with_variables(runtime: LocalAws) -> None:
+    state = {
+        "QueryLanguage": "JSONata",
+        "Type": "Pass",
+        "Assign": {"greeting": "{% $states.input.word & ', ' & $name %}"},
+        "Output": {"name": "{% $name %}", "upper": "{% $uppercase($states.input.word) %}"},
+        "Next": "After",
+    }
+    request = {
+        "input": json.dumps({"word": "hello"}),
+        "variables": json.dumps({"name": AWKWARD[0]}),
+    }
+
+    info = answer_of(state, "INFO", **request)
+    debug = answer_of(state, "DEBUG", **request)
+
+    output = {"name": AWKWARD[0], "upper": "HELLO"}
+    assert info == {"status": "SUCCEEDED", "output": json.dumps(output), "nextState": "After"}
+    assert json.loads(debug["output"]) == output
+    assert json.loads(debug["inspectionData"]["variables"]) == {
+        "name": AWKWARD[0],
+        "greeting": f"hello, {AWKWARD[0]}",
+    }
+    assert json.loads(debug["inspectionData"]["input"]) == {"word": "hello"}
+
+
+def test_teststate_runs_a_jsonata_choice_state_on_a_variable(runtime: LocalAws) -> None:
+    state = {
+        "QueryLanguage": "JSONata",
+        "Type": "Choice",
+        "Choices": [{"Condition": "{% $count > 1 %}", "Next": "Several"}],
+        "Default": "One",
+    }
+    several = answer_of(state, "TRACE", input="{}", variables=json.dumps({"count": 3}))
+    one = answer_of(state, "INFO", input="{}", variables=json.dumps({"count": 1}))
+
+    assert (several["status"], several["nextState"]) == ("SUCCEEDED", "Several")
+    assert json.loads(several["inspectionData"]["variables"]) == {"count": 3}
+    assert (one["status"], one["nextState"]) == ("SUCCEEDED", "One")
+
+
+def test_teststate_shows_after_arguments_and_variables(runtime: LocalAws) -> None:
+    state = {
+        "QueryLanguage": "JSONata",
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Arguments": {
+            "FunctionName": function_arn("ValidateRequestFunction", "us-east-1"),
+            "Payload": {
+                "body": "{% $string({'userId': 'u1', 'ammount': '10', 'type': 'credit'}) %}",
+                "idempotencyKey": "{% $key %}",
+            },
+        },
+        "Assign": {"amount": "{% $states.result.Payload.amount %}"},
+        "Output": "{% $states.result.Payload %}",
+        "End": True,
+    }
+    for level in ("DEBUG", "TRACE"):
+        answer = answer_of(state, level, input="{}", variables=json.dumps({"key": "k9"}))
+
+        assert answer["status"] == "SUCCEEDED"
+        inspection = answer["inspectionData"]
+        assert json.loads(inspection["afterArguments"])["Payload"] == {
+            "body": '{"userId":"u1","ammount":"10","type":"credit"}',
+            "idempotencyKey": "k9",
+        }
+        assert json.loads(inspection["variables"]) == {"key": "k9", "amount": "10.00"}
+    info = answer_of(state, "INFO", input="{}", variables=json.dumps({"key": "k9"}))
+    assert "inspectionData" not in info
+    assert json.loads(info["output"])["idempotencyKey"] == "k9"
+
+
+def test_teststate_reports_a_query_evaluation_error(runtime: LocalAws) -> None:
+    state = {"QueryLanguage": "JSONata", "Type": "Pass", "Output": "{% $missing %}", "End": True}
+    answer = answer_of(state, "DEBUG", input="{}")
+    assert (answer["status"], answer["error"]) == ("FAILED", "States.QueryEvaluationError")
+    assert "'$missing' returned nothing (undefined)" in answer["cause"]
+
+
+def test_teststate_refuses_variables_that_are_not_an_object(runtime: LocalAws) -> None:
+    state = {"QueryLanguage": "JSONata", "Type": "Pass", "End": True}
+    with pytest.raises(teststate_api.TestStateRequestError, match="JSON object"):
+        answer_of(state, "INFO", input="{}", variables="[1, 2]")
