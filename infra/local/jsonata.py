@@ -75,7 +75,7 @@ EXPRESSIONS_KEPT = 4096
 # never ends would hold its execution's thread for good. AWS states no limit (docs/jsonata.md).
 EVALUATION_TIMEOUT_MS = 10_000
 
-_REFERENCE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_REFERENCE = re.compile(r"\$(\w+)")  # any name a variable may have, Unicode ones too
 
 
 class QueryEvaluationError(Exception):
@@ -542,6 +542,28 @@ def describe_execution(self: Any) -> Any:
     return result
 
 
+class InvalidVariableNameError(ValueError):
+    """An Assign whose variable name AWS refuses; the definition is refused (InvalidDefinition)."""
+
+
+def assign_decl_binding(self: Any, ctx: Any) -> Any:
+    """Preprocessor.visitAssign_decl_binding: one variable of an Assign, when the definition is
+    parsed (CreateStateMachine, TestState).
+
+    moto takes any key as a variable's name: "my-var" or "1st" (which no expression could read:
+    `$my-var` is a subtraction) or "states" (which `$states` hides). AWS refuses the definition.
+    Proof: test_jsonata.py::test_a_variable_name_aws_refuses_refuses_the_definition.
+    """
+    declaration = _original(preprocessor.Preprocessor, "visitAssign_decl_binding")(self, ctx)
+    name = declaration.binding.identifier
+    if not name.isidentifier() or name == "states":
+        raise InvalidVariableNameError(
+            f"'{name}' is not a valid variable name: it must be an identifier (a letter or _ "
+            "first, then letters, digits and _), and 'states' is reserved"
+        )
+    return declaration
+
+
 def _records_after_arguments(visit: Callable[..., Any]) -> Callable[..., Any]:
     """TestStatePreprocessor's visit of `Arguments`: TestState's `inspectionData.afterArguments`.
 
@@ -607,6 +629,7 @@ _PATCHES: list[_Patch] = [
     _Patch(outputdecl.Output, "_eval_body", output_eval_body),
     _Patch(variable_store.VariableStore, "get_assigned_variables", assigned_variables),
     _Patch(preprocessor.Preprocessor, "_inner_string_of", staticmethod(inner_string_of)),
+    _Patch(preprocessor.Preprocessor, "visitAssign_decl_binding", assign_decl_binding),
     _Patch(responses.StepFunctionResponse, "describe_execution", describe_execution),
     _Patch(
         TestStatePreprocessor,

@@ -16,6 +16,7 @@ from itertools import count
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.eval import variable_store
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
@@ -649,6 +650,27 @@ def test_an_executions_variables_over_10_mib_fail_the_state(
     assert jsonata.EXECUTION_VARIABLES_BYTES != 10 * 1024 * 1024  # the real bound is 10 MiB
 
 
+@pytest.mark.parametrize("name", ["my-var", "1st", "states", "a b", ""])
+def test_a_variable_name_aws_refuses_refuses_the_definition(runtime: LocalAws, name: str) -> None:
+    definition = jsonata_machine({"Set": {"Type": "Pass", "Assign": {name: 1}, "End": True}})
+    # moto answers InvalidDefinition without its error code (a ClientError of code "")
+    with pytest.raises(ClientError, match="is not a valid variable name"):
+        run(runtime, definition)
+
+
+@pytest.mark.parametrize("name", ["_private", "camelCase", "ünïcode", "x1"])
+def test_identifiers_are_variable_names_and_object_keys_are_free(
+    runtime: LocalAws, name: str
+) -> None:
+    definition = jsonata_machine(
+        {
+            "Set": {"Type": "Pass", "Assign": {name: {"any-key 1": 1}}, "Next": "Get"},
+            "Get": {"Type": "Pass", "Output": f"{{% ${name} %}}", "End": True},
+        }
+    )
+    assert output_of(run(runtime, definition)) == {"any-key 1": 1}
+
+
 # Known gaps (docs/jsonata.md), each pinned as it behaves here.
 
 
@@ -846,3 +868,10 @@ def test_teststate_refuses_variables_that_are_not_an_object(runtime: LocalAws) -
     state = {"QueryLanguage": "JSONata", "Type": "Pass", "End": True}
     with pytest.raises(teststate_api.TestStateRequestError, match="JSON object"):
         answer_of(state, "INFO", input="{}", variables="[1, 2]")
+
+
+def test_gap_variable_name_length_is_not_checked(runtime: LocalAws) -> None:
+    # AWS bounds a variable name's length; the runtime takes any identifier.
+    name = "v" * 200
+    definition = jsonata_machine({"Set": {"Type": "Pass", "Assign": {name: 1}, "End": True}})
+    assert run(runtime, definition)["status"] == "SUCCEEDED"
