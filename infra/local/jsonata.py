@@ -352,7 +352,7 @@ def string_jsonata_eval_body(self: Any, env: Any) -> None:
     and the values are bound. Proof: test_jsonata.py::test_jsonata_machine_runs_with_exact_output.
     """
     try:
-        result = evaluate(self.expression, _variables_of(env), moto_states_data(env.states))
+        result = evaluate(self.expression, _variables_of(env), _states_for(self.expression, env))
     except QueryEvaluationError as error:
         raise _failure(env, QUERY_EVALUATION_ERROR, str(error)) from error
     env.stack.append(result)
@@ -367,7 +367,7 @@ def string_variable_sample_eval_body(self: Any, env: Any) -> None:
     Proof: test_jsonata.py::test_jsonpath_machine_reads_a_variable.
     """
     is_jsonata = self.query_language_mode == QueryLanguageMode.JSONata
-    states = moto_states_data(env.states) if is_jsonata else None
+    states = _states_for(self.expression, env) if is_jsonata else None
     try:
         result = evaluate(self.expression, _variables_of(env), states)
     except QueryEvaluationError as error:
@@ -600,6 +600,12 @@ def variables_text(env: Any) -> str | None:
     store = env.variable_store
     values = {**store._outer_scope, **store._inner_scope}
     return json_text(values) if values else None
+
+
+def _states_for(expression: str, env: Any) -> dict[str, Any] | None:
+    # `$states` is copied for the expressions that read it only (its context's timestamps are
+    # converted at each copy).
+    return moto_states_data(env.states) if "states" in references(expression) else None
 
 
 def moto_states_data(states: Any) -> dict[str, Any]:
