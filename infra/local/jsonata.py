@@ -546,6 +546,23 @@ class InvalidVariableNameError(ValueError):
     """An Assign whose variable name AWS refuses; the definition is refused (InvalidDefinition)."""
 
 
+def _query_language_scopes(self: Any) -> list[Any]:
+    """Preprocessor._query_language_per_scope: the QueryLanguage of each scope being parsed.
+
+    moto keeps that stack in one list on the class, shared by every parse in every thread: a
+    definition refused mid-parse (a JSONata field in a JSONPath state, an invalid variable name)
+    leaves its scopes on it, and the next definition parsed, in any thread, inherits them (the
+    wallet's JSONPath machine was then refused: "Unsupported declaration in
+    QueryLanguage=JSONPath block"); two executions starting at once push and pop the same list.
+    Each parse keeps its own here.
+    Proof: test_jsonata.py::test_a_refused_definition_leaves_the_next_parse_alone.
+    """
+    scopes: list[Any] | None = self.__dict__.get("local_query_language_scopes")
+    if scopes is None:
+        scopes = self.__dict__["local_query_language_scopes"] = []
+    return scopes
+
+
 def assign_decl_binding(self: Any, ctx: Any) -> Any:
     """Preprocessor.visitAssign_decl_binding: one variable of an Assign, when the definition is
     parsed (CreateStateMachine, TestState).
@@ -636,6 +653,9 @@ _PATCHES: list[_Patch] = [
     _Patch(variable_store.VariableStore, "get_assigned_variables", assigned_variables),
     _Patch(preprocessor.Preprocessor, "_inner_string_of", staticmethod(inner_string_of)),
     _Patch(preprocessor.Preprocessor, "visitAssign_decl_binding", assign_decl_binding),
+    _Patch(
+        preprocessor.Preprocessor, "_query_language_per_scope", property(_query_language_scopes)
+    ),
     _Patch(responses.StepFunctionResponse, "describe_execution", describe_execution),
     _Patch(
         TestStatePreprocessor,

@@ -658,6 +658,17 @@ def test_a_variable_name_aws_refuses_refuses_the_definition(runtime: LocalAws, n
         run(runtime, definition)
 
 
+def test_a_refused_definition_leaves_the_next_parse_alone(runtime: LocalAws) -> None:
+    refused = jsonata_machine({"Set": {"Type": "Pass", "Assign": {"bad-name": 1}, "End": True}})
+    with pytest.raises(ClientError, match="is not a valid variable name"):
+        run(runtime, refused)
+    jsonpath = {
+        "StartAt": "Build",
+        "States": {"Build": {"Type": "Pass", "Parameters": {"a.$": "$.a"}, "End": True}},
+    }
+    assert output_of(run(runtime, jsonpath, {"a": 1})) == {"a": 1}
+
+
 @pytest.mark.parametrize("name", ["_private", "camelCase", "ünïcode", "x1"])
 def test_identifiers_are_variable_names_and_object_keys_are_free(
     runtime: LocalAws, name: str
