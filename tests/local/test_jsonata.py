@@ -536,6 +536,36 @@ def test_parallel_branch_reads_outer_variables_and_keeps_its_own(runtime: LocalA
     assert output_of(run(runtime, definition)) == [{"outer": "o", "inner": "o!", "given": "o-arg"}]
 
 
+def test_map_iterations_read_items_their_context_and_outer_variables(runtime: LocalAws) -> None:
+    definition = jsonata_machine(
+        {
+            "Factor": {"Type": "Pass", "Assign": {"factor": 3}, "Next": "Each"},
+            "Each": {
+                "Type": "Map",
+                "Items": "{% $states.input.list %}",
+                "ItemSelector": {
+                    "value": "{% $states.context.Map.Item.Value %}",
+                    "index": "{% $states.context.Map.Item.Index %}",
+                },
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Scale",
+                    "States": {
+                        "Scale": {
+                            "Type": "Pass",
+                            "Output": "{% $states.input.value * $factor + $states.input.index %}",
+                            "End": True,
+                        }
+                    },
+                },
+                "Output": "{% $states.result %}",
+                "End": True,
+            },
+        }
+    )
+    assert output_of(run(runtime, definition, {"list": [1, 2, 3]})) == [3, 7, 11]
+
+
 def test_query_evaluation_error_is_caught_with_its_error_output(runtime: LocalAws) -> None:
     definition = jsonata_machine(
         {
