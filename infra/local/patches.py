@@ -232,7 +232,17 @@ def _declare(registry: Registry) -> Registry:
     """The runtime's patches, in the order they are applied."""
     from infra.local.awslambda import functions
     from infra.local.dynamodb import streams, transactions
-    from infra.local.stepfunctions import interpreter, retention, service_tasks, teststate
+    from infra.local.stepfunctions import (
+        interpreter,
+        jsonata,
+        retention,
+        service_tasks,
+        teststate,
+    )
+
+    def jsonata_applied() -> Undo:
+        jsonata.apply()
+        return jsonata.undo
 
     parse_why = (
         "moto parses each definition and builds each JSONPath parser again at every execution "
@@ -275,6 +285,13 @@ def _declare(registry: Registry) -> Registry:
                     "state_task_service:eval_mocked_response", teststate.with_states_errors,
                     why="moto refuses a mocked States.* error name (stepfunctions/teststate.py; "
                     "tests/statemachine/test_retry_and_catch.py)"),
+        # Thirteen attributes replaced and put back together (jsonata.patches() lists them):
+        # its replacements read the originals it keeps.
+        Patch("moto.stepfunctions.parser.asl: JSONata and variables", jsonata_applied,
+              why="moto's JSONata evaluator is a stub that raises, variables holding quotes "
+              "break, and $uuid/$hash are refused: evaluated with jsonatapy, each expression "
+              "compiled once (stepfunctions/jsonata.py; docs/jsonata.md; "
+              "tests/local/test_jsonata.py)"),
         Replacement(f"{_DYNAMODB_TASK}._eval_service_task", service_tasks.through_tasks,
                     why="a task of DynamoDB's own integration invokes nothing, so it had no fault "
                     "points and the view no record of it: its calls go through the runtime "

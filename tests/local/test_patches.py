@@ -85,9 +85,10 @@ def test_stopping_a_runtime_that_never_started_leaves_the_running_one_alone():
 
 
 def test_the_patches_are_written_for_the_pinned_moto():
+    # The lock: one line per package, its hashes continued on the lines below.
     requirements = (Path(__file__).resolve().parents[2] / "requirements-dev.txt").read_text()
     for package, version in patches.WRITTEN_FOR.items():
-        pinned = rf"^{re.escape(package)}(\[[^\]]*\])?=={re.escape(version)}$"
+        pinned = rf"^{re.escape(package)}(\[[^\]]*\])?=={re.escape(version)}( \\)?$"
         assert re.search(pinned, requirements, re.M), f"{package} is not pinned at {version}"
 
 

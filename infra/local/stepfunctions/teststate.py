@@ -12,11 +12,13 @@ one that a Catch takes is `CAUGHT_ERROR` (the catcher's output and `nextState`),
 Differs from AWS: `retryBackoffIntervalSeconds` is the wait before jitter (AWS draws the FULL
 jitter); a mocked result is checked against the integration's response shape only for
 `lambda:invoke` (the integration the wallet uses; others are taken as they are); `roleArn` is
-not assumed; `variables`, `context` and the Map/Parallel settings are not supported (a 400).
+not assumed; `context` and the Map/Parallel settings are not supported (a 400). JSONata states
+and `variables` run through infra/local/stepfunctions/jsonata.py's patches of the interpreter.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import functools
 import json
@@ -56,6 +58,8 @@ from moto.stepfunctions.parser.mocking.mock_config import (
     StateMockedResponses,
 )
 
+from infra.local.stepfunctions import jsonata
+
 INSPECTION_LEVELS = ("INFO", "DEBUG", "TRACE")
 VALIDATION_MODES = ("STRICT", "PRESENT", "NONE")
 # Reserved errors that the wildcards do not match (the ASL specification, "Error names").
@@ -64,7 +68,9 @@ _UNMATCHED_BY_TASK_FAILED = (*_UNMATCHED_BY_ALL, "States.Timeout")
 _DEFAULT_MAX_ATTEMPTS = 3
 _DEFAULT_INTERVAL_SECONDS = 1
 _DEFAULT_BACKOFF_RATE = 2.0
-_UNSUPPORTED = ("variables", "context")
+_UNSUPPORTED = ("context",)
+# The request's `variables`, for the runs of its state (one request, one thread).
+_VARIABLES: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("variables")
 _UNSUPPORTED_CONFIGURATION = ("errorCausedByState", "mapIterationFailureCount", "mapItemReaderData")
 
 
@@ -91,6 +97,10 @@ def answer(request: dict[str, Any], account_id: str, region: str) -> dict[str, A
         raise _validation(f"inspectionLevel must be one of {', '.join(INSPECTION_LEVELS)}")
     mock = _mock_of(request.get("mock"), state)
     retry_count = _retry_count(request.get("stateConfiguration"))
+    variables = _json_field(request, "variables", "ValidationException")
+    if not isinstance(variables, dict):
+        raise _validation("variables must be a JSON object")
+    _VARIABLES.set(variables)
     if isinstance(mock, MockedResponseThrow):
         return _error_outcome(state, state_input, mock, retry_count, level, account_id, region)
     if state.get("Type") == "Task":
@@ -338,7 +348,14 @@ def _run(
         activity_store={},
     )
     execution.start()
-    return dict(execution.to_test_state_output(inspection_level=InspectionLevel(level)))
+    output: dict[str, Any] = dict(
+        execution.to_test_state_output(inspection_level=InspectionLevel(level))
+    )
+    worker = execution.exec_worker
+    variables = None if worker is None else jsonata.variables_text(worker.env)
+    if level != "INFO" and variables is not None:
+        output["inspectionData"] = {**output.get("inspectionData", {}), "variables": variables}
+    return output
 
 
 class _MockedTestStateExecution(TestStateExecution):
@@ -364,12 +381,16 @@ class _MockedTestStateExecution(TestStateExecution):
     def _get_start_execution_worker(self) -> TestStateExecutionWorker:
         worker = super()._get_start_execution_worker()
         mock = self._mock
-        if mock is None:
+        variables = _VARIABLES.get({})
+        if mock is None and not variables:
             return worker
         make_environment = worker._get_evaluation_environment
 
         def mocked_environment() -> Environment:
             environment = make_environment()
+            jsonata.seed_variables(environment, variables)
+            if mock is None:
+                return environment
             state_name = TestStatePreprocessor.STATE_NAME
             environment.mock_test_case = MockTestCase(
                 state_machine_name=self.state_machine.name,
