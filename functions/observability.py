@@ -1,7 +1,10 @@
-"""The Powertools logger, tracer and metrics shared by every handler."""
+"""The Powertools logger and metrics shared by every handler.
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+No tracer: Lambda's own active tracing (the template's `Tracing: Active`) records each
+invocation and its cold start with no SDK in the function (docs/tracing.md says why).
+"""
+
+from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()

@@ -11,13 +11,12 @@ from functions.domain.locks import LockRequest, acquire_lock
 from functions.domain.models import request_to_dict
 from functions.domain.money import format_money
 from functions.domain.requests import parse_transaction_request
-from functions.observability import logger, tracer
+from functions.observability import logger
 from functions.repositories import locks
 from functions.settings import get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # Parsed first: an invalid request takes no lock and writes nothing.
     transaction = parse_transaction_request(event["body"], event["idempotencyKey"])

@@ -5,13 +5,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.clock import SystemClock
 from functions.domain.models import TransactionKey
 from functions.domain.transactions import delete_transaction
-from functions.observability import logger, tracer
+from functions.observability import logger
 from functions.repositories import transactions, unit_of_work
 from functions.settings import get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
     reverted = delete_transaction(

@@ -3,13 +3,12 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain.publishing import forward_events
-from functions.observability import logger, tracer
+from functions.observability import logger
 from functions.repositories import event_bus, outbox
 from functions.settings import get_settings
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
     records = outbox.stream_events(event)

@@ -9,7 +9,7 @@ from functions.domain import queries
 from functions.domain.requests import parse_user_id
 from functions.domain.summaries import parse_summary_query
 from functions.http_api import resolver
-from functions.observability import logger, tracer
+from functions.observability import logger
 from functions.repositories import summaries
 from functions.settings import get_settings
 
@@ -17,7 +17,6 @@ app = resolver()
 
 
 @app.get("/summaries")
-@tracer.capture_method(capture_response=False)
 def get_summaries() -> dict:
     query = app.current_event.get_query_string_value
     summary_query = parse_summary_query(
@@ -31,6 +30,5 @@ def get_summaries() -> dict:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.domain import queries
 from functions.domain.requests import parse_cursor, parse_limit, parse_user_id
 from functions.http_api import resolver
-from functions.observability import logger, tracer
+from functions.observability import logger
 from functions.repositories import ledger, secrets
 from functions.settings import get_settings
 
@@ -14,7 +14,6 @@ app = resolver()
 
 
 @app.get("/transactions")
-@tracer.capture_method(capture_response=False)
 def get_transactions() -> dict:
     settings = get_settings()
     query = app.current_event.get_query_string_value
@@ -30,6 +29,5 @@ def get_transactions() -> dict:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

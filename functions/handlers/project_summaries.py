@@ -8,7 +8,7 @@ it in a partial batch response, so that record and every one after it are delive
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain import queries
-from functions.observability import logger, tracer
+from functions.observability import logger
 from functions.repositories import ledger, summaries
 from functions.settings import get_settings
 
@@ -25,7 +25,6 @@ def _records(event: dict) -> list[queries.StreamRecord]:
 
 # A batch has no correlation id of its own: none is carried over from an earlier invocation.
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     outcome = queries.project_entries(
         summaries.repository(get_settings()), _records(event), ledger.entry_from_item

@@ -5,13 +5,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.clock import SystemClock
 from functions.domain.models import request_from_dict
 from functions.domain.transactions import put_transaction
-from functions.observability import logger, tracer
+from functions.observability import logger
 from functions.repositories import unit_of_work
 from functions.settings import get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     outcome = put_transaction(
         unit_of_work.repository(get_settings()),

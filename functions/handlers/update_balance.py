@@ -8,14 +8,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.clock import SystemClock
 from functions.domain.models import AccountState, PendingTransaction, request_from_dict
 from functions.domain.transactions import update_balance
-from functions.observability import logger, metrics, tracer
+from functions.observability import logger, metrics
 from functions.repositories import unit_of_work
 from functions.settings import get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
     pending = PendingTransaction(
