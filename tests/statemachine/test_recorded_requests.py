@@ -66,11 +66,13 @@ def test_a_busy_lock_is_recorded_as_refused_conditional_checks(local_aws):
         assert item["before"] == item["after"]
         assert item["after"]["lockOwner"] == {"S": "other"}
         # Then the wait: consistent reads of the row, and one write, taking the place next in
-        # line (the lock never looks free, so there is no second attempt to take it).
+        # line (the lock never looks free, so there is no second attempt to take it). Whether a
+        # read comes after the claim depends on how close to its deadline the invocation
+        # claimed (a loaded machine claims late), so the order is not asserted.
         assert [call.status for call in polls] == [200] * len(polls)
         reads = [call for call in polls if call.operation == "GetItem"]
         claims = [call for call in polls if call.operation != "GetItem"]
-        assert reads and polls[-1].operation == "GetItem"
+        assert reads and polls[0].operation == "GetItem"  # a claim follows a read
         assert all(call.request["ConsistentRead"] is True for call in reads)
         assert all(call.items[0]["before"] == call.items[0]["after"] for call in reads)
         [claim] = claims
