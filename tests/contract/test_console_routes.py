@@ -69,7 +69,7 @@ def test_a_request_id_is_found_from_the_runtimes_index_and_an_unknown_one_at_onc
     def scan(*_: object) -> dict[str, str]:
         raise AssertionError("the lookup scanned every execution")
 
-    monkeypatch.setattr(source.executions, "executions_by_request_id", scan)
+    monkeypatch.setattr(source, "executions_by_request_id", scan)
     posted = api.transact({"userId": user, "ammount": "1", "type": "credit"})
     request_id = posted.headers["x-amzn-RequestId"]
 
