@@ -1,7 +1,7 @@
 """The shared DynamoDB client and the mapping of its transient errors."""
 
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.exceptions import ClientError
@@ -67,8 +67,11 @@ def failed_conditions(error: ClientError) -> list[dict[str, Any] | None]:
     if error_code(error) != "TransactionCanceledException":
         raise_if_transient(error)
         raise error
-    reasons = error.response.get("CancellationReasons", [])
-    codes = {reason.get("Code") for reason in reasons}
+    # Plain dicts: botocore-stubs types a reason's Item as one {key, value} pair, where DynamoDB
+    # sends the item's attribute map.
+    reasons = cast(list[dict[str, Any]], error.response.get("CancellationReasons", []))
+    # DynamoDB gives every reason a Code ("None" for an item that was not at fault).
+    codes = cast(set[str], {reason.get("Code") for reason in reasons})
     if codes & TRANSIENT_CANCELLATION_CODES:
         raise StorageThrottledError(", ".join(sorted(codes - {"None"}))) from error
     if "ConditionalCheckFailed" not in codes:

@@ -5,7 +5,7 @@ and builds the record's part of the multi-table writes that unit_of_work.py asse
 """
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -163,7 +163,8 @@ class TransactionsRepository:
             )
         except ClientError as error:
             if dynamodb.error_code(error) == "ConditionalCheckFailedException":
-                item = error.response.get("Item")
+                # ReturnValuesOnConditionCheckFailure's item (a key botocore-stubs does not type)
+                item = cast("dict[str, Any] | None", error.response.get("Item"))
                 if item and item["owner"]["S"] == owner and item["status"]["S"] == COMMITTED:
                     return _committed_entry(item)
                 return None

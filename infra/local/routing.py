@@ -10,7 +10,7 @@ runtime runs (the `botocore.handlers:BUILTIN_HANDLERS` patch of infra/local/patc
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
@@ -45,32 +45,34 @@ def route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRes
     if runtime is None:
         return botocore_stubber(event_name=event_name, request=request)
     _, service, operation = event_name.split(".", 2)
+    # botocore serialized these requests (JSON, or Invoke's payload) to bytes, not a stream; so
+    # does infra/local/aws_endpoint.py with the body it received.
+    body = cast("bytes | None", request.body)
     if service in ("dynamodb", "dynamodb-streams"):
         with runtime.dynamodb_lock:
             send = functools.partial(botocore_stubber, event_name=event_name, request=request)
             if service == "dynamodb":
                 requests = runtime.dynamodb_requests
                 requests[operation] = requests.get(operation, 0) + 1
-                response = runtime.recorder.dynamodb_request(
-                    operation, request.body, send, _stored_item
-                )
+                response = runtime.recorder.dynamodb_request(operation, body, send, _stored_item)
             else:
                 response = send()
-            written = transactions.written_tables(operation, request.body)
+            written = transactions.written_tables(operation, body)
             if written:
                 runtime.stream_retention.apply()
         if written:
             runtime.streams.written(written)
         return response
     if service == "eventbridge" and operation == "PutEvents":
+        # moto answers every PutEvents while it mocks (None only when it is off)
         return runtime.eventbridge.put_events(
-            request, lambda r: botocore_stubber(event_name=event_name, request=r)
+            request, lambda r: cast(AWSResponse, botocore_stubber(event_name=event_name, request=r))
         )
     if service == "lambda" and operation == "Invoke":
         # /2015-03-31/functions/{FunctionName}/invocations
         function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
-        with runtime.recorder.invocation(function.split(":function:")[-1], request.body or b""):
-            result = runtime.lambdas.invoke(function, request.body or b"")
+        with runtime.recorder.invocation(function.split(":function:")[-1], body or b""):
+            result = runtime.lambdas.invoke(function, body or b"")
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error

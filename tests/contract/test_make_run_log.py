@@ -23,6 +23,7 @@ def log_of_a_session(extra_env: dict[str, str]) -> str:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
+        assert process.stdout is not None
         url = re.search(r"on (http://127\.0\.0\.1:\d+)", process.stdout.readline())
         assert url
         post = f"{url[1]}/transactions"

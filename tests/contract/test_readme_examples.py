@@ -180,6 +180,7 @@ def make_run() -> Iterator[str]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
+        assert process.stdout is not None
         banner = process.stdout.readline()
         url = re.search(r"on (http://127\.0\.0\.1:\d+)", banner)
         assert url, banner
@@ -279,7 +280,7 @@ def test_an_answer_that_differs_from_the_readme_is_found(actual_body, headers, f
 
     problem = mismatch(shown, actual, Values(), "here")
 
-    assert problem is None if found is None else found in problem
+    assert problem is None if found is None else problem is not None and found in problem
 
 
 def test_a_value_shown_twice_must_be_one_value_and_a_shown_cursor_is_replaced():

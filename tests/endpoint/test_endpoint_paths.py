@@ -168,9 +168,14 @@ def test_describe_execution_waits_for_the_recorded_end(client, runtime, monkeypa
         time.sleep(0.01)
     readings = iter(["RUNNING", "RUNNING", "FAILED"])  # moto's end still being recorded, twice
     monkeypatch.setattr(interpreter, "recorded_status", lambda execution_arn: next(readings))
-    sent = []
+    sent: list[str] = []
     send = routing.send
-    monkeypatch.setattr(routing, "send", lambda *args: sent.append(args[2]) or send(*args))
+
+    def send_counted(*args: Any) -> AWSResponse | None:
+        sent.append(args[2])  # the operation
+        return send(*args)
+
+    monkeypatch.setattr(routing, "send", send_counted)
 
     status, body = call(client, f"{SFN}.DescribeExecution", {"executionArn": arn})
 

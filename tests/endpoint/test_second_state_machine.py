@@ -77,8 +77,9 @@ def make_run_of_the_copy(tmp_path_factory) -> Iterator[dict[str, str]]:
     reader = threading.Thread(target=lines.extend, args=(process.stdout,), daemon=True)
     reader.start()
     try:
-        assert urls.get("AWS") and urls.get("Wallet"), "".join(banner)
-        yield {"api": urls["Wallet"][1], "aws": urls["AWS"][1]}
+        api, aws = urls.get("Wallet"), urls.get("AWS")
+        assert aws and api, "".join(banner)
+        yield {"api": api[1], "aws": aws[1]}
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

@@ -40,7 +40,8 @@ def test_the_wait_sees_an_end_only_once_moto_has_recorded_all_of_it(monkeypatch)
 
     assert status() == "RUNNING"
     with RUNTIME_PATCHES.applied():
-        BaseExecutionWorkerCommunication(execution).terminated()  # moto: the end fully recorded
+        # moto: the end fully recorded (a fake Execution, with the fields the end reads)
+        BaseExecutionWorkerCommunication(execution).terminated()  # type: ignore[arg-type]
     assert status() == "SUCCEEDED"
 
 

@@ -11,6 +11,7 @@ import gc
 import json
 import time
 from collections.abc import Callable
+from typing import cast
 
 import pytest
 from botocore.exceptions import ClientError
@@ -18,6 +19,8 @@ from moto.dynamodb.models.table import StreamRecord
 from moto.sqs.models import Message
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser import utils as parser_utils
+from moto.stepfunctions.parser.backend.execution import Execution
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend
 
 from infra.local.cloudformation.template import ACCOUNT_ID
@@ -119,11 +122,16 @@ def test_a_finished_execution_releases_its_interpreter_and_threads(aws):
 
     backend = get_backend(ACCOUNT_ID, REGION)
     for arn, _ in started:
-        worker = backend.describe_execution(arn).exec_worker
+        # execute_state_machine is on: the backend is the parser's, and so are its executions
+        worker = cast(Execution, backend.describe_execution(arn)).exec_worker
         # The status is set first, the interpreter released right after it, in the worker's
         # thread: the answer may come in between.
         assert worker is not None
-        assert eventually(lambda worker=worker: worker.env is None)
+
+        def released(worker: ExecutionWorker = worker) -> bool:
+            return worker.env is None
+
+        assert eventually(released)
 
     # The threads of the last execution stay until the next one starts, whatever ran before.
     run_one_after_another(aws, 1)

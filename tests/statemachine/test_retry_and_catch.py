@@ -24,7 +24,7 @@ from infra.local.stepfunctions.provision import stepfunctions_client
 from tests.statemachine.conftest import ENDPOINT, serving_for_another_endpoint
 
 LAMBDA_ERRORS = "Lambda.ServiceException"
-STATE_INPUT = {
+STATE_INPUT: dict[str, Any] = {
     "body": '{"userId": "u1", "ammount": "10", "type": "credit"}',
     "idempotencyKey": "k1",
     "request": {"userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "10.00"},

@@ -79,7 +79,14 @@ def _internal_server_error(message: str) -> ClientError:
     return ClientError(
         {
             "Error": {"Code": "InternalServerError", "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": "local"},
+            # every key botocore fills in; moto's task reads HTTPStatusCode and RequestId
+            "ResponseMetadata": {
+                "HTTPStatusCode": 500,
+                "RequestId": "local",
+                "HostId": "",
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+            },
         },
         "DynamoDB",
     )

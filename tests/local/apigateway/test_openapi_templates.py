@@ -62,6 +62,7 @@ def start_sync_execution_request(
     post, body="", headers=None, querystring=None, request_id=REQUEST_ID
 ) -> dict:
     template = request_template(post, "application/json")
+    assert template is not None
     params = {"path": {}, "querystring": querystring or {}, "header": headers or {}}
     text = render(template, body=body, params=params, context={"requestId": request_id}).text
     return json.loads(text)
@@ -261,6 +262,7 @@ def test_only_json_or_a_missing_content_type_has_a_request_template(
 
 def test_an_unsupported_content_type_is_a_validation_error(document):
     response = gateway_response(document, "UNSUPPORTED_MEDIA_TYPE")
+    assert response is not None
     assert response.status == 400
     assert json.loads(response.body)["error"]["code"] == "VALIDATION_ERROR"
 
@@ -287,6 +289,7 @@ GATEWAY_RESPONSES = {
 )
 def test_gateway_responses_have_the_contract_error_body(document, kind, status, code):
     response = gateway_response(document, kind)
+    assert response is not None
     assert response.status == status
     assert set(json.loads(response.body)["error"]) == {"code", "message"}
     assert json.loads(response.body)["error"]["code"] == code
@@ -299,11 +302,15 @@ def test_every_gateway_response_is_tested_and_matches_the_error_schema(document)
     assert set(responses) == {*GATEWAY_RESPONSES, "UNSUPPORTED_MEDIA_TYPE"}
     schema = {**document["components"]["schemas"]["Error"], "additionalProperties": False}
     for kind in responses:
-        jsonschema.validate(json.loads(gateway_response(document, kind).body), schema)
+        response = gateway_response(document, kind)
+        assert response is not None, kind
+        jsonschema.validate(json.loads(response.body), schema)
 
 
 def test_the_body_too_large_answers_name_the_body(document):
-    message = json.loads(gateway_response(document, "REQUEST_TOO_LARGE").body)["error"]["message"]
+    response = gateway_response(document, "REQUEST_TOO_LARGE")
+    assert response is not None
+    message = json.loads(response.body)["error"]["message"]
     assert message.startswith("body is too large")
     assert str(MAX_BODY_LENGTH) in message
 
@@ -373,6 +380,7 @@ def test_an_empty_body_reaches_the_state_machine_as_an_empty_object(post):
 
 def test_the_template_caps_the_body_at_max_body_length(post):
     template = request_template(post, "application/json")
+    assert template is not None
     assert re.findall(r"\$bodyLength > (\d+)", template) == [str(MAX_BODY_LENGTH)]
 
 
@@ -451,6 +459,7 @@ def test_the_key_comes_from_either_header_in_any_case(post, headers, key):
 
 def test_a_key_is_cut_where_it_is_too_long_anyway(post):
     template = request_template(post, "application/json")
+    assert template is not None
     [cut] = re.findall(
         r"\$key\.length\(\) > (\d+)\)#set\(\$key = \$key\.substring\(0, \1\)", template
     )
