@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext as PowertoolsLambdaContext
 
 from functions.clock import epoch_seconds
 from functions.domain.errors import UserBusyError
@@ -46,6 +47,11 @@ class LambdaContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:Function"
     aws_request_id: str = "request-1"
+
+
+def handler_context() -> PowertoolsLambdaContext:
+    """A context for calling a handler directly, typed as the handlers declare it."""
+    return cast(PowertoolsLambdaContext, LambdaContext())
 
 
 def transaction_body(user_id: str = "1", amount: str = "10", type_: str = "credit") -> str:

@@ -5,11 +5,11 @@ from botocore.stub import Stubber
 
 from functions.handlers import get_balance
 from functions.repositories import dynamodb
-from tests.builders import EVENTS, LambdaContext, get_balance_event, hold_lock
+from tests.builders import EVENTS, get_balance_event, handler_context, hold_lock
 
 
 def call(event) -> tuple[int, dict]:
-    response = get_balance.lambda_handler(event, LambdaContext())
+    response = get_balance.lambda_handler(event, handler_context())
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
     return response["statusCode"], json.loads(response["body"])
 

@@ -13,7 +13,7 @@ from functions.repositories.summaries import SummariesRepository, bucket_key
 from tests.builders import (
     EVENTS,
     TABLE_NAMES,
-    LambdaContext,
+    handler_context,
     ledger_entry,
     put_ledger_entry,
     stream_event,
@@ -24,7 +24,7 @@ SUMMARIES = TABLE_NAMES["SUMMARIES_TABLE_NAME"]
 
 
 def consume(event):
-    return project_summaries.lambda_handler(event, LambdaContext())
+    return project_summaries.lambda_handler(event, handler_context())
 
 
 def as_of(client, user):
