@@ -224,3 +224,27 @@ def test_a_logging_step_functions_refuses_is_refused(tmp_path, logging, message)
 
     with pytest.raises(ValueError, match=message):
         Template.load(path)
+
+
+def test_list_executions_answers_for_an_express_machine_here():
+    """A known gap: AWS refuses ListExecutions (and DescribeExecution, GetExecutionHistory) for an
+    Express machine, whose executions it does not keep; the runtime answers them, from what it
+    retains, beside the log group AWS does offer."""
+    with LocalAws() as aws:
+        arn = aws.state_machine_arns[MACHINE]
+        response = run(aws, user_id="u1", amount="10.00", type_="credit")
+        described = aws.stepfunctions.describe_state_machine(stateMachineArn=arn)
+        listed = aws.stepfunctions.list_executions(stateMachineArn=arn)["executions"]
+
+    assert described["type"] == "EXPRESS"
+    assert [execution["executionArn"] for execution in listed] == [response["executionArn"]]
+
+
+def test_the_bound_is_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LOCAL_LOG_EVENTS_KEPT", "70")
+    assert LocalAws().state_machine_logs.kept == 70
+    monkeypatch.setenv("LOCAL_LOG_EVENTS_KEPT", "none")
+    with pytest.raises(ValueError, match="LOCAL_LOG_EVENTS_KEPT"):
+        LocalAws()
+    monkeypatch.delenv("LOCAL_LOG_EVENTS_KEPT")
+    assert LocalAws().state_machine_logs.kept == logs.LOG_EVENTS_KEPT
