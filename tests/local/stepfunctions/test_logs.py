@@ -13,7 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.logs.models import logs_backends
+from werkzeug.test import Client
 
+from infra.composition import console_of
+from infra.console.app import PREFIX
 from infra.local.cloudformation.template import (
     ACCOUNT_ID,
     REGION,
@@ -248,3 +251,40 @@ def test_the_bound_is_read_from_the_environment(monkeypatch):
         LocalAws()
     monkeypatch.delenv("LOCAL_LOG_EVENTS_KEPT")
     assert LocalAws().state_machine_logs.kept == logs.LOG_EVENTS_KEPT
+
+
+def test_the_view_reads_the_log_group_as_it_reads_step_functions():
+    with LocalAws() as aws:
+        credit = run(aws, user_id="u1", amount="10.00", type_="credit")
+        overdraft = run(aws, user_id="u2", amount="100.01", type_="debit")
+        from_api, from_logs = console_of(aws), console_of(aws, "logs")
+        pages = {
+            response["executionArn"]: Client(from_logs).get(
+                f"{PREFIX}/executions/{response['executionArn'].rsplit(':', 1)[1]}"
+            )
+            for response in (credit, overdraft)
+        }
+        summaries = [console.executions.summaries()[0] for console in (from_api, from_logs)]
+        histories = [
+            [(e["id"], e["type"]) for e in console.executions.history(overdraft["executionArn"])]
+            for console in (from_api, from_logs)
+        ]
+        request_id = json.loads(from_logs.executions.describe(credit["executionArn"])["input"])[
+            "requestId"
+        ]
+        found = from_logs.executions.find_by_request_id(request_id)
+
+    def seen(summary: Any) -> list[tuple[Any, ...]]:
+        return [(s.arn, s.status, s.user_id, s.request_id, s.http_status) for s in summary]
+
+    assert seen(summaries[1]) == seen(summaries[0])
+    assert histories[1] == histories[0]
+    assert found == credit["executionArn"]
+    for page in pages.values():
+        assert page.status_code == 200
+    assert "InsufficientFundsError" in pages[overdraft["executionArn"]].get_data(as_text=True)
+
+
+def test_the_view_reads_from_no_other_source():
+    with pytest.raises(ValueError, match="not 'xray'"):
+        console_of(LocalAws(), "xray")
