@@ -161,7 +161,7 @@ def _aws_endpoints(aws: LocalAws, host: str) -> list[tuple[BaseWSGIServer, str]]
             (
                 endpoint,
                 "AWS endpoint (DynamoDB, DynamoDB Streams, Step Functions, "
-                "EventBridge, SQS, Lambda; region us-east-1)",
+                "EventBridge, SQS, CloudWatch Logs, Lambda; region us-east-1)",
             )
         )
     if lambda_port := os.environ.get("LAMBDA_PORT"):
