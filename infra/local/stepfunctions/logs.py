@@ -36,7 +36,8 @@ from moto.logs.models import LogsBackend
 
 from infra.local.cloudformation.template import StateMachineLogging
 
-LOG_EVENTS_KEPT = 100_000
+# About 30 events a transaction at Level ALL, 1-2 KB each: the last few hundred executions.
+LOG_EVENTS_KEPT = 10_000
 
 # The table of AWS's "Log levels" page: the event types written at ERROR, and at FATAL.
 ERROR_EVENT_TYPES = frozenset(
