@@ -116,6 +116,8 @@ def test_the_view_reads_the_log_records_as_it_reads_step_functions(records):
     assert [s.name for s in summaries] == ["run-8", "run-7"]  # newest first
     assert executions.describe_named("run-7")["status"] == "SUCCEEDED"
     assert summaries[0].http_status == 422  # InsufficientFundsError's answer
+    # On AWS the API names each execution after its request id: the lookup finds it by name.
+    assert executions.find_by_request_id("run-7") == SUCCEEDED
     with pytest.raises(UnknownExecutionError):
         executions.find_by_request_id("nobody")
 
