@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR)
 .PHONY: help install lock chromium run test unit integration local statemachine endpoint \
 	consistency \
 	concurrency contract browser screenshot reliability bench lint format validate build deploy \
-	destroy e2e rebuild-summaries clean
+	destroy e2e rebuild-summaries console clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -132,6 +132,10 @@ rebuild-summaries: install ## Recompute the deployed summaries from the ledger, 
 	$(BIN)/python -m infra.rebuild --stack $(STACK_NAME) \
 		$(if $(call saved_setting,region),--region $(call saved_setting,region)) \
 		$(if $(CHECK_ONLY),--check-only)
+
+console: install ## The execution view of the deployed stack (STACK_NAME): its Express executions, from the state machine's log group (your AWS credentials; CONSOLE_PORT, 3100)
+	$(BIN)/python -m infra.console.deployed --stack $(STACK_NAME) --port $(or $(CONSOLE_PORT),3100) \
+		$(if $(call saved_setting,region),--region $(call saved_setting,region))
 
 clean: ## Remove the virtualenv, build output and caches
 	rm -rf $(VENV) .build .aws-sam .pytest_cache .ruff_cache .mypy_cache .hypothesis

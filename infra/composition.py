@@ -19,25 +19,46 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import boto3
 from werkzeug.serving import BaseWSGIServer
 
 from functions.settings import Settings
 from infra.console.app import PREFIX as CONSOLE_PREFIX
 from infra.console.app import Console
+from infra.console.log_records import LogGroupRecords
 from infra.console.source import Executions, outbox_events
 from infra.local.apigateway.gateway import LocalGateway
 from infra.local.aws_endpoint import DEFAULT_PORT, create_endpoint_server
 from infra.local.http_server import create_server as create_http_server
 from infra.local.http_server import in_thread
-from infra.local.runtime import LocalAws
+from infra.local.runtime import REGION, LocalAws
+
+# What the view reads executions from (CONSOLE_SOURCE): Step Functions' calls, which the runtime
+# answers for Express machines too, or the machines' log groups, as AWS's console reads an
+# Express machine's (each machine's template `Logging` names its group).
+CONSOLE_SOURCES = ("stepfunctions", "logs")
 
 
-def console_of(aws: LocalAws) -> Console:
+def console_of(aws: LocalAws, source: str = "stepfunctions") -> Console:
     """The execution view over the runtime's Step Functions (every state machine of the
     template) and its recorder; the events an execution published are the items it put, with
     its commit, into an outbox table (one whose logical id says so: the ledger, whose stream is
-    published, or an outbox of its own)."""
+    published, or an outbox of its own). `source` "logs": executions are read from the log
+    groups (only the machines that log).
+
+    Raises: ValueError for a source that is none of CONSOLE_SOURCES."""
+    if source not in CONSOLE_SOURCES:
+        raise ValueError(f"the console reads from one of {CONSOLE_SOURCES}, not {source!r}")
     machines = aws.state_machine_arns
+    records = None
+    if source == "logs":
+        log_groups = {
+            arn: spec.logging.log_group_name
+            for name, arn in machines.items()
+            if (spec := aws.template.state_machines[name]).logging is not None
+        }
+        records = LogGroupRecords(boto3.client("logs", region_name=REGION), log_groups)
+        machines = {name: arn for name, arn in machines.items() if arn in log_groups}
     definitions = {
         arn: json.loads(aws.template.state_machines[name].definition)
         for name, arn in machines.items()
@@ -49,17 +70,20 @@ def console_of(aws: LocalAws) -> Console:
         aws.recorder,
         outbox_events(outboxes),
         request_index=aws.execution_arn,
+        records=records,
     )
     return Console(executions, definitions, Settings.from_env().aggregates_table_name)
 
 
 def create_server(aws: LocalAws, host: str, port: int) -> BaseWSGIServer:
-    """The API and, under /_console/, the execution view of its executions."""
+    """The API and, under /_console/, the execution view of its executions (read from
+    CONSOLE_SOURCE: "stepfunctions" unless set)."""
+    source = os.environ.get("CONSOLE_SOURCE") or "stepfunctions"
     return create_http_server(
         LocalGateway(aws),
         host,
         port,
-        mounts={CONSOLE_PREFIX: console_of(aws)},
+        mounts={CONSOLE_PREFIX: console_of(aws, source)},
         link=lambda request_id: f"{CONSOLE_PREFIX}/requests/{request_id}",
     )
 
@@ -137,7 +161,7 @@ def _aws_endpoints(aws: LocalAws, host: str) -> list[tuple[BaseWSGIServer, str]]
             (
                 endpoint,
                 "AWS endpoint (DynamoDB, DynamoDB Streams, Step Functions, "
-                "EventBridge, SQS, Lambda; region us-east-1)",
+                "EventBridge, SQS, CloudWatch Logs, Lambda; region us-east-1)",
             )
         )
     if lambda_port := os.environ.get("LAMBDA_PORT"):

@@ -1,10 +1,14 @@
-"""What the execution view reads: Step Functions' public calls, plus what a runtime recorded.
+"""What the execution view reads: executions' records, plus what a runtime recorded.
 
-ListExecutions, DescribeExecution and GetExecutionHistory are all it needs from Step Functions, so
-it reads AWS as it reads the local runtime, the executions of every state machine it is given. What
-AWS keeps elsewhere (DynamoDB requests, the HTTP exchange) comes from a `Recorded` source, the
-interface below, which the local runtime's recorder implements; without one those parts are simply
-empty. The view imports nothing of the runtime: whoever starts both wires them together.
+An execution's records are what ListExecutions, DescribeExecution and GetExecutionHistory answer:
+the `ExecutionRecords` interface below. Two sources implement it: `StepFunctionsRecords`, those
+calls themselves (a Standard machine's, or the local runtime's, which answers them for Express
+machines too), and `LogGroupRecords`, the same records rebuilt from the state machines' CloudWatch
+Logs log groups, in the format AWS writes for Express workflows (the only record AWS keeps of an
+Express execution; the local runtime writes the same). What AWS keeps elsewhere (DynamoDB
+requests, the HTTP exchange) comes from a `Recorded` source, which the local runtime's recorder
+implements; without one those parts are simply empty. The view imports nothing of the runtime:
+whoever starts both wires them together.
 """
 
 from __future__ import annotations
@@ -190,8 +194,55 @@ def executions_by_request_id(client: Any, state_machine_arn: str) -> dict[str, s
     return found
 
 
+class ExecutionRecords(Protocol):
+    """An execution's records, in the shapes Step Functions' API answers them."""
+
+    def listed(self, state_machine_arn: str, status: str | None) -> list[dict[str, Any]]:
+        """ListExecutions' items (`executionArn`, `startDate`, ...), of `status` if given."""
+        ...
+
+    def described(self, execution_arn: str) -> dict[str, Any]:
+        """DescribeExecution's answer. Raises: UnknownExecutionError."""
+        ...
+
+    def named(self, state_machine_arn: str, name: str) -> str:
+        """The ARN of the machine's execution of that name (it may not exist)."""
+        ...
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """GetExecutionHistory's events, every page."""
+        ...
+
+
+class StepFunctionsRecords:
+    """The records as Step Functions' own calls answer them."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def listed(self, state_machine_arn: str, status: str | None) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn}
+        if status:
+            kwargs["statusFilter"] = status
+        pages = self._client.get_paginator("list_executions").paginate(**kwargs)
+        return [listed for page in pages for listed in page["executions"]]
+
+    def described(self, execution_arn: str) -> dict[str, Any]:
+        try:
+            return dict(self._client.describe_execution(executionArn=execution_arn))
+        except self._client.exceptions.ExecutionDoesNotExist as error:
+            raise UnknownExecutionError(execution_arn) from error
+
+    def named(self, state_machine_arn: str, name: str) -> str:
+        return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return history(self._client, execution_arn)
+
+
 class Executions:
-    """The executions of `state_machine_arns`, read through Step Functions' public calls."""
+    """The executions of `state_machine_arns`, read from their records (Step Functions' calls,
+    or `records` given: a log group's)."""
 
     def __init__(
         self,
@@ -200,11 +251,12 @@ class Executions:
         recorded: Recorded | None = None,
         published_events: PublishedEventsSource | None = None,
         request_index: Callable[[str], str | None] | None = None,
+        records: ExecutionRecords | None = None,
     ) -> None:
         """`request_index`: the execution ARN of a request id from an index the source keeps
         (the embedded runtime's `LocalAws.execution_arn`), so a lookup never scans; without one
         an id that names no execution is searched in every execution's input."""
-        self._client = stepfunctions
+        self._records = records or StepFunctionsRecords(stepfunctions)
         self._request_index = request_index
         self.state_machine_arns = tuple(state_machine_arns)
         self.recorded = recorded
@@ -217,10 +269,7 @@ class Executions:
         with self._lock:
             if arn in self._ended:
                 return self._ended[arn]
-        try:
-            described = self._client.describe_execution(executionArn=arn)
-        except self._client.exceptions.ExecutionDoesNotExist as error:
-            raise UnknownExecutionError(arn) from error
+        described = self._records.described(arn)
         if described["status"] in TERMINAL_STATUSES:
             with self._lock:
                 self._ended[arn] = described
@@ -236,15 +285,14 @@ class Executions:
         if not is_execution_name(name):
             raise MalformedNameError(name)
         for machine in self.state_machine_arns:
-            arn = machine.replace(":stateMachine:", ":execution:", 1) + ":" + name
             try:
-                return self.describe(arn)
+                return self.describe(self._records.named(machine, name))
             except UnknownExecutionError:
                 continue
         raise UnknownExecutionError(name)
 
     def history(self, arn: str) -> list[dict[str, Any]]:
-        return history(self._client, arn)
+        return self._records.history(arn)
 
     def summaries(
         self, status: str | None = None, user_id: str | None = None, limit: int = LIST_LIMIT
@@ -253,11 +301,7 @@ class Executions:
         if given; and how many there are of the status in all."""
         listed: list[dict[str, Any]] = []
         for machine in self.state_machine_arns:
-            kwargs: dict[str, Any] = {"stateMachineArn": machine}
-            if status:
-                kwargs["statusFilter"] = status
-            for page in self._client.get_paginator("list_executions").paginate(**kwargs):
-                listed.extend(page["executions"])
+            listed.extend(self._records.listed(machine, status))
         listed.sort(key=lambda e: e["startDate"], reverse=True)
         found = [self.summary(self.describe(e["executionArn"])) for e in listed[:limit]]
         return [s for s in found if not user_id or s.user_id == user_id], len(listed)
@@ -300,9 +344,10 @@ class Executions:
             except UnknownExecutionError:
                 pass
         for machine in self.state_machine_arns:
-            found = executions_by_request_id(self._client, machine)
-            if request_id in found:
-                return found[request_id]
+            for listed in self._records.listed(machine, None):
+                described = self.describe(listed["executionArn"])
+                if request_id_of(described.get("input")) == request_id:
+                    return str(described["executionArn"])
         raise UnknownExecutionError(request_id)
 
     def invocations(self, arn: str) -> Sequence[Invocation]:

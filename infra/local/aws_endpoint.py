@@ -54,6 +54,8 @@ _JSON_SERVICES = {
     SFN_TARGET: ("sfn", "states.{region}.amazonaws.com"),
     "AWSEvents": ("eventbridge", "events.{region}.amazonaws.com"),
     "AmazonSQS": ("sqs", "sqs.{region}.amazonaws.com"),
+    # The state machines' logs (stepfunctions/logs.py): `aws logs filter-log-events` reads them.
+    "Logs_20140328": ("logs", "logs.{region}.amazonaws.com"),
 }
 # credential scope service -> the same, for the query protocol (form bodies with Action=...)
 _QUERY_SERVICES = {"sqs": ("sqs", "sqs.{region}.amazonaws.com")}
@@ -102,7 +104,7 @@ class AwsEndpoint:
             "UnknownOperationException",
             f"no AWS operation in {request.method} {request.path} (X-Amz-Target "
             f"{target!r}); this endpoint serves DynamoDB, DynamoDB Streams, "
-            "Step Functions, EventBridge, SQS and Lambda",
+            "Step Functions, EventBridge, SQS, CloudWatch Logs and Lambda",
         )
 
     def _json_request(self, request: Request, service: str, host: str, operation: str) -> Response:

@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.logs.models import logs_backends
 
 from infra.local import patches, routing
 from infra.local.awslambda.event_source_mapping import LocalStreams, StreamPoller
@@ -36,7 +37,7 @@ from infra.local.dynamodb.time_to_live import TimeToLive
 from infra.local.events import bus
 from infra.local.events.bus import LocalEventBridge
 from infra.local.recorder import Recorder
-from infra.local.stepfunctions import executions, interpreter, retention, service_tasks
+from infra.local.stepfunctions import executions, interpreter, logs, retention, service_tasks
 from infra.local.stepfunctions.service_tasks import ServiceTasks
 
 __all__ = ["LOCAL_ENVIRONMENT", "REGION", "LocalAws", "active_runtime"]
@@ -70,6 +71,7 @@ class LocalAws:
         executions_kept: int | None = None,
         stream_records_kept: int | None = None,
         events_kept: int | None = None,
+        log_events_kept: int | None = None,
     ) -> None:
         self.template = template or Template.load(TEMPLATE_PATH, REGION)
         self.lambdas = LocalLambdas(self.template.functions, REGION)
@@ -88,6 +90,9 @@ class LocalAws:
         self.eventbridge = LocalEventBridge(
             self.template.event_buses,
             events_kept or _setting("LOCAL_EVENTS_KEPT", bus.EVENTS_KEPT),
+        )
+        self.state_machine_logs = logs.StateMachineLogs(
+            log_events_kept or _setting("LOCAL_LOG_EVENTS_KEPT", logs.LOG_EVENTS_KEPT)
         )
         self.streams = LocalStreams([])
         self.time_to_live = TimeToLive(None, {})
@@ -122,6 +127,7 @@ class LocalAws:
         retention.retain(self.execution_retention)
         service_tasks.serve(self.service_tasks)
         dynamodb_streams.retain(self.stream_retention)
+        logs.serve(self.state_machine_logs)
         boto3.DEFAULT_SESSION = None  # a fresh session picks up the request routing
         cold_start()
         routing.activate(self)
@@ -148,6 +154,12 @@ class LocalAws:
         )
         for spec in self.template.state_machines.values():
             self.state_machine_arns[spec.logical_id] = self._create_state_machine(spec)
+            if spec.logging is not None:
+                self.state_machine_logs.configure(
+                    logs_backends[ACCOUNT_ID][REGION],
+                    self.state_machine_arns[spec.logical_id],
+                    spec.logging,
+                )
         self.streams.start()
         self.time_to_live.start()
 
@@ -200,6 +212,7 @@ class LocalAws:
         retention.retain(None)
         service_tasks.serve(None)
         dynamodb_streams.retain(None)
+        logs.serve(None)
         if self._is_mocking:
             self._mock.stop()
             self._is_mocking = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ INFRA_DIR = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = INFRA_DIR / "template.yaml"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"  # where the runtime creates everything
+# What `${AWS::StackName}` is locally (a deployed stack's name is `make deploy`'s STACK_NAME).
+LOCAL_STACK_NAME = "local"
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,26 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class StateMachineLogging:
+    """A state machine's `Logging` (SAM; `LoggingConfiguration` in CloudFormation's own type)."""
+
+    level: str  # ALL, ERROR, FATAL or OFF
+    include_execution_data: bool
+    log_group_arn: str  # arn:aws:logs:<region>:<account>:log-group:<name>:*
+
+    @property
+    def log_group_name(self) -> str:
+        return self.log_group_arn.split(":log-group:", 1)[1].removesuffix(":*")
+
+
+@dataclass(frozen=True)
 class StateMachineSpec:
     """An `AWS::Serverless::StateMachine`: created locally under its logical id."""
 
     logical_id: str
     type: str
     definition: str  # with DefinitionSubstitutions applied, when it has any
+    logging: StateMachineLogging | None = None
 
     @property
     def role_arn(self) -> str:
@@ -145,7 +162,12 @@ class Template:
                 definition = json.dumps(props["Definition"])
             for key, value in props.get("DefinitionSubstitutions", {}).items():
                 definition = definition.replace("${" + key + "}", resolver.resolve(value))
-            state_machines[name] = StateMachineSpec(name, props.get("Type", "STANDARD"), definition)
+            state_machines[name] = StateMachineSpec(
+                name,
+                props.get("Type", "STANDARD"),
+                definition,
+                _logging(name, props.get("Logging", props.get("LoggingConfiguration")), resolver),
+            )
         return cls(
             functions,
             tables,
@@ -163,6 +185,28 @@ def _logical_id_of(value: Any, attribute: str) -> str:
         if got == attribute:
             return str(name)
     raise ValueError(f"the local runtime expects !GetAtt <resource>.{attribute}, not {value!r}")
+
+
+_LOG_LEVELS = frozenset({"ALL", "ERROR", "FATAL", "OFF"})
+
+
+def _logging(
+    machine: str, props: dict[str, Any] | None, resolver: _Resolver
+) -> StateMachineLogging | None:
+    """Raises: ValueError for a level Step Functions does not have, or for more than one
+    destination (Step Functions takes exactly one when the level is not OFF)."""
+    if props is None:
+        return None
+    level = resolver.resolve(props.get("Level", "OFF"))
+    if level not in _LOG_LEVELS:
+        raise ValueError(f"{machine}: Logging.Level {level!r} is none of {sorted(_LOG_LEVELS)}")
+    destinations = props.get("Destinations", [])
+    if level == "OFF" and not destinations:
+        return None
+    if len(destinations) != 1:
+        raise ValueError(f"{machine}: Logging needs one destination, not {len(destinations)}")
+    arn = resolver.resolve(destinations[0]["CloudWatchLogsLogGroup"]["LogGroupArn"])
+    return StateMachineLogging(level, bool(props.get("IncludeExecutionData", False)), arn)
 
 
 # The event source mapping settings the local poller models
@@ -250,9 +294,25 @@ class _Resolver:
                 return state_machine_arn(name, self._region)
             if attribute == "Arn" and self._resources[name]["Type"] == "AWS::DynamoDB::Table":
                 return f"arn:aws:dynamodb:{self._region}:{ACCOUNT_ID}:table/{name}"
+            if attribute == "Arn" and self._resources[name]["Type"] == "AWS::Logs::LogGroup":
+                group = self._physical_id(name)
+                return f"arn:aws:logs:{self._region}:{ACCOUNT_ID}:log-group:{group}:*"
+        if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+            return re.sub(r"\$\{([^}]+)\}", lambda m: self._substituted(m[1]), value["Fn::Sub"])
         raise ValueError(f"the local runtime cannot resolve {value!r}")
 
+    def _substituted(self, name: str) -> str:
+        pseudo = {
+            "AWS::StackName": LOCAL_STACK_NAME,
+            "AWS::Region": self._region,
+            "AWS::AccountId": ACCOUNT_ID,
+        }
+        return pseudo[name] if name in pseudo else self.resolve({"Ref": name})
+
     def _physical_id(self, name: str) -> str:
+        if self._resources[name]["Type"] == "AWS::Logs::LogGroup":
+            given = self._resources[name].get("Properties", {}).get("LogGroupName")
+            return name if given is None else self.resolve(given)
         if self._resources[name]["Type"] in _NAMED_BY_LOGICAL_ID:
             return name
         if self._resources[name]["Type"] == "AWS::SecretsManager::Secret":

@@ -33,7 +33,7 @@ from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommu
 from moto.stepfunctions.responses import get_backend
 
 from infra.local.cloudformation.template import ACCOUNT_ID, REGION
-from infra.local.stepfunctions import retention
+from infra.local.stepfunctions import logs, retention
 
 JSONPATHS_KEPT = 4096
 _END_RECORDED = "local_end_recorded"
@@ -73,11 +73,13 @@ def result_path_parse(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def ended(terminated: Callable[[Any], None]) -> Callable[[Any], None]:
     """`BaseExecutionWorkerCommunication.terminated`: once moto has recorded the end, the
-    execution is marked so, and its interpreter released (stepfunctions/retention.py)."""
+    execution's log events are written (stepfunctions/logs.py), then it is marked ended and its
+    interpreter released (stepfunctions/retention.py)."""
 
     @functools.wraps(terminated)
     def terminated_marked_and_released(self: BaseExecutionWorkerCommunication) -> None:
         terminated(self)
+        logs.write_ended(self.execution)
         setattr(self.execution, _END_RECORDED, True)
         retention.release(self.execution)
 

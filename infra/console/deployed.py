@@ -1,0 +1,82 @@
+"""The execution view of a deployed stack: its Express executions read from the state machine's
+log group, with the user's own AWS credentials (`make console STACK_NAME=...`).
+
+AWS keeps no other record of an Express execution (ListExecutions and the rest refuse it), so the
+view reads what AWS's own console reads: the log group (Level ALL with execution data shows every
+step; at ERROR only failures are there, in part). The stack's outputs name the machine
+(`TransactionStateMachineArn`), its log group (`TransactionStateMachineLogGroupName`) and the
+aggregates table; the definition is the deployed one (DescribeStateMachine). What only the local
+runtime records (each task's DynamoDB requests, the HTTP exchange) is not there.
+
+Reads only: DescribeStacks, DescribeStateMachine, FilterLogEvents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import boto3
+from werkzeug.serving import make_server
+
+from infra.console.app import PREFIX, Console
+from infra.console.log_records import LogGroupRecords
+from infra.console.source import Executions
+
+DEFAULT_PORT = 3100
+
+
+class StackOutputError(Exception):
+    """The stack lacks an output the view needs."""
+
+
+def console_of_stack(stack_name: str, session: Any = None) -> Console:
+    """Raises: StackOutputError naming the outputs missing; botocore's errors for a stack that
+    does not exist or credentials that may not read it."""
+    session = session or boto3.Session()
+    stack = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    needed = (
+        "TransactionStateMachineArn",
+        "TransactionStateMachineLogGroupName",
+        "AggregatesTableName",
+    )
+    if missing := [name for name in needed if name not in outputs]:
+        raise StackOutputError(f"the stack {stack_name} has no output {', '.join(missing)}")
+    machine = outputs["TransactionStateMachineArn"]
+    stepfunctions = session.client("stepfunctions")
+    definition = json.loads(
+        stepfunctions.describe_state_machine(stateMachineArn=machine)["definition"]
+    )
+    records = LogGroupRecords(
+        session.client("logs"), {machine: outputs["TransactionStateMachineLogGroupName"]}
+    )
+    executions = Executions(stepfunctions, [machine], records=records)
+    return Console(executions, {machine: definition}, outputs["AggregatesTableName"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, help="the deployed stack's name")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--region", help="the stack's region (default: your AWS configuration's)")
+    args = parser.parse_args(argv)
+    try:
+        console = console_of_stack(args.stack, boto3.Session(region_name=args.region))
+    except StackOutputError as error:
+        raise SystemExit(str(error)) from None
+    server = make_server(args.host, args.port, console, threaded=True)
+    print(f"Executions of {args.stack}: http://{args.host}:{server.server_port}{PREFIX}/")
+    print("Ctrl-C stops it.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
