@@ -5,6 +5,7 @@ import ast
 import importlib.metadata
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +25,43 @@ EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 SOURCE_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)", re.MULTILINE)
 
 
+def is_type_checking(test: ast.expr) -> bool:
+    """`TYPE_CHECKING` or `typing.TYPE_CHECKING`: true for a type checker, false at run time."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def runtime_imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The imports under `node` that run: those under `if TYPE_CHECKING:` only a type checker
+    reads (the type stubs, which the bundle does not hold), so only their `else:` counts."""
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        yield node
+    elif isinstance(node, ast.If) and is_type_checking(node.test):
+        for statement in node.orelse:
+            yield from runtime_imports(statement)
+    else:
+        for child in ast.iter_child_nodes(node):
+            yield from runtime_imports(child)
+
+
+def imports_of(source: str, filename: str = "<source>") -> set[str]:
+    """The top-level names of the absolute imports that run in `source`, the stdlib left out."""
+    names: set[str] = set()
+    for node in runtime_imports(ast.parse(source, filename=filename)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names)
+
+
 def top_level_imports(directory: Path) -> set[str]:
-    """The top-level names of the absolute imports under `directory`, the stdlib left out."""
+    """The top-level names of the absolute imports that run under `directory`."""
     names: set[str] = set()
     for path in directory.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names)
+        names |= imports_of(path.read_text(), filename=str(path))
+    return names
 
 
 def imported_names(directory: Path, module: str) -> set[str]:
@@ -131,6 +159,32 @@ def test_an_import_that_only_the_dev_requirements_provide_fails_the_check():
     assert not_provided({"boto3"}, without_boto3) == {"boto3"}
     # The X-Ray SDK (end of support 2027-02-25) is bundled no more: Lambda traces by itself.
     assert not_provided({"aws_xray_sdk"}, runtime) == {"aws_xray_sdk"}
+
+
+def test_an_import_under_type_checking_is_no_runtime_import():
+    # The functions import boto3's type stubs (a dev requirement) for mypy alone.
+    source = """
+import typing
+from typing import TYPE_CHECKING
+
+import botocore
+from . import sibling
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+if typing.TYPE_CHECKING:
+    import yaml
+else:
+    import boto3
+if sys.version_info >= (3, 12):
+    import jmespath
+
+
+def client() -> "DynamoDBClient":
+    import urllib3
+"""
+
+    assert imports_of(source) == {"botocore", "boto3", "jmespath", "urllib3"}
 
 
 def test_every_runtime_dependency_is_imported_by_the_functions():
