@@ -4,12 +4,16 @@ user's lock. This module reads the balance and builds the row's part of a multi-
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.clock import epoch_seconds
 from functions.domain.models import LedgerEntry
 from functions.repositories import dynamodb
 from functions.settings import Settings
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 # Owner token and live lease: the condition of every write made under the lock.
 LOCK_HELD = "lockOwner = :owner AND leaseUntil >= :now"
@@ -24,7 +28,9 @@ def lock_held_values(owner: str, now: datetime) -> dict[str, Any]:
     return {":owner": {"S": owner}, ":now": {"N": str(epoch_seconds(now))}}
 
 
-def lock_held_check(table_name: str, user_id: str, owner: str, now: datetime) -> dict[str, Any]:
+def lock_held_check(
+    table_name: str, user_id: str, owner: str, now: datetime
+) -> "TransactWriteItemTypeDef":
     """A TransactWriteItems item that cancels the write unless `owner` holds the lock."""
     return {
         "ConditionCheck": {
@@ -38,7 +44,7 @@ def lock_held_check(table_name: str, user_id: str, owner: str, now: datetime) ->
 
 def balance_update(
     table_name: str, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: datetime
-) -> dict[str, Any]:
+) -> "TransactWriteItemTypeDef":
     """A TransactWriteItems item moving the row to `entry`'s balance and sequence; it cancels the
     write unless `owner` holds the lock and the row still has the balance and the sequence seen
     under it (`entry` takes the next sequence, with no gap)."""
@@ -62,7 +68,7 @@ def balance_update(
 
 
 class AggregatesRepository:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._client = client
         self._table = table_name
 

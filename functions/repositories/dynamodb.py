@@ -1,12 +1,15 @@
 """The shared DynamoDB client and the mapping of its transient errors."""
 
 from functools import cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.exceptions import ClientError
 
 from functions.domain.errors import StorageThrottledError
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
 
 # Errors that mean "try again": the state machine retries StorageThrottledError.
 TRANSIENT_ERROR_CODES = frozenset(
@@ -21,7 +24,7 @@ TRANSIENT_ERROR_CODES = frozenset(
 
 
 @cache
-def client() -> Any:
+def client() -> "DynamoDBClient":
     """One client per process, created on first use and reused across invocations."""
     return boto3.client("dynamodb")
 
@@ -42,7 +45,7 @@ def raise_if_transient(error: ClientError) -> None:
         raise StorageThrottledError(error_code(error)) from error
 
 
-def conditional_update(client: Any, **request: Any) -> bool:
+def conditional_update(client: "DynamoDBClient", **request: Any) -> bool:
     """UpdateItem with a ConditionExpression: True if it wrote, False if the condition refused it.
 
     Raises: StorageThrottledError if DynamoDB asked us to back off; other ClientErrors as they are.
@@ -79,7 +82,7 @@ def failed_conditions(error: ClientError) -> list[dict[str, Any] | None]:
     return [r if r.get("Code") == "ConditionalCheckFailed" else None for r in reasons]
 
 
-def user_ids(client: Any, table_name: str) -> set[str]:
+def user_ids(client: "DynamoDBClient", table_name: str) -> set[str]:
     """Every userId in a table keyed by userId (a consistent, paginated Scan of the keys)."""
     users: set[str] = set()
     kwargs: dict[str, Any] = {

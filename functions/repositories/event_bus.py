@@ -2,13 +2,17 @@
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import ClientError
 
 from functions.domain.events import SOURCE, OutboxEvent
 from functions.settings import Settings
+
+if TYPE_CHECKING:
+    from types_boto3_events import EventBridgeClient
+    from types_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 # PutEvents takes at most 10 entries per request.
 MAX_ENTRIES = 10
@@ -17,12 +21,12 @@ TRANSIENT_ERROR_CODES = frozenset({"ThrottlingException", "InternalException", "
 
 
 @cache
-def client() -> Any:
+def client() -> "EventBridgeClient":
     return boto3.client("events")
 
 
 class EventBusRepository:
-    def __init__(self, client: Any, bus_name: str) -> None:
+    def __init__(self, client: "EventBridgeClient", bus_name: str) -> None:
         self._client = client
         self._bus = bus_name
 
@@ -51,7 +55,7 @@ class EventBusRepository:
                 ]
         return refused
 
-    def _entry(self, event: OutboxEvent) -> dict[str, str]:
+    def _entry(self, event: OutboxEvent) -> "PutEventsRequestEntryTypeDef":
         return {
             "EventBusName": self._bus,
             "Source": SOURCE,

@@ -1,11 +1,15 @@
 """The ledger table: one item per committed entry, keyed by (userId, sequence)."""
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.models import LedgerEntry, TransactionType
 from functions.repositories import dynamodb
 from functions.settings import Settings
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 def entry_item(entry: LedgerEntry) -> dict[str, Any]:
@@ -41,7 +45,7 @@ def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
     )
 
 
-def put_entry(table_name: str, entry: LedgerEntry) -> dict[str, Any]:
+def put_entry(table_name: str, entry: LedgerEntry) -> "TransactWriteItemTypeDef":
     """A TransactWriteItems item appending `entry`; it cancels the write if the user's sequence
     number is taken."""
     return {
@@ -57,7 +61,7 @@ def put_entry(table_name: str, entry: LedgerEntry) -> dict[str, Any]:
 class LedgerRepository:
     """Reads of the ledger, all strongly consistent: an entry is visible once its commit is."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._client = client
         self._table = table_name
 

@@ -8,7 +8,7 @@ can check the lock and move the balance together.
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -20,13 +20,16 @@ from functions.repositories import dynamodb
 from functions.repositories.aggregates import key
 from functions.settings import Settings
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+
 
 class LocksRepository:
     """The lock's operations on the row: conditional UpdateItems, and a consistent GetItem to
     poll. The row keeps the lease in whole epoch seconds and the line in epoch milliseconds
     (LockView compares in the same units)."""
 
-    def __init__(self, client: Any, table_name: str, default_balance: Decimal) -> None:
+    def __init__(self, client: "DynamoDBClient", table_name: str, default_balance: Decimal) -> None:
         self._client = client
         self._table = table_name
         self._default_balance = default_balance

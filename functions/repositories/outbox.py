@@ -3,15 +3,20 @@ its ledger entry; the table's stream carries it to the event bus. Items expire b
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.clock import epoch_seconds
 from functions.domain import events
 from functions.domain.events import OutboxEvent
 from functions.domain.models import LedgerEntry
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-def put_event(table_name: str, entry: LedgerEntry, expires_at: datetime) -> dict[str, Any]:
+
+def put_event(
+    table_name: str, entry: LedgerEntry, expires_at: datetime
+) -> "TransactWriteItemTypeDef":
     """A TransactWriteItems item writing `entry`'s event, to expire at `expires_at` (stored in
     epoch seconds, as DynamoDB's TTL reads it); it cancels the write if the event was already
     written."""

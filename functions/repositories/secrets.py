@@ -1,13 +1,16 @@
 """Secrets Manager: the key that signs history cursors, read once per Lambda sandbox."""
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 
+if TYPE_CHECKING:
+    from types_boto3_secretsmanager import SecretsManagerClient
+
 
 @cache
-def client() -> Any:
+def client() -> "SecretsManagerClient":
     return boto3.client("secretsmanager")
 
 

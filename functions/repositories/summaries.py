@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -26,6 +26,10 @@ from functions.domain.summaries import (
 )
 from functions.repositories import dynamodb
 from functions.settings import Settings
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 PROGRESS = "progress"
 # A rebuild's writes per TransactWriteItems (its limit is 100 items; one is the progress check).
@@ -62,7 +66,7 @@ def _summary_from_item(item: dict[str, Any]) -> Summary:
 
 
 class SummariesRepository:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
 
@@ -75,7 +79,7 @@ class SummariesRepository:
         """
         is_credit = entry.type is TransactionType.CREDIT
         moment = entry_time(entry)
-        buckets = [
+        buckets: list[TransactWriteItemTypeDef] = [
             {
                 "Update": {
                     "TableName": self._table,
@@ -105,7 +109,7 @@ class SummariesRepository:
             if entry.sequence == 1
             else "lastSequence = :previous"
         )
-        progress: dict[str, Any] = {
+        progress: TransactWriteItemTypeDef = {
             "Update": {
                 "TableName": self._table,
                 "Key": {"userId": {"S": entry.user_id}, "bucket": {"S": PROGRESS}},
@@ -180,7 +184,7 @@ class SummariesRepository:
         Only what differs is written, in chunks; each chunk checks the progress is still what was
         found, and the progress moves last, so an interrupted rebuild is found again and redone.
         """
-        writes: list[dict[str, Any]] = []
+        writes: list[TransactWriteItemTypeDef] = []
         for key, summary in expected.summaries.items():
             if found.summaries.get(key) != summary:
                 writes.append({"Put": {"TableName": self._table,
@@ -211,10 +215,10 @@ class SummariesRepository:
         chunks = [writes[i : i + _REBUILD_CHUNK] for i in range(0, len(writes), _REBUILD_CHUNK)]
         for number, chunk in enumerate(chunks or [[]]):
             is_last = number == max(len(chunks), 1) - 1
+            # A cast: mypy cannot check a TypedDict spread from `unchanged`, a plain dict.
+            last = cast("TransactWriteItemTypeDef", progress if is_last else check)
             try:
-                self._client.transact_write_items(
-                    TransactItems=[*chunk, progress if is_last else check]
-                )
+                self._client.transact_write_items(TransactItems=[*chunk, last])
             except ClientError as error:
                 if dynamodb.failed_conditions(error)[-1] is None:
                     raise

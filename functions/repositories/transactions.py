@@ -5,7 +5,7 @@ and builds the record's part of the multi-table writes that unit_of_work.py asse
 """
 
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -19,6 +19,10 @@ from functions.domain.models import (
 from functions.repositories import dynamodb
 from functions.settings import Settings
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
 PENDING = "PENDING"
 COMMITTED = "COMMITTED"
 
@@ -27,7 +31,9 @@ def key(user_id: str, idempotency_key: str) -> dict[str, Any]:
     return {"userId": {"S": user_id}, "idempotencyKey": {"S": idempotency_key}}
 
 
-def put_pending(table_name: str, pending: PendingTransaction, currency: str) -> dict[str, Any]:
+def put_pending(
+    table_name: str, pending: PendingTransaction, currency: str
+) -> "TransactWriteItemTypeDef":
     """A TransactWriteItems item writing `pending`; it cancels the write, returning the stored
     record, if a committed record holds the key (an abandoned pending one is overwritten)."""
     request = pending.request
@@ -53,7 +59,7 @@ def put_pending(table_name: str, pending: PendingTransaction, currency: str) -> 
     }
 
 
-def mark_committed(table_name: str, entry: LedgerEntry, owner: str) -> dict[str, Any]:
+def mark_committed(table_name: str, entry: LedgerEntry, owner: str) -> "TransactWriteItemTypeDef":
     """A TransactWriteItems item committing `owner`'s pending record with `entry`'s balance and
     sequence; it cancels the write, returning the record, unless the record is `owner`'s and
     still pending."""
@@ -82,7 +88,7 @@ def mark_committed(table_name: str, entry: LedgerEntry, owner: str) -> dict[str,
     }
 
 
-def delete_committed(table_name: str, entry: LedgerEntry, owner: str) -> dict[str, Any]:
+def delete_committed(table_name: str, entry: LedgerEntry, owner: str) -> "TransactWriteItemTypeDef":
     """A TransactWriteItems item deleting the record `owner` committed with `entry` (so its key
     can be used again); it cancels the write unless that record is still there, committed."""
     return {
@@ -141,7 +147,7 @@ def _committed_entry(item: dict[str, Any]) -> LedgerEntry:
 
 
 class TransactionsRepository:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._client = client
         self._table = table_name
 

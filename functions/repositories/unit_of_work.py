@@ -10,7 +10,7 @@ hold's capture is one more method here, built from the same items.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -18,6 +18,10 @@ from functions.domain.errors import LockLostError
 from functions.domain.models import LedgerEntry, PendingTransaction, StoredTransaction
 from functions.repositories import aggregates, dynamodb, ledger, outbox, transactions
 from functions.settings import Settings
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 LOCK_LOST = "this execution no longer holds the user's lock"
 
@@ -31,7 +35,9 @@ class Tables:
 
 
 class UnitOfWork:
-    def __init__(self, client: Any, tables: Tables, currency: str, outbox_ttl_seconds: int) -> None:
+    def __init__(
+        self, client: "DynamoDBClient", tables: Tables, currency: str, outbox_ttl_seconds: int
+    ) -> None:
         self._client = client
         self._tables = tables
         self._currency = currency
@@ -117,7 +123,7 @@ class UnitOfWork:
             dynamodb.failed_conditions(error)
             raise LockLostError(LOCK_LOST) from error
 
-    def _write(self, *items: dict[str, Any]) -> None:
+    def _write(self, *items: "TransactWriteItemTypeDef") -> None:
         self._client.transact_write_items(TransactItems=list(items))
 
 

@@ -187,6 +187,14 @@ def client() -> "DynamoDBClient":
     assert imports_of(source) == {"botocore", "boto3", "jmespath", "urllib3"}
 
 
+def test_the_functions_import_the_boto3_stubs_for_type_checking_only():
+    stubs = {"types_boto3_dynamodb", "types_boto3_events", "types_boto3_secretsmanager"}
+    sources = "\n".join(path.read_text() for path in (ROOT / "functions").rglob("*.py"))
+
+    assert all(f"from {stub} import" in sources for stub in stubs)
+    assert not stubs & top_level_imports(ROOT / "functions")
+
+
 def test_every_runtime_dependency_is_imported_by_the_functions():
     imports = top_level_imports(ROOT / "functions")
     modules = importlib.metadata.packages_distributions()
