@@ -52,6 +52,9 @@ class StateRun:
     error: str | None = None
     cause: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    # What the state's Assign set, by variable, each value as JSON text (the history's
+    # assignedVariables, written as the state exits).
+    assigned: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_retried(self) -> bool:
@@ -121,6 +124,7 @@ def run_of(events: list[dict[str, Any]], state_types: dict[str, str]) -> Run:
         elif "stateExitedEventDetails" in event and current is not None:
             current.exited = at
             current.output = event["stateExitedEventDetails"].get("output")
+            current.assigned = dict(event["stateExitedEventDetails"].get("assignedVariables") or {})
             failed = bool(current.attempts) and current.attempts[-1].outcome != SUCCEEDED
             current.status = CAUGHT if failed else SUCCEEDED
         elif kind == "TaskScheduled" and current is not None:

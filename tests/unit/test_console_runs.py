@@ -153,3 +153,24 @@ def test_a_timed_out_execution_fails_the_state_it_was_in():
     assert failing is not None
     assert failing.name == timed_out.states[-1].name
     assert failing.error == "States.Timeout"
+
+
+def test_what_a_state_assigned_is_kept_by_variable():
+    at = datetime(2026, 12, 7)
+    events = [
+        {"id": 1, "type": "ExecutionStarted", "timestamp": at, "executionStartedEventDetails": {}},
+        {"id": 2, "type": "PassStateEntered", "timestamp": at,
+         "stateEnteredEventDetails": {"name": "Remember", "input": "{}"}},
+        {"id": 3, "type": "PassStateExited", "timestamp": at,
+         "stateExitedEventDetails": {"name": "Remember", "output": "{}",
+                                     "assignedVariables": {"owner": '"e-1"', "total": "3"}}},
+        {"id": 4, "type": "PassStateEntered", "timestamp": at,
+         "stateEnteredEventDetails": {"name": "Done", "input": "{}"}},
+        {"id": 5, "type": "PassStateExited", "timestamp": at,
+         "stateExitedEventDetails": {"name": "Done", "output": "{}"}},
+    ]  # fmt: skip
+
+    remember, done = run_of(events, {"Remember": "Pass", "Done": "Pass"}).states
+
+    assert remember.assigned == {"owner": '"e-1"', "total": "3"}
+    assert done.assigned == {}
