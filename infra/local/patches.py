@@ -292,6 +292,11 @@ def _declare(registry: Registry) -> Registry:
               "break, and $uuid/$hash are refused: evaluated with jsonatapy, each expression "
               "compiled once (stepfunctions/jsonata.py; docs/jsonata.md; "
               "tests/local/test_jsonata.py)"),
+        Replacement("moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+                    "state_task_service_dynamodb:boto_client_for", retention.built_once,
+                    why="moto's DynamoDB task builds a boto3 client at every call (its own "
+                    "binding of boto_client_for): ReleaseLock made each execution twice as slow; "
+                    "built once (stepfunctions/retention.py; tests/local/test_patches.py)"),
         Replacement(f"{_DYNAMODB_TASK}._eval_service_task", service_tasks.through_tasks,
                     why="a task of DynamoDB's own integration invokes nothing, so it had no fault "
                     "points and the view no record of it: its calls go through the runtime "

@@ -196,3 +196,27 @@ def test_a_patch_of_another_kind_returns_its_own_undo():
     with wrapped.applied():
         assert state["changed"]
     assert not state["changed"]
+
+
+def test_the_task_states_build_their_boto3_clients_once(monkeypatch):
+    """moto builds a client at every Lambda task and every DynamoDB task (ReleaseLock): a fifth
+    of an execution's CPU, and twice an execution's time before the DynamoDB task's was kept."""
+    import botocore.session
+
+    with LocalAws() as aws:
+        aws.start_sync_execution("TransactionStateMachine", execution_input("once", "1"))
+        built: list[str] = []
+        create_client = botocore.session.Session.create_client
+
+        def counting(self, service_name, *args, **kwargs):
+            built.append(service_name)
+            return create_client(self, service_name, *args, **kwargs)
+
+        monkeypatch.setattr(botocore.session.Session, "create_client", counting)
+        for amount in ("2", "3"):
+            response = aws.start_sync_execution(
+                "TransactionStateMachine", execution_input("once", amount)
+            )
+            assert response["status"] == "SUCCEEDED"
+
+    assert built == []
