@@ -437,6 +437,7 @@ def test_openapi_placeholders_name_template_resources(sam_template):
 
     assert names >= {
         "TransactionStateMachine.Arn",
+        "TransferStateMachine.Arn",
         "ApiStartSyncExecutionRole.Arn",
         "GetBalanceFunction.Arn",
     }
