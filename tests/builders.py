@@ -309,6 +309,10 @@ class FakeTransactions:
         self.deleted.append((user_id, key, owner))
         return self.committed_by_owner
 
+    def delete_pending_record(self, user_id: str, key: str, owner: str) -> bool:
+        self.deleted.append((user_id, key, owner))
+        return self.committed_by_owner is None
+
 
 @dataclass
 class FakeBalances:
