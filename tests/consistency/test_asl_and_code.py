@@ -232,3 +232,12 @@ def test_the_transfers_releases_are_the_transactions_release_in_jsonata():
         ], name
         retried = state["Retry"][0]["ErrorEquals"]
         assert set(release["Retry"][0]["ErrorEquals"]) <= set(retried), name
+
+
+def test_the_documented_transfer_diagram_matches_its_asl():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    blocks = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
+    transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
+    assert mermaid(transfer) in blocks, (
+        "run: python -m infra.local.stepfunctions.diagram TransferStateMachine"
+    )
