@@ -10,7 +10,15 @@ import pytest
 from infra.local.awslambda.functions import FaultPoint
 from infra.local.stepfunctions.service_tasks import SERVICE_FAULT_POINTS
 from tests.builders import execution_input, output_of, transfer_input
-from tests.invariants import balance_of, lock_owner, scan, transaction_items, violations
+from tests.invariants import (
+    balance_of,
+    event_violations,
+    lock_owner,
+    projection_violations,
+    scan,
+    transaction_items,
+    violations,
+)
 from tests.statemachine.conftest import ENDPOINT
 
 pytestmark = pytest.mark.skipif(
@@ -300,3 +308,20 @@ def test_a_failing_release_after_a_failure_leaves_that_lock_to_its_lease(local_a
     assert lock_owner(local_aws.dynamodb, left) == response["executionArn"]
     assert lock_owner(local_aws.dynamodb, "b" if left == "a" else "a") is None
     assert transaction_items(local_aws.dynamodb, "a") == []
+
+
+def test_both_entries_are_published_and_projected_like_any_entry(local_aws):
+    run(local_aws, "a", "b", "25.00")
+    local_aws.start_sync_execution("TransactionStateMachine", execution_input("b", "5", "debit"))
+
+    local_aws.drain_streams()
+
+    published = local_aws.published_events()
+    details = [event["detail"] for event in published]
+    transfer_events = [d for d in details if "transferId" in d]
+    assert sorted((d["userId"], d["type"], d["counterpartyUserId"]) for d in transfer_events) == [
+        ("a", "debit", "b"),
+        ("b", "credit", "a"),
+    ]
+    assert event_violations(local_aws.dynamodb, published) == []
+    assert projection_violations(local_aws.dynamodb) == []
