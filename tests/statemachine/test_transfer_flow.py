@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from functions.repositories import unit_of_work
 from infra.local.awslambda.functions import FaultPoint
 from infra.local.stepfunctions.service_tasks import SERVICE_FAULT_POINTS
 from tests.builders import execution_input, output_of, transfer_input
@@ -325,3 +326,25 @@ def test_both_entries_are_published_and_projected_like_any_entry(local_aws):
     ]
     assert event_violations(local_aws.dynamodb, published) == []
     assert projection_violations(local_aws.dynamodb) == []
+
+
+def test_the_oracle_fails_a_transfer_that_commits_only_its_source_side(local_aws, monkeypatch):
+    """A broken commit (the destination's row, entry and event left out of the write) is seen:
+    the invariants are the oracle of every transfer test, so they must catch it."""
+    write = unit_of_work.UnitOfWork._write
+
+    def source_side_only(self, *items):
+        def user_of(item):
+            [(_, request)] = item.items()
+            return (request.get("Key") or request.get("Item"))["userId"]["S"]
+
+        write(self, *[item for item in items if user_of(item) != "b"])
+
+    monkeypatch.setattr(unit_of_work.UnitOfWork, "_write", source_side_only)
+
+    response, _ = run(local_aws, "a", "b", "25.00")
+
+    assert response["status"] == "SUCCEEDED"  # the broken code does not notice
+    found = violations(local_aws.dynamodb)
+    assert any("user 'b': balance 100.00 but transactions add up to 125.00" in f for f in found)
+    assert any("are not one debit and its credit" in f for f in found)
