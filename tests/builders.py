@@ -315,6 +315,10 @@ class FakeTransactions:
         self.deleted.append((user_id, key, owner))
         return self.committed_by_owner
 
+    def delete_pending_record(self, user_id: str, key: str, owner: str) -> bool:
+        self.deleted.append((user_id, key, owner))
+        return self.committed_by_owner is None
+
 
 @dataclass
 class FakeBalances:
@@ -360,3 +364,20 @@ class FakeBus:
         for event in failed:
             self.refusals[event.event_id] -= 1
         return failed
+
+
+def transfer_body(from_user_id: str = "a", to_user_id: str = "b", amount: str = "25.00") -> str:
+    return json.dumps({"fromUserId": from_user_id, "toUserId": to_user_id, "amount": amount})
+
+
+def transfer_input(
+    from_user_id: str = "a", to_user_id: str = "b", amount: str = "25.00", key: str | None = None
+) -> str:
+    """The transfer machine's execution input, as API Gateway's request template builds it."""
+    return json.dumps(
+        {
+            "body": transfer_body(from_user_id, to_user_id, amount),
+            "idempotencyKey": key or uuid.uuid4().hex,
+            "requestId": uuid.uuid4().hex,
+        }
+    )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 from functions.domain import events
+from functions.domain.transfers import credit_entry_id
 from functions.repositories.ledger import entry_from_item
 from functions.settings import get_settings
 
@@ -57,7 +58,7 @@ def violations(
     1 balance = default + committed credits - committed debits; 2 never below zero;
     3 one committed transaction per (userId, key) (the table key makes it structural, so a
     duplicate transactionId is what is checked); 4 no lock held and no pending record left;
-    7 the ledger (see ledger_violations).
+    7 the ledger and 10 a transfer's two entries both or neither (see ledger_violations).
     allow_*: a lock or pending record left to the lease (by a crash, or a broken compensation);
     allow_expired_locks only a lock whose lease has run out (free, by invariant 4), for a caller
     that has checked who left it (the workload's settle).
@@ -77,6 +78,10 @@ def violations(
         transaction_ids.add(item["transactionId"]["S"])
         amount = Decimal(item["amount"]["N"])
         expected[user] += amount if item["type"]["S"] == "credit" else -amount
+        if "transferId" in item:
+            # A transfer's record is the source's debit; its credit is the destination's entry.
+            expected[item["toUserId"]["S"]] += amount
+            transaction_ids.add(credit_entry_id(item["transferId"]["S"]))
     aggregates = {i["userId"]["S"]: i for i in scan(client, settings.aggregates_table_name)}
     for user in set(expected) | set(aggregates):
         row = aggregates.get(user)
@@ -118,6 +123,24 @@ def ledger_violations(
         for i in e
         if "reverses" not in i and i["entryId"]["S"] not in reversed_ids
     }
+    # Invariant 10: a transfer's entries are its source's debit and its destination's credit,
+    # both present or both absent, naming each other's user.
+    sides: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in (i for e in entries.values() for i in e if "transferId" in i):
+        sides[item["transferId"]["S"]].append(item)
+    for transfer_id, items in sides.items():
+        shape = sorted(
+            (i["type"]["S"], i["userId"]["S"], i["counterpartyUserId"]["S"]) for i in items
+        )
+        if (
+            len(shape) != 2
+            or shape[0][0] != "credit"
+            or shape[1][0] != "debit"
+            or (shape[0][1:] != (shape[1][2], shape[1][1]))
+        ):
+            found.append(
+                f"transfer {transfer_id}: entries {shape} are not one debit and its credit"
+            )
     if standing != committed_ids:
         found.append(
             f"ledger commits not undone {sorted(standing - committed_ids)} are no committed "

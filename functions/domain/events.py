@@ -32,6 +32,9 @@ def detail(entry: LedgerEntry) -> dict[str, Any]:
     }
     if entry.reverses is not None:
         event["reverses"] = entry.reverses
+    if "transferId" in body:
+        event["transferId"] = body["transferId"]
+        event["counterpartyUserId"] = body["counterpartyUserId"]
     return event
 
 

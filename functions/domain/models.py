@@ -129,6 +129,9 @@ class LedgerEntry:
     created_at: str
     idempotency_key: str
     reverses: str | None = None
+    # An entry of a transfer: the transfer, and the user on its other side.
+    transfer_id: str | None = None
+    counterparty_user_id: str | None = None
 
     def to_dict(self) -> dict[str, str | int]:
         """The contract's Entry (GET /transactions)."""
@@ -144,6 +147,9 @@ class LedgerEntry:
         }
         if self.reverses is not None:
             entry["reverses"] = self.reverses
+        if self.transfer_id is not None and self.counterparty_user_id is not None:
+            entry["transferId"] = self.transfer_id
+            entry["counterpartyUserId"] = self.counterparty_user_id
         return entry
 
     @property
@@ -216,3 +222,95 @@ def request_from_dict(data: dict[str, str]) -> TransactionRequest:
         type=TransactionType(data["type"]),
         amount=Decimal(data["amount"]),
     )
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """Money from one user's wallet to another's, under the source's idempotency key."""
+
+    from_user_id: str
+    to_user_id: str
+    idempotency_key: str
+    amount: Decimal
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the normalized payload; "transfer" first, so that no transaction's payload
+        under the same key has this fingerprint (a user's keys are one namespace)."""
+        payload = "\n".join(
+            ("transfer", self.from_user_id, self.to_user_id, format_money(self.amount))
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @property
+    def lock_order(self) -> tuple[str, str]:
+        """Both users, in the one global order every transfer takes their locks in (sorted), so
+        that opposite transfers between the same two users cannot wait on each other."""
+        first, second = sorted((self.from_user_id, self.to_user_id))
+        return first, second
+
+    def to_dict(self) -> dict[str, str]:
+        """The normalized request as it travels between the transfer saga's steps."""
+        return {
+            "fromUserId": self.from_user_id,
+            "toUserId": self.to_user_id,
+            "idempotencyKey": self.idempotency_key,
+            "amount": format_money(self.amount),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> TransferRequest:
+        return cls(
+            from_user_id=data["fromUserId"],
+            to_user_id=data["toUserId"],
+            idempotency_key=data["idempotencyKey"],
+            amount=Decimal(data["amount"]),
+        )
+
+
+@dataclass(frozen=True)
+class PendingTransfer:
+    request: TransferRequest
+    transfer_id: str
+    owner: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A committed transfer, as the API returns it: `balance` is the source's after it."""
+
+    transfer_id: str
+    from_user_id: str
+    to_user_id: str
+    amount: Decimal
+    currency: str
+    balance: Decimal
+    created_at: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "transferId": self.transfer_id,
+            "fromUserId": self.from_user_id,
+            "toUserId": self.to_user_id,
+            "amount": format_money(self.amount),
+            "currency": self.currency,
+            "balance": format_money(self.balance),
+            "createdAt": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class StoredTransfer:
+    """What the transactions table already holds under the source's (userId, key): the payload's
+    fingerprint (a transaction's or a transfer's), and the transfer if committed."""
+
+    fingerprint: str
+    committed: Transfer | None
+
+
+@dataclass(frozen=True)
+class TransferPutOutcome:
+    transfer_id: str
+    created_at: str
+    replay: Transfer | None

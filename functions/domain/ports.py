@@ -2,8 +2,8 @@
 
 Locking and money are apart: `Locks` is the user's lock (take, release, the waiting line, the
 lease); `Commits` moves money, each method one atomic write across the tables that must agree,
-fenced by the lock; `Balances` reads the committed balance. A transfer will take two users'
-`Locks` in one global order and commit both sides through one `Commits` method.
+fenced by the lock; `Balances` reads the committed balance. A transfer takes two users'
+`Locks` in one global order and commits both sides through one `TransferCommits` method.
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,14 @@ from typing import Protocol
 
 from functions.domain.events import OutboxEvent
 from functions.domain.lock_wait import LockView
-from functions.domain.models import LedgerEntry, Lock, PendingTransaction, StoredTransaction
+from functions.domain.models import (
+    LedgerEntry,
+    Lock,
+    PendingTransaction,
+    PendingTransfer,
+    StoredTransaction,
+    StoredTransfer,
+)
 
 
 class Locks(Protocol):
@@ -44,10 +51,27 @@ class Commits(Protocol):
     ) -> None: ...
 
 
+class TransferCommits(Protocol):
+    def put_pending_transfer(
+        self, pending: PendingTransfer, now: datetime
+    ) -> StoredTransfer | None: ...
+
+    def commit_transfer(
+        self,
+        debit: LedgerEntry,
+        credit: LedgerEntry,
+        owner: str,
+        seen_balances: tuple[Decimal, Decimal],
+        now: datetime,
+    ) -> None: ...
+
+
 class Transactions(Protocol):
     def delete_pending(
         self, user_id: str, idempotency_key: str, owner: str
     ) -> LedgerEntry | None: ...
+
+    def delete_pending_record(self, user_id: str, idempotency_key: str, owner: str) -> bool: ...
 
 
 class Balances(Protocol):

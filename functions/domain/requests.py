@@ -6,7 +6,7 @@ import unicodedata
 from typing import Any
 
 from functions.domain.errors import ValidationError
-from functions.domain.models import TransactionRequest, TransactionType
+from functions.domain.models import TransactionRequest, TransactionType, TransferRequest
 from functions.domain.money import parse_amount
 
 MAX_USER_ID_LENGTH = 128
@@ -157,6 +157,27 @@ def parse_transaction_request(body: object, idempotency_key: object) -> Transact
     field, raw_amount = _amount_field(payload)
     amount = parse_amount(raw_amount, field)
     return TransactionRequest(user_id, key, transaction_type, amount)
+
+
+def _field_user_id(payload: dict[str, Any], field: str) -> str:
+    try:
+        return parse_user_id(payload.get(field))
+    except ValidationError as error:
+        # parse_user_id's messages name userId; a transfer's two users are named apart.
+        raise ValidationError(str(error).replace("userId", field, 1)) from error
+
+
+def parse_transfer_request(body: object, idempotency_key: object) -> TransferRequest:
+    """Raises: ValidationError naming the first invalid field, or both users if they are one."""
+    key = parse_idempotency_key(idempotency_key)
+    payload = _parse_body(body)
+    from_user_id = _field_user_id(payload, "fromUserId")
+    to_user_id = _field_user_id(payload, "toUserId")
+    if from_user_id == to_user_id:
+        raise ValidationError("fromUserId and toUserId must be different users")
+    field, raw_amount = _amount_field(payload)
+    amount = parse_amount(raw_amount, field)
+    return TransferRequest(from_user_id, to_user_id, key, amount)
 
 
 DEFAULT_PAGE_SIZE = 20

@@ -27,6 +27,9 @@ def entry_item(entry: LedgerEntry) -> dict[str, Any]:
     }
     if entry.reverses is not None:
         item["reverses"] = {"S": entry.reverses}
+    if entry.transfer_id is not None and entry.counterparty_user_id is not None:
+        item["transferId"] = {"S": entry.transfer_id}
+        item["counterpartyUserId"] = {"S": entry.counterparty_user_id}
     return item
 
 
@@ -42,6 +45,10 @@ def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
         created_at=item["createdAt"]["S"],
         idempotency_key=item["idempotencyKey"]["S"],
         reverses=item["reverses"]["S"] if "reverses" in item else None,
+        transfer_id=item["transferId"]["S"] if "transferId" in item else None,
+        counterparty_user_id=(
+            item["counterpartyUserId"]["S"] if "counterpartyUserId" in item else None
+        ),
     )
 
 

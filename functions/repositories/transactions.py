@@ -12,9 +12,12 @@ from botocore.exceptions import ClientError
 from functions.domain.models import (
     LedgerEntry,
     PendingTransaction,
+    PendingTransfer,
     StoredTransaction,
+    StoredTransfer,
     Transaction,
     TransactionType,
+    Transfer,
 )
 from functions.repositories import dynamodb
 from functions.settings import Settings
@@ -44,6 +47,41 @@ def put_pending(
                 **key(request.user_id, request.idempotency_key),
                 "transactionId": {"S": pending.transaction_id},
                 "type": {"S": request.type.value},
+                "amount": {"N": str(request.amount)},
+                "currency": {"S": currency},
+                "fingerprint": {"S": request.fingerprint},
+                "status": {"S": PENDING},
+                "owner": {"S": pending.owner},
+                "createdAt": {"S": pending.created_at},
+            },
+            "ConditionExpression": "attribute_not_exists(userId) OR #status = :pending",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":pending": {"S": PENDING}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def put_pending_transfer(
+    table_name: str, pending: PendingTransfer, currency: str
+) -> "TransactWriteItemTypeDef":
+    """A TransactWriteItems item writing the pending transfer under the source's key, in the same
+    namespace as the source's transactions; it cancels the write, returning the stored record, if
+    a committed record (a transaction's or a transfer's) holds the key.
+
+    The record is the source's side: a debit of the amount, so that what reads a user's records
+    as transactions (a reused key's check, the invariants) reads it as what it did to the source.
+    """
+    request = pending.request
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": {
+                **key(request.from_user_id, request.idempotency_key),
+                "transactionId": {"S": pending.transfer_id},
+                "transferId": {"S": pending.transfer_id},
+                "toUserId": {"S": request.to_user_id},
+                "type": {"S": TransactionType.DEBIT.value},
                 "amount": {"N": str(request.amount)},
                 "currency": {"S": currency},
                 "fingerprint": {"S": request.fingerprint},
@@ -108,6 +146,23 @@ def stored_transaction(item: dict[str, Any]) -> StoredTransaction:
     return StoredTransaction(item["fingerprint"]["S"], _committed_transaction(item))
 
 
+def stored_transfer(item: dict[str, Any]) -> StoredTransfer:
+    """What a record holds for a transfer's replay: its payload's fingerprint, and the transfer
+    if it is a committed transfer's record."""
+    committed = None
+    if item["status"]["S"] == COMMITTED and "transferId" in item:
+        committed = Transfer(
+            transfer_id=item["transferId"]["S"],
+            from_user_id=item["userId"]["S"],
+            to_user_id=item["toUserId"]["S"],
+            amount=Decimal(item["amount"]["N"]),
+            currency=item["currency"]["S"],
+            balance=Decimal(item["balanceAfter"]["N"]),
+            created_at=item["createdAt"]["S"],
+        )
+    return StoredTransfer(item["fingerprint"]["S"], committed)
+
+
 def is_committed_by(item: dict[str, Any], entry: LedgerEntry, owner: str) -> bool:
     """Whether the record `item` shows `owner` already committed `entry`."""
     return (
@@ -157,26 +212,41 @@ class TransactionsRepository:
         Returns the ledger entry of the record instead if `owner` already committed it (only a
         revert may undo it); None when there was nothing of this owner's to delete.
         """
+        item = self._delete_pending(user_id, idempotency_key, owner)
+        if item and item["owner"]["S"] == owner and item["status"]["S"] == COMMITTED:
+            return _committed_entry(item)
+        return None
+
+    def delete_pending_record(self, user_id: str, idempotency_key: str, owner: str) -> bool:
+        """Delete the pending record `owner` wrote; False when there was none (never written,
+        already deleted, another owner's, or committed: a committed record is never deleted)."""
+        return self._delete_pending(user_id, idempotency_key, owner) is None
+
+    def _delete_pending(
+        self, user_id: str, idempotency_key: str, owner: str
+    ) -> dict[str, Any] | None:
+        """Delete `owner`'s pending record: None if deleted, else the record that stood in the
+        way ({} when there was none)."""
         try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key=key(user_id, idempotency_key),
-                # Only this execution's uncommitted record: invariant 3's record is never lost.
-                ConditionExpression="#status = :pending AND #owner = :owner",
-                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
-                ExpressionAttributeValues={":pending": {"S": PENDING}, ":owner": {"S": owner}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self._delete(user_id, idempotency_key, owner)
         except ClientError as error:
             if dynamodb.error_code(error) == "ConditionalCheckFailedException":
                 # ReturnValuesOnConditionCheckFailure's item (a key botocore-stubs does not type)
-                item = cast("dict[str, Any] | None", error.response.get("Item"))
-                if item and item["owner"]["S"] == owner and item["status"]["S"] == COMMITTED:
-                    return _committed_entry(item)
-                return None
+                return cast("dict[str, Any] | None", error.response.get("Item")) or {}
             dynamodb.raise_if_transient(error)
             raise
         return None
+
+    def _delete(self, user_id: str, idempotency_key: str, owner: str) -> None:
+        self._client.delete_item(
+            TableName=self._table,
+            Key=key(user_id, idempotency_key),
+            # Only this execution's uncommitted record: invariant 3's record is never lost.
+            ConditionExpression="#status = :pending AND #owner = :owner",
+            ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+            ExpressionAttributeValues={":pending": {"S": PENDING}, ":owner": {"S": owner}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
 
 
 def repository(settings: Settings) -> TransactionsRepository:

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from functions.domain.errors import LockLostError
-from functions.domain.models import LedgerEntry, PendingTransaction, StoredTransaction
+from functions.domain.models import (
+    LedgerEntry,
+    PendingTransaction,
+    PendingTransfer,
+    StoredTransaction,
+    StoredTransfer,
+)
 from functions.repositories import aggregates, dynamodb, ledger, outbox, transactions
 from functions.settings import Settings
 
@@ -121,6 +127,77 @@ class UnitOfWork:
             )
         except ClientError as error:
             dynamodb.failed_conditions(error)
+            raise LockLostError(LOCK_LOST) from error
+
+    def put_pending_transfer(
+        self, pending: PendingTransfer, now: datetime
+    ) -> StoredTransfer | None:
+        """Write the pending transfer under the source's key unless a committed record holds it;
+        return that record if so (put_pending's rules, in the source's one key namespace).
+
+        Raises: LockLostError if `pending.owner` no longer holds the source's lock.
+        """
+        source = pending.request.from_user_id
+        try:
+            self._write(
+                # Owner token and live lease on the source's lock: invariant 5.
+                aggregates.lock_held_check(self._tables.aggregates, source, pending.owner, now),
+                # At most one committed record per (userId, key), whichever endpoint: invariant 3.
+                transactions.put_pending_transfer(
+                    self._tables.transactions, pending, self._currency
+                ),
+            )
+        except ClientError as error:
+            lock, record = dynamodb.failed_conditions(error)
+            if lock is not None:
+                raise LockLostError(LOCK_LOST) from error
+            assert record is not None
+            return transactions.stored_transfer(record["Item"])
+        return None
+
+    def commit_transfer(
+        self,
+        debit: LedgerEntry,
+        credit: LedgerEntry,
+        owner: str,
+        seen_balances: tuple[Decimal, Decimal],
+        now: datetime,
+    ) -> None:
+        """In one atomic write: move both users' rows to their entries' balances and sequences,
+        commit the transfer's record, append both entries and write both events. No reader ever
+        sees one side without the other (invariant 10).
+
+        Succeeds again, writing nothing, when this owner's commit already landed (a retried
+        step), as commit does.
+        Raises: LockLostError if `owner` no longer holds a live lease on either lock, or its
+        record is gone.
+        """
+        tables, expires_at = self._tables, now + self._outbox_ttl
+        source_seen, destination_seen = seen_balances
+        try:
+            self._write(
+                # The source's lock owner and live lease (invariant 5), its balance and sequence
+                # as seen under the lock; with the debit's balance_after >= 0 checked before, the
+                # source never goes below zero (invariant 2), and takes its next sequence (7).
+                aggregates.balance_update(tables.aggregates, debit, owner, source_seen, now),
+                # The destination's, the same way: fenced by its lock, its next sequence (7).
+                aggregates.balance_update(tables.aggregates, credit, owner, destination_seen, now),
+                # Only the record this execution wrote, once: invariant 3.
+                transactions.mark_committed(tables.transactions, debit, owner),
+                # One entry per sequence, in each user's ledger: invariant 7.
+                ledger.put_entry(tables.ledger, debit),
+                ledger.put_entry(tables.ledger, credit),
+                # One event per entry: invariant 8.
+                outbox.put_event(tables.outbox, debit, expires_at),
+                outbox.put_event(tables.outbox, credit, expires_at),
+            )
+        except ClientError as error:
+            reasons = dynamodb.failed_conditions(error)
+            record = reasons[2]
+            if record is not None and transactions.is_committed_by(
+                record.get("Item", {}), debit, owner
+            ):
+                return
             raise LockLostError(LOCK_LOST) from error
 
     def _write(self, *items: "TransactWriteItemTypeDef") -> None:

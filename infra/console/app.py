@@ -32,7 +32,7 @@ from infra.console.source import (
     UnknownExecutionError,
     is_execution_name,
     request_id_of,
-    user_of,
+    users_of,
 )
 
 PREFIX = "/_console"
@@ -136,7 +136,7 @@ class Console:
         attempts = [(s.name, a) for s in run.states for a in s.attempts]
         by_attempt = {id(a): inv for (_, a), inv in zip(attempts, invocations, strict=False)}
         request_id = request_id_of(described.get("input"))
-        user = user_of(described.get("input"))
+        users = users_of(described.get("input"))
         summary = self.executions.summary(described)
         statuses = {state.name: state.status for state in run.states}
         diagram = self.layouts[machine].svg(statuses, set(run.transitions))
@@ -148,7 +148,11 @@ class Console:
             diagram=Markup(diagram),  # built from the ASL with every text escaped (layout.py)
             timeline=timeline(run),
             invocation_of=lambda attempt: by_attempt.get(id(attempt)),
-            aggregate=self._aggregate_row(invocations, user),
+            aggregates=[
+                {"user": user, **row}
+                for user in users
+                if (row := self._aggregate_row(invocations, user))
+            ],
             events_published=self.executions.published_events(
                 described["executionArn"], invocations
             ),

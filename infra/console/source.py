@@ -129,14 +129,23 @@ def is_execution_name(name: str) -> bool:
     return _EXECUTION_NAME.fullmatch(name) is not None
 
 
-def user_of(execution_input: str | None) -> str | None:
-    """The userId of the request body inside an execution input, when it has one."""
+def users_of(execution_input: str | None) -> list[str]:
+    """The users of the request body inside an execution input: its userId, or a transfer's
+    fromUserId and toUserId (in that order); those it has."""
     try:
         body = json.loads(json.loads(execution_input or "{}").get("body") or "{}")
     except (ValueError, AttributeError, TypeError):
-        return None
-    user = body.get("userId") if isinstance(body, dict) else None
-    return user if isinstance(user, str) else None
+        return []
+    if not isinstance(body, dict):
+        return []
+    users = [body.get(field) for field in ("userId", "fromUserId", "toUserId")]
+    return [user for user in users if isinstance(user, str)]
+
+
+def user_of(execution_input: str | None) -> str | None:
+    """The user the execution is listed under: the request's userId, or a transfer's source."""
+    users = users_of(execution_input)
+    return users[0] if users else None
 
 
 def request_id_of(execution_input: str | None) -> str | None:

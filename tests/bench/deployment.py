@@ -105,7 +105,7 @@ def load(template_path: Path = TEMPLATE_PATH) -> Deployment:
     logging = globals_.get("LoggingConfig", {})
     functions = _resources_of_type(document, "AWS::Serverless::Function")
     [api] = _resources_of_type(document, "AWS::Serverless::Api").values()
-    [machine] = _resources_of_type(document, "AWS::Serverless::StateMachine").values()
+    machines = _resources_of_type(document, "AWS::Serverless::StateMachine").values()
     consumers = []
     for name, properties in sorted(functions.items()):
         for event in properties.get("Events", {}).values():
@@ -135,7 +135,10 @@ def load(template_path: Path = TEMPLATE_PATH) -> Deployment:
         system_log_level=str(logging.get("SystemLogLevel", DEFAULT_SYSTEM_LOG_LEVEL)),
         lambda_tracing=_is_active(globals_.get("Tracing")),
         api_tracing=_is_active(api.get("TracingEnabled")),
-        state_machine_tracing=_is_active(machine.get("Tracing", {}).get("Enabled")),
+        # Every machine of the stack is traced alike (a consistency test holds them to it).
+        state_machine_tracing=all(
+            _is_active(machine.get("Tracing", {}).get("Enabled")) for machine in machines
+        ),
         access_log_format=None if access is None else " ".join(str(access).split()),
         consumers=tuple(consumers),
         sampling=sampling,

@@ -352,7 +352,11 @@ def _http(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
         # the public Step Functions API, as for the embedded runtime.
         runtime = active_runtime()
         sfn = boto3.client("stepfunctions", region_name=REGION)
-        arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+        [arn] = [
+            machine["stateMachineArn"]
+            for machine in sfn.list_state_machines()["stateMachines"]
+            if machine["name"] == "TransactionStateMachine"
+        ]
         send = http_sender(base_url)
         result["overhead"]["http"] = _overhead_phase(progress, "http", runtime, send, sizes)
         for title, jobs, clients in _scenarios(sizes, "http"):

@@ -24,6 +24,19 @@ ASL_PATH = ROOT / "statemachine" / "transaction.asl.json"
 ARTIFACTS_BUCKET = "wallet-artifacts"
 
 
+def state_machine_paths(path: Path = TEMPLATE_PATH) -> dict[str, Path]:
+    """Every state machine of the template, by logical id, with its ASL file."""
+    resources = json.loads(json.dumps(cfn_yaml.load(str(path))))["Resources"]
+    return {
+        name: (path.parent / resource["Properties"]["DefinitionUri"]).resolve()
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::StateMachine"
+    }
+
+
+STATE_MACHINES = state_machine_paths()
+
+
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """The SAM template with its YAML tags (!Ref, !GetAtt...) in their long JSON form."""
     return json.loads(json.dumps(cfn_yaml.load(str(path))))
@@ -71,9 +84,15 @@ def sam_template() -> dict[str, Any]:
     return load_template()
 
 
+@pytest.fixture(scope="session", params=sorted(STATE_MACHINES))
+def machine(request: pytest.FixtureRequest) -> str:
+    """Each state machine of the template, by logical id: the checks hold for every one."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
-def asl() -> dict[str, Any]:
-    return json.loads(ASL_PATH.read_text())
+def asl(machine: str) -> dict[str, Any]:
+    return json.loads(STATE_MACHINES[machine].read_text())
 
 
 @pytest.fixture(scope="session")

@@ -17,15 +17,27 @@ from infra.local.stepfunctions.diagram import ASL_PATH, mermaid
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = json.loads(ASL_PATH.read_text())
+# The states only failures lead to, per machine (the targets of Catch that are tasks). A
+# transfer's ReleaseFirstLock is also where a failed ReleaseSecondLock goes on: a release that
+# failed after the commit is left to the lease, and the other lock is still freed.
+COMPENSATIONS = {
+    "TransactionStateMachine": {"DeleteTransaction", "ReleaseLockAfterFailure"},
+    "TransferStateMachine": {
+        "DeleteTransfer",
+        "ReleaseSecondLockAfterFailure",
+        "ReleaseFirstLockAfterFailure",
+        "ReleaseFirstLock",
+    },
+}
 DOMAIN_ERRORS = {
     name for name, cls in inspect.getmembers(errors, inspect.isclass)
     if issubclass(cls, errors.WalletError)
 }  # fmt: skip
 
 
-def error_names_in_asl() -> set[str]:
+def error_names_in_asl(asl: dict) -> set[str]:
     names = set()
-    for state in DEFINITION["States"].values():
+    for state in asl["States"].values():
         for rule in state.get("Retry", []) + state.get("Catch", []):
             names.update(rule["ErrorEquals"])
     return names
@@ -43,27 +55,27 @@ DYNAMODB_TRANSIENT = {
 }
 
 
-def compensations() -> set[str]:
+def compensations(asl: dict) -> set[str]:
     """The states only failures lead to: the targets of Catch, less the end of the flow."""
     targets = {
-        catch["Next"] for state in DEFINITION["States"].values() for catch in state.get("Catch", [])
+        catch["Next"] for state in asl["States"].values() for catch in state.get("Catch", [])
     }
-    return {name for name in targets if DEFINITION["States"][name]["Type"] == "Task"}
+    return {name for name in targets if asl["States"][name]["Type"] == "Task"}
 
 
-def test_every_custom_error_in_the_asl_is_a_domain_error_class():
+def test_every_custom_error_in_the_asl_is_a_domain_error_class(asl):
     custom = {
-        n for n in error_names_in_asl() - CRASHES
+        n for n in error_names_in_asl(asl) - CRASHES
         if not n.startswith(("States.", "Lambda.", "DynamoDB."))
     }  # fmt: skip
     assert custom
     assert custom <= DOMAIN_ERRORS
 
 
-def test_every_dynamodb_error_in_the_asl_is_one_its_task_can_answer():
+def test_every_dynamodb_error_in_the_asl_is_one_its_task_can_answer(asl):
     """Step Functions names a DynamoDB task's error `DynamoDB.<the API's error code>`."""
     model = botocore.session.get_session().get_service_model("dynamodb")
-    for state in DEFINITION["States"].values():
+    for state in asl["States"].values():
         names = {n for rule in state.get("Retry", []) + state.get("Catch", [])
                  for n in rule["ErrorEquals"] if n.startswith("DynamoDB.")}  # fmt: skip
         if not names:
@@ -74,18 +86,18 @@ def test_every_dynamodb_error_in_the_asl_is_one_its_task_can_answer():
         assert names <= answered, names - answered
 
 
-def test_retries_never_cover_business_errors():
-    assert compensations() == {"DeleteTransaction", "ReleaseLockAfterFailure"}
-    for name, state in DEFINITION["States"].items():
+def test_retries_never_cover_business_errors(asl, machine):
+    assert compensations(asl) == COMPENSATIONS[machine]
+    for name, state in asl["States"].items():
         for retry in state.get("Retry", []):
             errors_retried = set(retry["ErrorEquals"])
             assert not errors_retried & {"States.ALL", "States.TaskFailed"}, name
             # A step with effects is retried on a crash only if it is a compensation: those are
             # idempotent and raise no business error, so running one again is always safe.
-            allowed = TRANSIENT | (CRASHES if name in compensations() else set())
+            allowed = TRANSIENT | (CRASHES if name in compensations(asl) else set())
             custom = {e for e in errors_retried if not e.startswith("Lambda.")}
             assert custom <= allowed | DYNAMODB_TRANSIENT, name
-            assert "Lambda.Unknown" not in errors_retried or name in compensations(), name
+            assert "Lambda.Unknown" not in errors_retried or name in compensations(asl), name
             assert retry["JitterStrategy"] == "FULL" and "MaxDelaySeconds" in retry, name
 
 
@@ -105,9 +117,10 @@ def successors(state: dict) -> set[str]:
     return following | {catch["Next"] for catch in state.get("Catch", [])}
 
 
-def longest_wait(name: str) -> float:
-    state = DEFINITION["States"][name]
-    return worst_case_wait(state) + max(map(longest_wait, successors(state)), default=0)
+def longest_wait(asl: dict, name: str) -> float:
+    state = asl["States"][name]
+    following = (longest_wait(asl, successor) for successor in successors(state))
+    return worst_case_wait(state) + max(following, default=0)
 
 
 def deployed_settings() -> Settings:
@@ -115,13 +128,14 @@ def deployed_settings() -> Settings:
     return Settings.from_env(Template.load().functions["AcquireLockFunction"].environment)
 
 
-def test_retries_and_the_lock_wait_cannot_time_the_execution_out():
+def test_retries_and_the_lock_wait_cannot_time_the_execution_out(asl):
     # Along the worst path (every retrier of every state exhausted, compensations included) the
     # waits stay under the execution's timeout, itself under API Gateway's 29 s. AcquireLock also
     # waits inside the function, across all its attempts at most LOCK_WAIT_SECONDS after the
     # execution started (lock_wait.WaitPolicy.deadline), so that is added once.
     lock_wait = deployed_settings().lock_wait_seconds
-    assert longest_wait(DEFINITION["StartAt"]) + lock_wait < DEFINITION["TimeoutSeconds"] < 29
+    # A transfer's two locks share that one deadline (domain/transfers.py).
+    assert longest_wait(asl, asl["StartAt"]) + lock_wait < asl["TimeoutSeconds"] < 29
 
 
 def test_the_lock_wait_ends_well_inside_acquire_locks_function_timeout():
@@ -143,7 +157,7 @@ def test_the_lock_wait_ends_well_inside_acquire_locks_function_timeout():
     )
 
 
-def test_the_lease_outlives_any_execution_and_its_last_task():
+def test_the_lease_outlives_any_execution_and_its_last_task(asl):
     # After an execution times out, its running task may still write until the function's own
     # timeout; the lease must outlast both, or a live writer could be fenced out mid-flight.
     # AcquireLock's in-function wait happens before it holds the lock, so it is inside the
@@ -152,22 +166,34 @@ def test_the_lease_outlives_any_execution_and_its_last_task():
     longest_function = max(
         f.timeout_seconds for f in Template.load().functions.values() if not f.stream_sources
     )
-    tasks = [s for s in DEFINITION["States"].values() if s["Type"] == "Task"]
+    tasks = [s for s in asl["States"].values() if s["Type"] == "Task"]
     assert all(s["TimeoutSeconds"] > longest_function for s in tasks)
     lease = deployed_settings().lock_lease_seconds
-    assert lease > DEFINITION["TimeoutSeconds"] + longest_function
+    assert lease > asl["TimeoutSeconds"] + longest_function
 
 
-def test_the_fail_state_re_raises_the_original_error():
-    [fail] = [s for s in DEFINITION["States"].values() if s["Type"] == "Fail"]
-    assert (fail["ErrorPath"], fail["CausePath"]) == ("$.error.Error", "$.error.Cause")
-    for name, state in DEFINITION["States"].items():
+def test_the_fail_state_re_raises_the_original_error(asl):
+    [fail] = [s for s in asl["States"].values() if s["Type"] == "Fail"]
+    is_jsonata = asl.get("QueryLanguage") == "JSONata"
+    if is_jsonata:
+        assert (fail["Error"], fail["Cause"]) == ("{% $error.Error %}", "{% $error.Cause %}")
+    else:
+        assert (fail["ErrorPath"], fail["CausePath"]) == ("$.error.Error", "$.error.Cause")
+    for name, state in asl["States"].items():
         for catch in state.get("Catch", []):
             if catch["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]:
                 # A release that finds the lock no longer ours: nothing failed, nothing to keep.
-                assert catch["ResultPath"] is None, name
+                assert ("Assign" not in catch) if is_jsonata else catch["ResultPath"] is None
                 continue
-            assert catch["ResultPath"] in ("$.error", "$.compensationError"), name
+            if not is_jsonata:
+                assert catch["ResultPath"] in ("$.error", "$.compensationError"), name
+                continue
+            # The first error is kept in $error; one after it, in a variable of its own.
+            [(variable, value)] = catch["Assign"].items()
+            assert value == "{% $states.errorOutput %}", name
+            assert variable in ("error", "compensationError", "releaseError"), name
+            # A compensation's failure never replaces the error the request failed with.
+            assert variable != "error" or name not in compensations(asl), name
 
 
 def test_http_errors_are_domain_errors_with_their_contract_codes():
@@ -181,3 +207,37 @@ def test_the_documented_diagram_matches_the_asl():
     block = re.search(r"```mermaid\n(.*?)\n```", page, re.S)
     assert block, "docs/architecture.md has no mermaid diagram"
     assert block.group(1) == mermaid(DEFINITION), "run: python -m infra.local.stepfunctions.diagram"
+
+
+def test_the_transfers_releases_are_the_transactions_release_in_jsonata():
+    """What the two machines share is one state shape: each of the transfer's four releases is
+    the transaction's ReleaseLock (the same conditional UpdateItem on the owner token, the same
+    ConditionalCheckFailed caught as released), reading its user and owner in JSONata."""
+    transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
+    release = DEFINITION["States"]["ReleaseLock"]
+    shared = ("Resource", "TimeoutSeconds")
+    for name in ("ReleaseSecondLock", "ReleaseFirstLock", "ReleaseSecondLockAfterFailure",
+                 "ReleaseFirstLockAfterFailure"):  # fmt: skip
+        state = transfer["States"][name]
+        assert {k: state[k] for k in shared} == {k: release[k] for k in shared}, name
+        arguments, parameters = state["Arguments"], release["Parameters"]
+        for field in ("TableName", "UpdateExpression", "ConditionExpression"):
+            assert arguments[field] == parameters[field], (name, field)
+        assert arguments["ExpressionAttributeValues"] == {
+            ":owner": {"S": "{% $states.context.Execution.Id %}"}
+        }, name
+        assert arguments["Key"]["userId"]["S"] in ("{% $lockOrder[0] %}", "{% $lockOrder[1] %}")
+        assert [c["ErrorEquals"] for c in state["Catch"]] == [
+            c["ErrorEquals"] for c in release["Catch"]
+        ], name
+        retried = state["Retry"][0]["ErrorEquals"]
+        assert set(release["Retry"][0]["ErrorEquals"]) <= set(retried), name
+
+
+def test_the_documented_transfer_diagram_matches_its_asl():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    blocks = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
+    transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
+    assert mermaid(transfer) in blocks, (
+        "run: python -m infra.local.stepfunctions.diagram TransferStateMachine"
+    )

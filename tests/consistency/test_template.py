@@ -26,8 +26,8 @@ from infra.local.cloudformation.template import Template
 from infra.local.stepfunctions.diagram import transitions
 from tests.bench import cost
 from tests.consistency.conftest import (
-    ASL_PATH,
     ROOT,
+    STATE_MACHINES,
     TEMPLATE_PATH,
     included_document,
     transform,
@@ -55,12 +55,17 @@ def placeholders(text: str) -> set[str]:
     return set(re.findall(r"\$\{([^}]+)\}", text))
 
 
+def arguments(state: dict[str, Any]) -> dict[str, Any]:
+    """A task's request: `Parameters` in JSONPath, `Arguments` in JSONata."""
+    return dict(state.get("Parameters") or state["Arguments"])
+
+
 def invoked_functions(asl: dict[str, Any]) -> dict[str, str]:
     """Task state -> the placeholder its FunctionName is, for every Lambda task."""
     invoked = {}
     for name, state in asl["States"].items():
         if state["Type"] == "Task" and state["Resource"] == LAMBDA_INVOKE:
-            [placeholder] = placeholders(state["Parameters"]["FunctionName"])
+            [placeholder] = placeholders(arguments(state)["FunctionName"])
             invoked[name] = placeholder
     return invoked
 
@@ -71,7 +76,7 @@ def dynamodb_tasks(asl: dict[str, Any]) -> dict[str, tuple[str, str]]:
     for name, state in asl["States"].items():
         if state["Type"] == "Task" and state["Resource"].startswith(DYNAMODB_TASK):
             api = state["Resource"].removeprefix(DYNAMODB_TASK)
-            [placeholder] = placeholders(state["Parameters"]["TableName"])
+            [placeholder] = placeholders(arguments(state)["TableName"])
             tasks[name] = (f"dynamodb:{api[0].upper()}{api[1:]}", placeholder)
     return tasks
 
@@ -100,9 +105,9 @@ def state_machine_definition_template(definition: dict[str, Any]) -> dict[str, A
     }
 
 
-def rendered_definition() -> dict[str, Any]:
+def rendered_definition(machine: str = "TransactionStateMachine") -> dict[str, Any]:
     """The ASL with its DefinitionSubstitutions applied (function ARNs of the local runtime)."""
-    spec = Template.load().state_machines["TransactionStateMachine"]
+    spec = Template.load().state_machines[machine]
     return json.loads(spec.definition)
 
 
@@ -139,8 +144,8 @@ def test_cfn_lint_sees_the_openapi_placeholders_in_the_transformed_template(tran
     assert any("ApiStartSyncExecutionRole" in message for message in messages), messages
 
 
-def test_asl_passes_cfn_lint_as_a_state_machine_definition():
-    definition = rendered_definition()
+def test_asl_passes_cfn_lint_as_a_state_machine_definition(machine):
+    definition = rendered_definition(machine)
 
     errors = lint_errors(state_machine_definition_template(definition))
 
@@ -172,12 +177,12 @@ def test_cfn_lint_rejects_a_broken_asl(state, field, value, expected):
 # The ASL, the template and the handlers name the same things.
 
 
-def test_every_asl_placeholder_is_a_substitution_and_every_substitution_is_used(sam_template):
-    substitutions = sam_template["Resources"]["TransactionStateMachine"]["Properties"][
-        "DefinitionSubstitutions"
-    ]
+def test_every_asl_placeholder_is_a_substitution_and_every_substitution_is_used(
+    sam_template, machine
+):
+    substitutions = sam_template["Resources"][machine]["Properties"]["DefinitionSubstitutions"]
 
-    assert placeholders(ASL_PATH.read_text()) == set(substitutions)
+    assert placeholders(STATE_MACHINES[machine].read_text()) == set(substitutions)
 
 
 def test_every_transition_names_a_state_and_every_state_is_reachable(asl):
@@ -194,13 +199,11 @@ def test_every_transition_names_a_state_and_every_state_is_reachable(asl):
     assert reachable == states
 
 
-def test_every_invoked_function_follows_the_naming_rule(asl, sam_template):
+def test_every_invoked_function_follows_the_naming_rule(asl, sam_template, machine):
     """State AcquireLock -> resource AcquireLockFunction -> ${AcquireLockFunctionArn} ->
     functions/handlers/acquire_lock.py."""
     functions = resources_of_type(sam_template, "AWS::Serverless::Function")
-    substitutions = sam_template["Resources"]["TransactionStateMachine"]["Properties"][
-        "DefinitionSubstitutions"
-    ]
+    substitutions = sam_template["Resources"][machine]["Properties"]["DefinitionSubstitutions"]
     for state, placeholder in invoked_functions(asl).items():
         function = f"{state}Function"
         module = snake_case(function.removesuffix("Function"))
@@ -213,12 +216,10 @@ def test_every_invoked_function_follows_the_naming_rule(asl, sam_template):
         assert (HANDLERS_DIR / f"{module}.py").is_file(), state
 
 
-def test_every_substitution_is_the_arn_of_a_function_or_the_name_of_a_table(sam_template):
+def test_every_substitution_is_the_arn_of_a_function_or_the_name_of_a_table(sam_template, machine):
     functions = resources_of_type(sam_template, "AWS::Serverless::Function")
     tables = resources_of_type(sam_template, "AWS::DynamoDB::Table")
-    substitutions = sam_template["Resources"]["TransactionStateMachine"]["Properties"][
-        "DefinitionSubstitutions"
-    ]
+    substitutions = sam_template["Resources"][machine]["Properties"]["DefinitionSubstitutions"]
 
     for placeholder, value in substitutions.items():
         if placeholder.endswith("TableName"):
@@ -350,7 +351,7 @@ def test_transformed_functions_run_on_arm64_with_active_tracing(sam_template, tr
     functions = resources_of_type(transformed, "AWS::Lambda::Function")
     runtime = sam_template["Globals"]["Function"]["Runtime"]
 
-    assert len(functions) == 9
+    assert len(functions) == 13
     for name, function in functions.items():
         properties = function["Properties"]
         tracing = "PassThrough" if name in PASS_THROUGH_TRACING else "Active"
@@ -372,10 +373,10 @@ def test_transformed_functions_run_on_arm64_with_active_tracing(sam_template, tr
 
 
 def test_state_machine_is_express_with_logging_at_the_chosen_level_and_tracing(
-    sam_template, transformed
+    sam_template, transformed, machine
 ):
     resources = transformed["Resources"]
-    properties = resources["TransactionStateMachine"]["Properties"]
+    properties = resources[machine]["Properties"]
 
     assert properties["StateMachineType"] == "EXPRESS"
     assert properties["TracingConfiguration"] == {"Enabled": True}
@@ -390,17 +391,15 @@ def test_state_machine_is_express_with_logging_at_the_chosen_level_and_tracing(
         True,
     )
     assert logging["Destinations"] == [
-        {
-            "CloudWatchLogsLogGroup": {
-                "LogGroupArn": {"Fn::GetAtt": ["TransactionStateMachineLogGroup", "Arn"]}
-            }
-        }
+        {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [f"{machine}LogGroup", "Arn"]}}}
     ]
-    log_group = resources["TransactionStateMachineLogGroup"]["Properties"]
+    log_group = resources[f"{machine}LogGroup"]["Properties"]
     assert log_group["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
     assert log_group["LogGroupName"]["Fn::Sub"].startswith("/aws/vendedlogs/states/")
-    assert properties["RoleArn"] == {"Fn::GetAtt": ["TransactionStateMachineRole", "Arn"]}
-    assert set(properties["DefinitionSubstitutions"]) == placeholders(ASL_PATH.read_text())
+    assert properties["RoleArn"] == {"Fn::GetAtt": [f"{machine}Role", "Arn"]}
+    assert set(properties["DefinitionSubstitutions"]) == placeholders(
+        STATE_MACHINES[machine].read_text()
+    )
 
 
 def test_both_log_levels_pass_cfn_lint_and_the_sam_transform(packaged):
@@ -438,6 +437,7 @@ def test_openapi_placeholders_name_template_resources(sam_template):
 
     assert names >= {
         "TransactionStateMachine.Arn",
+        "TransferStateMachine.Arn",
         "ApiStartSyncExecutionRole.Arn",
         "GetBalanceFunction.Arn",
     }
@@ -538,11 +538,13 @@ def test_outputs_give_the_api_url_and_the_state_machine(sam_template):
         "Fn::Sub": "https://${WalletApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1"
     }
     assert sam_template["Resources"]["WalletApi"]["Properties"]["StageName"] == "v1"
-    assert outputs["TransactionStateMachineArn"]["Value"] == {"Ref": "TransactionStateMachine"}
-    assert outputs["TransactionStateMachineConsoleUrl"]["Value"] == {
-        "Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/states/home"
-        "?region=${AWS::Region}#/statemachines/view/${TransactionStateMachine}"
-    }
+    for machine in STATE_MACHINES:
+        assert outputs[f"{machine}Arn"]["Value"] == {"Ref": machine}
+        assert outputs[f"{machine}ConsoleUrl"]["Value"] == {
+            "Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/states/home"
+            f"?region=${{AWS::Region}}#/statemachines/view/${{{machine}}}"
+        }
+        assert outputs[f"{machine}LogGroupName"]["Value"] == {"Ref": f"{machine}LogGroup"}
 
 
 def test_no_eventbridge_scheduler_anywhere(sam_template, transformed):

@@ -35,7 +35,7 @@ from tests.builders import (
     put_ledger_entry,
     stream_event,
 )
-from tests.consistency.conftest import transform
+from tests.consistency.conftest import STATE_MACHINES, transform
 from tests.consistency.test_template import (
     DEPLOY_DOC,
     dynamodb_tasks,
@@ -73,6 +73,27 @@ EXPECTED_DYNAMODB_ACCESS = {
         ("dynamodb:PutItem", "LedgerTable"),
         ("dynamodb:PutItem", "OutboxTable"),
     },
+    # The transfer saga: each user's take_lock, claim_next and poll, as AcquireLock's, and the
+    # release of the first lock when the second cannot be had (UpdateItem).
+    "AcquireLocksFunction": {
+        ("dynamodb:UpdateItem", "AggregatesTable"),
+        ("dynamodb:GetItem", "AggregatesTable"),
+    },
+    # put_pending_transfer: a ConditionCheck on the source's lock and a Put of the record.
+    "PutTransferFunction": {
+        ("dynamodb:ConditionCheckItem", "AggregatesTable"),
+        ("dynamodb:PutItem", "TransactionsTable"),
+    },
+    # commit_transfer: Updates of both aggregate rows and the record, Puts of both entries and
+    # both events.
+    "CommitTransferFunction": {
+        ("dynamodb:UpdateItem", "AggregatesTable"),
+        ("dynamodb:UpdateItem", "TransactionsTable"),
+        ("dynamodb:PutItem", "LedgerTable"),
+        ("dynamodb:PutItem", "OutboxTable"),
+    },
+    # delete_pending_record: a conditional DeleteItem.
+    "DeleteTransferFunction": {("dynamodb:DeleteItem", "TransactionsTable")},
     # find_balance: a consistent GetItem.
     "GetBalanceFunction": {("dynamodb:GetItem", "AggregatesTable")},
     # newest: a consistent Query of the ledger; the cursor key, once per sandbox.
@@ -104,29 +125,30 @@ STREAM_READ_ACTIONS = (
 
 # Wildcards that AWS requires. Step Functions' log delivery (CloudWatch Logs vended-log APIs) and
 # X-Ray accept no resource-level permissions, so their documented policies use Resource "*".
+STATE_MACHINE_WILDCARD_STATEMENTS = [
+    {
+        "logs:CreateLogDelivery",
+        "logs:CreateLogStream",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutLogEvents",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    },
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    },
+]
 ALLOWED_WILDCARD_STATEMENTS = {
     "ForwardEventsFunctionRole": [{"dynamodb:ListStreams"}],
     "ProjectSummariesFunctionRole": [{"dynamodb:ListStreams"}],
-    "TransactionStateMachineRole": [
-        {
-            "logs:CreateLogDelivery",
-            "logs:CreateLogStream",
-            "logs:GetLogDelivery",
-            "logs:UpdateLogDelivery",
-            "logs:DeleteLogDelivery",
-            "logs:ListLogDeliveries",
-            "logs:PutLogEvents",
-            "logs:PutResourcePolicy",
-            "logs:DescribeResourcePolicies",
-            "logs:DescribeLogGroups",
-        },
-        {
-            "xray:PutTraceSegments",
-            "xray:PutTelemetryRecords",
-            "xray:GetSamplingRules",
-            "xray:GetSamplingTargets",
-        },
-    ],
+    **{f"{machine}Role": STATE_MACHINE_WILDCARD_STATEMENTS for machine in STATE_MACHINES},
 }
 
 # AWS managed policies, attached by SAM (functions: basic logging, and X-Ray for Tracing: Active)
@@ -384,6 +406,38 @@ def recorder(monkeypatch) -> Iterator[DynamoDbRecorder]:
     cold_start()
 
 
+def run_transfer(recorder: DynamoDbRecorder, owner: str) -> tuple[dict, str]:
+    """The transfer saga's every path to DynamoDB: both locks taken (and, when the second is
+    busy, the first freed), the record put, the commit, the compensation's delete."""
+    body = json.dumps({"fromUserId": "t1", "toUserId": "t2", "amount": "10"})
+    transfer = {**lock_input("t1", owner), "body": body, "idempotencyKey": "tk"}
+    busy = {**transfer, "executionId": f"{owner}-2", "body": body.replace("t1", "t0")}
+    busy["startedAt"] = lock_input("t0", owner, time.time() - get_settings().lock_wait_seconds + 2)[
+        "startedAt"
+    ]
+    acquired = recorder.run("AcquireLocksFunction", transfer)
+    with pytest.raises(UserBusyError):
+        recorder.run("AcquireLocksFunction", busy)  # t0 taken first, then t1 is busy
+    put = recorder.run(
+        "PutTransferFunction", {"request": acquired["request"], "executionId": owner}
+    )
+    committed = recorder.run(
+        "CommitTransferFunction",
+        {
+            "request": acquired["request"],
+            "locks": acquired["locks"],
+            "transferId": put["transferId"],
+            "createdAt": put["createdAt"],
+            "executionId": owner,
+        },
+    )
+    deleted = recorder.run(
+        "DeleteTransferFunction",
+        {"fromUserId": "t1", "idempotencyKey": "tk", "executionId": owner},
+    )
+    return deleted, committed["transfer"]["balance"]
+
+
 def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     """Every path that reaches DynamoDB: the saga, the revert of a committed record, the GET."""
     owner = "arn:aws:states:us-east-1:123456789012:express:TransactionStateMachine:e1:x"
@@ -431,6 +485,7 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
         ),
     )
     forwarded = recorder.run("ForwardEventsFunction", outbox_stream_event())
+    transferred = run_transfer(recorder, owner)
 
     assert projected == {"batchItemFailures": []}
     assert json.loads(history["body"])["nextCursor"]
@@ -439,6 +494,7 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     assert reverted == {"reverted": True}
     assert (response["statusCode"], json.loads(response["body"])["balance"]) == (200, "100.00")
     assert forwarded == {"batchItemFailures": []}
+    assert transferred == ({"deleted": False}, "90.00")
     assert dict(recorder.access) == EXPECTED_DYNAMODB_ACCESS
     # Locally the bus is named after its logical id, as the tables are.
     assert {name: access for name, access in recorder.other.items() if access} == (
@@ -449,8 +505,10 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
 # The state machine and the API.
 
 
-def test_state_machine_may_invoke_exactly_the_functions_and_tasks_of_the_asl(transformed, asl):
-    role = transformed["Resources"]["TransactionStateMachineRole"]
+def test_state_machine_may_invoke_exactly_the_functions_and_tasks_of_the_asl(
+    transformed, asl, machine
+):
+    role = transformed["Resources"][f"{machine}Role"]
     invoked = {placeholder.removesuffix("Arn") for placeholder in invoked_functions(asl).values()}
     # ${AggregatesTableName} is Ref AggregatesTable (test_template checks the substitutions).
     tasks = {(api, table.removesuffix("Name")) for api, table in dynamodb_tasks(asl).values()}
@@ -459,17 +517,17 @@ def test_state_machine_may_invoke_exactly_the_functions_and_tasks_of_the_asl(tra
     invocable = {r for action, r in grants(role) if action == "lambda:InvokeFunction"}
     assert invocable == invoked
     assert {(a, r) for a, r in grants(role) if a.startswith("dynamodb:")} == tasks
-    wildcard_actions = set().union(*ALLOWED_WILDCARD_STATEMENTS["TransactionStateMachineRole"])
+    wildcard_actions = set().union(*STATE_MACHINE_WILDCARD_STATEMENTS)
     assert {action for action, _ in grants(role)} - {"lambda:InvokeFunction"} == (
         wildcard_actions | {api for api, _ in tasks}
     )
 
 
-def test_api_role_may_only_start_sync_executions_of_this_state_machine(transformed):
+def test_api_role_may_only_start_sync_executions_of_this_stacks_state_machines(transformed):
     role = transformed["Resources"]["ApiStartSyncExecutionRole"]
 
     assert trusted_services(role) == ["apigateway.amazonaws.com"]
-    assert grants(role) == {("states:StartSyncExecution", "TransactionStateMachine")}
+    assert grants(role) == {("states:StartSyncExecution", m) for m in STATE_MACHINES}
 
 
 def trust_conditions(role: dict[str, Any]) -> list[dict[str, Any]]:
@@ -492,9 +550,8 @@ def test_the_state_machine_and_api_roles_trust_only_this_accounts_service(transf
     """
     resources = transformed["Resources"]
 
-    assert trust_conditions(resources["TransactionStateMachineRole"]) == [
-        {"StringEquals": THIS_ACCOUNT}
-    ]
+    for machine in STATE_MACHINES:
+        assert trust_conditions(resources[f"{machine}Role"]) == [{"StringEquals": THIS_ACCOUNT}]
     assert trust_conditions(resources["ApiStartSyncExecutionRole"]) == [
         {"StringEqualsIfExists": THIS_ACCOUNT}
     ]

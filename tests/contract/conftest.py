@@ -36,6 +36,15 @@ class Api:
         kwargs = {"data": raw.encode()} if raw is not None else {"json": body}
         return self.session.post(f"{self.url}/transactions", headers=sent, timeout=30, **kwargs)
 
+    def transfer(
+        self, body: object = None, key: str | None = "auto", *, raw: str | None = None
+    ) -> requests.Response:
+        sent = {"Content-Type": "application/json"}
+        if key is not None:
+            sent["Idempotent-Key"] = uuid.uuid4().hex if key == "auto" else key
+        kwargs = {"data": raw.encode()} if raw is not None else {"json": body}
+        return self.session.post(f"{self.url}/transfers", headers=sent, timeout=30, **kwargs)
+
 
 @pytest.fixture(scope="module")
 def api():

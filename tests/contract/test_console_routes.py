@@ -94,3 +94,21 @@ def test_a_path_with_doubled_slashes_is_a_404_page_not_a_redirect_without_locati
     assert response.status_code == 404, (response.status_code, response.headers)
     assert "Location" not in response.headers
     assert "404 · Not found" in response.text
+
+
+def test_a_transfers_execution_shows_both_users_rows_before_and_after(api, user):
+    other = user + "-to"
+    posted = api.transfer({"fromUserId": user, "toUserId": other, "amount": "25.00"})
+    assert posted.status_code == 201, posted.text
+
+    page = requests.get(
+        f"{api.url}{PREFIX}/requests/{posted.headers['x-amzn-RequestId']}", timeout=30
+    )
+
+    assert page.status_code == 200
+    assert "The users&#39; aggregate rows" in page.text or "The users' aggregate rows" in page.text
+    users = re.findall(r'<h3 class="aggregate-user">([^<]*)</h3>', page.text)
+    assert users == [user, other]
+    after = re.findall(r'<pre class="after">(.*?)</pre>', page.text, re.S)
+    assert "75.00" in after[0] and "125.00" in after[1]
+    assert listed(api, user=user)[0][1] == user  # listed under its source

@@ -30,6 +30,7 @@ README_URL = "http://127.0.0.1:3000"
 # Keys whose values change with every run, and how their shape is kept for the comparison.
 MASKS = {
     "transactionId": lambda value: re.sub(r"[0-9a-f]", "x", value),
+    "transferId": lambda value: re.sub(r"[0-9a-f]", "x", value),
     "createdAt": lambda value: re.sub(r"\d", "0", value),
     "start": lambda value: re.sub(r"\d", "0", value),
     "nextCursor": lambda value: "<cursor>",

@@ -64,7 +64,10 @@ def test_cli_lists_the_tables_and_scans_a_transaction_posted_to_the_api(make_run
 def test_cli_lists_executions_and_reads_the_history_of_a_post(make_run):
     post_credit(make_run.api, new_user(), "k1")
 
-    [machine] = aws_cli_json(make_run.aws, "stepfunctions", "list-state-machines")["stateMachines"]
+    listed_machines = aws_cli_json(make_run.aws, "stepfunctions", "list-state-machines")
+    [machine] = [
+        m for m in listed_machines["stateMachines"] if m["name"] == "TransactionStateMachine"
+    ]
     listed = aws_cli_json(
         make_run.aws,
         "stepfunctions",

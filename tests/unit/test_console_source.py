@@ -11,6 +11,7 @@ from infra.console.source import (
     outbox_events,
     request_id_of,
     user_of,
+    users_of,
 )
 from infra.local.recorder import DynamoDbCall, Invocation
 
@@ -86,3 +87,11 @@ def test_with_an_index_a_request_id_is_looked_up_there_only():
     assert executions.find_by_request_id("r-1") == index["r-1"]
     with pytest.raises(UnknownExecutionError, match="r-2"):
         executions.find_by_request_id("r-2")
+
+
+def test_a_transfer_is_listed_under_its_source_and_shows_both_users():
+    body = json.dumps({"fromUserId": "u1", "toUserId": "u2", "amount": "1"})
+    execution_input = json.dumps({"body": body, "idempotencyKey": "k", "requestId": "r"})
+
+    assert users_of(execution_input) == ["u1", "u2"]
+    assert user_of(execution_input) == "u1"

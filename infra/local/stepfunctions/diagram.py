@@ -20,8 +20,11 @@ def transitions(definition: dict[str, Any]) -> list[tuple[str, str, str]]:
     edges: list[tuple[str, str, str]] = [("Start", definition["StartAt"], "")]
     for name, state in definition["States"].items():
         for choice in state.get("Choices", []):
-            condition = next(key for key in choice if key not in ("Variable", "Next"))
-            label = f"{choice['Variable']} {condition} {json.dumps(choice[condition])}"
+            if "Condition" in choice:  # JSONata: the expression is the label
+                label = choice["Condition"].removeprefix("{%").removesuffix("%}").strip()
+            else:
+                condition = next(key for key in choice if key not in ("Variable", "Next"))
+                label = f"{choice['Variable']} {condition} {json.dumps(choice[condition])}"
             edges.append((name, choice["Next"], label))
         if "Default" in state:
             edges.append((name, state["Default"], "otherwise"))

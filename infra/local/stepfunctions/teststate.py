@@ -157,7 +157,12 @@ def _state_of(request: dict[str, Any]) -> dict[str, Any]:
         raise TestStateRequestError(
             "InvalidDefinition", f"stateName {state_name!r} is not a state of the definition"
         )
-    return states[state_name]
+    # A state is in its machine's query language unless it names its own (a JSONata machine's
+    # states have none), as on AWS; taken out alone, it would be read as JSONPath.
+    state = dict(states[state_name])
+    if "QueryLanguage" in document:
+        state.setdefault("QueryLanguage", document["QueryLanguage"])
+    return state
 
 
 def _json_field(request: dict[str, Any], name: str, error_type: str) -> Any:

@@ -31,6 +31,7 @@ SUBSTITUTIONS = {
     "AWS::Partition": "aws",
     "AWS::Region": "us-east-1",
     "TransactionStateMachine.Arn": STATE_MACHINE_ARN,
+    "TransferStateMachine.Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:Transfers",
     "GetBalanceFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetBalance",
     "GetTransactionsFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetHistory",
     "GetSummariesFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetSummaries",
@@ -632,3 +633,85 @@ def test_every_answer_is_one_line_of_json_spaced_as_json_dumps(post, answer, sta
     body = respond(post, answer, status_code).body
 
     assert body == json.dumps(json.loads(body))
+
+
+# POST /transfers: the same integration as POST /transactions, on the transfer machine, with the
+# transfer's fields in the 201.
+
+TRANSFER = {
+    "transferId": "tr-1",
+    "fromUserId": "1",
+    "toUserId": "2",
+    "amount": "25.00",
+    "currency": "USD",
+    "balance": "75.00",
+    "createdAt": "2026-12-01T00:00:00.000Z",
+}
+# What differs between the two integrations' response templates, and nothing else.
+TRANSFER_RESPONSE_CHANGES = [
+    ('["transactionId", "userId", "type", "amount", "balance", "currency", "createdAt"]',
+     '["transferId", "fromUserId", "toUserId", "amount", "currency", "balance", "createdAt"]'),
+    ("$output.transaction", "$output.transfer"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def transfer_post(document):
+    return integration_of(document, "/transfers", "POST")
+
+
+def test_the_transfer_request_template_is_the_transactions_on_the_transfer_machine(
+    post, transfer_post
+):
+    expected = request_template(post, "application/json")
+    assert expected is not None
+    assert request_template(transfer_post, "application/json") == expected.replace(
+        STATE_MACHINE_ARN, SUBSTITUTIONS["TransferStateMachine.Arn"]
+    )
+    request = start_sync_execution_request(
+        transfer_post, '{"fromUserId": "1"}', {"Idempotent-Key": "t-1"}
+    )
+    assert request["stateMachineArn"] == SUBSTITUTIONS["TransferStateMachine.Arn"]
+    assert json.loads(request["input"])["body"] == '{"fromUserId": "1"}'
+
+
+def test_the_transfer_responses_are_the_transactions_with_the_transfers_fields(post, transfer_post):
+    assert transfer_post["responses"].keys() == post["responses"].keys()
+    for name, response in post["responses"].items():
+        template = response["responseTemplates"]["application/json"]
+        for old, new in TRANSFER_RESPONSE_CHANGES:
+            template = template.replace(old, new)
+        assert transfer_post["responses"][name]["responseTemplates"]["application/json"] == (
+            template
+        ), name
+
+
+@pytest.mark.parametrize(
+    ("replayed", "headers"),
+    [(False, {}), (True, {"Idempotent-Replayed": "true"})],
+    ids=["applied", "replayed"],
+)
+def test_a_succeeded_transfer_is_201_with_the_transfer(transfer_post, replayed, headers):
+    output = {"transfer": {**TRANSFER, "internal": "x"}, "replayed": replayed}
+    answer = {"executionArn": "arn:x", "status": "SUCCEEDED", "output": json.dumps(output)}
+
+    response = respond(transfer_post, answer)
+
+    assert (response.status, response.headers) == (201, headers)
+    assert json.loads(response.body) == TRANSFER
+
+
+@pytest.mark.parametrize("error_name", HTTP_ERRORS, ids=HTTP_ERRORS.keys())
+def test_each_domain_error_of_a_transfer_maps_as_http_errors_says(transfer_post, error_name):
+    expected = HTTP_ERRORS[error_name]
+    response = respond(transfer_post, failed(error_name, lambda_cause(error_name, "")))
+    assert response.status == expected.status
+    assert response.headers == expected.headers
+    assert json.loads(response.body) == error_body(expected.code, expected.message)
+
+
+def test_a_transaction_output_is_no_transfer(transfer_post):
+    output = {"transaction": TRANSACTION, "replayed": False}
+    answer = {"executionArn": "arn:x", "status": "SUCCEEDED", "output": json.dumps(output)}
+
+    assert respond(transfer_post, answer).status == 500

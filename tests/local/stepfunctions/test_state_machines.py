@@ -60,7 +60,12 @@ def template(tmp_path) -> Template:
 def test_each_machine_is_read_with_its_own_definition_and_type(template):
     machines = template.state_machines
 
-    assert set(machines) == {"TransactionStateMachine", "EchoStateMachine", "InlineStateMachine"}
+    assert set(machines) == {
+        "TransactionStateMachine",
+        "TransferStateMachine",
+        "EchoStateMachine",
+        "InlineStateMachine",
+    }
     assert json.loads(machines["EchoStateMachine"].definition) == ECHO
     assert machines["EchoStateMachine"].type == "EXPRESS"
     assert machines["InlineStateMachine"].type == "STANDARD"  # SAM's default
