@@ -40,26 +40,19 @@ def put_pending(
     """A TransactWriteItems item writing `pending`; it cancels the write, returning the stored
     record, if a committed record holds the key (an abandoned pending one is overwritten)."""
     request = pending.request
-    return {
-        "Put": {
-            "TableName": table_name,
-            "Item": {
-                **key(request.user_id, request.idempotency_key),
-                "transactionId": {"S": pending.transaction_id},
-                "type": {"S": request.type.value},
-                "amount": {"N": str(request.amount)},
-                "currency": {"S": currency},
-                "fingerprint": {"S": request.fingerprint},
-                "status": {"S": PENDING},
-                "owner": {"S": pending.owner},
-                "createdAt": {"S": pending.created_at},
-            },
-            "ConditionExpression": "attribute_not_exists(userId) OR #status = :pending",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {":pending": {"S": PENDING}},
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-    }
+    return _put_pending_record(
+        table_name,
+        {
+            **key(request.user_id, request.idempotency_key),
+            "transactionId": {"S": pending.transaction_id},
+            "type": {"S": request.type.value},
+            "amount": {"N": str(request.amount)},
+            "currency": {"S": currency},
+            "fingerprint": {"S": request.fingerprint},
+            "owner": {"S": pending.owner},
+            "createdAt": {"S": pending.created_at},
+        },
+    )
 
 
 def put_pending_transfer(
@@ -73,22 +66,30 @@ def put_pending_transfer(
     as transactions (a reused key's check, the invariants) reads it as what it did to the source.
     """
     request = pending.request
+    return _put_pending_record(
+        table_name,
+        {
+            **key(request.from_user_id, request.idempotency_key),
+            "transactionId": {"S": pending.transfer_id},
+            "transferId": {"S": pending.transfer_id},
+            "toUserId": {"S": request.to_user_id},
+            "type": {"S": TransactionType.DEBIT.value},
+            "amount": {"N": str(request.amount)},
+            "currency": {"S": currency},
+            "fingerprint": {"S": request.fingerprint},
+            "owner": {"S": pending.owner},
+            "createdAt": {"S": pending.created_at},
+        },
+    )
+
+
+def _put_pending_record(table_name: str, item: dict[str, Any]) -> "TransactWriteItemTypeDef":
     return {
         "Put": {
             "TableName": table_name,
-            "Item": {
-                **key(request.from_user_id, request.idempotency_key),
-                "transactionId": {"S": pending.transfer_id},
-                "transferId": {"S": pending.transfer_id},
-                "toUserId": {"S": request.to_user_id},
-                "type": {"S": TransactionType.DEBIT.value},
-                "amount": {"N": str(request.amount)},
-                "currency": {"S": currency},
-                "fingerprint": {"S": request.fingerprint},
-                "status": {"S": PENDING},
-                "owner": {"S": pending.owner},
-                "createdAt": {"S": pending.created_at},
-            },
+            "Item": {**item, "status": {"S": PENDING}},
+            # At most one committed record per (userId, key), whichever endpoint: invariant 3;
+            # an abandoned pending record is overwritten.
             "ConditionExpression": "attribute_not_exists(userId) OR #status = :pending",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {":pending": {"S": PENDING}},
