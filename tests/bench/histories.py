@@ -14,41 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from infra.local.stepfunctions import logs
 from infra.local.stepfunctions.executions import history
 from tests.bench.cost import billed_express_ms, billed_lambda_ms
 
 ACQUIRE_LOCK = "AcquireLock"
-# The events a state machine logs at Level ERROR (the rest only at Level ALL):
-# https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html
-ERROR_LEVEL_EVENTS = frozenset(
-    {
-        "ActivityFailed",
-        "ActivityScheduleFailed",
-        "ActivityTimedOut",
-        "ExecutionAborted",
-        "ExecutionFailed",
-        "ExecutionTimedOut",
-        "FailStateEntered",
-        "LambdaFunctionFailed",
-        "LambdaFunctionScheduleFailed",
-        "LambdaFunctionStartFailed",
-        "LambdaFunctionTimedOut",
-        "MapStateAborted",
-        "MapStateFailed",
-        "MapIterationAborted",
-        "MapIterationFailed",
-        "MapRunAborted",
-        "MapRunFailed",
-        "ParallelStateAborted",
-        "ParallelStateFailed",
-        "TaskFailed",
-        "TaskStartFailed",
-        "TaskStateAborted",
-        "TaskSubmitFailed",
-        "TaskTimedOut",
-        "WaitStateAborted",
-    }
-)
+# The events a state machine logs at Level ERROR (the rest only at Level ALL): the set the local
+# runtime's log writer uses, from AWS's "Log levels" page.
+ERROR_LEVEL_EVENTS = logs.ERROR_EVENT_TYPES
 _TASK_END = {"TaskSucceeded", "TaskFailed", "TaskTimedOut"}
 WAIT_BUCKETS = [
     (0.1, "<0.1 s"),

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,46 +41,49 @@ class MakeRun:
     lambda_api: str  # the Lambda-only endpoint
 
 
-@pytest.fixture(scope="module")
-def make_run() -> Iterator[MakeRun]:
-    """`python -m infra.local` on free ports, as `make run` starts it."""
-    env = {
-        **os.environ,
-        "PORT": "0",
-        "AWS_PORT": "0",
-        "LAMBDA_PORT": "0",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-    }
+@contextmanager
+def running_make_run(root: Path, **environment: str) -> Iterator[dict[str, str]]:
+    """`python -m infra.local` of the project at `root`, on free ports: yields the address of
+    each server its banner names (by the banner line's first word: Wallet, AWS, Lambda). On the
+    way out it is stopped as Ctrl-C stops it, and must have logged no traceback."""
+    env = {**os.environ, "PORT": "0", "AWS_PORT": "0", "PYTHONPATH": str(root),
+           "PYTHONUNBUFFERED": "1", **environment}  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local"],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+        [sys.executable, "-m", "infra.local"], cwd=root, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
     assert process.stdout is not None
     banner = [process.stdout.readline()]
     while "Ctrl-C" not in banner[-1] and banner[-1]:
         banner.append(process.stdout.readline())
-    urls = {line.split(" ", 1)[0]: re.search(r"on (http://\S+)", line) for line in banner}
+    urls = {
+        line.split(" ", 1)[0]: found[1]
+        for line in banner
+        if (found := re.search(r"on (http://\S+)", line))
+    }
     # Read on while it runs: a full pipe would block the server in whatever thread logs next.
     lines: list[str] = []
     reader = threading.Thread(target=lines.extend, args=(process.stdout,), daemon=True)
     reader.start()
     try:
-        api, aws, lambda_api = urls["Wallet"], urls["AWS"], urls["Lambda"]
-        assert api and aws and lambda_api, banner
-        yield MakeRun(api=api[1], aws=aws[1], lambda_api=lambda_api[1])
+        assert "Wallet" in urls and "AWS" in urls, "".join(banner)
+        yield urls
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
         reader.join(timeout=30)
         output = "".join(lines)
-        # The endpoint answered every bad request without an error escaping into the server.
+        # Every request was answered without an error escaping into the server.
         assert "Traceback" not in output, output
         assert process.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def make_run() -> Iterator[MakeRun]:
+    """`python -m infra.local` on free ports, as `make run` starts it."""
+    with running_make_run(ROOT, LAMBDA_PORT="0") as urls:
+        assert "Lambda" in urls, urls
+        yield MakeRun(api=urls["Wallet"], aws=urls["AWS"], lambda_api=urls["Lambda"])
 
 
 def aws_cli(endpoint: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -7,20 +7,15 @@ DefinitionSubstitutions, Logging or Events (what a machine may leave out)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.endpoint.conftest import ROOT, aws_cli_json
+from tests.endpoint.conftest import ROOT, aws_cli_json, running_make_run
 
 ECHO = {
     "Comment": "Echoes its input with a greeting: a second machine of the template.",
@@ -57,35 +52,8 @@ def project_with_a_second_machine(destination: Path) -> Path:
 @pytest.fixture(scope="module")
 def make_run_of_the_copy(tmp_path_factory) -> Iterator[dict[str, str]]:
     root = project_with_a_second_machine(tmp_path_factory.mktemp("project"))
-    env = {
-        **os.environ,
-        "PORT": "0",
-        "AWS_PORT": "0",
-        "PYTHONPATH": str(root),
-        "PYTHONUNBUFFERED": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local"], cwd=root, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    assert process.stdout is not None
-    banner = [process.stdout.readline()]
-    while "Ctrl-C" not in banner[-1] and banner[-1]:
-        banner.append(process.stdout.readline())
-    urls = {line.split(" ", 1)[0]: re.search(r"on (http://\S+)", line) for line in banner}
-    lines: list[str] = []
-    reader = threading.Thread(target=lines.extend, args=(process.stdout,), daemon=True)
-    reader.start()
-    try:
-        api, aws = urls.get("Wallet"), urls.get("AWS")
-        assert aws and api, "".join(banner)
-        yield {"api": api[1], "aws": aws[1]}
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-        reader.join(timeout=30)
-        assert "Traceback" not in "".join(lines), "".join(lines)
-        assert process.returncode == 0
+    with running_make_run(root) as urls:
+        yield {"api": urls["Wallet"], "aws": urls["AWS"]}
 
 
 def test_the_cli_lists_both_machines_and_runs_the_second(make_run_of_the_copy):
