@@ -104,6 +104,11 @@ def release_lock(aws: Any, user_id: str, owner: str) -> bool:
     return True
 
 
+def error_mock(error: str) -> dict[str, Any]:
+    """TestState's `mock` of a task that fails with `error`."""
+    return {"errorOutput": {"error": error, "cause": f"{error} in a test"}}
+
+
 def output_of(response: dict[str, Any]) -> dict[str, Any]:
     return json.loads(response["output"])
 

@@ -21,6 +21,7 @@ from infra.local.aws_endpoint import serving_endpoint
 from infra.local.cloudformation.template import Template
 from infra.local.runtime import LocalAws
 from infra.local.stepfunctions.provision import stepfunctions_client
+from tests.builders import error_mock
 from tests.statemachine.conftest import ENDPOINT, serving_for_another_endpoint
 
 LAMBDA_ERRORS = "Lambda.ServiceException"
@@ -139,10 +140,6 @@ def catch_index(definition: str, state: str, error: str) -> int:
         for index, catcher in enumerate(catchers)
         if error in catcher["ErrorEquals"] or catcher["ErrorEquals"] == ["States.ALL"]
     )
-
-
-def error_mock(error: str) -> dict[str, Any]:
-    return {"errorOutput": {"error": error, "cause": f"{error} in a test"}}
 
 
 @pytest.mark.parametrize(

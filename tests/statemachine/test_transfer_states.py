@@ -14,6 +14,7 @@ from infra.local.aws_endpoint import serving_endpoint
 from infra.local.cloudformation.template import Template
 from infra.local.runtime import LocalAws
 from infra.local.stepfunctions.provision import stepfunctions_client
+from tests.builders import error_mock
 from tests.statemachine.conftest import ENDPOINT
 
 pytestmark = pytest.mark.skipif(
@@ -96,10 +97,6 @@ def run_state(client: Any, definition: str, state: str, **kwargs: Any) -> dict[s
         inspectionLevel="DEBUG",
         **kwargs,
     )
-
-
-def error_mock(error: str) -> dict[str, Any]:
-    return {"errorOutput": {"error": error, "cause": f"{error} in a test"}}
 
 
 def variables_after(answer: dict[str, Any]) -> dict[str, Any]:
