@@ -216,7 +216,11 @@ def build(build_target: Target) -> None:
     ignored = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(SOURCE, out / "functions", ignore=ignored)
     pins = locked(REQUIREMENTS.read_text())
-    subprocess.run(pip_install_command(build_target), check=True)
+    if subprocess.run(pip_install_command(build_target)).returncode != 0:
+        raise SystemExit(
+            f"pip could not install {REQUIREMENTS.name} for {build_target.runtime} "
+            f"{build_target.architecture} (its message is above): no bundle was built"
+        )
     check_locked(out, pins)
     foreign = foreign_binaries(out, build_target.architecture)
     if foreign:

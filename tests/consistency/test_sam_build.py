@@ -10,6 +10,7 @@ folder first (ProjectRootDirectory), all relative to the template's folder.
 import os
 import shlex
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -208,3 +209,11 @@ def test_each_function_gets_the_whole_bundle(tmp_path):
 def test_without_artifacts_dir_make_says_what_to_run(capsys):
     with pytest.raises(SystemExit, match="run make build"):
         build.main(["--artifacts-dir", ""])
+
+
+def test_a_failed_install_is_a_message_not_a_traceback(bundle_target, monkeypatch):
+    failing_pip = [sys.executable, "-c", "raise SystemExit('ERROR: No matching distribution')"]
+    monkeypatch.setattr(build, "pip_install_command", lambda _: failing_pip)
+
+    with pytest.raises(SystemExit, match=r"pip could not install requirements\.txt for python3"):
+        build.build(bundle_target)
