@@ -269,3 +269,12 @@ def test_the_reversals_releases_are_the_transfers_with_the_transactions_retries(
             r["ErrorEquals"] for r in model["Retry"]
         ], name
         assert state["Retry"][0]["MaxAttempts"] == transaction_retry[0]["MaxAttempts"], name
+
+
+def test_the_documented_reversal_diagram_matches_its_asl():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    blocks = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
+    reversal = json.loads((ROOT / "statemachine" / "reversal.asl.json").read_text())
+    assert mermaid(reversal) in blocks, (
+        "run: python -m infra.local.stepfunctions.diagram ReversalStateMachine"
+    )
