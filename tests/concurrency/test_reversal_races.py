@@ -1,7 +1,6 @@
 """Several requests reversing one transaction at once: exactly one reversing entry; every other
 request answers that reversal as a replay, or USER_BUSY while the first held the lock."""
 
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -13,14 +12,6 @@ from tests.builders import execution_input, output_of, reversal_input
 from tests.invariants import balance_of, scan, violations
 
 RACERS = 8
-
-
-@pytest.fixture
-def forced_switching():
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(previous)
 
 
 @pytest.mark.parametrize("type_", ["credit", "debit"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from infra.local.cloudformation.template import Template
 from infra.local.runtime import LocalAws
 from infra.local.stepfunctions.provision import stepfunctions_client
 from tests.builders import error_mock
+from tests.statemachine import teststate
 from tests.statemachine.conftest import ENDPOINT
 
 pytestmark = pytest.mark.skipif(
@@ -76,18 +78,7 @@ def definition() -> str:
 
 
 def run_state(client: Any, definition: str, state: str, **kwargs: Any) -> dict[str, Any]:
-    return client.test_state(
-        definition=definition,
-        stateName=state,
-        input=json.dumps(STATE_INPUT),
-        variables=json.dumps(VARIABLES),
-        inspectionLevel="DEBUG",
-        **kwargs,
-    )
-
-
-def variables_after(answer: dict[str, Any]) -> dict[str, Any]:
-    return dict(json.loads(answer["inspectionData"]["variables"]))
+    return teststate.run_state(client, definition, state, STATE_INPUT, VARIABLES, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -96,23 +87,10 @@ def variables_after(answer: dict[str, Any]) -> dict[str, Any]:
 def test_retried_error_is_retriable_until_attempts_run_out_then_caught(
     stepfunctions, definition, state, error, attempts, catch_next
 ):
-    for retries_so_far in range(attempts):
-        answer = run_state(
-            stepfunctions,
-            definition,
-            state,
-            mock=error_mock(error),
-            stateConfiguration={"retrierRetryCount": retries_so_far},
-        )
-        assert (answer["status"], answer["error"]) == ("RETRIABLE", error), retries_so_far
-
-    answer = run_state(
-        stepfunctions,
-        definition,
-        state,
-        mock=error_mock(error),
-        stateConfiguration={"retrierRetryCount": attempts},
+    answer = teststate.retried_until_caught(
+        partial(run_state, stepfunctions, definition, state), error, attempts
     )
+
     assert (answer["status"], answer["nextState"]) == ("CAUGHT_ERROR", catch_next)
 
 
@@ -126,7 +104,7 @@ def test_error_no_retrier_takes_is_caught_at_once(
 
     assert (answer["status"], answer["nextState"]) == ("CAUGHT_ERROR", catch_next)
     caught = {"Error": error, "Cause": f"{error} in a test"}
-    after = variables_after(answer)
+    after = teststate.variables_after(answer)
     if error == "DynamoDB.ConditionalCheckFailedException":
         # A lock no longer ours counts as released: nothing failed, nothing is kept.
         assert after == VARIABLES
@@ -157,7 +135,7 @@ def test_acquire_sends_the_raw_request_and_assigns_what_later_states_read(
     payload = json.loads(answer["inspectionData"]["afterArguments"])["Payload"]
     assert (payload["body"], payload["transactionId"]) == (BODY, "tx-1")
     assert payload["executionId"] and payload["startedAt"]
-    after = variables_after(answer)
+    after = teststate.variables_after(answer)
     assert (after["request"], after["lock"]) == (REQUEST, LOCK)
 
 
@@ -172,7 +150,10 @@ def test_reverse_sends_the_request_and_the_account_the_lock_saw(stepfunctions, d
         "request": REQUEST, "balance": "110.00", "lastSequence": 1,
     }  # fmt: skip
     assert payload["executionId"]
-    assert variables_after(answer)["result"] == {"transaction": REVERSAL, "replayed": False}
+    assert teststate.variables_after(answer)["result"] == {
+        "transaction": REVERSAL,
+        "replayed": False,
+    }
 
 
 @pytest.mark.parametrize("state", RELEASES)
@@ -204,7 +185,7 @@ def test_a_failed_acquire_reads_the_user_from_the_body(stepfunctions, definition
     )
 
     assert answer["nextState"] == "ReleaseLockAfterFailure"
-    assert variables_after(answer)["request"] == {"userId": "u"}
+    assert teststate.variables_after(answer)["request"] == {"userId": "u"}
 
 
 @pytest.mark.parametrize("replayed", [False, True], ids=["reversed", "replayed"])
