@@ -56,7 +56,7 @@ class FakeStore:
         mine = [e for e in self.entries if e.user_id == user_id]
         found = [e for e in mine if e.entry_id == entry_id]
         reversing = [e for e in mine if e.reverses == entry_id]
-        return (found or [None])[0], (reversing or [None])[0]
+        return (found[0] if found else None), (reversing[0] if reversing else None)
 
     def commit_reversal(
         self, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: datetime

@@ -750,8 +750,12 @@ def reversal_input(reversal_post, body="", path=None, headers=None, querystring=
 def test_the_reversal_request_template_builds_the_body_as_the_transactions_does(
     post, reversal_post
 ):
-    transaction_lines = request_template(post, "application/json").splitlines()
-    reversal_lines = request_template(reversal_post, "application/json").splitlines()
+    transaction_template = request_template(post, "application/json")
+    reversal_template = request_template(reversal_post, "application/json")
+    assert transaction_template is not None and reversal_template is not None
+    transaction_lines, reversal_lines = (
+        transaction_template.splitlines(), reversal_template.splitlines()
+    )  # fmt: skip
     # Everything from the body on (the body's cap and escaping, the request id, the name).
     start = transaction_lines.index('#set($body = "$!input.body")')
     assert (
