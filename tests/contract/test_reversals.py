@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
+from infra.local.awslambda.functions import FaultPoint
 from tests.contract.test_contract import assert_error, credit, debit
 from tests.invariants import violations
 
@@ -140,6 +141,19 @@ def test_a_transfers_entry_is_not_reversible(api, user):
     assert_error(source, 422, "NOT_REVERSIBLE")
     assert_error(destination, 422, "NOT_REVERSIBLE")
     assert api.balance(user).json()["balance"] == "75.00"
+
+
+def test_an_internal_failure_is_a_500_without_internals_and_asking_again_reverses(api, aws, user):
+    transaction_id = committed(api, credit(user))
+    aws.lambdas.inject_fault("ReverseTransactionFunction", FaultPoint.BEFORE)
+
+    failed = api.reverse(transaction_id, {"userId": user})
+
+    assert_error(failed, 500, "INTERNAL_ERROR")
+    assert "InjectedFault" not in failed.text
+    again = api.reverse(transaction_id, {"userId": user})
+    assert (again.status_code, "Idempotent-Replayed" in again.headers) == (201, False)
+    assert api.balance(user).json()["balance"] == "100.00"
 
 
 @pytest.mark.parametrize(
