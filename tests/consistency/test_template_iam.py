@@ -428,10 +428,12 @@ def run_transfer(recorder: DynamoDbRecorder, owner: str) -> tuple[dict, str]:
     body = json.dumps({"fromUserId": "t1", "toUserId": "t2", "amount": "10"})
     transfer = {**lock_input("t1", owner), "body": body, "idempotencyKey": "tk"}
     busy = {**transfer, "executionId": f"{owner}-2", "body": body.replace("t1", "t0")}
+    acquired = recorder.run("AcquireLocksFunction", transfer)
+    # Started 2 s before its wait runs out, counted from now: a slow first take (a loaded
+    # machine) must not use up the time the second has to poll.
     busy["startedAt"] = lock_input("t0", owner, time.time() - get_settings().lock_wait_seconds + 2)[
         "startedAt"
     ]
-    acquired = recorder.run("AcquireLocksFunction", transfer)
     with pytest.raises(UserBusyError):
         recorder.run("AcquireLocksFunction", busy)  # t0 taken first, then t1 is busy
     put = recorder.run(
