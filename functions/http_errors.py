@@ -20,6 +20,8 @@ HTTP_ERRORS: dict[str, HttpError] = {
     "IdempotencyKeyReusedError": HttpError(
         422, "IDEMPOTENCY_KEY_REUSED", "Idempotent-Key was already used for a different transaction"
     ),
+    "NotFoundError": HttpError(404, "NOT_FOUND", "no such transaction for this user"),
+    "NotReversibleError": HttpError(422, "NOT_REVERSIBLE", "this transaction cannot be reversed"),
     "UserBusyError": HttpError(
         429,
         "USER_BUSY",

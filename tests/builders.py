@@ -386,3 +386,14 @@ def transfer_input(
             "requestId": uuid.uuid4().hex,
         }
     )
+
+
+def reversal_input(user_id: str = "a", transaction_id: str = "tx-1") -> str:
+    """The reversal machine's execution input, as API Gateway's request template builds it."""
+    return json.dumps(
+        {
+            "body": json.dumps({"userId": user_id}),
+            "transactionId": transaction_id,
+            "requestId": uuid.uuid4().hex,
+        }
+    )

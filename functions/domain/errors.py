@@ -17,6 +17,19 @@ class IdempotencyKeyReusedError(WalletError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
+class NotFoundError(WalletError):
+    """No such resource for this user (a transaction to reverse that is not in their ledger)."""
+
+    code = "NOT_FOUND"
+
+
+class NotReversibleError(WalletError):
+    """The entry cannot be reversed: a reversal itself, a transfer's entry, a hold's capture, or
+    a commit the saga's compensation already undid."""
+
+    code = "NOT_REVERSIBLE"
+
+
 class UserBusyError(WalletError):
     """Another execution holds the user's lock and its lease has not run out."""
 

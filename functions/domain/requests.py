@@ -6,7 +6,12 @@ import unicodedata
 from typing import Any
 
 from functions.domain.errors import ValidationError
-from functions.domain.models import TransactionRequest, TransactionType, TransferRequest
+from functions.domain.models import (
+    ReversalRequest,
+    TransactionRequest,
+    TransactionType,
+    TransferRequest,
+)
 from functions.domain.money import parse_amount
 
 MAX_USER_ID_LENGTH = 128
@@ -104,12 +109,12 @@ def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _parse_body(body: object) -> dict[str, Any]:
+def _parse_body(body: object, empty_message: str = EMPTY_BODY_MESSAGE) -> dict[str, Any]:
     """`body` is the raw text, or the request template's marker for a body it did not forward."""
     if isinstance(body, dict) and body.get("tooLarge") is True:
         raise _too_large(body.get("length"))
     if not isinstance(body, str) or not body.strip():
-        raise ValidationError(EMPTY_BODY_MESSAGE)
+        raise ValidationError(empty_message)
     length = _utf16_length(body)
     if length > MAX_BODY_LENGTH:
         raise _too_large(length)
@@ -127,7 +132,7 @@ def _parse_body(body: object) -> dict[str, Any]:
         # API Gateway hands the request template "{}" for an empty payload (and the local gateway
         # does the same), so "{}", an empty body and none cannot be told apart: all three are
         # answered as the missing body they most likely are.
-        raise ValidationError(EMPTY_BODY_MESSAGE)
+        raise ValidationError(empty_message)
     return parsed
 
 
@@ -178,6 +183,20 @@ def parse_transfer_request(body: object, idempotency_key: object) -> TransferReq
     field, raw_amount = _amount_field(payload)
     amount = parse_amount(raw_amount, field)
     return TransferRequest(from_user_id, to_user_id, key, amount)
+
+
+REVERSAL_BODY_MESSAGE = "body is required: a JSON object with userId"
+
+
+def parse_reversal_request(body: object, transaction_id: object) -> ReversalRequest:
+    """The path's transactionId (an id as a userId is: 1-128 characters of text, no control
+    character), then the body's userId, its owner.
+
+    Raises: ValidationError naming the first invalid field.
+    """
+    reversed_id = _field_user_id({"transactionId": transaction_id}, "transactionId")
+    payload = _parse_body(body, REVERSAL_BODY_MESSAGE)
+    return ReversalRequest(parse_user_id(payload.get("userId")), reversed_id)
 
 
 DEFAULT_PAGE_SIZE = 20

@@ -49,6 +49,7 @@ def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
         counterparty_user_id=(
             item["counterpartyUserId"]["S"] if "counterpartyUserId" in item else None
         ),
+        hold_id=item["holdId"]["S"] if "holdId" in item else None,
     )
 
 
@@ -97,6 +98,24 @@ class LedgerRepository:
             ExpressionAttributeValues={":user": {"S": user_id}},
         )
         return [entry_from_item(item) for item in items]
+
+    def find_entry(
+        self, user_id: str, entry_id: str
+    ) -> tuple[LedgerEntry | None, LedgerEntry | None]:
+        """The user's entry `entry_id` and the entry reversing it, either None if absent.
+
+        The ledger is keyed by sequence, so this reads every entry of the user (a filtered
+        Query: its read units are those of the whole ledger, its answer the two entries).
+        """
+        items = self._query(
+            KeyConditionExpression="userId = :user",
+            FilterExpression="entryId = :entry OR reverses = :entry",
+            ExpressionAttributeValues={":user": {"S": user_id}, ":entry": {"S": entry_id}},
+        )
+        entries = [entry_from_item(item) for item in items]
+        found = [e for e in entries if e.entry_id == entry_id]
+        reversing = [e for e in entries if e.reverses == entry_id]
+        return (found[0] if found else None), (reversing[0] if reversing else None)
 
     def user_ids(self) -> set[str]:
         """Every user with at least one entry (a consistent Scan of the keys)."""

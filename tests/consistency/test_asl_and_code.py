@@ -28,6 +28,8 @@ COMPENSATIONS = {
         "ReleaseFirstLockAfterFailure",
         "ReleaseFirstLock",
     },
+    # A reversal writes once, at its commit: only the lock is left to free after a failure.
+    "ReversalStateMachine": {"ReleaseLockAfterFailure"},
 }
 DOMAIN_ERRORS = {
     name for name, cls in inspect.getmembers(errors, inspect.isclass)
@@ -240,4 +242,39 @@ def test_the_documented_transfer_diagram_matches_its_asl():
     transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
     assert mermaid(transfer) in blocks, (
         "run: python -m infra.local.stepfunctions.diagram TransferStateMachine"
+    )
+
+
+def test_the_reversals_releases_are_the_transfers_with_the_transactions_retries():
+    """The reversal machine's two releases are the transfer's (the same conditional UpdateItem
+    on the owner token in JSONata, the same errors caught), reading the one user from $request,
+    and retried as the transaction's ReleaseLock is (one lock: the retries fit the timeout)."""
+    reversal = json.loads((ROOT / "statemachine" / "reversal.asl.json").read_text())
+    transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
+    transaction_retry = DEFINITION["States"]["ReleaseLock"]["Retry"]
+    for name, shared in (("ReleaseLock", "ReleaseFirstLock"),
+                         ("ReleaseLockAfterFailure", "ReleaseFirstLockAfterFailure")):  # fmt: skip
+        state, model = reversal["States"][name], transfer["States"][shared]
+        assert {k: v for k, v in state["Arguments"].items() if k != "Key"} == {
+            k: v for k, v in model["Arguments"].items() if k != "Key"
+        }, name
+        assert state["Arguments"]["Key"] == {"userId": {"S": "{% $request.userId %}"}}, name
+        assert (state["Resource"], state["TimeoutSeconds"]) == (
+            model["Resource"], model["TimeoutSeconds"]
+        ), name  # fmt: skip
+        assert [(c["ErrorEquals"], c.get("Assign")) for c in state["Catch"]] == [
+            (c["ErrorEquals"], c.get("Assign")) for c in model["Catch"]
+        ], name
+        assert [r["ErrorEquals"] for r in state["Retry"]] == [
+            r["ErrorEquals"] for r in model["Retry"]
+        ], name
+        assert state["Retry"][0]["MaxAttempts"] == transaction_retry[0]["MaxAttempts"], name
+
+
+def test_the_documented_reversal_diagram_matches_its_asl():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    blocks = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
+    reversal = json.loads((ROOT / "statemachine" / "reversal.asl.json").read_text())
+    assert mermaid(reversal) in blocks, (
+        "run: python -m infra.local.stepfunctions.diagram ReversalStateMachine"
     )

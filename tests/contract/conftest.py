@@ -45,6 +45,17 @@ class Api:
         kwargs = {"data": raw.encode()} if raw is not None else {"json": body}
         return self.session.post(f"{self.url}/transfers", headers=sent, timeout=30, **kwargs)
 
+    def reverse(
+        self, transaction_id: str, body: object = None, *, raw: str | None = None
+    ) -> requests.Response:
+        kwargs = {"data": raw.encode()} if raw is not None else {"json": body}
+        return self.session.post(
+            f"{self.url}/transactions/{transaction_id}/reversal",
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+            **kwargs,
+        )
+
 
 @pytest.fixture(scope="module")
 def api():

@@ -112,3 +112,20 @@ def test_a_transfers_execution_shows_both_users_rows_before_and_after(api, user)
     after = re.findall(r'<pre class="after">(.*?)</pre>', page.text, re.S)
     assert "75.00" in after[0] and "125.00" in after[1]
     assert listed(api, user=user)[0][1] == user  # listed under its source
+
+
+def test_a_reversals_execution_is_listed_under_its_user_and_shows_its_row(api, user):
+    posted = api.transact({"userId": user, "ammount": "5", "type": "credit"})
+    reversed_ = api.reverse(posted.json()["transactionId"], {"userId": user})
+    assert reversed_.status_code == 201, reversed_.text
+
+    page = requests.get(
+        f"{api.url}{PREFIX}/requests/{reversed_.headers['x-amzn-RequestId']}", timeout=30
+    )
+
+    assert page.status_code == 200
+    assert "ReverseTransaction" in page.text
+    assert "The user&#39;s aggregate row" in page.text or "The user's aggregate row" in page.text
+    after = re.findall(r'<pre class="after">(.*?)</pre>', page.text, re.S)
+    assert "100.00" in after[0]
+    assert sorted(listed(api, user=user)) == [("SUCCEEDED", user), ("SUCCEEDED", user)]
