@@ -4,8 +4,19 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from infra.console.layout import NODE_HEIGHT, Layout, edges_of
+import pytest
 
+from infra.console.layout import (
+    LABEL_MAX_CHARS,
+    LABEL_MAX_LINES,
+    NODE_HEIGHT,
+    Layout,
+    condition_text,
+    edges_of,
+    label_lines,
+)
+
+MACHINES = sorted((Path(__file__).parents[2] / "statemachine").glob("*.asl.json"))
 ASL = json.loads((Path(__file__).parents[2] / "statemachine" / "transaction.asl.json").read_text())
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -25,31 +36,60 @@ def test_every_state_is_drawn_once_with_its_type_and_not_entered_by_default():
     assert {g.get("data-status") for g in states.values()} == {"not-entered"}
 
 
-def test_every_transition_of_the_asl_is_an_edge_and_catches_are_labelled_with_their_errors():
-    svg = drawn()
+@pytest.mark.parametrize("machine", MACHINES, ids=lambda path: path.name)
+def test_every_transition_of_the_asl_is_an_edge_and_catches_are_labelled_with_their_errors(
+    machine,
+):
+    definition = json.loads(machine.read_text())
+    svg = ET.fromstring(Layout.of(definition).svg({}, set()))
     edges = [g for g in svg.iter(f"{SVG}g") if g.get("data-kind")]
-    expected = [
+    states = definition["States"].items()
+    expected = {
         (name, target)
-        for name, state in ASL["States"].items()
+        for name, state in states
         for target in [c["Next"] for c in state.get("Choices", [])]
         + ([state["Default"]] if "Default" in state else [])
         + [c["Next"] for c in state.get("Catch", [])]
         + ([state["Next"]] if "Next" in state else [])
-    ]
+    }
 
-    assert sorted((g.get("data-from"), g.get("data-to")) for g in edges) == sorted(expected)
-    catches = [g for g in edges if g.get("data-kind") == "catch"]
-    assert len(catches) == sum(len(s.get("Catch", [])) for s in ASL["States"].values())
-    caught = [
-        " ".join(c["ErrorEquals"]) for s in ASL["States"].values() for c in s.get("Catch", [])
-    ]
-    assert sorted(g.find(f"{SVG}text").text for g in catches) == sorted(
-        f"catch {e}" for e in caught
-    )
-    assert "catch" in catches[0].get("class")
+    assert {(g.get("data-from"), g.get("data-to")) for g in edges} == expected
+    # The catches of a state that lead to one state are one edge, labelled with all they catch.
+    caught: dict[tuple[str, str], list[str]] = {}
+    for name, state in states:
+        for catch in state.get("Catch", []):
+            caught.setdefault((name, catch["Next"]), []).extend(catch["ErrorEquals"])
+    catches = {
+        (g.get("data-from"), g.get("data-to")): g for g in edges if g.get("data-kind") == "catch"
+    }
+    assert set(catches) == set(caught)
+    for pair, errors in caught.items():
+        assert catches[pair].find(f"{SVG}title").text == "catch " + ", ".join(errors)
+        assert "catch" in catches[pair].get("class")
     choices = [g for g in edges if g.get("data-kind") == "choice"]
-    assert [g.find(f"{SVG}text").text for g in choices] == [
+    assert len(choices) == sum(len(state.get("Choices", [])) for _, state in states)
+
+
+def test_choice_labels_read_the_rule_in_either_dialect():
+    choices = [g for g in drawn().iter(f"{SVG}g") if g.get("data-kind") == "choice"]
+    assert ["".join(g.find(f"{SVG}text").itertext()) for g in choices] == [
         "$.put.replay IsNull false", "$.result IsPresent true"]  # fmt: skip
+    assert condition_text({"Condition": "{% $put.replay != null %}", "Next": "A"}) == (
+        "$put.replay != null"
+    )
+    assert condition_text(
+        {"And": [{"Variable": "$.a", "IsPresent": True},
+                 {"Not": {"Variable": "$.b", "StringEquals": "x"}}], "Next": "A"}
+    ) == '($.a IsPresent true) and (not ($.b StringEquals "x"))'  # fmt: skip
+
+
+def test_a_long_label_is_cut_into_lines_and_the_whole_text_is_its_tooltip():
+    lines = label_lines("catch DynamoDB.ConditionalCheckFailedException, States.ALL, Other.Error")
+
+    assert lines == ("catch", "DynamoDB.ConditionalCheckFailed…", "States.ALL, Other.Error")
+    assert all(len(line) <= LABEL_MAX_CHARS for line in lines)
+    assert label_lines("a " * 60)[-1].endswith("…")
+    assert len(label_lines("a " * 60)) == LABEL_MAX_LINES
 
 
 def test_retried_states_are_marked_and_the_others_are_not():
