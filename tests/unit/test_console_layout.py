@@ -10,10 +10,12 @@ from infra.console.layout import (
     LABEL_MAX_CHARS,
     LABEL_MAX_LINES,
     NODE_HEIGHT,
+    Label,
     Layout,
     condition_text,
     edges_of,
     label_lines,
+    overlaps,
 )
 
 MACHINES = sorted((Path(__file__).parents[2] / "statemachine").glob("*.asl.json"))
@@ -139,3 +141,79 @@ def test_state_names_are_escaped_in_the_drawing():
 
     names = {g.get("data-state") for g in svg.iter(f"{SVG}g") if g.get("data-state")}
     assert names == {"A<b>", "C&d"}
+
+
+# A machine made to crowd its labels: four long conditions out of one Choice, several catches of
+# one state to different targets, and a catch that skips rows.
+CROWDED = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "Route",
+    "States": {
+        "Route": {
+            "Type": "Choice",
+            "Choices": [
+                {"Condition": "{% $states.input.kind = 'credit' and $amount > 999 %}", "Next": "A"},
+                {"Condition": "{% $states.input.kind = 'debit' and $amount > 1000 %}", "Next": "B"},
+                {"Condition": "{% $states.input.kind = 'transfer' %}", "Next": "C"},
+                {"Condition": "{% $exists($states.input.hold) %}", "Next": "D"},
+            ],
+            "Default": "D",
+        },
+        "A": {"Type": "Task", "Resource": "x", "Next": "E", "Catch": [
+            {"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "Next": "B"},
+            {"ErrorEquals": ["States.Timeout", "States.TaskFailed"], "Next": "F"},
+            {"ErrorEquals": ["States.ALL"], "Next": "Failed"}]},
+        "B": {"Type": "Pass", "Next": "E"},
+        "C": {"Type": "Pass", "Next": "E"},
+        "D": {"Type": "Pass", "Next": "E"},
+        "E": {"Type": "Task", "Resource": "x", "Next": "Done", "Catch": [
+            {"ErrorEquals": ["States.ALL"], "Next": "F"}]},
+        "F": {"Type": "Pass", "Next": "Failed"},
+        "Done": {"Type": "Succeed"},
+        "Failed": {"Type": "Fail", "Error": "X"},
+    },
+}  # fmt: skip
+DRAWN = [json.loads(path.read_text()) for path in MACHINES] + [CROWDED]
+DRAWN_IDS = [path.name for path in MACHINES] + ["crowded"]
+
+
+def overlapping(
+    boxes: list[tuple[str, tuple[float, float, float, float]]],
+) -> list[tuple[str, str]]:
+    return [
+        (a, b)
+        for index, (a, box) in enumerate(boxes)
+        for b, other in boxes[index + 1 :]
+        if overlaps(box, other)
+    ]
+
+
+@pytest.mark.parametrize("definition", DRAWN, ids=DRAWN_IDS)
+def test_no_edge_label_overlaps_another_or_a_state(definition):
+    layout = Layout.of(definition)
+    labels = [(label.title, label.box) for label in layout.labels]
+    states = [(node.name, node.box) for node in layout.nodes.values()]
+
+    assert len(labels) == sum(1 for drawn in layout.edges if drawn.edge.label)
+    assert overlapping(labels) == []
+    assert [(t, n) for t, box in labels for n, state in states if overlaps(box, state)] == []
+    # Inside the drawing's viewBox.
+    for _, (left, top, right, bottom) in labels:
+        assert layout.left <= left and right <= layout.left + layout.width
+        assert layout.top <= top and bottom <= layout.top + layout.height
+
+
+def test_the_check_finds_the_overlaps_of_labels_placed_naively_beside_their_edges_middle():
+    # What the drawing did before: each label beside the middle of its edge, wherever that was.
+    found = []
+    for definition in DRAWN:
+        naive = []
+        for drawn in Layout.of(definition).edges:
+            if drawn.label is not None:
+                (x1, y1), (x2, y2) = drawn.points[0], drawn.points[-1]
+                x, y = (x1 + x2) / 2 + 6, (y1 + y2) / 2
+                moved = Label(drawn.label.lines, x, y - drawn.label.height / 2, drawn.label.title)
+                naive.append((moved.title, moved.box))
+        found += overlapping(naive)
+
+    assert found
