@@ -156,3 +156,12 @@ def test_every_link_of_the_list_and_of_an_executions_page_opens_something(
             else:
                 answer = requests.get(urljoin(page.url, href), timeout=30)
                 assert answer.status_code == 200, (start, href, answer.status_code)
+
+
+def test_a_compensated_executions_page_is_at_most_two_screens_tall(screen_page, compensated):
+    page = screen_page
+    page.goto(f"/_console/requests/{compensated}")
+
+    height = page.evaluate("document.documentElement.scrollHeight")
+
+    assert height <= 2 * page.viewport_size["height"], height

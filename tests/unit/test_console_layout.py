@@ -66,8 +66,8 @@ def test_every_transition_of_the_asl_is_an_edge_and_catches_are_labelled_with_th
     }
     assert set(catches) == set(caught)
     for pair, errors in caught.items():
-        assert catches[pair].find(f"{SVG}title").text == "catch " + ", ".join(errors)
-        assert "catch" in catches[pair].get("class")
+        assert catches[pair].findtext(f"{SVG}title") == "catch " + ", ".join(errors)
+        assert "catch" in catches[pair].get("class", "")
     choices = [g for g in edges if g.get("data-kind") == "choice"]
     assert len(choices) == sum(len(state.get("Choices", [])) for _, state in states)
 
