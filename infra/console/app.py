@@ -23,6 +23,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect, safe_join
 from werkzeug.wrappers import Request, Response
 
+from infra.console.access_log import AccessLog, AccessLogEntry
 from infra.console.changes import changes
 from infra.console.layout import Layout
 from infra.console.runs import Attempt, Run, StateRun, run_of
@@ -57,8 +58,11 @@ class Console:
         executions: Executions,
         definitions: Mapping[str, dict[str, Any]],
         aggregates_table: str,
+        access_log: AccessLog | None = None,
     ) -> None:
+        """`access_log`: a deployed API's access log, where requests are looked up by id."""
         self.executions = executions
+        self.access_log = access_log
         self.definitions = dict(definitions)
         self.state_types = {
             arn: {name: state["Type"] for name, state in definition["States"].items()}
@@ -139,11 +143,19 @@ class Console:
             arn = self.executions.find_by_request_id(request_id)
         except UnknownExecutionError:
             exchange = self.executions.http_exchange(request_id)
-            if exchange is None:
+            access = self._access(request_id) if exchange is None else None
+            if exchange is None and access is None:
                 raise
-            return self._page("request.html", exchange=exchange, request_id=request_id)
+            return self._page(
+                "request.html", exchange=exchange, access=access, request_id=request_id
+            )
         described = self.executions.describe(arn)
         return redirect(f"{PREFIX}/executions/{described['name']}", 303)
+
+    def _access(self, request_id: str | None) -> AccessLogEntry | None:
+        if self.access_log is None or request_id is None:
+            return None
+        return self.access_log.find(request_id)
 
     def _described(self, name: str) -> dict[str, Any]:
         try:
@@ -183,7 +195,9 @@ class Console:
             events_published=self.executions.published_events(
                 described["executionArn"], invocations
             ),
-            exchange=self.executions.http_exchange(request_id),
+            exchange=(exchange := self.executions.http_exchange(request_id)),
+            # The API names an execution after its request id: the name when the input has none.
+            access=self._access(request_id or name) if exchange is None else None,
             history=events,
             is_recorded=self.executions.recorded is not None,
             users=users,
