@@ -101,14 +101,16 @@ def test_what_a_step_changed_in_its_input_is_shown_as_keys_added_changed_and_rem
     changes = page.locator("#state-UpdateBalance table.changes tr.change")
 
     expect(changes.first).to_be_visible()
-    kinds = {row.get_attribute("data-path"): row.get_attribute("data-kind")
-             for row in changes.all()}  # fmt: skip
-    assert kinds and set(kinds.values()) <= {"added", "changed", "removed"}
-    added = [path for path, kind in kinds.items() if kind == "added"]
-    assert added, kinds
-    row = page.locator(f'#state-UpdateBalance tr.change[data-path="{added[0]}"]')
-    expect(row.locator("pre.now")).to_be_visible()
-    expect(row.locator("pre.was")).to_have_count(0)
+    for row in changes.all():
+        kind = row.get_attribute("data-kind")
+        assert row.get_attribute("data-path")
+        # An added key shows its new value, a removed one its old value, a changed one both.
+        was, now = row.locator("pre.was").count(), row.locator("pre.now").count()
+        assert (was, now) == {"added": (0, 1), "removed": (1, 0), "changed": (1, 1)}[kind]
+    # The whole input and output stay one click away.
+    expect(page.locator("#state-UpdateBalance details.input pre")).to_be_hidden()
+    page.locator("#state-UpdateBalance details.input summary").click()
+    expect(page.locator("#state-UpdateBalance details.input pre")).to_be_visible()
 
 
 @pytest.mark.parametrize("path", ["/transactions", "/transfers"])

@@ -73,12 +73,19 @@ def test_every_transition_of_the_asl_is_an_edge_and_catches_are_labelled_with_th
 
 
 def test_choice_labels_read_the_rule_in_either_dialect():
-    choices = [g for g in drawn().iter(f"{SVG}g") if g.get("data-kind") == "choice"]
-    assert ["".join(g.find(f"{SVG}text").itertext()) for g in choices] == [
-        "$.put.replay IsNull false", "$.result IsPresent true"]  # fmt: skip
-    assert condition_text({"Condition": "{% $put.replay != null %}", "Next": "A"}) == (
-        "$put.replay != null"
-    )
+    definition = {"StartAt": "IsReplay", "States": {
+        "IsReplay": {"Type": "Choice", "Default": "Commit", "Choices": [
+            {"Variable": "$.put.replay", "IsNull": False, "Next": "Replay"},
+            {"Condition": "{% $put.replay != null %}", "Next": "Replay"}]},
+        "Replay": {"Type": "Succeed"}, "Commit": {"Type": "Succeed"}}}  # fmt: skip
+    svg = ET.fromstring(Layout.of(definition).svg({}, set()))
+    labels = {
+        "".join(g.find(f"{SVG}text").itertext())  # type: ignore[union-attr]
+        for g in svg.iter(f"{SVG}g")
+        if g.get("data-kind") in ("choice", "default")
+    }
+
+    assert labels == {"$.put.replay IsNull false", "$put.replay != null", "otherwise"}
     assert condition_text(
         {"And": [{"Variable": "$.a", "IsPresent": True},
                  {"Not": {"Variable": "$.b", "StringEquals": "x"}}], "Next": "A"}
