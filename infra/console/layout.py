@@ -353,22 +353,45 @@ def _candidates(points: list[tuple[float, float]], width: float, height: float) 
                     right = (x + gap, y - height / 2, x + gap + width, y + height / 2)
                     left = (x - gap - width, y - height / 2, x - gap, y + height / 2)
                     yield from (right, left) if outward > 0 else (left, right)
-            else:  # horizontal: above or below it
+            else:  # horizontal-ish: above or below it, else starting or ending there
                 yield (x - width / 2, y - 3 - height, x + width / 2, y - 3)
                 yield (x - width / 2, y + 3, x + width / 2, y + 3 + height)
+                yield (x + 5, y - height / 2, x + 5 + width, y + height / 2)
+                yield (x - 5 - width, y - height / 2, x - 5, y + height / 2)
 
 
 def _place_labels(
     nodes: Mapping[str, Node], routed: list[tuple[Edge, list[tuple[float, float]]]]
 ) -> list[DrawnEdge]:
+    """Each label where it is free, in the edges' order; if some had to go beside the drawing,
+    once more with those first (they are the ones with the least room), keeping the better."""
+    order = [index for index, (edge, _) in enumerate(routed) if edge.label]
+    placed, aside = _placed_in_order(nodes, routed, order)
+    if aside:
+        again, aside_again = _placed_in_order(
+            nodes, routed, aside + [i for i in order if i not in aside]
+        )
+        if len(aside_again) < len(aside):
+            placed = again
+    return [
+        DrawnEdge(edge, tuple(points), placed.get(index))
+        for index, (edge, points) in enumerate(routed)
+    ]
+
+
+def _placed_in_order(
+    nodes: Mapping[str, Node],
+    routed: list[tuple[Edge, list[tuple[float, float]]]],
+    order: list[int],
+) -> tuple[dict[int, Label], list[int]]:
+    """Each label by its edge's index, placed in `order`; and those put beside the drawing."""
     taken: list[Box] = [_grown(node.box, LABEL_PAD) for node in nodes.values()]
     beside = max(x for _, points in routed for x, _ in points)
     beside = max(beside, max(node.box[2] for node in nodes.values())) + 12
-    drawn = []
-    for edge, points in routed:
-        if not edge.label:
-            drawn.append(DrawnEdge(edge, tuple(points), None))
-            continue
+    placed: dict[int, Label] = {}
+    aside: list[int] = []
+    for index in order:
+        edge, points = routed[index]
         lines = label_lines(edge.label)
         probe = Label(lines, 0, 0, edge.label)
         width, height = probe.width, probe.height
@@ -379,6 +402,7 @@ def _place_labels(
         )  # fmt: skip
         if free is None:
             # Beside the drawing, level with the edge's start, lower until free: always found.
+            aside.append(index)
             y = points[0][1] - height / 2
             while any(
                 overlaps(_grown((beside, y, beside + width, y + height), LABEL_PAD), other)
@@ -387,5 +411,5 @@ def _place_labels(
                 y += LABEL_LINE_HEIGHT / 2
             free = (beside, y, beside + width, y + height)
         taken.append(free)
-        drawn.append(DrawnEdge(edge, tuple(points), Label(lines, free[0], free[1], edge.label)))
-    return drawn
+        placed[index] = Label(lines, free[0], free[1], edge.label)
+    return placed, aside

@@ -224,3 +224,33 @@ def test_the_check_finds_the_overlaps_of_labels_placed_naively_beside_their_edge
         found += overlapping(naive)
 
     assert found
+
+
+def test_a_label_that_finds_no_room_is_tried_first_before_it_is_put_beside_the_drawing():
+    # The vertical middle choice's long label takes the room the diagonal Default would need if
+    # placed in the ASL's order; placed first, the Default finds room along its own edge.
+    definition = {"StartAt": "Lock", "States": {
+        "Lock": {"Type": "Pass", "Next": "Choose"},
+        "Choose": {"Type": "Choice", "Default": "Void", "Choices": [
+            {"Condition": "{% $request.operation = 'place' %}", "Next": "Place"},
+            {"Condition": "{% $request.operation = 'capture' %}", "Next": "Capture"}]},
+        "Place": {"Type": "Succeed"}, "Capture": {"Type": "Succeed"},
+        "Void": {"Type": "Succeed"}}}  # fmt: skip
+    layout = Layout.of(definition)
+    rightmost = max(
+        [node.box[2] for node in layout.nodes.values()]
+        + [x for drawn in layout.edges for x, _ in drawn.points]
+    )
+
+    assert all(label.box[0] < rightmost for label in layout.labels)
+    assert overlapping([(label.title, label.box) for label in layout.labels]) == []
+
+
+def test_a_label_with_no_room_along_its_edge_goes_beside_the_drawing_clear_of_the_rest():
+    layout = Layout.of(CROWDED)
+    rightmost = max(node.box[2] for node in layout.nodes.values())
+    beside = [label for label in layout.labels if label.box[0] > rightmost]
+
+    assert beside  # the crowded machine has labels that find no room along their edges
+    assert overlapping([(label.title, label.box) for label in layout.labels]) == []
+    assert layout.left + layout.width >= max(label.box[2] for label in beside)
