@@ -1,6 +1,6 @@
 """The execution view's screenshots in docs/, at 1366 x 768 (`make screenshot`):
 
-- console-list.png: the list of executions;
+- console-list.png: the list of executions (those below, an overdraft and a transfer);
 - console-succeeded.png: a credit that committed;
 - console-compensated.png: a credit whose UpdateBalance crashes after committing: the Catch runs
   DeleteTransaction (which reverts the commit) and ReleaseLockAfterFailure, and the API answers
@@ -117,6 +117,21 @@ def capture(url: str) -> dict[str, tuple[bytes, str]]:
 
     succeeded = credit("12.50", "screenshot-1")
     assert succeeded.status_code == 201, succeeded.text
+    # More rows for the list: an overdraft refused and a transfer.
+    overdraft = requests.post(
+        f"{url}/transactions",
+        json={"userId": "bob", "ammount": "500.00", "type": "debit"},
+        headers={"Idempotent-Key": "screenshot-3"},
+        timeout=30,
+    )
+    assert overdraft.status_code == 422, overdraft.text
+    transfer = requests.post(
+        f"{url}/transfers",
+        json={"fromUserId": "alice", "toUserId": "bob", "ammount": "5.00"},
+        headers={"Idempotent-Key": "screenshot-4"},
+        timeout=30,
+    )
+    assert transfer.status_code == 201, transfer.text
     active_runtime().lambdas.inject_fault("UpdateBalanceFunction", FaultPoint.AFTER)
     compensated = credit("25.00", "screenshot-2")
     active_runtime().lambdas.clear_faults()
