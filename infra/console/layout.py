@@ -386,8 +386,8 @@ def _placed_in_order(
 ) -> tuple[dict[int, Label], list[int]]:
     """Each label by its edge's index, placed in `order`; and those put beside the drawing."""
     taken: list[Box] = [_grown(node.box, LABEL_PAD) for node in nodes.values()]
-    beside = max(x for _, points in routed for x, _ in points)
-    beside = max(beside, max(node.box[2] for node in nodes.values())) + 12
+    beside = max([node.box[2] for node in nodes.values()] + [x for _, ps in routed for x, _ in ps])
+    beside += 12
     placed: dict[int, Label] = {}
     aside: list[int] = []
     for index in order:

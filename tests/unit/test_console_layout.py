@@ -254,3 +254,11 @@ def test_a_label_with_no_room_along_its_edge_goes_beside_the_drawing_clear_of_th
     assert beside  # the crowded machine has labels that find no room along their edges
     assert overlapping([(label.title, label.box) for label in layout.labels]) == []
     assert layout.left + layout.width >= max(label.box[2] for label in beside)
+
+
+def test_a_machine_of_one_state_is_drawn():
+    layout = Layout.of({"StartAt": "Greet", "States": {"Greet": {"Type": "Pass", "End": True}}})
+    svg = ET.fromstring(layout.svg({"Greet": "succeeded"}, set()))
+
+    assert [g.get("data-state") for g in svg.iter(f"{SVG}g") if g.get("data-state")] == ["Greet"]
+    assert layout.labels == [] and layout.width > 0
