@@ -86,7 +86,7 @@ concurrency: install ## Races under forced thread switching
 browser: install chromium ## The execution view in headless Chromium (tests/browser)
 	$(BIN)/pytest -q tests/browser
 
-screenshot: install chromium ## docs/console-compensated.png: the view of a compensated execution (rewritten only if it changed)
+screenshot: install chromium ## docs/console-{list,succeeded,compensated}.png at 1366x768 (each rewritten only if it changed)
 	$(BIN)/python -m tests.browser.screenshot
 
 reliability: install ## The long soak: >=10,000 operations, the fault matrix and fuzzing, with progress

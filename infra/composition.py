@@ -84,8 +84,16 @@ def create_server(aws: LocalAws, host: str, port: int) -> BaseWSGIServer:
         host,
         port,
         mounts={CONSOLE_PREFIX: console_of(aws, source)},
-        link=lambda request_id: f"{CONSOLE_PREFIX}/requests/{request_id}",
+        link=lambda request_id: _console_link(aws, request_id),
     )
+
+
+def _console_link(aws: LocalAws, request_id: str) -> str | None:
+    """Where the console shows a request: only one that started an execution or whose exchange
+    was recorded (an answer the gateway gives at the door, a 415 or 413, has nothing to show)."""
+    if aws.execution_arn(request_id) is None and aws.recorder.http_exchange(request_id) is None:
+        return None
+    return f"{CONSOLE_PREFIX}/requests/{request_id}"
 
 
 @contextmanager
