@@ -61,6 +61,38 @@ def test_find_entry_finds_the_entry_and_the_one_reversing_it(lock_rows, client, 
     assert (found, reversing and reversing.entry_id) == (entry(), reversal.transaction_id)
 
 
+class CountingClient:
+    """The moto client, counting the ledger entries each Query reads (ScannedCount)."""
+
+    def __init__(self, client):
+        self._client = client
+        self.scanned: list[int] = []
+
+    def query(self, **request):
+        page = self._client.query(**request)
+        self.scanned.append(page["ScannedCount"])
+        return page
+
+
+@pytest.mark.parametrize(
+    ("wanted", "pages", "read"),
+    [(200, 1, 25), (176, 1, 25), (175, 2, 75), (1, 4, 200), ("absent", 4, 200)],
+    ids=["newest", "25th-newest", "26th-newest", "oldest", "absent"],
+)
+def test_find_entry_reads_newest_first_and_stops_at_the_entry(
+    client, settings, wanted, pages, read
+):
+    for sequence in range(1, 201):
+        put_ledger_entry(replace(entry(), sequence=sequence, entry_id=f"t-{sequence}"), client)
+    counting = CountingClient(client)
+    entries = ledger.LedgerRepository(counting, settings.ledger_table_name)  # type: ignore[arg-type]
+
+    found, _ = entries.find_entry("u1", f"t-{wanted}")
+
+    assert (found and found.sequence) == (None if wanted == "absent" else wanted)
+    assert (len(counting.scanned), sum(counting.scanned)) == (pages, read)
+
+
 def test_the_commit_writes_the_row_the_record_the_entry_and_its_event(
     lock_rows, client, settings, stores
 ):
