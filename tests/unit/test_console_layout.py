@@ -49,7 +49,7 @@ def test_every_transition_of_the_asl_is_an_edge_and_catches_are_labelled_with_th
     assert "catch" in catches[0].get("class")
     choices = [g for g in edges if g.get("data-kind") == "choice"]
     assert [g.find(f"{SVG}text").text for g in choices] == [
-        "$.put.replay IsNull false", "$.result IsPresent true"]  # fmt: skip
+        'Condition "{% $put.replay != null %}"', 'Condition "{% $exists($result) %}"']  # fmt: skip
 
 
 def test_retried_states_are_marked_and_the_others_are_not():
