@@ -72,7 +72,7 @@ class Sizes:
     read_entries: int = 45  # GET /transactions reads a first page of 20 and a next one of 25
     read_repetitions: int = 5
     lag_requests: int = 40
-    dialect_pairs: int = 30  # transactions on each dialect's transaction machine, interleaved
+    dialect_pairs: int = 100  # transactions on each dialect's transaction machine, interleaved
 
     @classmethod
     def quick(cls) -> Sizes:
