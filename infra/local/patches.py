@@ -256,7 +256,7 @@ def _declare(registry: Registry) -> Registry:
         "(more CPU than the rest of it): kept (stepfunctions/interpreter.py; "
         "tests/bench/test_bench_smoke.py)"
     )
-    for patch in (
+    entries: tuple[Patch | Replacement, ...] = (
         Patch("botocore.handlers:BUILTIN_HANDLERS[before-send]", _builtin_handler_replaced,
               why=_builtin_handler_replaced.__doc__ or ""),
         Patch("moto.core.model_instances:<model>.instances_tracked", _model_instances_untracked,
@@ -413,7 +413,8 @@ def _declare(registry: Registry) -> Registry:
                     why="the resolver keeps the event in class attributes every resolver shares: "
                     "one resolve at a time (awslambda/functions.py; "
                     "tests/local/awslambda/test_resolver.py)"),
-    ):  # fmt: skip
+    )  # fmt: skip
+    for patch in entries:
         registry.register(patch)
     return registry
 
