@@ -16,6 +16,7 @@ pinned by a test in tests/local/test_jsonata.py.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import json
@@ -67,6 +68,7 @@ EXPRESSIONS_KEPT = 4096
 EVALUATION_TIMEOUT_MS = 10_000
 
 _REFERENCE = re.compile(r"\$(\w+)")  # any name a variable may have, Unicode ones too
+_STATES_FIELD = re.compile(r"\$states\b(?:\.(\w+))?")  # `$states` and the field read, if named
 
 
 class QueryEvaluationError(Exception):
@@ -217,11 +219,14 @@ def _engine_message(error: Exception) -> str:
 
 
 def _program(text: str) -> Any:
-    """The expression compiled, with AWS's functions, once per text and thread (or why not).
+    """The expression compiled, with the AWS functions it names, once per text and thread (or
+    why not).
 
     moto runs each execution on a thread of its own, so each thread keeps its own, bounded, and
-    drops them itself when it ends. A compile with the functions registered costs about 6
-    microseconds (docs/jsonata.md).
+    drops them itself when it ends: an execution compiles each expression it meets. Only the
+    functions the text names are registered (a JSONata function is reachable by its name only,
+    and `$eval`, which could reach others, is refused): registering all seven took about 40% of
+    a compile (docs/performance.md).
     """
     kept: dict[str, Any] | None = getattr(_per_thread, "programs", None)
     if kept is None:
@@ -234,10 +239,13 @@ def _program(text: str) -> Any:
             program = jsonatapy.compile(text)
         except Exception as error:  # a syntax error is an evaluation error on AWS
             return f"The JSONata expression '{text}' could not be parsed: {error}"
+        named = references(text)
         for name, function in AWS_FUNCTIONS.items():
-            program.register(name, function)
+            if name in named:
+                program.register(name, function)
         for name, function in AWS_OVERRIDES.items():
-            program.register_override(name, function)
+            if name in named:
+                program.register_override(name, function)
         kept[text] = program
     return program
 
@@ -624,15 +632,54 @@ def variables_text(env: Any) -> str | None:
     return json_text(values) if values else None
 
 
+@functools.lru_cache(maxsize=EXPRESSIONS_KEPT)
+def states_fields(text: str) -> frozenset[str] | None:
+    """The fields of `$states` the text reads by name (`$states.input`, `$states.context`, ...),
+    or None when it reads `$states` otherwise (whole, or through a function)."""
+    fields = set()
+    for match in _STATES_FIELD.finditer(text):
+        if match.group(1) is None:
+            return None
+        fields.add(match.group(1))
+    return frozenset(fields)
+
+
 def _states_for(expression: str, env: Any) -> dict[str, Any] | None:
-    # `$states` is copied for the expressions that read it only (its context's timestamps are
-    # converted at each copy).
-    return moto_states_data(env.states) if "states" in references(expression) else None
+    """`$states` for the expressions that read it, with only the fields they name: each field
+    bound is converted for the engine at each evaluation, and the context's timestamps first
+    formatted, so an Assign of `$states.result.Payload` pays for neither the input nor the
+    context."""
+    if "states" not in references(expression):
+        return None
+    fields = states_fields(expression)
+    if fields is None:
+        return moto_states_data(env.states)
+    data = env.states._states_data
+    bound = {name: data[name] for name in fields - {"context"} if name in data}
+    if "context" in fields:
+        bound["context"] = context_data(data["context"])
+    return bound
 
 
 def moto_states_data(states: Any) -> dict[str, Any]:
     """`$states` as moto keeps it (input, context, result, errorOutput), the context object's
     timestamps (datetimes in moto) written as moto writes them in JSONPath output."""
     data = dict(states._states_data)
-    data["context"] = json.loads(to_json_str(data["context"]))
+    data["context"] = context_data(data["context"])
     return data
+
+
+def context_data(value: Any) -> Any:
+    """The context object as moto writes it in JSONPath output (`to_json_str`, read back):
+    timestamps in ISO 8601, anything else that is not JSON as its `str`. Walked rather than
+    written and parsed, which took 3 times as long, at each expression that reads it."""
+    if isinstance(value, dict):
+        return {key if isinstance(key, str) else json.dumps(key): context_data(item)
+                for key, item in value.items()}  # fmt: skip
+    if isinstance(value, (list, tuple)):
+        return [context_data(item) for item in value]
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return str(value)
