@@ -90,7 +90,7 @@ def release_lock(aws: Any, user_id: str, owner: str) -> bool:
     """ReleaseLock's own DynamoDB request, read from the ASL, as the execution `owner` sends it
     (the state calls DynamoDB itself); whether it freed the lock."""
     definition = json.loads(aws.template.state_machines["TransactionStateMachine"].definition)
-    parameters = definition["States"]["ReleaseLock"]["Parameters"]
+    parameters = definition["States"]["ReleaseLock"]["Arguments"]
     try:
         aws.dynamodb.update_item(
             TableName=parameters["TableName"],

@@ -228,6 +228,17 @@ _DYNAMODB_TASK = (
 )
 
 
+_STRING = "moto.stepfunctions.parser.asl.component.common.string.string_expression"
+_PREPROCESSOR = "moto.stepfunctions.parser.asl.parse.preprocessor"
+_TEST_STATE = "moto.stepfunctions.parser.asl.parse.test_state.preprocessor"
+_JSONATA = "moto.stepfunctions.parser.asl.jsonata.jsonata"
+
+
+def _instead(replacement: Any) -> Callable[[Any], Any]:
+    """A Replacement's `wrap` for a replacement that does not call the original."""
+    return lambda _original: replacement
+
+
 def _declare(registry: Registry) -> Registry:
     """The runtime's patches, in the order they are applied."""
     from infra.local.awslambda import functions
@@ -240,16 +251,12 @@ def _declare(registry: Registry) -> Registry:
         teststate,
     )
 
-    def jsonata_applied() -> Undo:
-        jsonata.apply()
-        return jsonata.undo
-
     parse_why = (
         "moto parses each definition and builds each JSONPath parser again at every execution "
         "(more CPU than the rest of it): kept (stepfunctions/interpreter.py; "
         "tests/bench/test_bench_smoke.py)"
     )
-    for patch in (
+    entries: tuple[Patch | Replacement, ...] = (
         Patch("botocore.handlers:BUILTIN_HANDLERS[before-send]", _builtin_handler_replaced,
               why=_builtin_handler_replaced.__doc__ or ""),
         Patch("moto.core.model_instances:<model>.instances_tracked", _model_instances_untracked,
@@ -285,13 +292,86 @@ def _declare(registry: Registry) -> Registry:
                     "state_task_service:eval_mocked_response", teststate.with_states_errors,
                     why="moto refuses a mocked States.* error name (stepfunctions/teststate.py; "
                     "tests/statemachine/test_retry_and_catch.py)"),
-        # Thirteen attributes replaced and put back together (jsonata.patches() lists them):
-        # its replacements read the originals it keeps.
-        Patch("moto.stepfunctions.parser.asl: JSONata and variables", jsonata_applied,
-              why="moto's JSONata evaluator is a stub that raises, variables holding quotes "
-              "break, and $uuid/$hash are refused: evaluated with jsonatapy, each expression "
-              "compiled once (stepfunctions/jsonata.py; docs/jsonata.md; "
-              "tests/local/test_jsonata.py)"),
+        # JSONata and variables (stepfunctions/jsonata.py, docs/jsonata.md; each proven by
+        # tests/local/test_jsonata.py's test named after `proof:`).
+        Replacement(f"{_STRING}:StringJSONata._eval_body",
+                    _instead(jsonata.string_jsonata_eval_body),
+                    why="moto pastes $states and every variable into the expression's text and "
+                    "hands it to a stub that calls None: every JSONata state failed. Parsed once, "
+                    "the values bound, evaluated with jsonatapy; a failure or undefined is "
+                    "States.QueryEvaluationError (proof: "
+                    "test_jsonata_machine_runs_with_exact_output)"),
+        Replacement(f"{_STRING}:StringVariableSample._eval_body",
+                    _instead(jsonata.string_variable_sample_eval_body),
+                    why="JSONPath's \"x.$\": \"$var\" went down the same stub: the variable is "
+                    "read, a missing path is States.Runtime (proof: "
+                    "test_jsonpath_machine_reads_a_variable)"),
+        Replacement("moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison:"
+                    "ConditionStringJSONata._eval_body", _instead(jsonata.condition_eval_body),
+                    why="a Condition that is not a boolean was a bare RuntimeError, which no "
+                    "Catch can name: States.QueryEvaluationError (proof: "
+                    "test_condition_that_is_not_boolean_is_a_query_evaluation_error)"),
+        Replacement("moto.stepfunctions.parser.asl.component.common.assign.assign_decl:"
+                    "AssignDecl._eval_body", _instead(jsonata.assign_eval_body),
+                    why="moto checks none of AWS's variable sizes (256 KiB a variable and an "
+                    "Assign, 10 MiB an execution): each is States.Runtime (proof: "
+                    "test_variable_over_256_kib_fails_the_state)"),
+        Replacement("moto.stepfunctions.parser.asl.component.common.outputdecl:Output._eval_body",
+                    jsonata.output_before_assign,
+                    why="a state's Output read the variables its own Assign had just set; AWS "
+                    "reads them as they were when the state was entered (proof: "
+                    "test_output_reads_variables_from_before_the_states_assign)"),
+        Replacement("moto.stepfunctions.parser.asl.eval.variable_store:"
+                    "VariableStore.get_assigned_variables", _instead(jsonata.assigned_variables),
+                    why="the history's assignedVariables showed a string as f'\"{value}\"', not "
+                    "escaped: JSON text (proof: test_assigned_variables_in_history_are_json)"),
+        Replacement(f"{_PREPROCESSOR}:Preprocessor._inner_string_of",
+                    _instead(jsonata.inner_string_of),
+                    why="a string of the definition kept its JSON escapes (Mar\\u00eda, \\\"): "
+                    "read as JSON (proof: "
+                    "test_aws_conversion_example_gives_the_documented_result)"),
+        Replacement(f"{_PREPROCESSOR}:Preprocessor.visitAssign_decl_binding",
+                    jsonata.refusing_invalid_names,
+                    why="any key was a variable's name (my-var, 1st, states); AWS refuses the "
+                    "definition (proof: test_a_variable_name_aws_refuses_refuses_the_definition)"),
+        Replacement(f"{_PREPROCESSOR}:Preprocessor._query_language_per_scope",
+                    _instead(property(jsonata.query_language_scopes)),
+                    why="one stack of query languages on the class for every parse in every "
+                    "thread: a refused definition left its scopes to the next parse, which was "
+                    "then refused too; one stack per parse (proof: "
+                    "test_a_refused_definition_leaves_the_next_parse_alone)"),
+        Replacement("moto.stepfunctions.responses:StepFunctionResponse.describe_execution",
+                    jsonata.describing_string_output,
+                    why="an output that is a string was answered bare (done), not as JSON text "
+                    "(proof: test_a_string_output_is_json_text)"),
+        Replacement(f"{_TEST_STATE}:TestStatePreprocessor.visitArguments_string_jsonata",
+                    jsonata.recording_after_arguments,
+                    why="TestState recorded the JSONPath stages only: inspectionData."
+                    "afterArguments for Arguments written as one expression (proof: "
+                    "test_teststate_shows_after_arguments_and_variables)"),
+        Replacement(f"{_TEST_STATE}:TestStatePreprocessor."
+                    "visitArguments_jsonata_template_value_object",
+                    jsonata.recording_after_arguments,
+                    why="the same, for Arguments written as an object of expressions (proof: "
+                    "test_teststate_shows_after_arguments_and_variables)"),
+        # moto's modules import these two functions by name: each binding is replaced.
+        *(
+            Replacement(f"{module}:encode_jsonata_variable_declarations",
+                        _instead(jsonata.encode_variable_declarations),
+                        why="a string was declared as f'\"{value}\"', not escaped: JSON text, for "
+                        "moto's callers off the evaluation path (proof: "
+                        "test_moto_declarations_quote_strings)")
+            for module in (_JSONATA, "moto.stepfunctions.parser.asl.eval.variable_store",
+                           "moto.stepfunctions.parser.asl.eval.states")
+        ),
+        *(
+            Replacement(f"{module}:eval_jsonata_expression",
+                        _instead(jsonata.eval_complete_expression),
+                        why="a stub that calls None: evaluates a complete expression, for "
+                        "moto's callers off the patched paths (proof: "
+                        "test_moto_eval_jsonata_expression_answers)")
+            for module in (_JSONATA, _STRING, "moto.stepfunctions.parser.asl.jsonata.validations")
+        ),
         Replacement("moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
                     "state_task_service_dynamodb:boto_client_for", retention.built_once,
                     why="moto's DynamoDB task builds a boto3 client at every call (its own "
@@ -333,7 +413,8 @@ def _declare(registry: Registry) -> Registry:
                     why="the resolver keeps the event in class attributes every resolver shares: "
                     "one resolve at a time (awslambda/functions.py; "
                     "tests/local/awslambda/test_resolver.py)"),
-    ):  # fmt: skip
+    )  # fmt: skip
+    for patch in entries:
         registry.register(patch)
     return registry
 

@@ -1,4 +1,6 @@
 """python -m tests.bench [--quick] [--no-http] [--growth N] [--output DIR]
+python -m tests.bench --section NAME [--quick]       one phase alone (dialects: the transaction
+                                                    machine in JSONata against JSONPath)
 python -m tests.bench --compare A.json B.json      two runs side by side
 python -m tests.bench --markdown R.json             a run's tables as Markdown
 python -m tests.bench --update-doc R.json           make R.json docs/performance.json and
@@ -50,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         help="directory for the JSON results (default: bench-results/)",
     )
     parser.add_argument(
+        "--section",
+        choices=suite.SECTIONS,
+        help="run only this phase, on a runtime of its own; its result is written beside the "
+        "full runs' (not as latest.json)",
+    )
+    parser.add_argument(
         "--compare",
         nargs=2,
         type=Path,
@@ -90,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         window = min(sizes.growth_window, max(1, args.growth // 10))
         sizes = dataclasses.replace(sizes, growth=args.growth, growth_window=window)
     try:
-        result = suite.run(sizes, quick=args.quick)
+        if args.section:
+            result = suite.run_section(args.section, sizes, quick=args.quick)
+        else:
+            result = suite.run(sizes, quick=args.quick)
     except suite.BenchError as error:
         print(f"\nbench failed: {error}", file=sys.stderr)
         if isinstance(error, suite.HttpPhaseError):
@@ -98,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     path = suite.write(result, args.output)
     print()
+    if args.section:
+        print(report.section_text(result))
+        print(f"\nresults: {path}")
+        return 0
     print(report.text(result))
     print(f"\nresults: {path} (and {path.parent / 'latest.json'})")
     return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.bench import cost
+from tests.bench import cost, dialects
 
 Table = tuple[str, list[str], list[list[str]]]
 
@@ -382,6 +382,8 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 ],
             )
         )
+    if "dialects" in result:
+        found.append(dialects.table(result["dialects"]))
     return found
 
 
@@ -714,6 +716,22 @@ def hot_users(result: dict[str, Any]) -> str:
             f"{ratio}, longest wait {_num(phase['lock'].get('longestWaitMs'), 0)} ms"
         )
     return "Hot users: " + "; ".join(parts) + "." if parts else "No hot-user phase ran."
+
+
+def section_text(result: dict[str, Any]) -> str:
+    """A section's run (`--section`): when, where and with which sizes, then its table."""
+    m, git = result["machine"], result["git"]
+    lines = [
+        f"wallet bench v{result['version']} section {result['section']}  {result['createdAt']}  "
+        f"git {git['sha'][:10]}"
+        + (" (uncommitted changes)" if git["dirty"] else "")
+        + ("  QUICK" if result["quick"] else ""),
+        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, moto "
+        f"{m['packages'].get('moto')}; load average {m['loadAverageAtStart'][0]} at start, "
+        f"{m.get('loadAverageAtEnd', ['?'])[0]} at end",
+        f"bench took {result['benchSeconds']} s",
+    ]
+    return "\n\n".join(["\n".join(lines), _text_table(*dialects.table(result["dialects"]))])
 
 
 def text(result: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.domain.lock_wait import WaitPolicy
-from tests.bench import coldstart, cost, counts, growth, reads
+from tests.bench import coldstart, cost, counts, dialects, growth, reads
 from tests.bench.histories import execution_arns, lock_summary, traces
 from tests.bench.load import Job, Sender, distinct_users, embedded_sender, one_user, run_load
 from tests.bench.progress import Progress
@@ -72,6 +72,7 @@ class Sizes:
     read_entries: int = 45  # GET /transactions reads a first page of 20 and a next one of 25
     read_repetitions: int = 5
     lag_requests: int = 40
+    dialect_pairs: int = 100  # transactions on each dialect's transaction machine, interleaved
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -89,6 +90,7 @@ class Sizes:
             read_entries=25,
             read_repetitions=1,
             lag_requests=3,
+            dialect_pairs=2,
         )
 
     def phases(self) -> int:
@@ -99,6 +101,7 @@ class Sizes:
             + int(self.plain_polling_variant)
             + (transport if self.http else 0)
             + int(self.growth > 0)
+            + int(self.dialect_pairs > 0)
         )
 
 
@@ -295,6 +298,17 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
                     {"variant": "plain polling: no place in line"},
                 )
             result["load"].append({"transport": "embedded", "scenario": title, **phase})
+        if sizes.dialect_pairs:
+            result["dialects"] = _dialects_phase(progress, aws, sizes)
+
+
+def _dialects_phase(progress: Progress, aws: Any, sizes: Sizes) -> dict[str, Any]:
+    title = "transaction machine: JSONata|JSONPath"
+    with progress.phase(title, sizes.dialect_pairs) as ticker:
+        try:
+            return dialects.measure(aws, sizes.dialect_pairs, ticker)
+        except dialects.DialectError as error:
+            raise BenchError(f"{title}: {error}") from error
 
 
 def _scenarios(sizes: Sizes, prefix: str) -> list[tuple[str, list[Job], int]]:
@@ -454,9 +468,32 @@ def run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
         return _run(sizes, quick=quick)
 
 
-def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
-    progress = Progress(sizes.phases())
-    result: dict[str, Any] = {
+# Phases that can run alone (`python -m tests.bench --section NAME`), each on a runtime of its
+# own: the result holds the run's header and that phase's figures under the same key as in a
+# full run.
+SECTIONS = ("dialects",)
+
+
+def run_section(name: str, sizes: Sizes, *, quick: bool) -> dict[str, Any]:
+    """Raises: KeyError for a name not in SECTIONS; BenchError if the phase cannot run."""
+    if name not in SECTIONS:
+        raise KeyError(f"no bench section {name!r} (there are: {', '.join(SECTIONS)})")
+    from infra.local.runtime import LocalAws
+
+    with _quiet():
+        progress = Progress(1)
+        result = _started(sizes, quick=quick)
+        result["section"] = name
+        with LocalAws() as aws:
+            result["dialects"] = _dialects_phase(progress, aws, sizes)
+        result["benchSeconds"] = round(progress.elapsed, 1)
+        result["machine"]["loadAverageAtEnd"] = [round(x, 2) for x in os.getloadavg()]
+    return result
+
+
+def _started(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
+    """What every result starts with: when, which commit, which machine, which sizes."""
+    return {
         "schema": "wallet-bench",
         "version": SCHEMA_VERSION,
         "createdAt": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -468,9 +505,12 @@ def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
         "lambdaRuntime": _lambda_runtime(),
         "quick": quick,
         "sizes": dataclasses.asdict(sizes),
-        "overhead": {},
-        "load": [],
     }
+
+
+def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
+    progress = Progress(sizes.phases())
+    result: dict[str, Any] = {**_started(sizes, quick=quick), "overhead": {}, "load": []}
     runs = (len(coldstart.handler_modules()) + 1) * len(coldstart.VARIANTS)
     with progress.phase(
         "cold-start work per handler and baseline (Lambda-like process)",
@@ -508,11 +548,15 @@ def dumps(result: dict[str, Any]) -> str:
 
 
 def write(result: dict[str, Any], directory: Path = RESULTS_DIR) -> Path:
+    """A full run as `<UTC time>-<sha>.json` and latest.json; a section's run as
+    `<UTC time>-<sha>-<section>.json` only (latest.json stays the last full run)."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     sha = (result["git"]["sha"] or "nogit")[:8]
-    path = directory / f"{stamp}-{sha}.json"
+    section = f"-{result['section']}" if "section" in result else ""
+    path = directory / f"{stamp}-{sha}{section}.json"
     text = dumps(result)
     path.write_text(text)
-    (directory / "latest.json").write_text(text)
+    if not section:
+        (directory / "latest.json").write_text(text)
     return path

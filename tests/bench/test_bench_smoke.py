@@ -88,6 +88,14 @@ def test_the_overhead_is_measured_per_transport_against_the_same_requests(quick_
     assert set(quick_result["overheadRatio"]) == {"embedded", "http"}
 
 
+def test_a_full_run_compares_the_transaction_machine_in_both_dialects(quick_result):
+    measured = quick_result["dialects"]
+
+    assert measured["pairs"] == suite.Sizes.quick().dialect_pairs
+    assert measured["jsonata"]["executionMs"]["count"] == measured["pairs"]
+    assert measured["jsonpath"]["executionMs"]["count"] == measured["pairs"]
+
+
 def test_results_are_written_read_back_and_rendered(quick_result, tmp_path):
     path = suite.write(quick_result, tmp_path)
     loaded = json.loads(path.read_text())

@@ -211,10 +211,10 @@ def test_the_documented_diagram_matches_the_asl():
     assert block.group(1) == mermaid(DEFINITION), "run: python -m infra.local.stepfunctions.diagram"
 
 
-def test_the_transfers_releases_are_the_transactions_release_in_jsonata():
+def test_the_transfers_releases_are_the_transactions_release():
     """What the two machines share is one state shape: each of the transfer's four releases is
     the transaction's ReleaseLock (the same conditional UpdateItem on the owner token, the same
-    ConditionalCheckFailed caught as released), reading its user and owner in JSONata."""
+    ConditionalCheckFailed caught as released), reading its own user."""
     transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
     release = DEFINITION["States"]["ReleaseLock"]
     shared = ("Resource", "TimeoutSeconds")
@@ -222,12 +222,14 @@ def test_the_transfers_releases_are_the_transactions_release_in_jsonata():
                  "ReleaseFirstLockAfterFailure"):  # fmt: skip
         state = transfer["States"][name]
         assert {k: state[k] for k in shared} == {k: release[k] for k in shared}, name
-        arguments, parameters = state["Arguments"], release["Parameters"]
+        arguments, parameters = state["Arguments"], release["Arguments"]
         for field in ("TableName", "UpdateExpression", "ConditionExpression"):
             assert arguments[field] == parameters[field], (name, field)
+        assert arguments["ExpressionAttributeValues"] == parameters["ExpressionAttributeValues"]
         assert arguments["ExpressionAttributeValues"] == {
             ":owner": {"S": "{% $states.context.Execution.Id %}"}
         }, name
+        assert set(arguments) == set(parameters), name
         assert arguments["Key"]["userId"]["S"] in ("{% $lockOrder[0] %}", "{% $lockOrder[1] %}")
         assert [c["ErrorEquals"] for c in state["Catch"]] == [
             c["ErrorEquals"] for c in release["Catch"]
