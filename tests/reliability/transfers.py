@@ -17,10 +17,12 @@ crash tests (crashes.py) what happens before.
 
 Checked afterwards, once every request answered 500 was sent again until it got a definite
 answer (as a client would): no request took 20 s or more (the machine's TimeoutSeconds: no
-deadlock); every 5xx came from a fault injected in its own execution; the contract's invariants
-from the tables (tests/invariants.py: 1-4, 7 and 10 from violations, 8 the events, 9 the
-summaries projection); money conserved among the users; each key applied at most once, every 201
-of a key the same body and the table's record, every committed transfer answered 201 once.
+deadlock); every 5xx came from a fault injected in its own execution, and a transfer to oneself
+(invalid input) is a 400 (invariant 6); the contract's invariants from the tables
+(tests/invariants.py: 1-4, 7 and 10 from violations, 8 the events, 9 the summaries projection);
+money conserved among the users; each key applied at most once, every 201 of a key the same body
+and the table's record, every committed transfer answered 201. Invariants 11 and 12 are about
+holds and reversals: checked by violations as far as it knows them, exercised by no transfer.
 """
 
 from __future__ import annotations
