@@ -19,6 +19,7 @@ from infra.local.stepfunctions.executions import history
 from tests.bench.cost import billed_express_ms, billed_lambda_ms
 
 ACQUIRE_LOCK = "AcquireLock"
+TRANSFER_LOCK_STATE = "AcquireLocks"  # the transfer machine's: both locks, in one task
 # The events a state machine logs at Level ERROR (the rest only at Level ALL): the set the local
 # runtime's log writer uses, from AWS's "Log levels" page.
 ERROR_LEVEL_EVENTS = logs.ERROR_EVENT_TYPES
@@ -76,7 +77,9 @@ def _log_record(event: dict[str, Any], arn: str) -> dict[str, Any]:
     }
 
 
-def trace_of(events: list[dict[str, Any]], arn: str) -> ExecutionTrace:
+def trace_of(
+    events: list[dict[str, Any]], arn: str, lock_state: str = ACQUIRE_LOCK
+) -> ExecutionTrace:
     first, last = events[0], events[-1]
     status = last["type"].removeprefix("Execution").upper()
     trace = ExecutionTrace(arn, status, _ms(first["timestamp"], last["timestamp"]))
@@ -94,7 +97,7 @@ def trace_of(events: list[dict[str, Any]], arn: str) -> ExecutionTrace:
             state = event["stateEnteredEventDetails"]["name"]
         elif kind == "TaskScheduled":
             trace.lambda_invocations[state] += 1
-            if state == ACQUIRE_LOCK:
+            if state == lock_state:
                 trace.lock_attempts += 1
                 lock_first = lock_first or event["timestamp"]
         elif kind == "TaskStarted":
@@ -103,14 +106,14 @@ def trace_of(events: list[dict[str, Any]], arn: str) -> ExecutionTrace:
             if task_started is not None:
                 trace.task_ms.append(_ms(task_started, event["timestamp"]))
                 task_started = None
-            if state == ACQUIRE_LOCK and lock_first is not None:
+            if state == lock_state and lock_first is not None:
                 trace.lock_wait_ms = _ms(lock_first, event["timestamp"])
                 trace.lock_acquired = kind == "TaskSucceeded"
     return trace
 
 
-def traces(client: Any, arns: list[str]) -> list[ExecutionTrace]:
-    return [trace_of(history(client, arn), arn) for arn in arns]
+def traces(client: Any, arns: list[str], lock_state: str = ACQUIRE_LOCK) -> list[ExecutionTrace]:
+    return [trace_of(history(client, arn), arn, lock_state) for arn in arns]
 
 
 def execution_arns(client: Any, state_machine_arn: str) -> set[str]:

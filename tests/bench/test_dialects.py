@@ -13,7 +13,7 @@ from tests.bench import dialects, report, suite
 
 @pytest.fixture(scope="module")
 def section_result():
-    return suite.run_section("dialects", suite.Sizes.quick(), quick=True)
+    return suite.run_sections({"dialects"}, suite.Sizes.quick(), quick=True)
 
 
 def test_the_baseline_is_the_jsonpath_machine_with_the_same_states_and_placeholders():
@@ -67,7 +67,7 @@ def test_a_definition_is_measured_by_size_and_states():
 def test_a_section_measures_both_dialects_on_the_same_run(section_result, tmp_path):
     measured = section_result["dialects"]
 
-    assert section_result["section"] == "dialects"
+    assert section_result["sections"] == ["dialects"]
     assert measured["pairs"] == suite.Sizes.quick().dialect_pairs
     assert measured["definition"]["jsonata"]["queryLanguage"] == "JSONata"
     assert measured["definition"]["jsonpath"]["queryLanguage"] == "JSONPath"
@@ -98,18 +98,18 @@ def test_an_execution_that_does_not_commit_stops_the_phase_and_removes_the_basel
 
 
 def test_an_unknown_section_is_refused(capsys):
-    with pytest.raises(KeyError):
-        suite.run_section("nothing", suite.Sizes.quick(), quick=True)
+    with pytest.raises(ValueError, match="unknown sections: nothing"):
+        suite.run_sections({"nothing"}, suite.Sizes.quick(), quick=True)
     with pytest.raises(SystemExit):
-        cli.main(["--section", "nothing"])
-    assert "invalid choice" in capsys.readouterr().err
+        cli.main(["--sections", "nothing"])
+    assert "unknown sections: nothing" in capsys.readouterr().err
 
 
 def test_a_failed_section_fails_the_command(monkeypatch, capsys):
     def failing(*_args, **_kwargs):
         raise suite.BenchError("transaction machine: JSONata|JSONPath: FAILED")
 
-    monkeypatch.setattr(suite, "run_section", failing)
+    monkeypatch.setattr(suite, "run_sections", failing)
 
-    assert cli.main(["--section", "dialects", "--quick"]) == 1
+    assert cli.main(["--sections", "dialects", "--quick"]) == 1
     assert "bench failed" in capsys.readouterr().err
