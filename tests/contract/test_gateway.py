@@ -288,11 +288,14 @@ def test_a_query_parameter_that_is_not_utf8_is_a_400(api, path, query):
 # --- bytes as a client sends them, not as `requests` would escape them ---------------------------
 
 
-def send_raw(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """`request` written to the server as it is; its answer's status, headers and body."""
+def send_raw(url: str, request: bytes, *, then_stop: bool = False) -> tuple[int, dict, bytes]:
+    """`request` written to the server as it is (`then_stop`: and nothing more, the sending half
+    of the connection closed); its answer's status, headers and body."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as connection:
         connection.sendall(request)
+        if then_stop:
+            connection.shutdown(socket.SHUT_WR)
         response = http.client.HTTPResponse(connection)
         response.begin()
         return response.status, dict(response.getheaders()), response.read()
@@ -337,3 +340,28 @@ def test_a_request_http_itself_refuses_is_a_400_in_the_contract_shape(api, reque
     assert headers["x-amzn-RequestId"]
     error = json.loads(body)["error"]
     assert error["code"] == "VALIDATION_ERROR" and says in error["message"]
+
+
+POST_HEAD = (b"POST /transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Idempotent-Key: k\r\nConnection: close\r\n")  # fmt: skip
+
+
+def test_a_body_not_in_chunked_encoding_is_a_400_and_calls_nothing(api, aws):
+    before = invocations(aws)
+    chunked = POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n"
+
+    status, headers, body = send_raw(api.url, chunked)
+
+    assert status == 400, body
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"]["code"] == "VALIDATION_ERROR"
+    assert invocations(aws) == before
+
+
+def test_a_body_shorter_than_its_content_length_is_a_400(api):
+    short = POST_HEAD + b"Content-Length: 50\r\n\r\n" + b'{"userId": "1"}'
+
+    status, _, body = send_raw(api.url, short, then_stop=True)
+
+    assert status == 400, body
+    assert json.loads(body)["error"]["code"] == "VALIDATION_ERROR"

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -62,11 +62,17 @@ class LocalGateway:
 
     def handle(self, request: Request) -> Response:
         context = _context(request)
-        payload = _read_payload(request)
-        if payload is None:
-            response = self._gateway("REQUEST_TOO_LARGE", 413, "Request Too Long")
+        try:
+            payload = _read_payload(request)
+        except (OSError, BadRequest):
+            # A body that is no HTTP body: chunks not in chunked encoding, or fewer bytes than its
+            # Content-Length before the client stopped sending. Refused before any integration.
+            response = self._gateway("DEFAULT_4XX", 400, "Bad Request")
         else:
-            response = self._route(request, payload, context)
+            if payload is None:
+                response = self._gateway("REQUEST_TOO_LARGE", 413, "Request Too Long")
+            else:
+                response = self._route(request, payload, context)
         response.headers["x-amzn-RequestId"] = context["requestId"]  # as on every AWS answer
         return response
 
