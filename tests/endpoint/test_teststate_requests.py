@@ -23,6 +23,8 @@ LAMBDA_TASK = {
 }
 MACHINE = {"StartAt": "T", "States": {"T": {**LAMBDA_TASK, "Next": None, "End": True}}}
 RESULT = json.dumps({"StatusCode": 200, "Payload": {"ok": True}})
+# Valid ASL syntax, but an intrinsic's string literal is in double quotes: no function to build.
+UNBUILDABLE = {"Type": "Pass", "Parameters": {"b.$": 'States.Format("v={}", $.x)'}, "End": True}
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,7 @@ def with_retry(**retrier: Any) -> str:
         ({"definition": json.dumps(MACHINE)}, "InvalidDefinition"),
         ({"definition": json.dumps(MACHINE), "stateName": "Missing"}, "InvalidDefinition"),
         ({"definition": '{"Type": "Bogus"}'}, "InvalidDefinition"),
+        ({"definition": json.dumps(UNBUILDABLE)}, "InvalidDefinition"),
         ({"input": "{nope"}, "InvalidExecutionInput"),
         ({"input": {"a": 1}}, "ValidationException"),
         ({"inspectionLevel": "EVERYTHING"}, "ValidationException"),
@@ -88,6 +91,7 @@ def with_retry(**retrier: Any) -> str:
         "machine-without-state-name",
         "state-name-not-in-machine",
         "state-not-valid-asl",
+        "intrinsic-that-does-not-parse",
         "input-not-json",
         "input-not-a-string",
         "unknown-inspection-level",
