@@ -394,3 +394,13 @@ def test_describing_a_missing_execution_does_not_wait_for_its_end(client, monkey
     status, body = call(client, "AWSStepFunctions.DescribeExecution", {"executionArn": arn})
 
     assert (status, body["__type"].rsplit("#", 1)[-1]) == (400, "ExecutionDoesNotExist")
+
+
+def test_a_refused_definition_is_named_invalid_definition(client):
+    status, body = call(client, f"{SFN}.CreateStateMachine", {
+        "name": f"refused-{uuid.uuid4().hex[:8]}", "type": "EXPRESS",
+        "roleArn": "arn:aws:iam::123456789012:role/x",
+        "definition": json.dumps({"StartAt": "A", "States": {"A": {"Type": "Nope"}}}),
+    })  # fmt: skip
+
+    assert (status, body["__type"]) == (400, "InvalidDefinition")
