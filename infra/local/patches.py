@@ -258,6 +258,7 @@ def _declare(registry: Registry) -> Registry:
     from infra.local.awslambda import functions
     from infra.local.dynamodb import streams, transactions
     from infra.local.stepfunctions import (
+        choice,
         interpreter,
         jsonata,
         retention,
@@ -308,6 +309,9 @@ def _declare(registry: Registry) -> Registry:
                     "lambda_eval_utils:boto_client_for", retention.built_once,
                     why="moto builds a boto3 client per Lambda task, a fifth of the CPU, on a "
                     "session not safe to share: built once (stepfunctions/retention.py)"),
+        Replacement("moto.stepfunctions.parser.asl.component.state.choice.comparison."
+                    "comparison_func:ComparisonFuncStringVariableSample._eval_body",
+                    choice.in_order, why=choice.__doc__ or ""),
         Replacement("moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
                     "state_task_service:eval_mocked_response", teststate.with_states_errors,
                     why="moto refuses a mocked States.* error name (stepfunctions/teststate.py; "

@@ -294,3 +294,21 @@ def test_a_mocked_result_of_another_integration_is_not_checked_against_its_api(c
 
     assert (status, body["status"]) == (200, "SUCCEEDED")
     assert json.loads(body["output"]) == {"NotAGetItemField": 1}
+
+
+@pytest.mark.parametrize(
+    ("rule", "n", "next_state"),
+    [({"NumericGreaterThanPath": "$limit"}, 9, "Big"),
+     ({"NumericGreaterThanPath": "$limit"}, 1, "Small"),
+     ({"NumericLessThanPath": "$limit"}, 1, "Big"),
+     ({"NumericEqualsPath": "$limit"}, 5, "Big")],
+    ids=["greater", "not-greater", "less", "equal"],
+)  # fmt: skip
+def test_a_path_comparison_reads_a_variable(client, rule, n, next_state):
+    choice = {"Type": "Choice", "Choices": [{"Variable": "$.n", **rule, "Next": "Big"}],
+              "Default": "Small"}  # fmt: skip
+
+    status, body = run_state(client, definition=json.dumps(choice), input=json.dumps({"n": n}),
+                             variables=json.dumps({"limit": 5}))  # fmt: skip
+
+    assert (status, body["status"], body["nextState"]) == (200, "SUCCEEDED", next_state)
