@@ -144,7 +144,8 @@ def _parse_amount_field(payload: dict[str, Any], spelling: str) -> Decimal:
     amount ("10" and "10.00" are), each checked under its own name."""
     present = [field for field in ("ammount", "amount") if field in payload]
     if not present:
-        raise ValidationError(f"{spelling} is required")
+        alias = "amount" if spelling == "ammount" else "ammount"
+        raise ValidationError(f"{spelling} is required ({alias} is accepted too)")
     amounts = {parse_amount(payload[field], field) for field in present}
     if len(amounts) > 1:
         raise ValidationError("ammount and amount differ; send only one")
