@@ -255,6 +255,7 @@ _DYNAMODB_TASK = (
 
 def _declare(registry: Registry) -> Registry:
     """The runtime's patches, in the order they are applied."""
+    from infra.local import logs_filter
     from infra.local.awslambda import functions
     from infra.local.dynamodb import streams, transactions
     from infra.local.stepfunctions import (
@@ -284,6 +285,8 @@ def _declare(registry: Registry) -> Registry:
               why=retention.drop_ec2_catalogue.__doc__ or ""),
         Patch("moto.stepfunctions.parser.api:<error>.TYPE", _parser_errors_named,
               why=_parser_errors_named.__doc__ or ""),
+        Replacement("moto.logs.models:EventMessageFilter", logs_filter.with_json_patterns,
+                    why=logs_filter.__doc__ or ""),
         Replacement("moto.stepfunctions.parser.asl.parse.asl_parser:"
                     "AmazonStateLanguageParser.parse", interpreter.parsed_once, why=parse_why),
         Replacement("jsonpath_ng.ext:parse", interpreter.kept_paths, why=parse_why),

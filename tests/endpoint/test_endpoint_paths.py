@@ -404,3 +404,22 @@ def test_a_refused_definition_is_named_invalid_definition(client):
     })  # fmt: skip
 
     assert (status, body["__type"]) == (400, "InvalidDefinition")
+
+
+def test_filter_log_events_reads_a_json_pattern(client):
+    group, stream = f"/filtered/{uuid.uuid4().hex[:8]}", "s"
+    logs = "Logs_20140328"
+    call(client, f"{logs}.CreateLogGroup", {"logGroupName": group})
+    call(client, f"{logs}.CreateLogStream", {"logGroupName": group, "logStreamName": stream})
+    events = [{"timestamp": int(time.time() * 1000), "message": json.dumps({"type": kind})}
+              for kind in ("ExecutionStarted", "ExecutionFailed")]  # fmt: skip
+    call(client, f"{logs}.PutLogEvents",
+         {"logGroupName": group, "logStreamName": stream, "logEvents": events})  # fmt: skip
+
+    status, body = call(client, f"{logs}.FilterLogEvents", {
+        "logGroupName": group, "filterPattern": '{ $.type = "ExecutionFailed" }'})  # fmt: skip
+
+    assert status == 200, body
+    assert [json.loads(event["message"]) for event in body["events"]] == [
+        {"type": "ExecutionFailed"}
+    ]
