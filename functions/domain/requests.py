@@ -3,6 +3,7 @@
 import json
 import re
 import unicodedata
+from decimal import Decimal
 from typing import Any
 
 from functions.domain.errors import ValidationError
@@ -142,15 +143,18 @@ def _parse_type(value: object) -> TransactionType:
     return TransactionType(value)
 
 
-def _amount_field(payload: dict[str, Any]) -> tuple[str, object]:
-    """The contract spells it `ammount`; `amount` is an alias, and both must agree."""
-    if "ammount" in payload and "amount" in payload and payload["ammount"] != payload["amount"]:
+def _parse_amount_field(payload: dict[str, Any], spelling: str) -> Decimal:
+    """The amount under either spelling (`ammount`, the contract's, or its alias `amount`);
+    `spelling` is the one a missing amount is asked for by. Both may be sent if they are the same
+    amount ("10" and "10.00" are), each checked under its own name."""
+    present = [field for field in ("ammount", "amount") if field in payload]
+    if not present:
+        alias = "amount" if spelling == "ammount" else "ammount"
+        raise ValidationError(f"{spelling} is required ({alias} is accepted too)")
+    amounts = {parse_amount(payload[field], field) for field in present}
+    if len(amounts) > 1:
         raise ValidationError("ammount and amount differ; send only one")
-    if "ammount" in payload:
-        return "ammount", payload["ammount"]
-    if "amount" in payload:
-        return "amount", payload["amount"]
-    raise ValidationError("ammount is required")
+    return amounts.pop()
 
 
 def parse_transaction_request(body: object, idempotency_key: object) -> TransactionRequest:
@@ -159,8 +163,7 @@ def parse_transaction_request(body: object, idempotency_key: object) -> Transact
     payload = _parse_body(body)
     user_id = parse_user_id(payload.get("userId"))
     transaction_type = _parse_type(payload.get("type"))
-    field, raw_amount = _amount_field(payload)
-    amount = parse_amount(raw_amount, field)
+    amount = _parse_amount_field(payload, "ammount")
     return TransactionRequest(user_id, key, transaction_type, amount)
 
 
@@ -180,8 +183,7 @@ def parse_transfer_request(body: object, idempotency_key: object) -> TransferReq
     to_user_id = _field_user_id(payload, "toUserId")
     if from_user_id == to_user_id:
         raise ValidationError("fromUserId and toUserId must be different users")
-    field, raw_amount = _amount_field(payload)
-    amount = parse_amount(raw_amount, field)
+    amount = _parse_amount_field(payload, "amount")
     return TransferRequest(from_user_id, to_user_id, key, amount)
 
 

@@ -215,6 +215,31 @@ def _model_instances_untracked() -> Undo:
     return undo
 
 
+def _parser_errors_named() -> Undo:
+    """moto's Step Functions parser declares its errors as LocalStack does (`code =
+    "InvalidDefinition"`) on moto's AWSError, which names an error by `TYPE`: each of them
+    (CreateStateMachine's InvalidDefinition, ...) was answered `"__type": null`, which the AWS CLI
+    shows as "An error occurred ()". Each gets its name as its TYPE
+    (tests/endpoint/test_endpoint_paths.py::test_a_refused_definition_is_named_invalid_definition)."""
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import api
+
+    unnamed = [
+        error
+        for error in vars(api).values()
+        if isinstance(error, type) and issubclass(error, AWSError)
+        and error.TYPE is None and isinstance(error.__dict__.get("code"), str)
+    ]  # fmt: skip
+    for error in unnamed:
+        error.TYPE = error.__dict__["code"]
+
+    def undo() -> None:
+        for error in unnamed:
+            del error.TYPE
+
+    return undo
+
+
 class _Untracked(list[Any]):
     """A list that keeps nothing appended to it."""
 
@@ -241,9 +266,11 @@ def _instead(replacement: Any) -> Callable[[Any], Any]:
 
 def _declare(registry: Registry) -> Registry:
     """The runtime's patches, in the order they are applied."""
+    from infra.local import logs_filter
     from infra.local.awslambda import functions
     from infra.local.dynamodb import streams, transactions
     from infra.local.stepfunctions import (
+        choice,
         interpreter,
         jsonata,
         retention,
@@ -263,6 +290,10 @@ def _declare(registry: Registry) -> Registry:
               why=_model_instances_untracked.__doc__ or ""),
         Patch("moto.ec2.models.instance_types:INSTANCE_TYPES", retention.drop_ec2_catalogue,
               why=retention.drop_ec2_catalogue.__doc__ or ""),
+        Patch("moto.stepfunctions.parser.api:<error>.TYPE", _parser_errors_named,
+              why=_parser_errors_named.__doc__ or ""),
+        Replacement("moto.logs.models:EventMessageFilter", logs_filter.with_json_patterns,
+                    why=logs_filter.__doc__ or ""),
         Replacement("moto.stepfunctions.parser.asl.parse.asl_parser:"
                     "AmazonStateLanguageParser.parse", interpreter.parsed_once, why=parse_why),
         Replacement("jsonpath_ng.ext:parse", interpreter.kept_paths, why=parse_why),
@@ -288,6 +319,9 @@ def _declare(registry: Registry) -> Registry:
                     "lambda_eval_utils:boto_client_for", retention.built_once,
                     why="moto builds a boto3 client per Lambda task, a fifth of the CPU, on a "
                     "session not safe to share: built once (stepfunctions/retention.py)"),
+        Replacement("moto.stepfunctions.parser.asl.component.state.choice.comparison."
+                    "comparison_func:ComparisonFuncStringVariableSample._eval_body",
+                    choice.in_order, why=choice.__doc__ or ""),
         Replacement("moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
                     "state_task_service:eval_mocked_response", teststate.with_states_errors,
                     why="moto refuses a mocked States.* error name (stepfunctions/teststate.py; "
