@@ -266,9 +266,9 @@ def _instead(replacement: Any) -> Callable[[Any], Any]:
 
 def _declare(registry: Registry) -> Registry:
     """The runtime's patches, in the order they are applied."""
-    from infra.local import logs_filter
     from infra.local.awslambda import functions
     from infra.local.dynamodb import streams, transactions
+    from infra.local.logs import filter_patterns
     from infra.local.stepfunctions import (
         choice,
         interpreter,
@@ -292,8 +292,8 @@ def _declare(registry: Registry) -> Registry:
               why=retention.drop_ec2_catalogue.__doc__ or ""),
         Patch("moto.stepfunctions.parser.api:<error>.TYPE", _parser_errors_named,
               why=_parser_errors_named.__doc__ or ""),
-        Replacement("moto.logs.models:EventMessageFilter", logs_filter.with_json_patterns,
-                    why=logs_filter.__doc__ or ""),
+        Replacement("moto.logs.models:EventMessageFilter", filter_patterns.with_json_patterns,
+                    why=filter_patterns.__doc__ or ""),
         Replacement("moto.stepfunctions.parser.asl.parse.asl_parser:"
                     "AmazonStateLanguageParser.parse", interpreter.parsed_once, why=parse_why),
         Replacement("jsonpath_ng.ext:parse", interpreter.kept_paths, why=parse_why),

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from infra.local.logs_filter import UnsupportedPattern, matches, parse
+from infra.local.logs.filter_patterns import UnsupportedPattern, matches, parse
 
 FAILED = json.dumps({
     "id": "8", "type": "ExecutionFailed", "previous_event_id": "7",

@@ -8,7 +8,7 @@ machine's log group listed all of its events. Here a JSON pattern is read as AWS
 (quoted or not, `*` a wildcard) or a number, `<`, `<=`, `>`, `>=` with a number, `IS NULL`,
 `IS TRUE`, `IS FALSE`, `NOT EXISTS`, `&&`, `||` and parentheses. An event that is not a JSON object
 matches no JSON pattern. A pattern outside this is left to moto
-(tests/local/test_logs_filter.py).
+(tests/local/logs/test_filter_patterns.py).
 """
 
 from __future__ import annotations
