@@ -56,6 +56,7 @@ from tests.reliability.runtime import (
 MACHINE = "TransferStateMachine"
 NO_DEADLOCK_SECONDS = 20.0  # the transfer machine's TimeoutSeconds, inside API Gateway's 29 s
 FAULT_EVERY = 8  # operations between a fault firing and the next one being armed
+MAX_REARMED = 3  # times a fault taken by a call that showed nothing is armed again
 TRANSFER, REPLAY, REUSE, SELF = "transfer", "replay", "reuse", "self"
 
 LAMBDA_STEPS = ("AcquireLocks", "PutTransfer", "CommitTransfer", "DeleteTransfer")
@@ -210,6 +211,7 @@ class FaultCycle:
         self._armed: Fault | None = None
         self._since_taken = 0
         self.armed: Counter[str] = Counter()
+        self._retaken: Counter[str] = Counter()
         self.fired: Counter[str] = Counter()  # by "step point": the injected errors seen
         self.faulted: set[str] = set()  # execution ARNs in which an injected error showed
         self._pristine_invoke = aws.lambdas.invoke
@@ -251,7 +253,13 @@ class FaultCycle:
                 if execution_id:
                     self.faulted.add(execution_id)
             if self._armed is not None and self._armed.step == step:
-                self._armed = None  # taken by this call (a fault of `times` > 1: by its first)
+                # Taken by this call (a fault of `times` > 1: by its first). One that showed
+                # nothing (the step failed on its own first: an overdraft before a fault after the
+                # commit) is armed again later, a few times at most, so that every fault fires.
+                if point is None and self._retaken[self._armed.name] < MAX_REARMED:
+                    self._retaken[self._armed.name] += 1
+                    self._order.insert(0, self._armed)
+                self._armed = None
                 self._since_taken = 0
 
     def tick(self) -> None:
