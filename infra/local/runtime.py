@@ -256,6 +256,7 @@ class LocalAws:
             execution_input,
             name,
             status_reader=interpreter.moto_status,
+            end_waiter=interpreter.end_waiter,
             longest_poll=0.01,
         )
 
