@@ -8,7 +8,7 @@ every request it answers into a werkzeug Request, which puts itself in its own W
 (`environ["werkzeug.request"]`); jmespath builds an interpreter per search (Powertools' Logger
 searches the event for the correlation id at every invocation), which caches bound methods of
 itself. Each is a reference cycle, so all of it, environ, headers, body stream and parsed forms
-included, waits for the cyclic garbage collector: about 200 objects per committed transaction,
+included, waits for the cyclic garbage collector: about 230 objects per committed transaction,
 most of what the runtime's other patches (dynamodb/expressions.py, stepfunctions/interpreter.py)
 left.
 

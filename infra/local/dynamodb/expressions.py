@@ -5,8 +5,8 @@ UpdateExpression into a tree of `ast_nodes.Node`s (twice: once to check the name
 uses, once to apply it), copies the tree for the validator and rebuilds parts of it on the way.
 Every node keeps its children and each child a pointer to its parent, so every tree is a
 reference cycle: after the request, the whole of it (nodes, their dicts, their children lists,
-the typed values) is left to the cyclic garbage collector. That was about two thirds of the
-runtime's cyclic garbage, some 1,400 objects per committed transaction.
+the typed values) is left to the cyclic garbage collector. That was about three quarters of the
+runtime's cyclic garbage, some 1,600 objects per committed transaction.
 
 Why that is wrong for us: `make run` runs for hours; objects that only the cyclic collector frees
 make it run often, and its full collections pause every thread for a time that grows with the
