@@ -25,7 +25,7 @@ def test_each_execution_gets_a_program_of_its_own(machine):
     with RUNTIME_PATCHES.applied(PARSE):
         parsed = [AmazonStateLanguageParser.parse(definition) for _ in range(3)]
 
-    programs = [program for program, _ in parsed]
+    programs: list[Any] = [program for program, _ in parsed]  # Programs, typed as components
     assert len({id(program) for program in programs}) == 3
     assert len({id(tree) for _, tree in parsed}) == 1  # parsed once
     states = [program.states.states for program in programs]
