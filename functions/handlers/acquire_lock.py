@@ -12,8 +12,11 @@ from functions.domain.models import request_to_dict
 from functions.domain.money import format_money
 from functions.domain.requests import parse_transaction_request
 from functions.observability import logger
-from functions.repositories import locks
+from functions.repositories import dynamodb, locks
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
 
 
 def take_lock(user_id: str, event: dict, context: LambdaContext) -> dict:

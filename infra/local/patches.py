@@ -266,8 +266,9 @@ def _instead(replacement: Any) -> Callable[[Any], Any]:
 
 def _declare(registry: Registry) -> Registry:
     """The runtime's patches, in the order they are applied."""
+    from infra.local import plumbing
     from infra.local.awslambda import functions
-    from infra.local.dynamodb import streams, transactions
+    from infra.local.dynamodb import expressions, streams, transactions
     from infra.local.logs import filter_patterns
     from infra.local.stepfunctions import (
         choice,
@@ -447,6 +448,22 @@ def _declare(registry: Registry) -> Registry:
                     why="the resolver keeps the event in class attributes every resolver shares: "
                     "one resolve at a time (awslambda/functions.py; "
                     "tests/local/awslambda/test_resolver.py)"),
+        Patch("moto.dynamodb.parsing.ast_nodes:Node.parent", expressions.weak_parents,
+              why="every node of an update expression's parse tree points to its parent, so "
+              "each tree (two and a copy per update) was cyclic garbage: the parent is a weak "
+              "reference (dynamodb/expressions.py; tests/local/dynamodb/test_expressions.py)"),
+        Replacement("botocore.parsers:ResponseParserFactory.create_parser", plumbing.parsers_kept,
+                    why="botocore builds a parser per response, each a reference cycle (a bound "
+                    "method of itself): one per protocol, reused (plumbing.py; "
+                    "tests/local/test_garbage.py)"),
+        Replacement("moto.core.request:Request.__init__", plumbing.request_not_in_environ,
+                    why="each werkzeug Request moto builds puts itself in its own environ, a "
+                    "cycle holding the request's headers, body and forms: not put there "
+                    "(plumbing.py; tests/local/test_garbage.py)"),
+        Replacement("jmespath.visitor:Visitor.visit", plumbing.visits_by_class,
+                    why="each jmespath search builds an interpreter that caches bound methods of "
+                    "itself, a cycle: the methods are found by class (plumbing.py; "
+                    "tests/local/test_garbage.py)"),
     )  # fmt: skip
     for patch in entries:
         registry.register(patch)
