@@ -10,8 +10,11 @@ from functions.clock import SystemClock
 from functions.domain.models import AccountState, ReversalRequest
 from functions.domain.reversals import reverse_transaction
 from functions.observability import logger, metrics
-from functions.repositories import ledger, transactions, unit_of_work
+from functions.repositories import dynamodb, ledger, transactions, unit_of_work
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")
