@@ -1,8 +1,9 @@
 """What an execution's history tells, read from outside the runtime (public Step Functions calls).
 
 The lock wait is the time from AcquireLock's first TaskScheduled to the TaskSucceeded that took the
-lock (or to the last TaskFailed when the retries ran out: a 429); each TaskScheduled is one Lambda
-invocation, so AcquireLock's count is 1 + its retries.
+lock (or to the last TaskFailed when the retries ran out: a 429); each TaskScheduled of a Lambda
+task is one Lambda invocation, so AcquireLock's count is 1 + its retries (a DynamoDB integration's
+task, the releases, is none).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def trace_of(
     trace = ExecutionTrace(arn, status, _ms(first["timestamp"], last["timestamp"]))
     state = ""
     task_started: datetime | None = None
+    is_lambda = False
     lock_first: datetime | None = None
     for event in events:
         kind = event["type"]
@@ -96,12 +98,16 @@ def trace_of(
         if "stateEnteredEventDetails" in event:
             state = event["stateEnteredEventDetails"]["name"]
         elif kind == "TaskScheduled":
-            trace.lambda_invocations[state] += 1
+            # A DynamoDB integration's task (the releases) is Step Functions' own call: no
+            # Lambda invocation, no Lambda duration.
+            is_lambda = event["taskScheduledEventDetails"]["resourceType"] == "lambda"
+            if is_lambda:
+                trace.lambda_invocations[state] += 1
             if state == lock_state:
                 trace.lock_attempts += 1
                 lock_first = lock_first or event["timestamp"]
         elif kind == "TaskStarted":
-            task_started = event["timestamp"]
+            task_started = event["timestamp"] if is_lambda else None
         elif kind in _TASK_END:
             if task_started is not None:
                 trace.task_ms.append(_ms(task_started, event["timestamp"]))
