@@ -448,6 +448,11 @@ def _declare(registry: Registry) -> Registry:
                     why="the resolver keeps the event in class attributes every resolver shares: "
                     "one resolve at a time (awslambda/functions.py; "
                     "tests/local/awslambda/test_resolver.py)"),
+        Patch("moto.stepfunctions.parser.asl.utils.encoding:to_json_str.__defaults__",
+              interpreter.json_text_as_aws,
+              why="moto wrote JSON text spaced and ASCII-escaped where Step Functions writes it "
+              "compact with characters as they are (stepfunctions/interpreter.py; "
+              "tests/local/stepfunctions/test_interpreter.py)"),
         Patch("moto.dynamodb.parsing.ast_nodes:Node.parent", expressions.weak_parents,
               why="every node of an update expression's parse tree points to its parent, so "
               "each tree (two and a copy per update) was cyclic garbage: the parent is a weak "

@@ -27,7 +27,7 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from infra.local.cloudformation.template import function_arn
 from infra.local.runtime import LocalAws
-from infra.local.stepfunctions import executions, jsonata
+from infra.local.stepfunctions import executions, interpreter, jsonata
 from infra.local.stepfunctions import teststate as teststate_api
 from infra.local.stepfunctions.interpreter import recorded_status
 
@@ -926,7 +926,7 @@ def test_teststate_runs_a_jsonata_pass_state_with_variables(runtime: LocalAws) -
     debug = answer_of(state, "DEBUG", **request)
 
     output = {"name": AWKWARD[0], "upper": "HELLO"}
-    assert info == {"status": "SUCCEEDED", "output": json.dumps(output), "nextState": "After"}
+    assert info == {"status": "SUCCEEDED", "output": interpreter.dumps(output), "nextState": "After"}
     assert json.loads(debug["output"]) == output
     assert json.loads(debug["inspectionData"]["variables"]) == {
         "name": AWKWARD[0],

@@ -210,6 +210,7 @@ def test_the_task_states_build_their_boto3_clients_once(monkeypatch):
 
     with LocalAws() as aws:
         aws.start_sync_execution("TransactionStateMachine", execution_input("once", "1"))
+        aws.drain_streams()  # the consumers have run once: their clients are built
         built: list[str] = []
         create_client = botocore.session.Session.create_client
 

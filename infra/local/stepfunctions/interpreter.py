@@ -1,5 +1,6 @@
 """What the runtime changes in moto's Step Functions interpreter: each definition and JSONPath
-parsed once, and an execution's end marked once moto has recorded all of it.
+parsed once, an execution's end marked once moto has recorded all of it, and JSON text written as
+Step Functions writes it.
 
 What moto 5.2.5 does: it lexes and parses the whole ASL file with ANTLR at every execution start,
 and builds a JSONPath parser for every path it reads: more CPU than the rest of an execution.
@@ -16,17 +17,23 @@ What this does instead: the parse tree of each definition, a program built from 
 compiled paths are kept (each execution still gets components of its own: a copy of the
 program); the wait for an execution's end reads moto's own record of it, RUNNING until the end is
 wholly recorded, instead of calling DescribeExecution, and is woken by the end instead of polling.
+moto writes the JSON text of a task's result, a state's output, TestState's output and
+inspection data with Python's defaults (`{"a": 1, "b": "\u00e9"}`); Step Functions writes it
+compact and leaves non-ASCII characters as they are (`{"a":1,"b":"é"}`), and a client that
+compares the text (the AWS CLI's `--query output`) sees the difference: `json_text_as_aws` makes
+moto's one JSON writer do the same.
 The patches themselves are declared in infra/local/patches.py.
 
 Proven by tests/bench/test_bench_smoke.py (the parser counts), tests/reliability/test_runtime.py
 (the recorded end) and tests/local/stepfunctions/test_interpreter.py (a program per execution,
-the wait woken by the end).
+the wait woken by the end, the JSON text).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -128,3 +135,32 @@ def moto_status(execution_arn: str) -> Callable[[], str]:
 def recorded_status(execution_arn: str) -> str:
     """The execution's status once moto has recorded its whole end (RUNNING until then)."""
     return moto_status(execution_arn)()
+
+
+def dumps(value: Any) -> str:
+    """JSON text as Step Functions writes it: compact, non-ASCII characters as they are."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_text_as_aws() -> Callable[[], None]:
+    """moto's `to_json_str` writes compact text with non-ASCII characters kept, unless a caller
+    asks for other separators. Every module that imported the function shares the one function
+    object, so its defaults change for all of them; the encoder is read from its module at each
+    call."""
+    from moto.stepfunctions.parser.asl.utils import encoding
+
+    function, encoder = encoding.to_json_str, encoding._DateTimeEncoder
+    defaults = function.__defaults__
+
+    class KeepingCharacters(encoder):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "ensure_ascii": False})
+
+    function.__defaults__ = ((",", ":"),)
+    encoding._DateTimeEncoder = KeepingCharacters
+
+    def undo() -> None:
+        function.__defaults__ = defaults
+        encoding._DateTimeEncoder = encoder
+
+    return undo

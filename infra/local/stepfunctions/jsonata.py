@@ -48,6 +48,8 @@ from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend import execution as parser_execution
 
+from infra.local.stepfunctions import interpreter
+
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 RUNTIME_ERROR = "States.Runtime"
 # "Passing data between states with variables", size limits: a variable, one Assign field's
@@ -531,20 +533,18 @@ def describing_string_output(describe: Callable[[Any], Any]) -> Callable[[Any], 
 
     moto treats a `str` output as JSON text already and answers it as is; the interpreter keeps
     the output as a value, so a machine whose output is the string "done" (a JSONata `Output`
-    of `{% 'done' %}`, say) is answered `done`, which is not JSON. AWS answers `"done"`.
-    Proof: test_jsonata.py::test_a_string_output_is_json_text.
+    of `{% 'done' %}`, say) is answered `done`, which is not JSON. AWS answers `"done"`. Any other
+    output moto writes with Python's spacing and escapes; AWS writes it as `interpreter.dumps` does.
+    Proof: test_jsonata.py::test_a_string_output_is_json_text,
+    stepfunctions/test_interpreter.py::test_json_text_is_written_compact_with_its_characters_as_step_functions_writes_it.
     """
 
     def describe_execution(self: Any) -> Any:
         result = describe(self)
         answer = result.result
         execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
-        if (
-            isinstance(execution, parser_execution.Execution)
-            and isinstance(execution.output, str)
-            and "output" in answer
-        ):
-            answer["output"] = json.dumps(execution.output)
+        if isinstance(execution, parser_execution.Execution) and "output" in answer:
+            answer["output"] = interpreter.dumps(execution.output)
         return result
 
     return describe_execution

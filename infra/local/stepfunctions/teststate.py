@@ -58,7 +58,7 @@ from moto.stepfunctions.parser.mocking.mock_config import (
     StateMockedResponses,
 )
 
-from infra.local.stepfunctions import jsonata
+from infra.local.stepfunctions import interpreter, jsonata
 
 INSPECTION_LEVELS = ("INFO", "DEBUG", "TRACE")
 VALIDATION_MODES = ("STRICT", "PRESENT", "NONE")
@@ -264,7 +264,7 @@ def _error_outcome(
             return _with_inspection(
                 {"status": "RETRIABLE", "error": mock.error, "cause": mock.cause},
                 level,
-                {"input": json.dumps(state_input)},
+                {"input": interpreter.dumps(state_input)},
                 {
                     "retryIndex": retry_index,
                     "retryBackoffIntervalSeconds": _backoff(retrier, retry_count),
@@ -276,7 +276,7 @@ def _error_outcome(
         return _with_inspection(
             {"status": "FAILED", "error": mock.error, "cause": mock.cause},
             level,
-            {"input": json.dumps(state_input)},
+            {"input": interpreter.dumps(state_input)},
         )
     # Retries are decided above; the interpreter would wait and retry them for real.
     without_retry = {key: value for key, value in state.items() if key != "Retry"}

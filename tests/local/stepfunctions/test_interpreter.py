@@ -1,8 +1,10 @@
 """infra/local/stepfunctions/interpreter.py: a program of its own for each execution, copied from
-one built once, and a wait for an execution's end that the end wakes."""
+one built once, a wait for an execution's end that the end wakes, and JSON text as Step Functions
+writes it."""
 
 from __future__ import annotations
 
+import json
 import threading
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +15,9 @@ from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommu
 
 from infra.local.cloudformation.template import Template
 from infra.local.patches import RUNTIME_PATCHES
+from infra.local.runtime import LocalAws
 from infra.local.stepfunctions import interpreter
+from tests.local.test_jsonata import answer_of, history, run
 
 PARSE = "moto.stepfunctions.parser.asl.parse.asl_parser:AmazonStateLanguageParser.parse"
 WAIT_SECONDS = 30  # a bound on a wait that ends at once when the code is right
@@ -59,3 +63,29 @@ def test_the_wait_for_an_end_returns_once_the_end_is_recorded(monkeypatch):
 
 def noop(*args: object) -> None:
     return None
+
+
+def test_json_text_is_written_compact_with_its_characters_as_step_functions_writes_it():
+    state = {
+        "Type": "Pass",
+        "Parameters": {"name": "María, 東京", "items.$": "$.items"},
+        "End": True,
+    }
+    machine = {"StartAt": "Only", "States": {"Only": state}}
+    given = {"items": [1, {"a": None}]}
+
+    with LocalAws() as runtime:
+        result = run(runtime, machine, given)
+        [entered, exited] = [
+            e
+            for e in history(runtime, result)
+            if e["type"] in ("PassStateEntered", "PassStateExited")
+        ]
+        tested = answer_of(state, "DEBUG", input=json.dumps(given))
+
+    expected = '{"name":"María, 東京","items":[1,{"a":null}]}'
+    assert result["output"] == expected
+    assert exited["stateExitedEventDetails"]["output"] == expected
+    assert entered["stateEnteredEventDetails"]["input"] == '{"items":[1,{"a":null}]}'
+    assert tested["output"] == expected
+    assert tested["inspectionData"]["input"] == '{"items":[1,{"a":null}]}'
