@@ -9,6 +9,7 @@ transition (evaluated before the state's own Assign would have been).
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,15 +37,12 @@ def read_variables(value: object) -> set[str]:
     return found
 
 
-def transitions(state: dict) -> list[tuple[str, set[str], object]]:
-    """(next state, variables assigned on the way, the expressions evaluated for that edge)."""
+def transitions(state: dict) -> list[tuple[str, set[str]]]:
+    """(next state, variables assigned on the way) for each of the state's transitions."""
     own = set(state.get("Assign", {}))
-    edges = [(state[key], own, None) for key in ("Next", "Default") if key in state]
-    edges += [(choice["Next"], own, None) for choice in state.get("Choices", [])]
-    edges += [
-        (catch["Next"], set(catch.get("Assign", {})), catch.get("Assign"))
-        for catch in state.get("Catch", [])
-    ]
+    edges = [(state[key], own) for key in ("Next", "Default") if key in state]
+    edges += [(choice["Next"], own) for choice in state.get("Choices", [])]
+    edges += [(catch["Next"], set(catch.get("Assign", {}))) for catch in state.get("Catch", [])]
     return edges
 
 
@@ -61,7 +59,7 @@ def unassigned_reads(definition: dict) -> list[str]:
             entry = assigned[name]
             if entry is None:
                 continue
-            for target, adds, _ in transitions(state):
+            for target, adds in transitions(state):
                 incoming = entry | adds
                 before = assigned[target]
                 after = incoming if before is None else before & incoming
@@ -92,7 +90,7 @@ def test_every_variable_read_is_assigned_on_every_path_to_it(path: Path):
 
 
 def test_a_read_assigned_on_one_path_only_is_found():
-    definition = {
+    definition: dict[str, Any] = {
         "StartAt": "Commit",
         "States": {
             "Commit": {

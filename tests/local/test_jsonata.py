@@ -926,7 +926,11 @@ def test_teststate_runs_a_jsonata_pass_state_with_variables(runtime: LocalAws) -
     debug = answer_of(state, "DEBUG", **request)
 
     output = {"name": AWKWARD[0], "upper": "HELLO"}
-    assert info == {"status": "SUCCEEDED", "output": interpreter.dumps(output), "nextState": "After"}
+    assert info == {
+        "status": "SUCCEEDED",
+        "output": interpreter.dumps(output),
+        "nextState": "After",
+    }
     assert json.loads(debug["output"]) == output
     assert json.loads(debug["inspectionData"]["variables"]) == {
         "name": AWKWARD[0],

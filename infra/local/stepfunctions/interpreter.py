@@ -157,10 +157,10 @@ def json_text_as_aws() -> Callable[[], None]:
             super().__init__(*args, **{**kwargs, "ensure_ascii": False})
 
     function.__defaults__ = ((",", ":"),)
-    encoding._DateTimeEncoder = KeepingCharacters
+    encoding._DateTimeEncoder = KeepingCharacters  # type: ignore[misc]
 
     def undo() -> None:
         function.__defaults__ = defaults
-        encoding._DateTimeEncoder = encoder
+        encoding._DateTimeEncoder = encoder  # type: ignore[misc]
 
     return undo
