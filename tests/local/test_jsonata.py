@@ -1007,3 +1007,20 @@ def test_gap_variable_name_length_is_not_checked(runtime: LocalAws) -> None:
     name = "v" * 200
     definition = jsonata_machine({"Set": {"Type": "Pass", "Assign": {name: 1}, "End": True}})
     assert run(runtime, definition)["status"] == "SUCCEEDED"
+
+
+# Known gaps (docs/known-gaps.md): what AWS does differently, pinned as the runtime does it.
+
+
+def test_a_division_by_zero_is_null_here(runtime: LocalAws) -> None:
+    machine = jsonata_machine({"Only": {"Type": "Pass", "Output": {"x": "{% 1/0 %}"}, "End": True}})
+
+    assert output_of(run(runtime, machine)) == {"x": None}
+
+
+def test_a_jsonata_syntax_error_is_found_when_its_state_runs_here(runtime: LocalAws) -> None:
+    broken = {"Type": "Pass", "Output": {"x": "{% $states.input.( %}"}, "End": True}
+
+    result = run(runtime, jsonata_machine({"Only": broken}))  # created: not refused
+
+    assert (result["status"], result["error"]) == ("FAILED", jsonata.QUERY_EVALUATION_ERROR)
