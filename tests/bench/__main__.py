@@ -1,6 +1,7 @@
 """python -m tests.bench [--quick] [--no-http] [--growth N] [--output DIR]
 python -m tests.bench --sections NAMES [--quick]  only these sections, comma-separated
-                                                    (transfers, dialects): a partial result
+                                                    (transfers, dialects, coldstart, overhead,
+                                                    growth): a partial result
 python -m tests.bench --compare A.json B.json      two runs side by side
 python -m tests.bench --markdown R.json             a run's tables as Markdown
 python -m tests.bench --update-doc R.json           make R.json docs/performance.json and
@@ -27,6 +28,12 @@ def update_doc(source: Path, doc: Path = DOC, committed: Path = DOC_RESULT) -> N
     if result.get("quick"):
         raise ValueError(f"{source} is a --quick run; the doc documents a full one")
     if "sections" in result:
+        others = set(result["sections"]) - set(suite.DOCUMENTED_ALONE)
+        if others:
+            raise ValueError(
+                f"{source} ran {', '.join(sorted(others))}: figures the documented run derives "
+                "its cost and targets from; only a full run can replace them"
+            )
         merged = json.loads(committed.read_text())
         merged.update({name: result[name] for name in result["sections"]})
         committed.write_text(suite.dumps(merged))
@@ -125,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
             print(report.transfer_text(result["transfers"]))
         if "dialects" in result:
             print(report.section_text(result))
+        alone: dict[str, object] = {
+            name: result[name] for name in ("coldstart", "overhead", "growth") if name in result
+        }
+        if alone:
+            print(suite.dumps(alone))
         print(f"\nresults: {path}")
         return 0
     print(report.text(result))

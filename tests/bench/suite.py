@@ -38,6 +38,7 @@ from tests.bench.load import (
     distinct_users,
     embedded_sender,
     hot_pair,
+    http_sender,
     one_user,
     run_load,
 )
@@ -57,7 +58,11 @@ SCHEMA_VERSION = 5
 # Additive, within version 5: `transfers` (POST /transfers' counts, cost and hot pair; its own
 # `version` TRANSFERS_VERSION, commit and machine, since `--sections transfers` runs it alone).
 TRANSFERS_VERSION = 1
-SECTIONS = ("transfers", "dialects")  # what --sections can run alone
+# What --sections can run alone. The first two stand alone and --update-doc merges them into the
+# documented run; the others feed figures derived from the whole run (the cost, the targets), so
+# they are for a change's before and after on one machine.
+SECTIONS = ("transfers", "dialects", "coldstart", "overhead", "growth")
+DOCUMENTED_ALONE = ("transfers", "dialects")
 HOT_PAIR_TARGET_SHARE = 0.5  # of the sequential transfer client's commit rate, at least
 HOT_PAIR_TARGET_429 = 1 / 50  # of the hot pair's requests, at most
 ROOT = Path(__file__).resolve().parents[2]
@@ -442,7 +447,9 @@ def run_sections(names: set[str], sizes: Sizes, *, quick: bool) -> dict[str, Any
         raise ValueError(f"unknown sections: {', '.join(sorted(unknown))}")
     with _quiet():
         progress = Progress(
-            (TRANSFER_PHASES if "transfers" in names else 0) + int("dialects" in names)
+            (TRANSFER_PHASES if "transfers" in names else 0)
+            + len(names & {"dialects", "coldstart", "growth"})
+            + 2 * ("overhead" in names)
         )
         result: dict[str, Any] = {**_started(sizes, quick=quick), "sections": sorted(names)}
         if "transfers" in names:
@@ -456,6 +463,12 @@ def run_sections(names: set[str], sizes: Sizes, *, quick: bool) -> dict[str, Any
 
             with LocalAws() as aws:
                 result["dialects"] = _dialects_phase(progress, aws, sizes)
+        if "coldstart" in names:
+            result["coldstart"] = _coldstart_phase(progress, sizes)
+        if "overhead" in names:
+            result["overhead"] = _overhead_alone(progress, sizes)
+        if "growth" in names:
+            result["growth"] = _growth_phase(progress, sizes)
         result["benchSeconds"] = round(progress.elapsed, 1)
         result["machine"]["loadAverageAtEnd"] = [round(x, 2) for x in os.getloadavg()]
         return result
@@ -498,7 +511,6 @@ def _http(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
 
     from infra.composition import serving
     from infra.local.runtime import REGION, active_runtime
-    from tests.bench.load import http_sender
 
     with serving() as base_url:
         try:
@@ -638,15 +650,7 @@ def _started(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
 def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
     progress = Progress(sizes.phases())
     result: dict[str, Any] = {**_started(sizes, quick=quick), "overhead": {}, "load": []}
-    runs = (len(coldstart.handler_modules()) + 1) * len(coldstart.VARIANTS)
-    with progress.phase(
-        "cold-start work per handler and baseline (Lambda-like process)",
-        runs * sizes.coldstart_repetitions,
-    ) as ticker:
-        try:
-            result["coldStarts"] = coldstart.measure(sizes.coldstart_repetitions, ticker)
-        except coldstart.ColdStartError as error:
-            raise BenchError(f"cold starts: {error}") from error
+    result["coldStarts"] = _coldstart_phase(progress, sizes)
     _embedded(progress, sizes, result)
     result["transfers"] = transfer_section(
         progress, sizes, init_ms(result), result["requestCounts"]
@@ -662,16 +666,49 @@ def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
     else:
         result["http"] = {"run": False, "reason": "--no-http"}
     if sizes.growth:
-        title = f"growth: {sizes.growth:,} via make run"
-        with progress.phase(title, sizes.growth) as ticker:
-            try:
-                result["growth"] = growth.run_growth(sizes.growth, sizes.growth_window, ticker)
-            except growth.GrowthError as error:
-                raise BenchError(f"{title}: {error}") from error
+        result["growth"] = _growth_phase(progress, sizes)
     result.update(derive(result))
     result["benchSeconds"] = round(progress.elapsed, 1)
     result["machine"]["loadAverageAtEnd"] = [round(x, 2) for x in os.getloadavg()]
     return result
+
+
+def _coldstart_phase(progress: Progress, sizes: Sizes) -> dict[str, Any]:
+    runs = (len(coldstart.handler_modules()) + 1) * len(coldstart.VARIANTS)
+    with progress.phase(
+        "cold-start work per handler and baseline (Lambda-like process)",
+        runs * sizes.coldstart_repetitions,
+    ) as ticker:
+        try:
+            return coldstart.measure(sizes.coldstart_repetitions, ticker)
+        except coldstart.ColdStartError as error:
+            raise BenchError(f"cold starts: {error}") from error
+
+
+def _growth_phase(progress: Progress, sizes: Sizes) -> dict[str, Any]:
+    title = f"growth: {sizes.growth:,} via make run"
+    with progress.phase(title, sizes.growth) as ticker:
+        try:
+            return growth.run_growth(sizes.growth, sizes.growth_window, ticker)
+        except growth.GrowthError as error:
+            raise BenchError(f"{title}: {error}") from error
+
+
+def _overhead_alone(progress: Progress, sizes: Sizes) -> dict[str, Any]:
+    """The interleaved baseline and saga pairs, embedded and over HTTP, as the full run has them."""
+    from infra.composition import serving
+    from infra.local.runtime import LocalAws, active_runtime
+
+    measured: dict[str, Any] = {}
+    with LocalAws() as aws:
+        measured["embedded"] = _overhead_phase(
+            progress, "embedded", aws, embedded_sender(aws), sizes
+        )
+    with serving() as url:
+        measured["http"] = _overhead_phase(
+            progress, "http", active_runtime(), http_sender(url), sizes
+        )
+    return measured
 
 
 def dumps(result: dict[str, Any]) -> str:

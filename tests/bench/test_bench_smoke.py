@@ -658,3 +658,11 @@ def test_an_unknown_section_is_refused(capsys):
 
     assert exit_.value.code == 2
     assert "unknown sections: nope" in capsys.readouterr().err
+
+
+def test_update_doc_refuses_a_section_the_documented_figures_are_derived_from(tmp_path):
+    partial = tmp_path / "growth.json"
+    partial.write_text(suite.dumps({"sections": ["growth"], "quick": False, "growth": {}}))
+
+    with pytest.raises(ValueError, match="only a full run can replace them"):
+        cli.update_doc(partial, tmp_path / "performance.md", tmp_path / "committed.json")
