@@ -7,21 +7,22 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.shared.json_encoder import Encoder
 
-from functions.domain.errors import ValidationError
+from functions.domain.errors import NotFoundError, ValidationError
 from functions.domain.requests import is_valid_text
 from functions.http_errors import INTERNAL_ERROR, error_body, http_error_for
 from functions.observability import logger
 
 
 def resolver() -> APIGatewayRestResolver:
-    """A resolver answering a ValidationError with its 400 and anything else with a bare 500."""
+    """A resolver answering a ValidationError with its 400, a NotFoundError with its 404, and
+    anything else with a bare 500."""
     # Spaced as json.dumps writes it (", " and ": "), like the POST's mapping template and API
     # Gateway's own answers: every body of the API has one form (Powertools' default is compact).
     app = APIGatewayRestResolver(serializer=partial(json.dumps, cls=Encoder))
     app.use(middlewares=[refuse_query_text_that_was_not_utf8])
 
-    @app.exception_handler(ValidationError)
-    def handle_validation_error(error: ValidationError) -> Response:
+    @app.exception_handler([ValidationError, NotFoundError])
+    def handle_validation_error(error: ValidationError | NotFoundError) -> Response:
         status = http_error_for(type(error).__name__).status
         return Response(status, content_types.APPLICATION_JSON, error_body(error.code, str(error)))
 

@@ -26,6 +26,12 @@ HTTP_ERRORS: dict[str, HttpError] = {
         "another transaction of this user is in progress; retry later",
         {"Retry-After": "1"},
     ),
+    "NotFoundError": HttpError(404, "NOT_FOUND", "no hold with this id for this user"),
+    # The hold templates pass this one's message through: it names the hold's status.
+    "HoldNotPendingError": HttpError(409, "HOLD_NOT_PENDING", "the hold is no longer pending"),
+    "HoldAmountExceededError": HttpError(
+        422, "HOLD_AMOUNT_EXCEEDED", "the capture amount is more than the hold's amount"
+    ),
 }
 INTERNAL_ERROR = HttpError(500, "INTERNAL_ERROR", "the request could not be processed")
 

@@ -33,3 +33,21 @@ class StorageThrottledError(WalletError):
 
 class ProjectionGapError(WalletError):
     """A ledger entry reached a projection before the entries it follows (a gap in sequence)."""
+
+
+class NotFoundError(WalletError):
+    """No hold with this id exists for this user."""
+
+    code = "NOT_FOUND"
+
+
+class HoldNotPendingError(WalletError):
+    """The hold was voided, captured or has expired; the message names which."""
+
+    code = "HOLD_NOT_PENDING"
+
+
+class HoldAmountExceededError(WalletError):
+    """A capture asked for more than the hold's amount."""
+
+    code = "HOLD_AMOUNT_EXCEEDED"

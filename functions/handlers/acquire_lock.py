@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.clock import SystemClock, epoch_seconds
 from functions.domain.lock_wait import WaitPolicy, parse_started_at
 from functions.domain.locks import LockRequest, acquire_lock
-from functions.domain.models import request_to_dict
+from functions.domain.models import holds_to_list, request_to_dict
 from functions.domain.money import format_money
 from functions.domain.requests import parse_transaction_request
 from functions.observability import logger
@@ -35,6 +35,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         "lock": {
             "balance": format_money(lock.balance),
             "lastSequence": lock.last_sequence,
+            "holds": holds_to_list(lock.holds),
             "leaseUntil": epoch_seconds(lock.lease_until),
         },
     }

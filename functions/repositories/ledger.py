@@ -30,6 +30,8 @@ def entry_item(entry: LedgerEntry) -> dict[str, Any]:
     if entry.transfer_id is not None and entry.counterparty_user_id is not None:
         item["transferId"] = {"S": entry.transfer_id}
         item["counterpartyUserId"] = {"S": entry.counterparty_user_id}
+    if entry.hold_id is not None:
+        item["holdId"] = {"S": entry.hold_id}
     return item
 
 
@@ -49,6 +51,7 @@ def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
         counterparty_user_id=(
             item["counterpartyUserId"]["S"] if "counterpartyUserId" in item else None
         ),
+        hold_id=item["holdId"]["S"] if "holdId" in item else None,
     )
 
 
