@@ -16,15 +16,16 @@ def call(event) -> tuple[int, dict]:
 
 def test_recorded_event_of_a_new_user_gets_the_default_balance(client, settings):
     event = json.loads((EVENTS / "get_balance_rest_api.json").read_text())
-    assert call(event) == (200, {"userId": "1", "balance": "100.00", "currency": "USD"})
+    assert call(event) == (200, {
+        "userId": "1", "balance": "100.00", "available": "100.00", "currency": "USD"})  # fmt: skip
     # A GET never writes.
     assert client.scan(TableName=settings.aggregates_table_name)["Items"] == []
 
 
 def test_existing_user_gets_the_committed_balance(client):
     hold_lock(client, 'q"u\\é', balance="7.5")  # a balance is read whoever holds the lock
-    assert call(get_balance_event({"userId": 'q"u\\é'})) == (
-        200, {"userId": 'q"u\\é', "balance": "7.50", "currency": "USD"})  # fmt: skip
+    assert call(get_balance_event({"userId": 'q"u\\é'})) == (200, {
+        "userId": 'q"u\\é', "balance": "7.50", "available": "7.50", "currency": "USD"})  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,8 @@ SUBSTITUTIONS = {
     "AWS::Region": "us-east-1",
     "TransactionStateMachine.Arn": STATE_MACHINE_ARN,
     "TransferStateMachine.Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:Transfers",
+    "HoldStateMachine.Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:Holds",
+    "GetHoldFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetHold",
     "GetBalanceFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetBalance",
     "GetTransactionsFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetHistory",
     "GetSummariesFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetSummaries",
