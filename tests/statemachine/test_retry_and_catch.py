@@ -29,7 +29,7 @@ STATE_INPUT: dict[str, Any] = {
     "body": '{"userId": "u1", "ammount": "10", "type": "credit"}',
     "idempotencyKey": "k1",
     "request": {"userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "10.00"},
-    "lock": {"balance": "100.00", "lastSequence": 0, "leaseUntil": 1},
+    "lock": {"balance": "100.00", "lastSequence": 0, "holds": [], "leaseUntil": 1},
     "put": {"transactionId": "t1", "createdAt": "2026-12-01T00:00:00.000Z", "replay": None},
 }
 # A Lambda result with every field some task's ResultSelector reads
@@ -243,7 +243,7 @@ def test_a_result_goes_to_the_next_state(stepfunctions, definition, state):
 
 
 def test_lock_result_becomes_the_request_and_the_lock(stepfunctions, definition):
-    lock = {"balance": "42.00", "lastSequence": 3, "leaseUntil": 7}
+    lock = {"balance": "42.00", "lastSequence": 3, "holds": [], "leaseUntil": 7}
     result = {"StatusCode": 200, "Payload": {"request": STATE_INPUT["request"], "lock": lock}}
     answer = run_state(
         stepfunctions, definition, "AcquireLock", mock={"result": json.dumps(result)}
