@@ -15,11 +15,14 @@ from functions.settings import get_settings
 app = resolver()
 
 
-@app.get("/holds/<hold_id>")
-def get_hold(hold_id: str) -> dict:
+# Any id, read from the path parameters: Powertools' <name> matches a few character classes only,
+# and an id outside them (a control character) must get its 400, not a route's 404 or a 500.
+@app.get("/holds/[^/]+")
+def get_hold() -> dict:
     user_id = parse_user_id(app.current_event.get_query_string_value("userId"))
+    hold_id = parse_hold_id((app.current_event.path_parameters or {}).get("holdId"))
     return hold_use_cases.get_hold(
-        holds.repository(get_settings()), user_id, parse_hold_id(hold_id), SystemClock().now()
+        holds.repository(get_settings()), user_id, hold_id, SystemClock().now()
     )
 
 
