@@ -489,7 +489,9 @@ def run_holds(recorder: DynamoDbRecorder, owner: str) -> list[Any]:
     captured = step("capture", "CaptureHoldFunction", {"userId": "h1"}, hold_id=hold_id)
     other = step("place", "PlaceHoldFunction", {"userId": "h1", "amount": "5"}, "hk2")
     voided = step("void", "VoidHoldFunction", {"userId": "h1"}, hold_id=other["hold"]["holdId"])
-    found = recorder.run("GetHoldFunction", api_event(f"/holds/{hold_id}", {"userId": "h1"}))
+    get_event = api_event(f"/holds/{hold_id}", {"userId": "h1"})
+    get_event["pathParameters"] = {"holdId": hold_id}
+    found = recorder.run("GetHoldFunction", get_event)
     # Another execution waits in line for the lock this one holds, then gives up.
     waiting = lock_input("h1", f"{owner}-2", time.time() - get_settings().lock_wait_seconds + 2)
     body = json.dumps({"userId": "h1"})
