@@ -86,7 +86,7 @@ concurrency: install ## Races under forced thread switching
 browser: install chromium ## The execution view in headless Chromium (tests/browser)
 	$(BIN)/pytest -q tests/browser
 
-screenshot: install chromium ## docs/console-compensated.png: the view of a compensated execution (rewritten only if it changed)
+screenshot: install chromium ## docs/console-{list,succeeded,compensated}.png at 1366x768 (each rewritten only if it changed)
 	$(BIN)/python -m tests.browser.screenshot
 
 reliability: install ## The long soak: >=10,000 operations, the fault matrix and fuzzing, with progress
@@ -109,6 +109,12 @@ validate: install ## Offline checks of the SAM template, its transform and the A
 
 build: install ## The one Lambda code asset: functions/ plus the runtime lock for arm64 in .build/lambda
 	$(BIN)/python -m infra.build
+
+# What `sam build` runs for each function (its Metadata in infra/template.yaml: BuildMethod
+# makefile), here at the root, with ARTIFACTS_DIR set to that function's folder in .aws-sam/build.
+# The bundle is built by the first and reused by the others while its inputs are unchanged.
+build-%Function: install
+	$(BIN)/python -m infra.build --artifacts-dir "$(ARTIFACTS_DIR)"
 
 deploy: build ## Create or update the stack with SAM CLI (needs sam and credentials; docs/deploy.md)
 	@command -v $(SAM) >/dev/null 2>&1 || { echo "make deploy needs the AWS SAM CLI: see docs/deploy.md"; exit 1; }

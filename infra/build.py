@@ -10,17 +10,25 @@ Lambda's /var/task is read-only, so a bundle without bytecode makes every cold s
 module it imports (boto3, botocore, Powertools) and throw the result away. When an
 interpreter of exactly the runtime's version is found ($LAMBDA_PYTHON, else python3.12 on the
 PATH), the bundle is compiled with it: bytecode is only used by the version that wrote it.
+
+`sam build` runs `make build-<LogicalId>` once per function (Metadata: BuildMethod: makefile in
+the template), several at once with --parallel; each runs `python -m infra.build --artifacts-dir`,
+which builds the bundle only if it was not already built from the same inputs (a fingerprint
+beside it, taken under a lock) and copies it into that function's ARTIFACTS_DIR.
 """
 
 from __future__ import annotations
 
+import argparse
+import fcntl
+import hashlib
 import importlib.metadata
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,13 +183,44 @@ def foreign_binaries(directory: Path, architecture: str) -> list[Path]:
     return foreign
 
 
+def inputs() -> dict[str, Path]:
+    """The files the bundle is built from, by name: the lock, this builder, functions/ as copied."""
+    sources = {
+        f"functions/{path.relative_to(SOURCE).as_posix()}": path
+        for path in sorted(SOURCE.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+    return {"requirements.txt": REQUIREMENTS, "infra/build.py": Path(__file__), **sources}
+
+
+def fingerprint(build_target: Target, compiler: str | None) -> str:
+    """A digest of everything a build depends on: equal fingerprints, equal bundles."""
+    digest = hashlib.sha256()
+    described = (build_target.runtime, build_target.architecture, compiler)
+    digest.update(repr(described).encode())
+    for name, path in inputs().items():
+        data = path.read_bytes()
+        digest.update(f"\0{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def fingerprint_path(bundle: Path) -> Path:
+    # Beside the bundle, not in it: SAM zips the whole folder.
+    return bundle.with_name(f"{bundle.name}.fingerprint")
+
+
 def build(build_target: Target) -> None:
     out = build_target.code_uri
     shutil.rmtree(out, ignore_errors=True)
     ignored = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(SOURCE, out / "functions", ignore=ignored)
     pins = locked(REQUIREMENTS.read_text())
-    subprocess.run(pip_install_command(build_target), check=True)
+    if subprocess.run(pip_install_command(build_target)).returncode != 0:
+        raise SystemExit(
+            f"pip could not install {REQUIREMENTS.name} for {build_target.runtime} "
+            f"{build_target.architecture} (its message is above): no bundle was built"
+        )
     check_locked(out, pins)
     foreign = foreign_binaries(out, build_target.architecture)
     if foreign:
@@ -202,5 +241,85 @@ def build(build_target: Target) -> None:
     )
 
 
+def current_fingerprint(build_target: Target) -> str:
+    compiler = find_compiler(build_target.python_version, compiler_candidates(build_target))
+    return fingerprint(build_target, compiler)
+
+
+def build_recorded(build_target: Target, run: Callable[[Target], None] = build) -> None:
+    """Build, then record what from (the inputs as they were when the build started)."""
+    stamp = fingerprint_path(build_target.code_uri)
+    built_from = current_fingerprint(build_target)
+    # A bundle half rebuilt, or left by a build that failed, is not the one fingerprinted.
+    stamp.unlink(missing_ok=True)
+    run(build_target)
+    stamp.write_text(built_from)
+
+
+def is_built(build_target: Target) -> bool:
+    """Whether the bundle on disk was built from the current inputs."""
+    stamp = fingerprint_path(build_target.code_uri)
+    if not (build_target.code_uri.is_dir() and stamp.is_file()):
+        return False
+    return stamp.read_text() == current_fingerprint(build_target)
+
+
+def build_once(build_target: Target, run: Callable[[Target], None] = build) -> bool:
+    """Build the bundle unless it is already built from the current inputs; True if it built.
+
+    The lock makes concurrent callers (`sam build --parallel`) wait for one build and reuse it.
+    """
+    out = build_target.code_uri
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.with_name(f"{out.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, or the process dies
+        if is_built(build_target):
+            return False
+        build_recorded(build_target, run)
+        return True
+
+
+def link_or_copy(source: str, destination: str) -> None:
+    # A hard link: thirteen functions would otherwise hold thirteen copies of the bundle. Safe
+    # because a build never rewrites a file in place (it removes the bundle and writes new files).
+    if os.path.lexists(destination):
+        os.remove(destination)  # left by an earlier build into the same folder
+    try:
+        os.link(source, destination)
+    except OSError:  # another filesystem, or one without hard links
+        shutil.copy2(source, destination)
+
+
+def copy_bundle(bundle: Path, artifacts_dir: Path) -> None:
+    """The whole bundle into one function's ARTIFACTS_DIR, which SAM CLI zips as its code."""
+    shutil.copytree(bundle, artifacts_dir, dirs_exist_ok=True, copy_function=link_or_copy)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.build",
+        description="The Lambda code asset in .build/lambda (make build), or in one function's "
+        "build folder (sam build).",
+    )
+    parser.add_argument(
+        "--artifacts-dir",
+        help="as `sam build` runs it (make build-<LogicalId>): build unless already built from "
+        "the same inputs, then copy the bundle into this folder",
+    )
+    artifacts_dir = parser.parse_args(argv).artifacts_dir
+    build_target = target()
+    if artifacts_dir is None:
+        build_recorded(build_target)
+        return
+    if not artifacts_dir:
+        raise SystemExit(
+            "ARTIFACTS_DIR is empty: `sam build` sets it when it runs make build-<LogicalId>. "
+            "To build the bundle yourself, run make build."
+        )
+    if not build_once(build_target):
+        print(f"{build_target.code_uri.relative_to(ROOT)}: already built from these sources")
+    copy_bundle(build_target.code_uri, Path(artifacts_dir))
+
+
 if __name__ == "__main__":
-    build(target())
+    main()

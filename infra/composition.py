@@ -31,7 +31,7 @@ from infra.local.apigateway.gateway import LocalGateway
 from infra.local.aws_endpoint import DEFAULT_PORT, create_endpoint_server
 from infra.local.http_server import create_server as create_http_server
 from infra.local.http_server import in_thread
-from infra.local.runtime import REGION, LocalAws
+from infra.local.runtime import REGION, LocalAws, freeze_start_up
 
 # What the view reads executions from (CONSOLE_SOURCE): Step Functions' calls, which the runtime
 # answers for Express machines too, or the machines' log groups, as AWS's console reads an
@@ -84,8 +84,16 @@ def create_server(aws: LocalAws, host: str, port: int) -> BaseWSGIServer:
         host,
         port,
         mounts={CONSOLE_PREFIX: console_of(aws, source)},
-        link=lambda request_id: f"{CONSOLE_PREFIX}/requests/{request_id}",
+        link=lambda request_id: _console_link(aws, request_id),
     )
+
+
+def _console_link(aws: LocalAws, request_id: str) -> str | None:
+    """Where the console shows a request: only one that started an execution or whose exchange
+    was recorded (an answer the gateway gives at the door, a 415 or 413, has nothing to show)."""
+    if aws.execution_arn(request_id) is None and aws.recorder.http_exchange(request_id) is None:
+        return None
+    return f"{CONSOLE_PREFIX}/requests/{request_id}"
 
 
 @contextmanager
@@ -129,6 +137,7 @@ def main() -> None:
         print(f"Executions (the saga of each request, in a browser): {url}{CONSOLE_PREFIX}/")
         print("Each event published on the wallet's bus is logged as it arrives.")
         print("Ctrl-C stops it.", flush=True)
+        freeze_start_up()
         try:
             server.serve_forever()
         except KeyboardInterrupt:

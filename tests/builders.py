@@ -93,7 +93,7 @@ def release_lock(aws: Any, user_id: str, owner: str) -> bool:
     """ReleaseLock's own DynamoDB request, read from the ASL, as the execution `owner` sends it
     (the state calls DynamoDB itself); whether it freed the lock."""
     definition = json.loads(aws.template.state_machines["TransactionStateMachine"].definition)
-    parameters = definition["States"]["ReleaseLock"]["Parameters"]
+    parameters = definition["States"]["ReleaseLock"]["Arguments"]
     try:
         aws.dynamodb.update_item(
             TableName=parameters["TableName"],
@@ -389,6 +389,17 @@ def transfer_input(
         {
             "body": transfer_body(from_user_id, to_user_id, amount),
             "idempotencyKey": key or uuid.uuid4().hex,
+            "requestId": uuid.uuid4().hex,
+        }
+    )
+
+
+def reversal_input(user_id: str = "a", transaction_id: str = "tx-1") -> str:
+    """The reversal machine's execution input, as API Gateway's request template builds it."""
+    return json.dumps(
+        {
+            "body": json.dumps({"userId": user_id}),
+            "transactionId": transaction_id,
             "requestId": uuid.uuid4().hex,
         }
     )

@@ -19,6 +19,11 @@ os.environ.update(
     }
 )
 
+# moto adds its botocore hook to botocore's built-in handlers when imported, and a boto3 session
+# copies them when it is created: a client built before moto's import is never mocked. The
+# handler modules build their clients at import, and a test module may import one at collection.
+import moto  # noqa: F401
+
 
 @pytest.fixture
 def lambda_context():

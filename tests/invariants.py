@@ -60,8 +60,8 @@ def violations(
     2 never below zero;
     3 one committed transaction per (userId, key) (the table key makes it structural, so a
     duplicate transactionId is what is checked); 4 no lock held and no pending record left;
-    7 the ledger and 10 a transfer's two entries both or neither (see ledger_violations); 11 and
-    12, available and the holds (see hold_violations).
+    7 the ledger, 10 a transfer's two entries both or neither and 12 a transaction reversed at
+    most once (see ledger_violations); 11 and 12, available and the holds (see hold_violations).
     allow_*: a lock or pending record left to the lease (by a crash, or a broken compensation);
     allow_expired_locks only a lock whose lease has run out (free, by invariant 4), for a caller
     that has checked who left it (the workload's settle). now_ms: the instant holds are judged
@@ -187,18 +187,28 @@ def ledger_violations(
     """Invariant 7: each user's entries have sequences 1..N with no gap, each balanceAfter is the
     previous one (the default for the first) plus or minus its amount, the last is the balance
     and N is the row's lastSequence. And the ledger agrees with the records: the commits that no
-    reversal undid are exactly the committed transactions."""
+    compensation undid are exactly the committed transactions; a reversal asked for (POST
+    /transactions/{id}/reversal) is a committed record of its own, and leaves the transaction it
+    reverses committed. Invariant 12: no entry is reversed twice (by requests or
+    compensations)."""
     settings = get_settings()
     found: list[str] = []
     entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in scan(client, settings.ledger_table_name):
         entries[item["userId"]["S"]].append(item)
-    reversed_ids = {i["reverses"]["S"] for e in entries.values() for i in e if "reverses" in i}
+    reversing = [i for e in entries.values() for i in e if "reverses" in i]
+    times_reversed = Counter(i["reverses"]["S"] for i in reversing)
+    for reversed_id, count in sorted(times_reversed.items()):
+        if count > 1:
+            found.append(f"transaction {reversed_id} is reversed {count} times")
+    # A compensation's entry has no record of its own: it undid its commit, whose record went.
+    undone_ids = {i["reverses"]["S"] for i in reversing if i["entryId"]["S"] not in committed_ids}
     standing = {
         i["entryId"]["S"]
         for e in entries.values()
         for i in e
-        if "reverses" not in i and i["entryId"]["S"] not in reversed_ids
+        if ("reverses" not in i or i["entryId"]["S"] in committed_ids)
+        and i["entryId"]["S"] not in undone_ids
     }
     # Invariant 10: a transfer's entries are its source's debit and its destination's credit,
     # both present or both absent, naming each other's user.

@@ -17,6 +17,20 @@ class IdempotencyKeyReusedError(WalletError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
+class NotFoundError(WalletError):
+    """No such resource for this user: a transaction to reverse that is not in their ledger, or a
+    hold to capture, void or read that they never placed."""
+
+    code = "NOT_FOUND"
+
+
+class NotReversibleError(WalletError):
+    """The entry cannot be reversed: a reversal itself, a transfer's entry, a hold's capture, or
+    a commit the saga's compensation already undid."""
+
+    code = "NOT_REVERSIBLE"
+
+
 class UserBusyError(WalletError):
     """Another execution holds the user's lock and its lease has not run out."""
 
@@ -33,12 +47,6 @@ class StorageThrottledError(WalletError):
 
 class ProjectionGapError(WalletError):
     """A ledger entry reached a projection before the entries it follows (a gap in sequence)."""
-
-
-class NotFoundError(WalletError):
-    """No hold with this id exists for this user."""
-
-    code = "NOT_FOUND"
 
 
 class HoldNotPendingError(WalletError):

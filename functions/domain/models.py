@@ -150,9 +150,11 @@ class Transaction:
     balance: Decimal
     currency: str
     created_at: str
+    # A reversal's entry (POST /transactions/{id}/reversal): the transaction it reverses.
+    reverses: str | None = None
 
     def to_dict(self) -> dict[str, str]:
-        return {
+        body = {
             "transactionId": self.transaction_id,
             "userId": self.user_id,
             "type": self.type.value,
@@ -161,6 +163,9 @@ class Transaction:
             "currency": self.currency,
             "createdAt": self.created_at,
         }
+        if self.reverses is not None:
+            body["reverses"] = self.reverses
+        return body
 
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> Transaction:
@@ -172,6 +177,7 @@ class Transaction:
             balance=Decimal(data["balance"]),
             currency=data["currency"],
             created_at=data["createdAt"],
+            reverses=data.get("reverses"),
         )
 
 
@@ -197,7 +203,7 @@ class LedgerEntry:
     # An entry of a transfer: the transfer, and the user on its other side.
     transfer_id: str | None = None
     counterparty_user_id: str | None = None
-    # The capture of a hold: its debit entry names the hold.
+    # An entry of a captured hold: the hold.
     hold_id: str | None = None
 
     def to_dict(self) -> dict[str, str | int]:
@@ -228,16 +234,23 @@ class LedgerEntry:
     def compensating_entry(self, entry_id: str, created_at: str) -> LedgerEntry:
         """The entry that undoes this one: the user's next sequence, the opposite type, and the
         balance as it was before this entry (invariant 7 keeps chaining through it)."""
+        return self.reversing_entry(
+            entry_id, created_at, AccountState(self.balance_after, self.sequence)
+        )
+
+    def reversing_entry(self, entry_id: str, created_at: str, seen: AccountState) -> LedgerEntry:
+        """The entry that reverses this one on the account as `seen` (under the lock): the next
+        sequence, the opposite type, the same amount and key, and `reverses` naming this one."""
         opposite = (
             TransactionType.DEBIT if self.type is TransactionType.CREDIT else TransactionType.CREDIT
         )
         return LedgerEntry(
             user_id=self.user_id,
-            sequence=self.sequence + 1,
+            sequence=seen.last_sequence + 1,
             entry_id=entry_id,
             type=opposite,
             amount=self.amount,
-            balance_after=self.balance_after - self.signed_amount,
+            balance_after=seen.balance - self.signed_amount,
             currency=self.currency,
             created_at=created_at,
             idempotency_key=self.idempotency_key,
@@ -542,3 +555,34 @@ class HoldOutcome:
 
     def to_dict(self) -> dict[str, object]:
         return {"hold": self.body, "replayed": self.replayed}
+
+
+@dataclass(frozen=True)
+class ReversalRequest:
+    """POST /transactions/{transactionId}/reversal: the owner and the transaction to reverse.
+    No idempotency key: a transaction is reversed at most once, whoever asks how often."""
+
+    user_id: str
+    transaction_id: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"userId": self.user_id, "transactionId": self.transaction_id}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> ReversalRequest:
+        return cls(user_id=data["userId"], transaction_id=data["transactionId"])
+
+
+@dataclass(frozen=True)
+class StoredReversal:
+    """A transaction's reversal as committed: its entry (the 201 body) and the execution that
+    committed it."""
+
+    transaction: Transaction
+    owner: str
+
+
+@dataclass(frozen=True)
+class ReversalOutcome:
+    transaction: Transaction
+    replayed: bool

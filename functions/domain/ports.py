@@ -22,6 +22,7 @@ from functions.domain.models import (
     PendingTransaction,
     PendingTransfer,
     StoredPlacement,
+    StoredReversal,
     StoredTransaction,
     StoredTransfer,
 )
@@ -68,6 +69,27 @@ class TransferCommits(Protocol):
         seen_balances: tuple[Decimal, Decimal],
         now: datetime,
     ) -> None: ...
+
+
+class ReversalRecords(Protocol):
+    def find_reversal(self, user_id: str, transaction_id: str) -> StoredReversal | None: ...
+
+
+class Entries(Protocol):
+    def find_entry(
+        self, user_id: str, entry_id: str
+    ) -> tuple[LedgerEntry | None, LedgerEntry | None]:
+        """The user's entry with this id, and the entry reversing it (None for either absent)."""
+        ...
+
+
+class ReversalCommits(Protocol):
+    def commit_reversal(
+        self, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: datetime
+    ) -> StoredReversal | None:
+        """None once `entry` is committed; the reversal already committed for its transaction
+        (by this owner or another) instead, writing nothing."""
+        ...
 
 
 class Transactions(Protocol):

@@ -3,12 +3,14 @@
 import json
 import re
 import unicodedata
+from decimal import Decimal
 from typing import Any
 
 from functions.domain.errors import ValidationError
 from functions.domain.models import (
     HoldCommand,
     HoldOperation,
+    ReversalRequest,
     TransactionRequest,
     TransactionType,
     TransferRequest,
@@ -110,12 +112,12 @@ def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _parse_body(body: object) -> dict[str, Any]:
+def _parse_body(body: object, empty_message: str = EMPTY_BODY_MESSAGE) -> dict[str, Any]:
     """`body` is the raw text, or the request template's marker for a body it did not forward."""
     if isinstance(body, dict) and body.get("tooLarge") is True:
         raise _too_large(body.get("length"))
     if not isinstance(body, str) or not body.strip():
-        raise ValidationError(EMPTY_BODY_MESSAGE)
+        raise ValidationError(empty_message)
     length = _utf16_length(body)
     if length > MAX_BODY_LENGTH:
         raise _too_large(length)
@@ -133,7 +135,7 @@ def _parse_body(body: object) -> dict[str, Any]:
         # API Gateway hands the request template "{}" for an empty payload (and the local gateway
         # does the same), so "{}", an empty body and none cannot be told apart: all three are
         # answered as the missing body they most likely are.
-        raise ValidationError(EMPTY_BODY_MESSAGE)
+        raise ValidationError(empty_message)
     return parsed
 
 
@@ -143,15 +145,18 @@ def _parse_type(value: object) -> TransactionType:
     return TransactionType(value)
 
 
-def _amount_field(payload: dict[str, Any]) -> tuple[str, object]:
-    """The contract spells it `ammount`; `amount` is an alias, and both must agree."""
-    if "ammount" in payload and "amount" in payload and payload["ammount"] != payload["amount"]:
+def _parse_amount_field(payload: dict[str, Any], spelling: str) -> Decimal:
+    """The amount under either spelling (`ammount`, the contract's, or its alias `amount`);
+    `spelling` is the one a missing amount is asked for by. Both may be sent if they are the same
+    amount ("10" and "10.00" are), each checked under its own name."""
+    present = [field for field in ("ammount", "amount") if field in payload]
+    if not present:
+        alias = "amount" if spelling == "ammount" else "ammount"
+        raise ValidationError(f"{spelling} is required ({alias} is accepted too)")
+    amounts = {parse_amount(payload[field], field) for field in present}
+    if len(amounts) > 1:
         raise ValidationError("ammount and amount differ; send only one")
-    if "ammount" in payload:
-        return "ammount", payload["ammount"]
-    if "amount" in payload:
-        return "amount", payload["amount"]
-    raise ValidationError("ammount is required")
+    return amounts.pop()
 
 
 def parse_transaction_request(body: object, idempotency_key: object) -> TransactionRequest:
@@ -160,8 +165,7 @@ def parse_transaction_request(body: object, idempotency_key: object) -> Transact
     payload = _parse_body(body)
     user_id = parse_user_id(payload.get("userId"))
     transaction_type = _parse_type(payload.get("type"))
-    field, raw_amount = _amount_field(payload)
-    amount = parse_amount(raw_amount, field)
+    amount = _parse_amount_field(payload, "ammount")
     return TransactionRequest(user_id, key, transaction_type, amount)
 
 
@@ -181,8 +185,7 @@ def parse_transfer_request(body: object, idempotency_key: object) -> TransferReq
     to_user_id = _field_user_id(payload, "toUserId")
     if from_user_id == to_user_id:
         raise ValidationError("fromUserId and toUserId must be different users")
-    field, raw_amount = _amount_field(payload)
-    amount = parse_amount(raw_amount, field)
+    amount = _parse_amount_field(payload, "amount")
     return TransferRequest(from_user_id, to_user_id, key, amount)
 
 
@@ -193,12 +196,9 @@ DEFAULT_HOLD_SECONDS = 604_800
 
 def _hold_amount(payload: dict[str, Any], required: bool) -> Any:
     """A hold's amount: the contract spells it `amount`, `ammount` is the alias (as elsewhere)."""
-    if "amount" not in payload and "ammount" not in payload:
-        if required:
-            raise ValidationError("amount is required")
+    if not required and "amount" not in payload and "ammount" not in payload:
         return None
-    field, raw_amount = _amount_field(payload)
-    return parse_amount(raw_amount, field)
+    return _parse_amount_field(payload, "amount")
 
 
 def _expires_in(payload: dict[str, Any]) -> int:
@@ -239,6 +239,20 @@ def parse_hold_command(
     user_id = parse_user_id(payload.get("userId"))
     amount = _hold_amount(payload, required=False) if kind is HoldOperation.CAPTURE else None
     return HoldCommand(kind, user_id, parsed_hold_id, None, amount)
+
+
+REVERSAL_BODY_MESSAGE = "body is required: a JSON object with userId"
+
+
+def parse_reversal_request(body: object, transaction_id: object) -> ReversalRequest:
+    """The path's transactionId (an id as a userId is: 1-128 characters of text, no control
+    character), then the body's userId, its owner.
+
+    Raises: ValidationError naming the first invalid field.
+    """
+    reversed_id = _field_user_id({"transactionId": transaction_id}, "transactionId")
+    payload = _parse_body(body, REVERSAL_BODY_MESSAGE)
+    return ReversalRequest(parse_user_id(payload.get("userId")), reversed_id)
 
 
 DEFAULT_PAGE_SIZE = 20

@@ -13,8 +13,11 @@ from functions.domain.money import format_money
 from functions.domain.requests import parse_transfer_request
 from functions.domain.transfers import acquire_transfer_locks
 from functions.observability import logger
-from functions.repositories import locks
+from functions.repositories import dynamodb, locks
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")

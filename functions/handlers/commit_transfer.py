@@ -8,8 +8,11 @@ from functions.clock import SystemClock
 from functions.domain.models import PendingTransfer, TransferRequest, account_from_dict
 from functions.domain.transfers import commit_transfer
 from functions.observability import logger, metrics
-from functions.repositories import unit_of_work
+from functions.repositories import dynamodb, unit_of_work
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")

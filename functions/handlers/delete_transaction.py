@@ -6,8 +6,11 @@ from functions.clock import SystemClock
 from functions.domain.models import TransactionKey
 from functions.domain.transactions import delete_transaction
 from functions.observability import logger
-from functions.repositories import transactions, unit_of_work
+from functions.repositories import dynamodb, transactions, unit_of_work
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")

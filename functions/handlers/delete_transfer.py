@@ -4,8 +4,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain.transfers import delete_transfer
 from functions.observability import logger
-from functions.repositories import transactions
+from functions.repositories import dynamodb, transactions
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")

@@ -7,6 +7,9 @@ from functions.observability import logger
 from functions.repositories import event_bus, outbox
 from functions.settings import get_settings
 
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+event_bus.client()
+
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -9,8 +9,11 @@ from functions.domain import queries
 from functions.domain.requests import parse_user_id
 from functions.http_api import resolver
 from functions.observability import logger
-from functions.repositories import aggregates
+from functions.repositories import aggregates, dynamodb
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
 
 app = resolver()
 

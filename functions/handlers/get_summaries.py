@@ -10,8 +10,11 @@ from functions.domain.requests import parse_user_id
 from functions.domain.summaries import parse_summary_query
 from functions.http_api import resolver
 from functions.observability import logger
-from functions.repositories import summaries
+from functions.repositories import dynamodb, summaries
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
 
 app = resolver()
 

@@ -7,8 +7,12 @@ from functions.domain import queries
 from functions.domain.requests import parse_cursor, parse_limit, parse_user_id
 from functions.http_api import resolver
 from functions.observability import logger
-from functions.repositories import ledger, secrets
+from functions.repositories import dynamodb, ledger, secrets
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
+secrets.client()
 
 app = resolver()
 

@@ -9,8 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain import queries
 from functions.observability import logger
-from functions.repositories import ledger, summaries
+from functions.repositories import dynamodb, ledger, summaries
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
 
 
 def _records(event: dict) -> list[queries.StreamRecord]:

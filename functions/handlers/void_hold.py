@@ -7,8 +7,11 @@ from functions.clock import SystemClock
 from functions.domain.holds import void_hold
 from functions.domain.models import HoldCommand, account_from_dict
 from functions.observability import logger
-from functions.repositories import holds, unit_of_work
+from functions.repositories import dynamodb, holds, unit_of_work
 from functions.settings import get_settings
+
+# Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
+dynamodb.client()
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")

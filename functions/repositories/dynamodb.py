@@ -25,7 +25,8 @@ TRANSIENT_ERROR_CODES = frozenset(
 
 @cache
 def client() -> "DynamoDBClient":
-    """One client per process, created on first use and reused across invocations."""
+    """One client per process: each handler module builds it at import (Lambda's INIT, before the
+    first event), and every invocation reuses it."""
     return boto3.client("dynamodb")
 
 

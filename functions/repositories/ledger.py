@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
     from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
+# find_entry's pages, in entries read (a page also stops at 1 MB).
+_FIRST_SEARCH_PAGE = 25
+_LAST_SEARCH_PAGE = 1000
+
 
 def entry_item(entry: LedgerEntry) -> dict[str, Any]:
     """The DynamoDB item of `entry`."""
@@ -100,6 +104,37 @@ class LedgerRepository:
             ExpressionAttributeValues={":user": {"S": user_id}},
         )
         return [entry_from_item(item) for item in items]
+
+    def find_entry(
+        self, user_id: str, entry_id: str
+    ) -> tuple[LedgerEntry | None, LedgerEntry | None]:
+        """The user's entry `entry_id` and the entry reversing it, either None if absent.
+
+        The ledger is keyed by sequence, so this reads the user's entries newest first (a
+        filtered, consistent Query, in pages that double) and stops at the entry: a reversing
+        entry is always newer than the one it reverses. Its read units grow with the entry's age,
+        not with the ledger, and the usual reversal (of a recent entry) reads one small page.
+        """
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "ConsistentRead": True,
+            "ScanIndexForward": False,
+            "KeyConditionExpression": "userId = :user",
+            "FilterExpression": "entryId = :entry OR reverses = :entry",
+            "ExpressionAttributeValues": {":user": {"S": user_id}, ":entry": {"S": entry_id}},
+            "Limit": _FIRST_SEARCH_PAGE,
+        }
+        reversing = None
+        while True:
+            page = self._client.query(**request)
+            for entry in map(entry_from_item, page["Items"]):
+                if entry.entry_id == entry_id:
+                    return entry, reversing
+                reversing = reversing or entry
+            if "LastEvaluatedKey" not in page:
+                return None, reversing
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            request["Limit"] = min(request["Limit"] * 2, _LAST_SEARCH_PAGE)
 
     def user_ids(self) -> set[str]:
         """Every user with at least one entry (a consistent Scan of the keys)."""

@@ -1,4 +1,5 @@
-"""The transactions table: one item per (userId, idempotencyKey), pending until committed.
+"""The transactions table: one item per (userId, idempotencyKey), pending until committed; and
+one per reversed transaction, under a key of its own (reversal_key).
 
 This module owns the item's attributes and status literals: it deletes a pending record itself,
 and builds the record's part of the multi-table writes that unit_of_work.py assembles.
@@ -15,6 +16,7 @@ from functions.domain.models import (
     PendingTransaction,
     PendingTransfer,
     StoredPlacement,
+    StoredReversal,
     StoredTransaction,
     StoredTransfer,
     Transaction,
@@ -34,6 +36,15 @@ COMMITTED = "COMMITTED"
 
 def key(user_id: str, idempotency_key: str) -> dict[str, Any]:
     return {"userId": {"S": user_id}, "idempotencyKey": {"S": idempotency_key}}
+
+
+def reversal_key(transaction_id: str) -> str:
+    """The sort key of the record of `transaction_id`'s reversal, in its user's key namespace.
+
+    It holds a control character (U+001F), which no client's Idempotent-Key may (requests.py
+    refuses them), so no request's key can ever name it, nor a reversal's any client's record.
+    """
+    return f"reversal\x1f{transaction_id}"
 
 
 def put_pending(
@@ -180,6 +191,41 @@ def delete_committed(table_name: str, entry: LedgerEntry, owner: str) -> "Transa
     }
 
 
+def put_reversal(table_name: str, entry: LedgerEntry, owner: str) -> "TransactWriteItemTypeDef":
+    """A TransactWriteItems item recording the reversal `entry` (committed, by `owner`) under its
+    reversed transaction's reversal_key; it cancels the write, returning the stored record, if
+    that transaction already has one."""
+    assert entry.reverses is not None
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": {
+                **key(entry.user_id, reversal_key(entry.reverses)),
+                "transactionId": {"S": entry.entry_id},
+                "reverses": {"S": entry.reverses},
+                "type": {"S": entry.type.value},
+                "amount": {"N": str(entry.amount)},
+                "currency": {"S": entry.currency},
+                "balanceAfter": {"N": str(entry.balance_after)},
+                "sequence": {"N": str(entry.sequence)},
+                "owner": {"S": owner},
+                "createdAt": {"S": entry.created_at},
+                "status": {"S": COMMITTED},
+            },
+            # A transaction is reversed at most once: invariant 12.
+            "ConditionExpression": "attribute_not_exists(userId)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def stored_reversal(item: dict[str, Any]) -> StoredReversal:
+    """The committed reversal a reversal record holds, as its 201 answered it."""
+    transaction = _committed_transaction(item)
+    assert transaction is not None
+    return StoredReversal(transaction, item["owner"]["S"])
+
+
 def stored_transaction(item: dict[str, Any]) -> StoredTransaction:
     """What a record holds for a replay: its payload's fingerprint, and the transaction if
     committed (a hold's record is none)."""
@@ -225,6 +271,7 @@ def _committed_transaction(item: dict[str, Any]) -> Transaction | None:
         balance=Decimal(item["balanceAfter"]["N"]),
         currency=item["currency"]["S"],
         created_at=item["createdAt"]["S"],
+        reverses=item["reverses"]["S"] if "reverses" in item else None,
     )
 
 
@@ -261,6 +308,15 @@ class TransactionsRepository:
         if item is None or item["status"]["S"] != COMMITTED:
             return None
         return stored_placement(item)
+
+    def find_reversal(self, user_id: str, transaction_id: str) -> StoredReversal | None:
+        """The committed reversal of the user's transaction, if any (a consistent read)."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=key(user_id, reversal_key(transaction_id)),
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else stored_reversal(item)
 
     def delete_pending(self, user_id: str, idempotency_key: str, owner: str) -> LedgerEntry | None:
         """Delete the pending record `owner` wrote.

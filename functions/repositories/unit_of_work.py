@@ -24,6 +24,7 @@ from functions.domain.models import (
     PendingTransaction,
     PendingTransfer,
     StoredPlacement,
+    StoredReversal,
     StoredTransaction,
     StoredTransfer,
 )
@@ -318,6 +319,37 @@ class UnitOfWork:
             if hold is not None and holds.is_ended_by(hold.get("Item", {}), voided):
                 return
             raise LockLostError(LOCK_LOST) from error
+
+    def commit_reversal(
+        self, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: datetime
+    ) -> StoredReversal | None:
+        """In one atomic write: move the balance and the user's last sequence to the reversing
+        `entry`'s, record the reversal under its transaction's reversal key, append `entry` to
+        the ledger and write its event.
+
+        Returns the reversal already recorded for the transaction instead, writing nothing: by
+        another execution (a reversal at most once), or by this owner (a retried step).
+        Raises: LockLostError if `owner` no longer holds a live lease.
+        """
+        tables = self._tables
+        try:
+            self._write(
+                # Owner token and live lease (invariant 5); the balance and sequence seen under
+                # the lock, and the next sequence (invariant 7).
+                aggregates.balance_update(tables.aggregates, entry, owner, seen_balance, now),
+                # A transaction is reversed at most once: invariant 12.
+                transactions.put_reversal(tables.transactions, entry, owner),
+                # One entry per sequence: invariant 7.
+                ledger.put_entry(tables.ledger, entry),
+                # One event per entry: invariant 8.
+                outbox.put_event(tables.outbox, entry, now + self._outbox_ttl),
+            )
+        except ClientError as error:
+            _, record, *_ = dynamodb.failed_conditions(error)
+            if record is not None:
+                return transactions.stored_reversal(record["Item"])
+            raise LockLostError(LOCK_LOST) from error
+        return None
 
     def _write(self, *items: "TransactWriteItemTypeDef") -> None:
         self._client.transact_write_items(TransactItems=list(items))

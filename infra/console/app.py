@@ -8,27 +8,31 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect, safe_join
 from werkzeug.wrappers import Request, Response
 
+from infra.console.access_log import AccessLog, AccessLogEntry
+from infra.console.changes import changes
 from infra.console.layout import Layout
-from infra.console.runs import Attempt, Run, run_of
+from infra.console.runs import Attempt, Run, StateRun, run_of
 from infra.console.source import (
     LIST_LIMIT,
     Executions,
     Invocation,
     MalformedNameError,
+    Summary,
     UnknownExecutionError,
     is_execution_name,
     request_id_of,
@@ -39,6 +43,9 @@ PREFIX = "/_console"
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+# The list's filters beside status and user: query parameter -> Summary field.
+LIST_FILTERS = {"operation": "operation", "amount": "amount", "error": "error_code",
+                "http": "http_status"}  # fmt: skip
 _CONTENT_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 log = logging.getLogger("console")
 
@@ -51,8 +58,11 @@ class Console:
         executions: Executions,
         definitions: Mapping[str, dict[str, Any]],
         aggregates_table: str,
+        access_log: AccessLog | None = None,
     ) -> None:
+        """`access_log`: a deployed API's access log, where requests are looked up by id."""
         self.executions = executions
+        self.access_log = access_log
         self.definitions = dict(definitions)
         self.state_types = {
             arn: {name: state["Type"] for name, state in definition["States"].items()}
@@ -65,6 +75,8 @@ class Console:
         )
         self.templates.filters["pretty"] = pretty
         self.templates.filters["clock"] = clock
+        self.templates.filters["when"] = when
+        self.templates.filters["breakable"] = breakable
         self.templates.filters["plain"] = plain_item
         self.templates.filters["message"] = message_of
         self.routes = Map(
@@ -106,20 +118,44 @@ class Console:
     def _list(self, request: Request) -> Response:
         request_id = request.args.get("requestId", "").strip()
         if request_id:
-            arn = self.executions.find_by_request_id(request_id)
-            return redirect(f"{PREFIX}/executions/{arn.rsplit(':', 1)[1]}", 303)
+            return self._request(request, request_id)
         status = request.args.get("status", "")
         if status and status not in STATUSES:
             known = ", ".join(STATUSES)
             return self._error(400, "Unknown status", f"Status must be one of {known}.")
         user = request.args.get("user", "").strip()
+        chosen = {name: request.args.get(name, "").strip() for name in LIST_FILTERS}
         summaries, total = self.executions.summaries(status or None, user or None, LIST_LIMIT)
-        return self._page("list.html", summaries=summaries, total=total, limit=LIST_LIMIT,
-                          status=status, user=user, statuses=STATUSES)  # fmt: skip
+        options = {
+            name: sorted({str(v) for s in summaries if (v := getattr(s, field)) is not None})
+            for name, field in LIST_FILTERS.items()
+            if name != "amount"
+        }
+        shown = [s for s in summaries if _matches(s, chosen)]
+        return self._page("list.html", summaries=shown, total=total, limit=LIST_LIMIT,
+                          status=status, user=user, statuses=STATUSES, chosen=chosen,
+                          options=options, filtered=any(chosen.values()))  # fmt: skip
 
     def _request(self, request: Request, request_id: str) -> Response:
-        arn = self.executions.find_by_request_id(request_id)
-        return redirect(f"{PREFIX}/executions/{arn.rsplit(':', 1)[1]}", 303)
+        """The execution the request started; else what is known of a request that started
+        none (refused before any execution, or a GET): its recorded exchange."""
+        try:
+            arn = self.executions.find_by_request_id(request_id)
+        except UnknownExecutionError:
+            exchange = self.executions.http_exchange(request_id)
+            access = self._access(request_id) if exchange is None else None
+            if exchange is None and access is None:
+                raise
+            return self._page(
+                "request.html", exchange=exchange, access=access, request_id=request_id
+            )
+        described = self.executions.describe(arn)
+        return redirect(f"{PREFIX}/executions/{described['name']}", 303)
+
+    def _access(self, request_id: str | None) -> AccessLogEntry | None:
+        if self.access_log is None or request_id is None:
+            return None
+        return self.access_log.find(request_id)
 
     def _described(self, name: str) -> dict[str, Any]:
         try:
@@ -140,11 +176,14 @@ class Console:
         summary = self.executions.summary(described)
         statuses = {state.name: state.status for state in run.states}
         diagram = self.layouts[machine].svg(statuses, set(run.transitions))
+        definition = self.definitions[machine]
         return self._page(
             "execution.html",
             described=described,
             summary=summary,
             run=run,
+            panels=panels(run, definition),
+            selected=_anchor_of(run, run.failing_state or (run.states[-1] if run.states else None)),
             diagram=Markup(diagram),  # built from the ASL with every text escaped (layout.py)
             timeline=timeline(run),
             invocation_of=lambda attempt: by_attempt.get(id(attempt)),
@@ -156,9 +195,12 @@ class Console:
             events_published=self.executions.published_events(
                 described["executionArn"], invocations
             ),
-            exchange=self.executions.http_exchange(request_id),
+            exchange=(exchange := self.executions.http_exchange(request_id)),
+            # The API names an execution after its request id: the name when the input has none.
+            access=self._access(request_id or name) if exchange is None else None,
             history=events,
             is_recorded=self.executions.recorded is not None,
+            users=users,
         )
 
     def _live(self, request: Request, name: str) -> Response:
@@ -206,6 +248,56 @@ def _malformed(name: str) -> str:
     )
 
 
+def _anchor_of(run: Run, state: StateRun | None) -> str:
+    """The id of a state run's panel: `state-<name>`, with `-<n>` from its second run on."""
+    if state is None:
+        return ""
+    earlier = [s for s in run.states[: run.states.index(state)] if s.name == state.name]
+    return f"state-{state.name}" + (f"-{len(earlier) + 1}" if earlier else "")
+
+
+def panels(run: Run, definition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A panel for each state run, then one for each state of the machine it never entered
+    (so that every state of the drawing opens something): its anchor, the run (None if not
+    entered), what it changed in its input and its ASL."""
+    found = []
+    for state in run.states:
+        found.append({
+            "anchor": _anchor_of(run, state), "name": state.name, "run": state,
+            "changes": changes(state.input, state.output),
+            "definition": definition["States"].get(state.name),
+        })  # fmt: skip
+    entered = {state.name for state in run.states}
+    for name, state_definition in definition["States"].items():
+        if name not in entered:
+            found.append({"anchor": f"state-{name}", "name": name, "run": None,
+                          "changes": None, "definition": state_definition})  # fmt: skip
+    return found
+
+
+def _matches(summary: Summary, chosen: Mapping[str, str]) -> bool:
+    for name, wanted in chosen.items():
+        if not wanted:
+            continue
+        value = getattr(summary, LIST_FILTERS[name])
+        if name == "amount":
+            if not _same_amount(value, wanted):
+                return False
+        elif str(value if value is not None else "") != wanted:
+            return False
+    return True
+
+
+def _same_amount(value: str | None, wanted: str) -> bool:
+    """Amounts compare as numbers (`10` is `10.00`), else as written."""
+    if value is None:
+        return False
+    try:
+        return Decimal(value) == Decimal(wanted)
+    except ArithmeticError:
+        return value == wanted
+
+
 def timeline(run: Run) -> list[dict[str, Any]]:
     """Each state run and its attempts as spans in percent of the execution's duration."""
     started = run.started
@@ -250,6 +342,21 @@ def message_of(cause: str | None) -> str:
     except (ValueError, KeyError, TypeError):
         return cause or ""
     return str(message)
+
+
+def when(value: datetime | None) -> str:
+    """Date and time to the millisecond, in UTC (the same for a local and a deployed stack)."""
+    if value is None:
+        return ""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+def breakable(text: str | None) -> Markup:
+    """Text that may wrap only after its separators (an ARN at its colons, a path at its
+    slashes), never inside a word."""
+    escaped = escape(text or "")
+    return Markup(re.sub(r"([:/,])", r"\1<wbr>", str(escaped)))
 
 
 def clock(value: datetime | float | None) -> str:

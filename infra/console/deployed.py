@@ -6,9 +6,11 @@ view reads what AWS's own console reads: the log group (Level ALL with execution
 step; at ERROR only failures are there, in part). The stack's outputs name the machine
 (`TransactionStateMachineArn`), its log group (`TransactionStateMachineLogGroupName`) and the
 aggregates table; the definition is the deployed one (DescribeStateMachine). What only the local
-runtime records (each task's DynamoDB requests, the HTTP exchange) is not there.
+runtime records (each task's DynamoDB requests, the HTTP exchange) is not there; what API Gateway
+answered each request is, from the API's access log (the stack's `WalletApiAccessLogGroup`):
+the lookup by `x-amzn-RequestId` finds there a request that started no execution.
 
-Reads only: DescribeStacks, DescribeStateMachine, FilterLogEvents.
+Reads only: DescribeStacks, DescribeStackResource, DescribeStateMachine, FilterLogEvents.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ import json
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from werkzeug.serving import make_server
 
+from infra.console.access_log import AccessLog
 from infra.console.app import PREFIX, Console
 from infra.console.log_records import LogGroupRecords
 from infra.console.source import Executions
 
 DEFAULT_PORT = 3100
+ACCESS_LOG_GROUP = "WalletApiAccessLogGroup"  # infra/template.yaml's logical id
 
 
 class StackOutputError(Exception):
@@ -53,7 +58,22 @@ def console_of_stack(stack_name: str, session: Any = None) -> Console:
         session.client("logs"), {machine: outputs["TransactionStateMachineLogGroupName"]}
     )
     executions = Executions(stepfunctions, [machine], records=records)
-    return Console(executions, {machine: definition}, outputs["AggregatesTableName"])
+    access_log = _access_log(session, stack_name)
+    return Console(executions, {machine: definition}, outputs["AggregatesTableName"], access_log)
+
+
+def _access_log(session: Any, stack_name: str) -> AccessLog | None:
+    """The stack's API access log, or None for a stack without one (the view works without)."""
+    cloudformation = session.client("cloudformation")
+    try:
+        resource = cloudformation.describe_stack_resource(
+            StackName=stack_name, LogicalResourceId=ACCESS_LOG_GROUP
+        )["StackResourceDetail"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ValidationError":  # "Resource ... does not exist"
+            raise
+        return None
+    return AccessLog(session.client("logs"), resource["PhysicalResourceId"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -117,6 +117,9 @@ class Summary:
     user_id: str | None
     request_id: str | None
     http_status: int | None
+    operation: str = ""  # the request's `type` (credit, debit), else the machine's name
+    amount: str | None = None
+    error_code: str | None = None  # the contract's code of the answer, when it is an error
 
     @property
     def duration_ms(self) -> float | None:
@@ -146,6 +149,32 @@ def user_of(execution_input: str | None) -> str | None:
     """The user the execution is listed under: the request's userId, or a transfer's source."""
     users = users_of(execution_input)
     return users[0] if users else None
+
+
+def body_of(execution_input: str | None) -> dict[str, Any]:
+    """The API request's body inside an execution input ({} when it has none, or not JSON)."""
+    try:
+        body = json.loads(json.loads(execution_input or "{}").get("body") or "{}")
+    except (ValueError, AttributeError, TypeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def operation_of(execution_input: str | None, state_machine_arn: str) -> str:
+    """What the request asked for: its `type` (credit, debit), else the machine's name without
+    its `StateMachine` suffix (a transfer), as it reads in the list."""
+    kind = body_of(execution_input).get("type")
+    if isinstance(kind, str) and kind:
+        return kind
+    name = state_machine_arn.rsplit(":", 1)[-1].split("-", 1)[0]
+    return re.sub(r"StateMachine$", "", name).lower() or name
+
+
+def amount_of(execution_input: str | None) -> str | None:
+    """The amount as the client wrote it (`ammount`, the contract's spelling, or `amount`)."""
+    body = body_of(execution_input)
+    amount = body.get("ammount", body.get("amount"))
+    return None if amount is None or isinstance(amount, dict | list) else str(amount)
 
 
 def request_id_of(execution_input: str | None) -> str | None:
@@ -326,7 +355,24 @@ class Executions:
             user_id=user_of(described.get("input")),
             request_id=request_id,
             http_status=self._http_status(described, request_id),
+            operation=operation_of(described.get("input"), described["stateMachineArn"]),
+            amount=amount_of(described.get("input")),
+            error_code=self._error_code(described, request_id),
         )
+
+    def _error_code(self, described: dict[str, Any], request_id: str | None) -> str | None:
+        """The `error.code` the API answered: the recorded answer's, else the one the contract
+        maps the execution's error to."""
+        exchange = self.http_exchange(request_id)
+        if exchange is not None:
+            try:
+                code = json.loads(exchange.response_body)["error"]["code"]
+            except (ValueError, KeyError, TypeError):
+                return None
+            return str(code)
+        if described["status"] in ("SUCCEEDED", "RUNNING"):
+            return None
+        return http_error_for(described.get("error") or "").code
 
     def _http_status(self, described: dict[str, Any], request_id: str | None) -> int | None:
         exchange = self.http_exchange(request_id)

@@ -4,14 +4,17 @@ applications mounted beside it under a path prefix no path of infra/openapi.yaml
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
 log = logging.getLogger("local_api")
@@ -68,6 +71,40 @@ class _Dispatch:
         return self._api(environ, start_response)
 
 
+class _RequestHandler(WSGIRequestHandler):
+    """werkzeug's handler, with what it does to a request that is not plain ASCII HTTP made what
+    API Gateway's would be: a query's bytes read as UTF-8, and a refusal in the contract's shape."""
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        # http.server reads the request line as ISO-8859-1 and werkzeug encodes that to UTF-8, so
+        # `?userId=é` sent as bytes (as curl sends it) arrived as "Ã\x83Â©", another wallet than
+        # `?userId=%C3%A9`. The bytes are read as UTF-8 instead (U+FFFD where they are not, as API
+        # Gateway reads a payload), then put in the form werkzeug gives every string of WSGI.
+        sent = urlsplit(self.path).query.encode("latin-1")
+        environ["QUERY_STRING"] = sent.decode("utf-8", "replace").encode().decode("latin-1")
+        return environ
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A request refused before any application sees it (a request line that is not HTTP or is
+        too long, too many headers or one too long): http.server's HTML page would be no answer of
+        the contract; it is a 400 VALIDATION_ERROR, as every invalid request is."""
+        what = {414: "the request line is too long", 431: "too many headers, or a header too long"}
+        text = what.get(code, "the request is not valid HTTP/1.1")
+        body = json.dumps({"error": {"code": "VALIDATION_ERROR", "message": text}}).encode()
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        self.request_version = "HTTP/1.1"  # a status line and headers, even to a line not HTTP
+        self.send_response(400, "Bad Request")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
 def create_server(
     api: WsgiApp,
     host: str,
@@ -78,7 +115,9 @@ def create_server(
     """The API on `host:port` (port 0: a free one), with `mounts` ({prefix: application})."""
     mounts = mounts or {}
     app = _Dispatch(api, mounts)
-    return make_server(host, port, _RequestLog(app, mounts, link), threaded=True)
+    return make_server(
+        host, port, _RequestLog(app, mounts, link), threaded=True, request_handler=_RequestHandler
+    )
 
 
 @contextmanager

@@ -215,6 +215,31 @@ def _model_instances_untracked() -> Undo:
     return undo
 
 
+def _parser_errors_named() -> Undo:
+    """moto's Step Functions parser declares its errors as LocalStack does (`code =
+    "InvalidDefinition"`) on moto's AWSError, which names an error by `TYPE`: each of them
+    (CreateStateMachine's InvalidDefinition, ...) was answered `"__type": null`, which the AWS CLI
+    shows as "An error occurred ()". Each gets its name as its TYPE
+    (tests/endpoint/test_endpoint_paths.py::test_a_refused_definition_is_named_invalid_definition)."""
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import api
+
+    unnamed = [
+        error
+        for error in vars(api).values()
+        if isinstance(error, type) and issubclass(error, AWSError)
+        and error.TYPE is None and isinstance(error.__dict__.get("code"), str)
+    ]  # fmt: skip
+    for error in unnamed:
+        error.TYPE = error.__dict__["code"]
+
+    def undo() -> None:
+        for error in unnamed:
+            del error.TYPE
+
+    return undo
+
+
 class _Untracked(list[Any]):
     """A list that keeps nothing appended to it."""
 
@@ -228,11 +253,25 @@ _DYNAMODB_TASK = (
 )
 
 
+_STRING = "moto.stepfunctions.parser.asl.component.common.string.string_expression"
+_PREPROCESSOR = "moto.stepfunctions.parser.asl.parse.preprocessor"
+_TEST_STATE = "moto.stepfunctions.parser.asl.parse.test_state.preprocessor"
+_JSONATA = "moto.stepfunctions.parser.asl.jsonata.jsonata"
+
+
+def _instead(replacement: Any) -> Callable[[Any], Any]:
+    """A Replacement's `wrap` for a replacement that does not call the original."""
+    return lambda _original: replacement
+
+
 def _declare(registry: Registry) -> Registry:
     """The runtime's patches, in the order they are applied."""
+    from infra.local import plumbing
     from infra.local.awslambda import functions
-    from infra.local.dynamodb import streams, transactions
+    from infra.local.dynamodb import expressions, streams, transactions
+    from infra.local.logs import filter_patterns
     from infra.local.stepfunctions import (
+        choice,
         interpreter,
         jsonata,
         retention,
@@ -240,22 +279,22 @@ def _declare(registry: Registry) -> Registry:
         teststate,
     )
 
-    def jsonata_applied() -> Undo:
-        jsonata.apply()
-        return jsonata.undo
-
     parse_why = (
         "moto parses each definition and builds each JSONPath parser again at every execution "
         "(more CPU than the rest of it): kept (stepfunctions/interpreter.py; "
         "tests/bench/test_bench_smoke.py)"
     )
-    for patch in (
+    entries: tuple[Patch | Replacement, ...] = (
         Patch("botocore.handlers:BUILTIN_HANDLERS[before-send]", _builtin_handler_replaced,
               why=_builtin_handler_replaced.__doc__ or ""),
         Patch("moto.core.model_instances:<model>.instances_tracked", _model_instances_untracked,
               why=_model_instances_untracked.__doc__ or ""),
         Patch("moto.ec2.models.instance_types:INSTANCE_TYPES", retention.drop_ec2_catalogue,
               why=retention.drop_ec2_catalogue.__doc__ or ""),
+        Patch("moto.stepfunctions.parser.api:<error>.TYPE", _parser_errors_named,
+              why=_parser_errors_named.__doc__ or ""),
+        Replacement("moto.logs.models:EventMessageFilter", filter_patterns.with_json_patterns,
+                    why=filter_patterns.__doc__ or ""),
         Replacement("moto.stepfunctions.parser.asl.parse.asl_parser:"
                     "AmazonStateLanguageParser.parse", interpreter.parsed_once, why=parse_why),
         Replacement("jsonpath_ng.ext:parse", interpreter.kept_paths, why=parse_why),
@@ -281,17 +320,93 @@ def _declare(registry: Registry) -> Registry:
                     "lambda_eval_utils:boto_client_for", retention.built_once,
                     why="moto builds a boto3 client per Lambda task, a fifth of the CPU, on a "
                     "session not safe to share: built once (stepfunctions/retention.py)"),
+        Replacement("moto.stepfunctions.parser.asl.component.state.choice.comparison."
+                    "comparison_func:ComparisonFuncStringVariableSample._eval_body",
+                    choice.in_order, why=choice.__doc__ or ""),
         Replacement("moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
                     "state_task_service:eval_mocked_response", teststate.with_states_errors,
                     why="moto refuses a mocked States.* error name (stepfunctions/teststate.py; "
                     "tests/statemachine/test_retry_and_catch.py)"),
-        # Thirteen attributes replaced and put back together (jsonata.patches() lists them):
-        # its replacements read the originals it keeps.
-        Patch("moto.stepfunctions.parser.asl: JSONata and variables", jsonata_applied,
-              why="moto's JSONata evaluator is a stub that raises, variables holding quotes "
-              "break, and $uuid/$hash are refused: evaluated with jsonatapy, each expression "
-              "compiled once (stepfunctions/jsonata.py; docs/jsonata.md; "
-              "tests/local/test_jsonata.py)"),
+        # JSONata and variables (stepfunctions/jsonata.py, docs/jsonata.md; each proven by
+        # tests/local/test_jsonata.py's test named after `proof:`).
+        Replacement(f"{_STRING}:StringJSONata._eval_body",
+                    _instead(jsonata.string_jsonata_eval_body),
+                    why="moto pastes $states and every variable into the expression's text and "
+                    "hands it to a stub that calls None: every JSONata state failed. Parsed once, "
+                    "the values bound, evaluated with jsonatapy; a failure or undefined is "
+                    "States.QueryEvaluationError (proof: "
+                    "test_jsonata_machine_runs_with_exact_output)"),
+        Replacement(f"{_STRING}:StringVariableSample._eval_body",
+                    _instead(jsonata.string_variable_sample_eval_body),
+                    why="JSONPath's \"x.$\": \"$var\" went down the same stub: the variable is "
+                    "read, a missing path is States.Runtime (proof: "
+                    "test_jsonpath_machine_reads_a_variable)"),
+        Replacement("moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison:"
+                    "ConditionStringJSONata._eval_body", _instead(jsonata.condition_eval_body),
+                    why="a Condition that is not a boolean was a bare RuntimeError, which no "
+                    "Catch can name: States.QueryEvaluationError (proof: "
+                    "test_condition_that_is_not_boolean_is_a_query_evaluation_error)"),
+        Replacement("moto.stepfunctions.parser.asl.component.common.assign.assign_decl:"
+                    "AssignDecl._eval_body", _instead(jsonata.assign_eval_body),
+                    why="moto checks none of AWS's variable sizes (256 KiB a variable and an "
+                    "Assign, 10 MiB an execution): each is States.Runtime (proof: "
+                    "test_variable_over_256_kib_fails_the_state)"),
+        Replacement("moto.stepfunctions.parser.asl.component.common.outputdecl:Output._eval_body",
+                    jsonata.output_before_assign,
+                    why="a state's Output read the variables its own Assign had just set; AWS "
+                    "reads them as they were when the state was entered (proof: "
+                    "test_output_reads_variables_from_before_the_states_assign)"),
+        Replacement("moto.stepfunctions.parser.asl.eval.variable_store:"
+                    "VariableStore.get_assigned_variables", _instead(jsonata.assigned_variables),
+                    why="the history's assignedVariables showed a string as f'\"{value}\"', not "
+                    "escaped: JSON text (proof: test_assigned_variables_in_history_are_json)"),
+        Replacement(f"{_PREPROCESSOR}:Preprocessor._inner_string_of",
+                    _instead(jsonata.inner_string_of),
+                    why="a string of the definition kept its JSON escapes (Mar\\u00eda, \\\"): "
+                    "read as JSON (proof: "
+                    "test_aws_conversion_example_gives_the_documented_result)"),
+        Replacement(f"{_PREPROCESSOR}:Preprocessor.visitAssign_decl_binding",
+                    jsonata.refusing_invalid_names,
+                    why="any key was a variable's name (my-var, 1st, states); AWS refuses the "
+                    "definition (proof: test_a_variable_name_aws_refuses_refuses_the_definition)"),
+        Replacement(f"{_PREPROCESSOR}:Preprocessor._query_language_per_scope",
+                    _instead(property(jsonata.query_language_scopes)),
+                    why="one stack of query languages on the class for every parse in every "
+                    "thread: a refused definition left its scopes to the next parse, which was "
+                    "then refused too; one stack per parse (proof: "
+                    "test_a_refused_definition_leaves_the_next_parse_alone)"),
+        Replacement("moto.stepfunctions.responses:StepFunctionResponse.describe_execution",
+                    jsonata.describing_string_output,
+                    why="an output that is a string was answered bare (done), not as JSON text "
+                    "(proof: test_a_string_output_is_json_text)"),
+        Replacement(f"{_TEST_STATE}:TestStatePreprocessor.visitArguments_string_jsonata",
+                    jsonata.recording_after_arguments,
+                    why="TestState recorded the JSONPath stages only: inspectionData."
+                    "afterArguments for Arguments written as one expression (proof: "
+                    "test_teststate_shows_after_arguments_and_variables)"),
+        Replacement(f"{_TEST_STATE}:TestStatePreprocessor."
+                    "visitArguments_jsonata_template_value_object",
+                    jsonata.recording_after_arguments,
+                    why="the same, for Arguments written as an object of expressions (proof: "
+                    "test_teststate_shows_after_arguments_and_variables)"),
+        # moto's modules import these two functions by name: each binding is replaced.
+        *(
+            Replacement(f"{module}:encode_jsonata_variable_declarations",
+                        _instead(jsonata.encode_variable_declarations),
+                        why="a string was declared as f'\"{value}\"', not escaped: JSON text, for "
+                        "moto's callers off the evaluation path (proof: "
+                        "test_moto_declarations_quote_strings)")
+            for module in (_JSONATA, "moto.stepfunctions.parser.asl.eval.variable_store",
+                           "moto.stepfunctions.parser.asl.eval.states")
+        ),
+        *(
+            Replacement(f"{module}:eval_jsonata_expression",
+                        _instead(jsonata.eval_complete_expression),
+                        why="a stub that calls None: evaluates a complete expression, for "
+                        "moto's callers off the patched paths (proof: "
+                        "test_moto_eval_jsonata_expression_answers)")
+            for module in (_JSONATA, _STRING, "moto.stepfunctions.parser.asl.jsonata.validations")
+        ),
         Replacement("moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
                     "state_task_service_dynamodb:boto_client_for", retention.built_once,
                     why="moto's DynamoDB task builds a boto3 client at every call (its own "
@@ -333,7 +448,24 @@ def _declare(registry: Registry) -> Registry:
                     why="the resolver keeps the event in class attributes every resolver shares: "
                     "one resolve at a time (awslambda/functions.py; "
                     "tests/local/awslambda/test_resolver.py)"),
-    ):  # fmt: skip
+        Patch("moto.dynamodb.parsing.ast_nodes:Node.parent", expressions.weak_parents,
+              why="every node of an update expression's parse tree points to its parent, so "
+              "each tree (two and a copy per update) was cyclic garbage: the parent is a weak "
+              "reference (dynamodb/expressions.py; tests/local/dynamodb/test_expressions.py)"),
+        Replacement("botocore.parsers:ResponseParserFactory.create_parser", plumbing.parsers_kept,
+                    why="botocore builds a parser per response, each a reference cycle (a bound "
+                    "method of itself): one per protocol, reused (plumbing.py; "
+                    "tests/local/test_garbage.py)"),
+        Replacement("moto.core.request:Request.__init__", plumbing.request_not_in_environ,
+                    why="each werkzeug Request moto builds puts itself in its own environ, a "
+                    "cycle holding the request's headers, body and forms: not put there "
+                    "(plumbing.py; tests/local/test_garbage.py)"),
+        Replacement("jmespath.visitor:Visitor.visit", plumbing.visits_by_class,
+                    why="each jmespath search builds an interpreter that caches bound methods of "
+                    "itself, a cycle: the methods are found by class (plumbing.py; "
+                    "tests/local/test_garbage.py)"),
+    )  # fmt: skip
+    for patch in entries:
         registry.register(patch)
     return registry
 

@@ -12,6 +12,7 @@ botocore and Powertools is applied when a runtime starts and undone when it stop
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -40,7 +41,7 @@ from infra.local.recorder import Recorder
 from infra.local.stepfunctions import executions, interpreter, logs, retention, service_tasks
 from infra.local.stepfunctions.service_tasks import ServiceTasks
 
-__all__ = ["LOCAL_ENVIRONMENT", "REGION", "LocalAws", "active_runtime"]
+__all__ = ["LOCAL_ENVIRONMENT", "REGION", "LocalAws", "active_runtime", "freeze_start_up"]
 LOCAL_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "testing",
@@ -255,6 +256,7 @@ class LocalAws:
             execution_input,
             name,
             status_reader=interpreter.moto_status,
+            end_waiter=interpreter.end_waiter,
             longest_poll=0.01,
         )
 
@@ -279,6 +281,22 @@ class LocalAws:
             if key in LOCAL_ENVIRONMENT and key in os.environ and key.startswith("POWERTOOLS"):
                 continue  # a caller's explicit Powertools setting wins
             os.environ[key] = value
+
+
+def freeze_start_up() -> int:
+    """Exclude what exists once a runtime has started from every later garbage collection; returns
+    how many objects that is. For a process that serves from then on (`make run`).
+
+    A started runtime holds some 330,000 objects that live as long as the process (moto's
+    backends, botocore's service models, the ASL parsers' tables), and
+    every full collection walked them all: about 0.9 s a collection after 300 transactions, 66 ms
+    with them frozen (the same run on this machine, 2 cores shared). Objects created later are
+    collected as before, and the runtime leaves little cyclic garbage of its own to collect
+    (plumbing.py, dynamodb/expressions.py; tests/local/test_garbage.py).
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def _setting(name: str, default: int) -> int:

@@ -1,4 +1,6 @@
 """python -m tests.bench [--quick] [--no-http] [--growth N] [--output DIR]
+python -m tests.bench --sections NAMES [--quick]  only these sections, comma-separated
+                                                    (transfers, dialects): a partial result
 python -m tests.bench --compare A.json B.json      two runs side by side
 python -m tests.bench --markdown R.json             a run's tables as Markdown
 python -m tests.bench --update-doc R.json           make R.json docs/performance.json and
@@ -19,13 +21,21 @@ DOC_RESULT = suite.ROOT / "docs" / "performance.json"
 
 
 def update_doc(source: Path, doc: Path = DOC, committed: Path = DOC_RESULT) -> None:
-    """Copy a full run's result next to the doc and render the doc's results from that copy."""
+    """Copy a full run's result next to the doc and render the doc's results from that copy; a
+    partial run's sections (--sections) replace those of the committed result, the rest kept."""
     result = json.loads(source.read_text())
     if result.get("quick"):
         raise ValueError(f"{source} is a --quick run; the doc documents a full one")
-    if source.resolve() != committed.resolve():
+    if "sections" in result:
+        merged = json.loads(committed.read_text())
+        merged.update({name: result[name] for name in result["sections"]})
+        committed.write_text(suite.dumps(merged))
+    elif source.resolve() != committed.resolve():
         committed.write_text(suite.dumps(result))
-    report.update_doc(json.loads(committed.read_text()), doc)
+    documented = json.loads(committed.read_text())
+    report.update_doc(documented, doc)
+    if "transfers" in documented:
+        report.update_transfer_doc(documented["transfers"], doc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=suite.RESULTS_DIR,
         help="directory for the JSON results (default: bench-results/)",
+    )
+    parser.add_argument(
+        "--sections",
+        type=lambda text: set(text.split(",")),
+        metavar="NAMES",
+        help=f"run only these sections, comma-separated ({', '.join(suite.SECTIONS)}), and "
+        "write a partial result that --update-doc merges into docs/performance.json",
     )
     parser.add_argument(
         "--compare",
@@ -89,8 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--growth must be 0 or more, not {args.growth}")
         window = min(sizes.growth_window, max(1, args.growth // 10))
         sizes = dataclasses.replace(sizes, growth=args.growth, growth_window=window)
+    if args.sections is not None and args.sections - set(suite.SECTIONS):
+        parser.error(f"unknown sections: {', '.join(sorted(args.sections - set(suite.SECTIONS)))}")
     try:
-        result = suite.run(sizes, quick=args.quick)
+        if args.sections is not None:
+            result = suite.run_sections(args.sections, sizes, quick=args.quick)
+        else:
+            result = suite.run(sizes, quick=args.quick)
     except suite.BenchError as error:
         print(f"\nbench failed: {error}", file=sys.stderr)
         if isinstance(error, suite.HttpPhaseError):
@@ -98,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     path = suite.write(result, args.output)
     print()
+    if args.sections is not None:
+        if "transfers" in result:
+            print(report.transfer_text(result["transfers"]))
+        if "dialects" in result:
+            print(report.section_text(result))
+        print(f"\nresults: {path}")
+        return 0
     print(report.text(result))
     print(f"\nresults: {path} (and {path.parent / 'latest.json'})")
     return 0

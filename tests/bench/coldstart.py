@@ -1,8 +1,8 @@
 """Each handler's cold-start work, timed in a Lambda-like process beside a minimal boto3 baseline.
 
-A cold start runs the handler module's import and, today, the clients it builds on its first
-event. Each run is a new interpreter of the runtime's version (python3.12 where this machine has
-one; the version used is reported) started the way Lambda's runtime starts one:
+A cold start runs the handler module's import, which builds its clients. Each run is a new
+interpreter of the runtime's version (python3.12 where this machine has one; the version used is
+reported) started the way Lambda's runtime starts one:
 
 - only the bundle on sys.path: a task root holding the `functions` package and requirements.txt
   installed by pip for this machine (`-S`: no site-packages), as `make build` lays out
@@ -16,11 +16,13 @@ one; the version used is reported) started the way Lambda's runtime starts one:
   `make build` found no interpreter of the runtime's version).
 
 "import" is the handler module's import; "import and clients" adds the clients its repositories
-build (functions.repositories' client factories that the import brought in, as the first event
-builds them today; a client built at import costs nothing more there). The baseline is a module
-that imports boto3 and builds boto3.client("dynamodb"), nothing else, timed in the same run,
-interleaved with the handlers so that both see the same load. Figures are this machine's CPU, not
-Lambda's (a 256 MB function has a fraction of a vCPU): the ratio to the baseline is the figure.
+build (functions.repositories' client factories that the import brought in). The handlers build
+their clients at import, so the second figure equals the first but for a cache hit; the probe
+still calls the factories, so that a handler which forgot to would be timed the same. The
+baseline is a module that imports boto3 and builds boto3.client("dynamodb"), nothing else,
+timed in the same run, interleaved with the handlers so that both see the same load. Figures are
+this machine's CPU, not Lambda's (a 256 MB function has a fraction of a vCPU): the ratio to the
+baseline is the figure.
 
 `python -m tests.bench.coldstart --tracing` times the tracing options of docs/tracing.md in the
 same harness, with their packages installed from PyPI into a temporary directory.
@@ -61,7 +63,7 @@ TARGET_RATIO = 1.2  # a DynamoDB handler's cold-start work, with bytecode, over 
 JUDGED_RATIO = "cpuRatioToBaseline"
 VARIANTS = ("withBytecode", "withoutBytecode")
 
-# The factories whose clients a handler builds on its first event (functions/repositories).
+# The factories whose clients a handler builds at import (functions/repositories).
 CLIENT_FACTORIES = (
     "functions.repositories.dynamodb",
     "functions.repositories.event_bus",

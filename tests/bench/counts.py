@@ -24,8 +24,8 @@ from functions.repositories import dynamodb, locks, unit_of_work
 from functions.settings import get_settings
 from infra.local.stepfunctions.executions import history
 from tests.bench import cost
-from tests.bench.histories import ExecutionTrace, trace_of
-from tests.bench.load import Job, Sender
+from tests.bench.histories import ACQUIRE_LOCK, TRANSFER_LOCK_STATE, ExecutionTrace, trace_of
+from tests.bench.load import TRANSFER_MACHINE, Job, Sender, TransferJob
 from tests.bench.stats import summary_ms
 
 
@@ -58,13 +58,18 @@ def _stream_consumers(aws: Any) -> set[str]:
     return {source.function for source in aws.template.stream_sources}
 
 
-def _measure(aws: Any, recorder: TransactItemsRecorder, job: Job) -> dict[str, Any]:
+def _measure(
+    aws: Any,
+    recorder: TransactItemsRecorder,
+    job: Job | TransferJob,
+    machine: str = "TransactionStateMachine",
+) -> dict[str, Any]:
     aws.drain_streams()  # what earlier requests left on the streams is not this one's
     before = _snapshot(aws)
     refused_before, published_before = aws.eventbridge.refused, len(aws.eventbridge.published())
     recorded = len(recorder.items)
     started = time.perf_counter()
-    response = aws.start_sync_execution("TransactionStateMachine", job.execution_input())
+    response = aws.start_sync_execution(machine, job.execution_input())
     seconds = time.perf_counter() - started
     # The stream consumers' own requests (the summaries projection) are counted apart: they
     # are made after the answer, by the consumers (request_counts stops background polling).
@@ -79,7 +84,10 @@ def _measure(aws: Any, recorder: TransactItemsRecorder, job: Job) -> dict[str, A
     dynamo = {op: n - stream_dynamo.get(op, 0) for op, n in dynamo.items()}
     dynamo = {op: n for op, n in dynamo.items() if n}
     consumers = _stream_consumers(aws)
-    trace = trace_of(history(aws.stepfunctions, response["executionArn"]), response["executionArn"])
+    lock_state = TRANSFER_LOCK_STATE if machine == TRANSFER_MACHINE else ACQUIRE_LOCK
+    trace = trace_of(
+        history(aws.stepfunctions, response["executionArn"]), response["executionArn"], lock_state
+    )
     return {
         "status": response["status"],
         "error": response.get("error"),
@@ -190,6 +198,20 @@ def _request_counts(
                 f"({busy['error']}): the lease ran out before AcquireLock's retries did"
             )
         runs["userBusy"] = [busy]
+    result, sizes = summarize(aws, runs)
+    result["coldStart"] = {
+        "latencyMs": round(cold["seconds"] * 1000, 1),
+        "expressDurationMs": round(cold["trace"].duration_ms, 1),
+        "billedLambdaMs": cold["trace"].billed_lambda_ms,
+    }
+    return {**result, **sizes}
+
+
+def summarize(
+    aws: Any, runs: dict[str, list[dict[str, Any]]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each outcome's counts (those of its first run; `consistent` says whether every run counted
+    the same), with write units by item size as the tables hold them now; and those sizes."""
     largest = max_item_bytes(aws)
     item_kb = max(1, math.ceil(max(largest.values()) / 1024))
     result: dict[str, Any] = {}
@@ -243,14 +265,34 @@ def _request_counts(
             "logBytesError": first["trace"].log_bytes_error,
             "latencyMs": summary_ms([m["seconds"] for m in measured]),
         }
+    return result, {"itemKb": item_kb, "maxItemBytes": largest}
+
+
+def transfer_request_counts(aws: Any, *, repetitions: int) -> dict[str, Any]:
+    """Per committed transfer, replay and rejected overdraft, counted as a transaction's are
+    (request_counts), between users of their own."""
+    recorder = TransactItemsRecorder()
+    aws.streams.stop()
+    try:
+        cold = _measure(aws, recorder, TransferJob("xfer-cold-a", "xfer-cold-b"), TRANSFER_MACHINE)
+        runs: dict[str, list[dict[str, Any]]] = {"committed": [], "replay": [], "overdraft": []}
+        for index in range(repetitions):
+            job = TransferJob(f"xfer-count-{index}-a", f"xfer-count-{index}-b")
+            runs["committed"].append(_measure(aws, recorder, job, TRANSFER_MACHINE))
+            runs["replay"].append(_measure(aws, recorder, job, TRANSFER_MACHINE))
+            overdraft = TransferJob(
+                f"xfer-overdraft-{index}-a", f"xfer-overdraft-{index}-b", amount="1000.00"
+            )
+            runs["overdraft"].append(_measure(aws, recorder, overdraft, TRANSFER_MACHINE))
+    finally:
+        aws.streams.start()
+    result, sizes = summarize(aws, runs)
     result["coldStart"] = {
         "latencyMs": round(cold["seconds"] * 1000, 1),
         "expressDurationMs": round(cold["trace"].duration_ms, 1),
         "billedLambdaMs": cold["trace"].billed_lambda_ms,
     }
-    result["itemKb"] = item_kb
-    result["maxItemBytes"] = largest
-    return result
+    return {**result, **sizes}
 
 
 def direct_transaction(job: Job) -> None:

@@ -1,8 +1,9 @@
 """What an execution's history tells, read from outside the runtime (public Step Functions calls).
 
 The lock wait is the time from AcquireLock's first TaskScheduled to the TaskSucceeded that took the
-lock (or to the last TaskFailed when the retries ran out: a 429); each TaskScheduled is one Lambda
-invocation, so AcquireLock's count is 1 + its retries.
+lock (or to the last TaskFailed when the retries ran out: a 429); each TaskScheduled of a Lambda
+task is one Lambda invocation, so AcquireLock's count is 1 + its retries (a DynamoDB integration's
+task, the releases, is none).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from infra.local.stepfunctions.executions import history
 from tests.bench.cost import billed_express_ms, billed_lambda_ms
 
 ACQUIRE_LOCK = "AcquireLock"
+TRANSFER_LOCK_STATE = "AcquireLocks"  # the transfer machine's: both locks, in one task
 # The events a state machine logs at Level ERROR (the rest only at Level ALL): the set the local
 # runtime's log writer uses, from AWS's "Log levels" page.
 ERROR_LEVEL_EVENTS = logs.ERROR_EVENT_TYPES
@@ -76,12 +78,15 @@ def _log_record(event: dict[str, Any], arn: str) -> dict[str, Any]:
     }
 
 
-def trace_of(events: list[dict[str, Any]], arn: str) -> ExecutionTrace:
+def trace_of(
+    events: list[dict[str, Any]], arn: str, lock_state: str = ACQUIRE_LOCK
+) -> ExecutionTrace:
     first, last = events[0], events[-1]
     status = last["type"].removeprefix("Execution").upper()
     trace = ExecutionTrace(arn, status, _ms(first["timestamp"], last["timestamp"]))
     state = ""
     task_started: datetime | None = None
+    is_lambda = False
     lock_first: datetime | None = None
     for event in events:
         kind = event["type"]
@@ -93,24 +98,28 @@ def trace_of(events: list[dict[str, Any]], arn: str) -> ExecutionTrace:
         if "stateEnteredEventDetails" in event:
             state = event["stateEnteredEventDetails"]["name"]
         elif kind == "TaskScheduled":
-            trace.lambda_invocations[state] += 1
-            if state == ACQUIRE_LOCK:
+            # A DynamoDB integration's task (the releases) is Step Functions' own call: no
+            # Lambda invocation, no Lambda duration.
+            is_lambda = event["taskScheduledEventDetails"]["resourceType"] == "lambda"
+            if is_lambda:
+                trace.lambda_invocations[state] += 1
+            if state == lock_state:
                 trace.lock_attempts += 1
                 lock_first = lock_first or event["timestamp"]
         elif kind == "TaskStarted":
-            task_started = event["timestamp"]
+            task_started = event["timestamp"] if is_lambda else None
         elif kind in _TASK_END:
             if task_started is not None:
                 trace.task_ms.append(_ms(task_started, event["timestamp"]))
                 task_started = None
-            if state == ACQUIRE_LOCK and lock_first is not None:
+            if state == lock_state and lock_first is not None:
                 trace.lock_wait_ms = _ms(lock_first, event["timestamp"])
                 trace.lock_acquired = kind == "TaskSucceeded"
     return trace
 
 
-def traces(client: Any, arns: list[str]) -> list[ExecutionTrace]:
-    return [trace_of(history(client, arn), arn) for arn in arns]
+def traces(client: Any, arns: list[str], lock_state: str = ACQUIRE_LOCK) -> list[ExecutionTrace]:
+    return [trace_of(history(client, arn), arn, lock_state) for arn in arns]
 
 
 def execution_arns(client: Any, state_machine_arn: str) -> set[str]:

@@ -37,6 +37,42 @@ class Job:
         )
 
 
+TRANSFER_MACHINE = "TransferStateMachine"
+
+
+@dataclass(frozen=True)
+class TransferJob:
+    """One POST /transfers: from one user to another, under the source's Idempotent-Key."""
+
+    from_user_id: str
+    to_user_id: str
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    amount: str = "1.00"
+
+    @property
+    def user_id(self) -> str:
+        return self.from_user_id
+
+    @property
+    def body(self) -> str:
+        return json.dumps(
+            {"fromUserId": self.from_user_id, "toUserId": self.to_user_id, "amount": self.amount}
+        )
+
+    def execution_input(self) -> str:
+        return json.dumps(
+            {"body": self.body, "idempotencyKey": self.key, "requestId": uuid.uuid4().hex}
+        )
+
+
+def hot_pair(first: str, second: str, count: int) -> list[TransferJob]:
+    """Transfers between two users, every other one in the opposite direction."""
+    return [
+        TransferJob(first, second) if index % 2 == 0 else TransferJob(second, first)
+        for index in range(count)
+    ]
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: int
@@ -47,7 +83,7 @@ class Outcome:
     body: str | None = None  # the body of an HTTP answer other than 201
 
 
-Sender = Callable[[Job], Outcome]
+Sender = Callable[[Any], Outcome]  # a Job, or a TransferJob for the transfer machine
 
 
 @dataclass
@@ -85,8 +121,10 @@ def one_user(user_id: str, count: int) -> list[Job]:
     return [Job(user_id, uuid.uuid4().hex) for _ in range(count)]
 
 
-def run_load(send: Sender, jobs: list[Job], clients: int, ticker: Ticker | None = None) -> LoadRun:
-    def work(job: Job) -> Outcome:
+def run_load(
+    send: Sender, jobs: list[Job] | list[TransferJob], clients: int, ticker: Ticker | None = None
+) -> LoadRun:
+    def work(job: Job | TransferJob) -> Outcome:
         outcome = send(job)
         if ticker is not None:
             ticker.advance()
@@ -98,12 +136,12 @@ def run_load(send: Sender, jobs: list[Job], clients: int, ticker: Ticker | None 
     return LoadRun(clients, time.perf_counter() - started, outcomes)
 
 
-def embedded_sender(aws: Any) -> Sender:
+def embedded_sender(aws: Any, machine: str = "TransactionStateMachine") -> Sender:
     """StartSyncExecution on the embedded runtime; the status is the one the API would answer."""
 
-    def send(job: Job) -> Outcome:
+    def send(job: Job | TransferJob) -> Outcome:
         started = time.perf_counter()
-        response = aws.start_sync_execution("TransactionStateMachine", job.execution_input())
+        response = aws.start_sync_execution(machine, job.execution_input())
         seconds = time.perf_counter() - started
         if response["status"] == "SUCCEEDED":
             return Outcome(201, seconds, response["executionArn"])

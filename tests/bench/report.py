@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.bench import cost
+from tests.bench import cost, dialects
 
 Table = tuple[str, list[str], list[list[str]]]
 
@@ -382,6 +382,8 @@ def tables(result: dict[str, Any]) -> list[Table]:
                 ],
             )
         )
+    if "dialects" in result:
+        found.append(dialects.table(result["dialects"]))
     return found
 
 
@@ -716,6 +718,23 @@ def hot_users(result: dict[str, Any]) -> str:
     return "Hot users: " + "; ".join(parts) + "." if parts else "No hot-user phase ran."
 
 
+def section_text(result: dict[str, Any]) -> str:
+    """A run of the dialects section (`--sections dialects`): when, where and with which sizes,
+    then its table."""
+    m, git = result["machine"], result["git"]
+    lines = [
+        f"wallet bench v{result['version']} sections {', '.join(result['sections'])}  "
+        f"{result['createdAt']}  git {git['sha'][:10]}"
+        + (" (uncommitted changes)" if git["dirty"] else "")
+        + ("  QUICK" if result["quick"] else ""),
+        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, moto "
+        f"{m['packages'].get('moto')}; load average {m['loadAverageAtStart'][0]} at start, "
+        f"{m.get('loadAverageAtEnd', ['?'])[0]} at end",
+        f"bench took {result['benchSeconds']} s",
+    ]
+    return "\n\n".join(["\n".join(lines), _text_table(*dialects.table(result["dialects"]))])
+
+
 def text(result: dict[str, Any]) -> str:
     return "\n\n".join(
         [header(result), "\n".join(summary(result)), *(_text_table(*t) for t in tables(result))]
@@ -844,3 +863,152 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
     )
     table = _text_table(title, ["figure", "a", "b", "b/a"], rows)
     return "\n".join([*compare_warnings(a, b), table])
+
+
+# POST /transfers (the `transfers` section: a full run's, or `--sections transfers` alone) -------
+
+
+def transfer_header(section: dict[str, Any]) -> str:
+    m, git, sizes = section["machine"], section["git"], section["sizes"]
+    clients, requests = sizes["hotPair"]
+    return "\n".join(
+        [
+            f"transfers v{section['version']}  {section['createdAt']}  git {git['sha'][:10]}"
+            + (" (uncommitted changes)" if git["dirty"] else ""),
+            f"machine: nproc {m['nproc']}, {m['cpu']}, Python {m['python']}; load average "
+            f"{m['loadAverageAtStart'][0]} at start, {m.get('loadAverageAtEnd', ['?'])[0]} at end",
+            f"sizes: request counts x{sizes['countRepetitions']}; sequential transfer client "
+            f"{sizes['sequential']}; hot pair {requests} with {clients} clients; INIT priced "
+            f"at {section['cost']['initMs']} ms ({section.get('initMsFrom', '?')})",
+            f"section took {section['benchSeconds']} s",
+        ]
+    )
+
+
+def transfer_summary(section: dict[str, Any]) -> list[str]:
+    counted = section["requestCounts"]["committed"]
+    transaction = section["cost"]["transactionCommitted"]
+    per = section["cost"]["perMillion"]
+    hot = section["hotPair"]
+    sequential, pair = section["load"]
+    return [
+        f"A committed transfer: {counted['dynamodbTotal']} DynamoDB requests "
+        f"({_ops(counted['dynamodb'])}), {_num(counted['wru'], 0)} write units, "
+        f"{counted['lambdaTotal']} Lambda invocations and {counted['events']} events, against a "
+        f"committed transaction's {transaction['requestCounts']['dynamodbTotal']} requests, "
+        f"{_num(transaction['requestCounts']['wru'], 0)} write units, "
+        f"{transaction['requestCounts']['lambdaTotal']} invocations and "
+        f"{transaction['requestCounts']['events']} event; "
+        f"${_usd(per['ERROR']['committed']['total'])} a million at Level ERROR "
+        f"(${_usd(per['ALL']['committed']['total'])} at ALL), against "
+        f"${_usd(transaction['perMillion']['ERROR']['total'])} "
+        f"(${_usd(transaction['perMillion']['ALL']['total'])}) for a committed transaction.",
+        f"Hot pair ({pair['scenario']}): {pair['committedPerSecond']:.2f} commits/s against "
+        f"{sequential['committedPerSecond']:.2f} for the sequential transfer client, "
+        f"{_share(hot['shareOfSequential'])} of it (target at least "
+        f"{hot['targetShareOfSequential']:.0%}); {pair['statuses'].get('429', 0)} of "
+        f"{pair['requests']} answered 429, {_share(hot['share429'])} (target at most "
+        f"{_share(hot['targetShare429'])}); longest lock wait "
+        f"{_num(pair['lock'].get('longestWaitMs'), 0)} ms; targets "
+        + ("met." if hot["met"] else "NOT met."),
+    ]
+
+
+def transfer_tables(section: dict[str, Any]) -> list[Table]:
+    counts_ = section["requestCounts"]
+    outcomes = [o for o in ("committed", "replay", "overdraft") if o in counts_]
+    request_rows = [
+        [
+            OUTCOMES[o],
+            _ops(counts_[o]["dynamodb"]),
+            str(counts_[o]["dynamodbTotal"]),
+            _num(counts_[o]["wru"], 0),
+            _num(counts_[o]["rru"], 0),
+            _ops(counts_[o]["lambda"]),
+            str(counts_[o]["events"]),
+            _usd(section["cost"]["perMillion"]["ALL"][o]["total"]),
+            _usd(section["cost"]["perMillion"]["ERROR"][o]["total"]),
+        ]
+        for o in outcomes
+    ]
+    transaction = section["cost"]["transactionCommitted"]
+    request_rows.append(
+        [
+            "committed transaction (the same run)",
+            "-",
+            str(transaction["requestCounts"]["dynamodbTotal"]),
+            _num(transaction["requestCounts"]["wru"], 0),
+            _num(transaction["requestCounts"]["rru"], 0),
+            str(transaction["requestCounts"]["lambdaTotal"]),
+            str(transaction["requestCounts"]["events"]),
+            _usd(transaction["perMillion"]["ALL"]["total"]),
+            _usd(transaction["perMillion"]["ERROR"]["total"]),
+        ]
+    )
+    cost_rows = [
+        [COST_LINES.get(line, line)]
+        + [
+            _usd(section["cost"]["perMillion"][level]["committed"].get(line))
+            for level in cost.LOG_LEVELS
+        ]
+        for line in section["cost"]["perMillion"]["ALL"]["committed"]
+    ]
+    load_rows = [
+        [
+            phase["scenario"],
+            str(phase["clients"]),
+            str(phase["requests"]),
+            f"{phase['committedPerSecond']:.2f}",
+            _num(phase["latencyMs"].get("p50"), 0),
+            _num(phase["latencyMs"].get("p95"), 0),
+            _num(phase["latencyMs"].get("max"), 0),
+            _statuses(phase["statuses"]) + _unexpected(phase["errors"]),
+            _num(phase["lock"]["waitMsAcquired"].get("p50"), 0),
+            _num(phase["lock"].get("longestWaitMs"), 0),
+            _share(phase["share429"]),
+            str(phase["lock"]["retries"]),
+            str(phase["invariantViolations"]),
+        ]
+        for phase in section["load"]
+    ]
+    return [
+        ("Requests per transfer outcome (embedded runtime), and the cost per million",
+         ["outcome", "DynamoDB requests", "total", "WRU", "RRU", "Lambda invocations", "events",
+          "$/M at ALL", "$/M at ERROR"], request_rows),
+        ("Cost per million committed transfers, by line (us-east-1)",
+         ["line", *(f"Level {level}" for level in cost.LOG_LEVELS)], cost_rows),
+        ("Sequential transfer client and hot pair (embedded runtime)",
+         ["scenario", "clients", "requests", "commits/s", "p50 ms", "p95 ms", "max ms",
+          "statuses", "lock wait p50 ms", "longest wait ms", "429 share", "AcquireLocks retries",
+          "invariant violations"], load_rows),
+    ]  # fmt: skip
+
+
+def transfer_text(section: dict[str, Any]) -> str:
+    return "\n\n".join(
+        [
+            transfer_header(section),
+            "\n".join(transfer_summary(section)),
+            *(_text_table(*t) for t in transfer_tables(section)),
+        ]
+    )
+
+
+def transfer_markdown(section: dict[str, Any]) -> str:
+    intro = "```\n" + transfer_header(section) + "\n```"
+    prose = "\n\n".join(transfer_summary(section))
+    return "\n\n".join([intro, prose, *(_markdown_table(*t) for t in transfer_tables(section))])
+
+
+TRANSFERS_BEGIN = (
+    "<!-- bench-transfers:begin (generated by python -m tests.bench --update-doc; do not edit) -->"
+)
+TRANSFERS_END = "<!-- bench-transfers:end -->"
+
+
+def update_transfer_doc(section: dict[str, Any], doc: Path) -> None:
+    """Replace what stands between the transfer markers with this section's tables."""
+    text_ = doc.read_text()
+    start = text_.index(TRANSFERS_BEGIN) + len(TRANSFERS_BEGIN)
+    end = text_.index(TRANSFERS_END)
+    doc.write_text(text_[:start] + "\n\n" + transfer_markdown(section) + "\n\n" + text_[end:])

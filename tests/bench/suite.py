@@ -22,9 +22,25 @@ from pathlib import Path
 from typing import Any
 
 from functions.domain.lock_wait import WaitPolicy
-from tests.bench import coldstart, cost, counts, growth, holds, reads
-from tests.bench.histories import execution_arns, lock_summary, traces
-from tests.bench.load import Job, Sender, distinct_users, embedded_sender, one_user, run_load
+from tests.bench import coldstart, cost, counts, dialects, growth, holds, reads
+from tests.bench.histories import (
+    ACQUIRE_LOCK,
+    TRANSFER_LOCK_STATE,
+    execution_arns,
+    lock_summary,
+    traces,
+)
+from tests.bench.load import (
+    TRANSFER_MACHINE,
+    Job,
+    Sender,
+    TransferJob,
+    distinct_users,
+    embedded_sender,
+    hot_pair,
+    one_user,
+    run_load,
+)
 from tests.bench.progress import Progress
 from tests.bench.stats import summary_ms
 
@@ -38,9 +54,16 @@ from tests.bench.stats import summary_ms
 # the consumers at a stated traffic, INIT; its inputs under cost.inputs), the floor on the same
 # basis, and the cold-start phase (coldStarts) in place of the import times.
 SCHEMA_VERSION = 5
+# Additive, within version 5: `transfers` (POST /transfers' counts, cost and hot pair; its own
+# `version` TRANSFERS_VERSION, commit and machine, since `--sections transfers` runs it alone).
+TRANSFERS_VERSION = 1
+SECTIONS = ("transfers", "dialects")  # what --sections can run alone
+HOT_PAIR_TARGET_SHARE = 0.5  # of the sequential transfer client's commit rate, at least
+HOT_PAIR_TARGET_429 = 1 / 50  # of the hot pair's requests, at most
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / "bench-results"
 TARGET_DYNAMODB_REQUESTS = 4
+TRANSFER_PHASES = 3  # request counts, sequential, hot pair
 
 
 class BenchError(RuntimeError):
@@ -72,6 +95,9 @@ class Sizes:
     read_entries: int = 45  # GET /transactions reads a first page of 20 and a next one of 25
     read_repetitions: int = 5
     lag_requests: int = 40
+    dialect_pairs: int = 100  # transactions on each dialect's transaction machine, interleaved
+    transfer_sequential: int = 50  # one client, transfers between two users in turn
+    hot_pair: tuple[int, int] = (8, 100)  # (clients, requests): opposite transfers, two users
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -89,6 +115,9 @@ class Sizes:
             read_entries=25,
             read_repetitions=1,
             lag_requests=3,
+            dialect_pairs=2,
+            transfer_sequential=2,
+            hot_pair=(2, 4),
         )
 
     def phases(self) -> int:
@@ -99,6 +128,8 @@ class Sizes:
             + int(self.plain_polling_variant)
             + (transport if self.http else 0)
             + int(self.growth > 0)
+            + int(self.dialect_pairs > 0)
+            + TRANSFER_PHASES
         )
 
 
@@ -193,12 +224,13 @@ def _load_phase(
     progress: Progress,
     title: str,
     send: Sender,
-    jobs: list[Job],
+    jobs: list[Job] | list[TransferJob],
     clients: int,
     sfn: Any,
     state_machine_arn: str,
     runtime: Any,
     extra: dict[str, Any] | None = None,
+    lock_state: str = ACQUIRE_LOCK,
 ) -> dict[str, Any]:
     """Run one scenario, then read what it did: histories, DynamoDB requests, invariants."""
     from tests.invariants import violations
@@ -209,7 +241,7 @@ def _load_phase(
         run = run_load(send, jobs, clients, ticker)
     spent = sum(runtime.dynamodb_requests.values()) - requests_before
     new = sorted(execution_arns(sfn, state_machine_arn) - known)
-    found = traces(sfn, new)
+    found = traces(sfn, new, lock_state)
     result = run.to_dict()
     committed = result["statuses"].get("201", 0)
     result["share429"] = round(result["statuses"].get("429", 0) / len(jobs), 4) if jobs else None
@@ -297,6 +329,138 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
                     {"variant": "plain polling: no place in line"},
                 )
             result["load"].append({"transport": "embedded", "scenario": title, **phase})
+        if sizes.dialect_pairs:
+            result["dialects"] = _dialects_phase(progress, aws, sizes)
+
+
+def _dialects_phase(progress: Progress, aws: Any, sizes: Sizes) -> dict[str, Any]:
+    title = "transaction machine: JSONata|JSONPath"
+    with progress.phase(title, sizes.dialect_pairs) as ticker:
+        try:
+            return dialects.measure(aws, sizes.dialect_pairs, ticker)
+        except dialects.DialectError as error:
+            raise BenchError(f"{title}: {error}") from error
+
+
+def transfer_section(
+    progress: Progress, sizes: Sizes, init: float, transaction_counts: dict[str, Any] | None
+) -> dict[str, Any]:
+    """POST /transfers on the embedded runtime: its requests per outcome, priced with the
+    transaction's cost model (the same Inputs, `init` ms of INIT), next to a committed
+    transaction's; a sequential transfer client, then the hot pair, held against the targets.
+
+    transaction_counts: the run's own transaction request counts; None counts them here (a
+    section run alone), so that both are priced from one run on one machine.
+    """
+    from infra.local.runtime import LocalAws
+
+    section: dict[str, Any] = {
+        "version": TRANSFERS_VERSION,
+        "createdAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": {
+            "sha": _git("rev-parse", "HEAD"),
+            "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        },
+        "machine": machine(),
+        "sizes": {
+            "countRepetitions": sizes.count_repetitions,
+            "sequential": sizes.transfer_sequential,
+            "hotPair": list(sizes.hot_pair),
+        },
+        "load": [],
+    }
+    started = progress.elapsed
+    with LocalAws() as aws:
+        with progress.phase("transfers: request counts per outcome"):
+            section["requestCounts"] = counts.transfer_request_counts(
+                aws, repetitions=sizes.count_repetitions
+            )
+            if transaction_counts is None:
+                transaction_counts = counts.request_counts(
+                    aws, repetitions=sizes.count_repetitions, include_busy=False, lease_seconds=0
+                )
+        send = embedded_sender(aws, TRANSFER_MACHINE)
+        arn = aws.state_machine_arns[TRANSFER_MACHINE]
+        clients, requests = sizes.hot_pair
+        scenarios = [
+            (
+                "sequential transfers",
+                hot_pair("xfer-seq-a", "xfer-seq-b", sizes.transfer_sequential),
+                1,
+            ),
+            (f"hot pair x{clients}", hot_pair("xfer-hot-a", "xfer-hot-b", requests), clients),
+        ]
+        for title, jobs, count in scenarios:
+            phase = _load_phase(progress, f"transfers: {title}", send, jobs, count,
+                                aws.stepfunctions, arn, aws,
+                                lock_state=TRANSFER_LOCK_STATE)  # fmt: skip
+            section["load"].append({"scenario": title, **phase})
+    inputs = cost.Inputs.from_template(init_ms=init)
+    outcomes = ("committed", "replay", "overdraft")
+    section["cost"] = {
+        "initMs": init,
+        "perMillion": {
+            level: {
+                o: cost.per_million(section["requestCounts"][o], level, inputs) for o in outcomes
+            }
+            for level in cost.LOG_LEVELS
+        },
+        "transactionCommitted": {
+            "requestCounts": {
+                key: transaction_counts["committed"][key]
+                for key in ("dynamodbTotal", "wru", "rru", "lambdaTotal", "events")
+            },
+            "perMillion": {
+                level: cost.per_million(transaction_counts["committed"], level, inputs)
+                for level in cost.LOG_LEVELS
+            },
+        },
+    }
+    sequential, hot = section["load"]
+    share = (
+        hot["committedPerSecond"] / sequential["committedPerSecond"]
+        if sequential["committedPerSecond"]
+        else None
+    )
+    section["hotPair"] = {
+        "shareOfSequential": round(share, 3) if share is not None else None,
+        "share429": hot["share429"],
+        "targetShareOfSequential": HOT_PAIR_TARGET_SHARE,
+        "targetShare429": HOT_PAIR_TARGET_429,
+        "met": share is not None
+        and share >= HOT_PAIR_TARGET_SHARE
+        and hot["share429"] <= HOT_PAIR_TARGET_429,
+    }
+    section["benchSeconds"] = round(progress.elapsed - started, 1)
+    section["machine"]["loadAverageAtEnd"] = [round(x, 2) for x in os.getloadavg()]
+    return section
+
+
+def run_sections(names: set[str], sizes: Sizes, *, quick: bool) -> dict[str, Any]:
+    """Only the named sections (SECTIONS), as a partial result: `sections` names them; the rest
+    of a full result is absent. --update-doc merges them into docs/performance.json."""
+    unknown = names - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown sections: {', '.join(sorted(unknown))}")
+    with _quiet():
+        progress = Progress(
+            (TRANSFER_PHASES if "transfers" in names else 0) + int("dialects" in names)
+        )
+        result: dict[str, Any] = {**_started(sizes, quick=quick), "sections": sorted(names)}
+        if "transfers" in names:
+            # No cold-start phase here: a cold start's INIT is the documented run's.
+            documented = json.loads((ROOT / "docs" / "performance.json").read_text())
+            section = transfer_section(progress, sizes, init_ms(documented), None)
+            section["initMsFrom"] = f"docs/performance.json (git {documented['git']['sha'][:10]})"
+            result["transfers"] = section
+        if "dialects" in names:
+            from infra.local.runtime import LocalAws
+
+            with LocalAws() as aws:
+                result["dialects"] = _dialects_phase(progress, aws, sizes)
+        result["benchSeconds"] = round(progress.elapsed, 1)
+        result["machine"]["loadAverageAtEnd"] = [round(x, 2) for x in os.getloadavg()]
+        return result
 
 
 def _scenarios(sizes: Sizes, prefix: str) -> list[tuple[str, list[Job], int]]:
@@ -456,9 +620,9 @@ def run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
         return _run(sizes, quick=quick)
 
 
-def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
-    progress = Progress(sizes.phases())
-    result: dict[str, Any] = {
+def _started(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
+    """What every result starts with: when, which commit, which machine, which sizes."""
+    return {
         "schema": "wallet-bench",
         "version": SCHEMA_VERSION,
         "createdAt": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -470,9 +634,12 @@ def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
         "lambdaRuntime": _lambda_runtime(),
         "quick": quick,
         "sizes": dataclasses.asdict(sizes),
-        "overhead": {},
-        "load": [],
     }
+
+
+def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
+    progress = Progress(sizes.phases())
+    result: dict[str, Any] = {**_started(sizes, quick=quick), "overhead": {}, "load": []}
     runs = (len(coldstart.handler_modules()) + 1) * len(coldstart.VARIANTS)
     with progress.phase(
         "cold-start work per handler and baseline (Lambda-like process)",
@@ -483,6 +650,10 @@ def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
         except coldstart.ColdStartError as error:
             raise BenchError(f"cold starts: {error}") from error
     _embedded(progress, sizes, result)
+    result["transfers"] = transfer_section(
+        progress, sizes, init_ms(result), result["requestCounts"]
+    )
+    result["transfers"]["initMsFrom"] = "this run's cold starts"
     if sizes.http:
         try:
             _http(progress, sizes, result)
@@ -510,11 +681,15 @@ def dumps(result: dict[str, Any]) -> str:
 
 
 def write(result: dict[str, Any], directory: Path = RESULTS_DIR) -> Path:
+    """A full run as `<UTC time>-<sha>.json` and latest.json; a section's run as
+    `<UTC time>-<sha>-<section>.json` only (latest.json stays the last full run)."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     sha = (result["git"]["sha"] or "nogit")[:8]
-    path = directory / f"{stamp}-{sha}.json"
+    # A partial run (--sections) is named after its sections and never becomes latest.json.
+    suffix = "".join(f"-{name}" for name in result.get("sections", []))
+    path = directory / f"{stamp}-{sha}{suffix}.json"
     text = dumps(result)
     path.write_text(text)
-    (directory / "latest.json").write_text(text)
+    (directory / f"latest{suffix}.json").write_text(text)
     return path

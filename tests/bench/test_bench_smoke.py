@@ -88,6 +88,14 @@ def test_the_overhead_is_measured_per_transport_against_the_same_requests(quick_
     assert set(quick_result["overheadRatio"]) == {"embedded", "http"}
 
 
+def test_a_full_run_compares_the_transaction_machine_in_both_dialects(quick_result):
+    measured = quick_result["dialects"]
+
+    assert measured["pairs"] == suite.Sizes.quick().dialect_pairs
+    assert measured["jsonata"]["executionMs"]["count"] == measured["pairs"]
+    assert measured["jsonpath"]["executionMs"]["count"] == measured["pairs"]
+
+
 def test_results_are_written_read_back_and_rendered(quick_result, tmp_path):
     path = suite.write(quick_result, tmp_path)
     loaded = json.loads(path.read_text())
@@ -310,7 +318,10 @@ def test_the_committed_results_derived_figures_follow_the_current_cost_model():
 
 def test_update_doc_writes_the_result_and_the_block(tmp_path):
     doc = tmp_path / "performance.md"
-    doc.write_text(f"intro\n{report.BEGIN}\nold\n{report.END}\nafter\n")
+    doc.write_text(
+        f"intro\n{report.BEGIN}\nold\n{report.END}\nafter\n"
+        f"{report.TRANSFERS_BEGIN}\nold\n{report.TRANSFERS_END}\n"
+    )
     source = tmp_path / "run.json"
     source.write_text(suite.dumps(DOC_RESULT))
 
@@ -319,6 +330,8 @@ def test_update_doc_writes_the_result_and_the_block(tmp_path):
     assert json.loads((tmp_path / "committed.json").read_text()) == DOC_RESULT
     assert doc.read_text() == (
         f"intro\n{report.BEGIN}\n\n{report.markdown(DOC_RESULT)}\n\n{report.END}\nafter\n"
+        f"{report.TRANSFERS_BEGIN}\n\n{report.transfer_markdown(DOC_RESULT['transfers'])}\n\n"
+        f"{report.TRANSFERS_END}\n"
     )
 
 
@@ -542,3 +555,106 @@ def test_a_floor_from_before_the_same_basis_is_reported_as_that_run_priced_it():
 
     assert any("The floor as that run priced it" in line for line in said)
     assert not any("Without the log lines and traces" in line for line in said)
+
+
+# POST /transfers: counted and priced as a transaction is; the hot pair -------------------------
+
+
+def test_a_committed_transfer_is_counted_and_priced_like_a_transaction(quick_result):
+    section = quick_result["transfers"]
+    counts_ = section["requestCounts"]
+    committed = counts_["committed"]
+
+    assert committed["status"] == "SUCCEEDED"
+    assert committed["lambda"] == {
+        "AcquireLocksFunction": 1, "PutTransferFunction": 1, "CommitTransferFunction": 1,
+    }  # fmt: skip
+    assert committed["events"] == 2  # the source's debit and the destination's credit
+    assert committed["rru"] == 0
+    assert counts_["replay"]["status"] == "SUCCEEDED"
+    assert "CommitTransferFunction" not in counts_["replay"]["lambda"]
+    assert counts_["overdraft"]["error"] == "InsufficientFundsError"
+    assert counts_["overdraft"]["lambda"]["DeleteTransferFunction"] == 1
+    inputs = cost.Inputs.from_template(init_ms=suite.init_ms(quick_result))
+    for outcome in ("committed", "replay", "overdraft"):
+        counted = counts_[outcome]
+        units = cost.request_units(counted["dynamodb"], counted["transactItems"], counts_["itemKb"])
+        assert counted["wru"] == units["wru"]
+        for level in cost.LOG_LEVELS:
+            priced = cost.per_million(counted, level, inputs)
+            assert section["cost"]["perMillion"][level][outcome] == priced
+    transaction = section["cost"]["transactionCommitted"]
+    assert transaction["requestCounts"]["lambdaTotal"] == 3
+    assert transaction["perMillion"]["ERROR"] == cost.per_million(
+        quick_result["requestCounts"]["committed"], "ERROR", inputs
+    )
+
+
+def test_the_hot_pair_is_held_against_the_sequential_transfer_client(quick_result):
+    section = quick_result["transfers"]
+    sequential, pair = section["load"]
+
+    assert (sequential["scenario"], pair["scenario"]) == ("sequential transfers", "hot pair x2")
+    for phase in (sequential, pair):
+        assert set(phase["statuses"]) <= {"201", "429"}
+        assert phase["invariantViolations"] == 0
+        assert phase["lock"]["lambdaInvocationsPerRequest"] is not None
+    share = pair["committedPerSecond"] / sequential["committedPerSecond"]
+    assert section["hotPair"]["shareOfSequential"] == round(share, 3)
+    assert section["hotPair"]["share429"] == pair["share429"]
+    assert "Hot pair (hot pair x2)" in report.transfer_markdown(section)
+
+
+def test_a_section_runs_alone_and_update_doc_merges_it_into_the_committed_result(tmp_path):
+    partial = suite.run_sections({"transfers"}, suite.Sizes.quick(), quick=True)
+    assert set(partial) == {
+        "schema", "version", "sections", "quick", "transfers", "git", "createdAt", "machine",
+        "lambdaRuntime", "sizes", "benchSeconds",
+    }  # fmt: skip
+    assert partial["transfers"]["initMsFrom"].startswith("docs/performance.json")
+    source = tmp_path / "partial.json"
+    source.write_text(suite.dumps({**partial, "quick": False}))
+    committed = tmp_path / "committed.json"
+    committed.write_text(suite.dumps({**DOC_RESULT, "transfers": {"old": True}}))
+    doc = tmp_path / "performance.md"
+    doc.write_text(
+        f"{report.BEGIN}\nold\n{report.END}\n{report.TRANSFERS_BEGIN}\nold\n{report.TRANSFERS_END}\n"
+    )
+
+    cli.update_doc(source, doc, committed)
+
+    merged = json.loads(committed.read_text())
+    assert merged == {**DOC_RESULT, "transfers": partial["transfers"]}
+    assert doc.read_text() == (
+        f"{report.BEGIN}\n\n{report.markdown(merged)}\n\n{report.END}\n"
+        f"{report.TRANSFERS_BEGIN}\n\n{report.transfer_markdown(partial['transfers'])}\n\n"
+        f"{report.TRANSFERS_END}\n"
+    )
+    assert suite.write(partial, tmp_path).name.endswith("-transfers.json")
+    assert not (tmp_path / "latest.json").exists()  # a partial run is never the latest full one
+
+
+def test_the_doc_transfer_block_is_rendered_from_the_committed_result():
+    doc = cli.DOC.read_text()
+    start = doc.index(report.TRANSFERS_BEGIN) + len(report.TRANSFERS_BEGIN)
+    block = doc[start : doc.index(report.TRANSFERS_END)]
+
+    assert block == "\n\n" + report.transfer_markdown(DOC_RESULT["transfers"]) + "\n\n"
+    assert DOC_RESULT["transfers"]["version"] == suite.TRANSFERS_VERSION
+
+
+@pytest.mark.parametrize("outcome", ["committed", "replay", "overdraft"])
+def test_the_committed_transfer_counts_are_what_the_code_does_now(quick_result, outcome):
+    documented = DOC_RESULT["transfers"]["requestCounts"][outcome]
+    counted = quick_result["transfers"]["requestCounts"][outcome]
+
+    assert {f: documented[f] for f in COUNTED} == {f: counted[f] for f in COUNTED}
+    assert documented["consistent"] is True
+
+
+def test_an_unknown_section_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--sections", "transfers,nope"])
+
+    assert exit_.value.code == 2
+    assert "unknown sections: nope" in capsys.readouterr().err

@@ -1,9 +1,14 @@
-"""docs/console-compensated.png: the execution view of a compensated execution (`make screenshot`).
+"""The execution view's screenshots in docs/, at 1366 x 768 (`make screenshot`):
 
-A credit whose UpdateBalance crashes after committing: the Catch runs DeleteTransaction (which
-reverts the commit) and ReleaseLockAfterFailure, and the API answers 500.
+- console-list.png: the list of executions (those below, an overdraft and a transfer);
+- console-succeeded.png: a credit that committed;
+- console-compensated.png: a credit whose UpdateBalance crashes after committing: the Catch runs
+  DeleteTransaction (which reverts the commit) and ReleaseLockAfterFailure, and the API answers
+  500. The failing state's panel is the one shown.
 
-The PNG is rewritten only when what it shows changed. Every run differs in ids, times and
+Each is the whole page, sections collapsed as a visitor first sees them.
+
+A PNG is rewritten only when what it shows changed. Every run differs in ids, times and
 durations (and so in pixels), so what is compared is the content: the page's HTML with those
 masked, the console's static files and the viewport, hashed; the hash is kept in the PNG itself
 (a tEXt chunk), so the tracked file says what it shows.
@@ -19,15 +24,18 @@ import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTPUT = ROOT / "docs" / "console-compensated.png"
+DOCS = ROOT / "docs"
+PAGES = ("list", "succeeded", "compensated")  # docs/console-<page>.png
+OUTPUT = DOCS / "console-compensated.png"
 STATIC = ROOT / "infra" / "console" / "static"
-VIEWPORT = {"width": 1400, "height": 1250}
+VIEWPORT = {"width": 1366, "height": 768}
 CONTENT_KEY = b"wallet-console-content"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # What changes from run to run without the view changing, and what stands in for it.
 VARYING = [
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?"), "<instant>"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),  # the list's and the summary's dates
     (re.compile(r"\b\d{2}:\d{2}:\d{2}(?:\.\d+)?"), "<clock>"),
     (re.compile(r"\b\d+(?:\.\d+)? ?ms\b"), "<duration>"),
     (re.compile(r"\b(left|width): [\d.]+%"), r"\1: <share>"),
@@ -90,8 +98,8 @@ def save(png: bytes, html: str, output: Path) -> bool:
     return True
 
 
-def capture(url: str) -> tuple[bytes, str]:
-    """The screenshot of the compensated execution, and the page's HTML."""
+def capture(url: str) -> dict[str, tuple[bytes, str]]:
+    """Each page's screenshot and HTML, by its name in PAGES."""
     import requests
     from playwright.sync_api import sync_playwright
 
@@ -99,34 +107,66 @@ def capture(url: str) -> tuple[bytes, str]:
     from infra.local.runtime import active_runtime
     from tests.browser.conftest import CHROMIUM
 
-    active_runtime().lambdas.inject_fault("UpdateBalanceFunction", FaultPoint.AFTER)
-    response = requests.post(
+    def credit(amount: str, key: str) -> requests.Response:
+        return requests.post(
+            f"{url}/transactions",
+            json={"userId": "alice", "ammount": amount, "type": "credit"},
+            headers={"Idempotent-Key": key},  # a fresh runtime: the same keys every run
+            timeout=30,
+        )
+
+    succeeded = credit("12.50", "screenshot-1")
+    assert succeeded.status_code == 201, succeeded.text
+    # More rows for the list: an overdraft refused and a transfer.
+    overdraft = requests.post(
         f"{url}/transactions",
-        json={"userId": "alice", "ammount": "25.00", "type": "credit"},
-        headers={"Idempotent-Key": "screenshot-1"},  # a fresh runtime: the same key every run
+        json={"userId": "bob", "ammount": "500.00", "type": "debit"},
+        headers={"Idempotent-Key": "screenshot-3"},
         timeout=30,
     )
-    assert response.status_code == 500, response.text
+    assert overdraft.status_code == 422, overdraft.text
+    transfer = requests.post(
+        f"{url}/transfers",
+        json={"fromUserId": "alice", "toUserId": "bob", "ammount": "5.00"},
+        headers={"Idempotent-Key": "screenshot-4"},
+        timeout=30,
+    )
+    assert transfer.status_code == 201, transfer.text
+    active_runtime().lambdas.inject_fault("UpdateBalanceFunction", FaultPoint.AFTER)
+    compensated = credit("25.00", "screenshot-2")
+    active_runtime().lambdas.clear_faults()
+    assert compensated.status_code == 500, compensated.text
+    addresses = {
+        "list": f"{url}/_console/",
+        "succeeded": f"{url}/_console/requests/{succeeded.headers['x-amzn-RequestId']}",
+        "compensated": f"{url}/_console/requests/{compensated.headers['x-amzn-RequestId']}",
+    }
+    captured = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
         page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-        page.goto(f"{url}/_console/?requestId={response.headers['x-amzn-RequestId']}")
-        page.locator("#state-UpdateBalance").scroll_into_view_if_needed()
-        page.evaluate("window.scrollTo(0, 0)")
-        png, html = page.screenshot(), page.content()
+        for name in PAGES:
+            page.goto(addresses[name])
+            captured[name] = (page.screenshot(full_page=True), page.content())
         browser.close()
-    return png, html
+    return captured
 
 
-def main(output: Path = OUTPUT) -> bool:
+def main(directory: Path = DOCS) -> list[Path]:
+    """Take the screenshots; the files it (re)wrote."""
     from infra.composition import serving
 
     with serving() as url:
-        png, html = capture(url)
-    written = save(png, html, output)
-    print(f"wrote {output}" if written else f"{output} shows this already: not rewritten")
+        captured = capture(url)
+    written = []
+    for name in PAGES:
+        output = directory / f"console-{name}.png"
+        png, html = captured[name]
+        if save(png, html, output):
+            written.append(output)
+        print(f"wrote {output}" if output in written else f"{output} shows this already")
     return written
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUTPUT)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DOCS)

@@ -45,7 +45,12 @@ def test_after_a_post_the_list_leads_to_the_execution_its_path_and_a_states_inpu
     state(page, "UpdateBalance").click()
     assert page.url.endswith("#state-UpdateBalance")
     detail = page.locator("#state-UpdateBalance")
-    expect(detail.locator("details.input pre")).to_contain_text('"amount": "12.50"')
+    # Its input is PutTransaction's result (JSONata: the request itself is in $request).
+    transaction_id = response.json()["transactionId"]
+    expect(detail.locator("details.input pre")).to_contain_text(
+        f'"transactionId": "{transaction_id}"'
+    )
+    expect(detail.locator("details.output pre")).to_contain_text('"amount": "12.50"')
     expect(detail.locator("details.output pre")).to_contain_text('"balance": "112.50"')
     expect(detail.locator(".dynamodb-request")).to_have_count(1)
     expect(detail.locator(".dynamodb-request")).to_have_attribute(

@@ -2,13 +2,11 @@
 
 import contextlib
 import json
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import partial
 
-import pytest
 from botocore.exceptions import ClientError
 
 from tests.builders import execution_input
@@ -16,14 +14,6 @@ from tests.invariants import balance_of, transaction_items, violations
 
 TRIALS = 200
 RACERS = 8
-
-
-@pytest.fixture
-def forced_switching():
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(previous)
 
 
 def race_one_conditional_update(aws, user_id: str) -> list[object]:

@@ -2,14 +2,11 @@
 from waiting on each other, and the oracle sees it when the order is the request's."""
 
 import contextlib
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import partial
-
-import pytest
 
 from functions.domain import transfers
 from functions.domain.models import TransferRequest
@@ -19,14 +16,6 @@ from tests.invariants import balance_of, violations
 
 USERS = ("alice", "bob")
 RACERS = 8
-
-
-@pytest.fixture
-def forced_switching():
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(previous)
 
 
 def run_concurrently(aws, inputs: list[str]) -> list[dict]:

@@ -30,6 +30,8 @@ COMPENSATIONS = {
     },
     # Each change to a hold is one atomic write: freeing the lock is all there is to undo.
     "HoldStateMachine": {"ReleaseLockAfterFailure"},
+    # A reversal writes once, at its commit: only the lock is left to free after a failure.
+    "ReversalStateMachine": {"ReleaseLockAfterFailure"},
 }
 DOMAIN_ERRORS = {
     name for name, cls in inspect.getmembers(errors, inspect.isclass)
@@ -190,8 +192,11 @@ def test_the_fail_state_re_raises_the_original_error(asl):
             if not is_jsonata:
                 assert catch["ResultPath"] in ("$.error", "$.compensationError"), name
                 continue
-            # The first error is kept in $error; one after it, in a variable of its own.
-            [(variable, value)] = catch["Assign"].items()
+            # The first error is kept in $error; one after it, in a variable of its own. A catch
+            # before the commit may also say that nothing was committed (result null).
+            assigned = dict(catch["Assign"])
+            assert assigned.pop("result", None) is None, name
+            [(variable, value)] = assigned.items()
             assert value == "{% $states.errorOutput %}", name
             assert variable in ("error", "compensationError", "releaseError"), name
             # A compensation's failure never replaces the error the request failed with.
@@ -211,10 +216,10 @@ def test_the_documented_diagram_matches_the_asl():
     assert block.group(1) == mermaid(DEFINITION), "run: python -m infra.local.stepfunctions.diagram"
 
 
-def test_the_transfers_releases_are_the_transactions_release_in_jsonata():
+def test_the_transfers_releases_are_the_transactions_release():
     """What the two machines share is one state shape: each of the transfer's four releases is
     the transaction's ReleaseLock (the same conditional UpdateItem on the owner token, the same
-    ConditionalCheckFailed caught as released), reading its user and owner in JSONata."""
+    ConditionalCheckFailed caught as released), reading its own user."""
     transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
     release = DEFINITION["States"]["ReleaseLock"]
     shared = ("Resource", "TimeoutSeconds")
@@ -222,12 +227,14 @@ def test_the_transfers_releases_are_the_transactions_release_in_jsonata():
                  "ReleaseFirstLockAfterFailure"):  # fmt: skip
         state = transfer["States"][name]
         assert {k: state[k] for k in shared} == {k: release[k] for k in shared}, name
-        arguments, parameters = state["Arguments"], release["Parameters"]
+        arguments, parameters = state["Arguments"], release["Arguments"]
         for field in ("TableName", "UpdateExpression", "ConditionExpression"):
             assert arguments[field] == parameters[field], (name, field)
+        assert arguments["ExpressionAttributeValues"] == parameters["ExpressionAttributeValues"]
         assert arguments["ExpressionAttributeValues"] == {
             ":owner": {"S": "{% $states.context.Execution.Id %}"}
         }, name
+        assert set(arguments) == set(parameters), name
         assert arguments["Key"]["userId"]["S"] in ("{% $lockOrder[0] %}", "{% $lockOrder[1] %}")
         assert [c["ErrorEquals"] for c in state["Catch"]] == [
             c["ErrorEquals"] for c in release["Catch"]
@@ -246,8 +253,8 @@ def test_the_documented_transfer_diagram_matches_its_asl():
 
 
 def test_the_holds_releases_are_the_transactions_release_in_jsonata():
-    """The hold machine's two releases are the transaction's ReleaseLock too, on the user its
-    request named."""
+    """The hold machine's two releases are the transaction's ReleaseLock too (its arguments, its
+    catches and at least its retries), on the user its request named."""
     hold = json.loads((ROOT / "statemachine" / "hold.asl.json").read_text())
     release = DEFINITION["States"]["ReleaseLock"]
     for name in ("ReleaseLock", "ReleaseLockAfterFailure"):
@@ -256,13 +263,9 @@ def test_the_holds_releases_are_the_transactions_release_in_jsonata():
             release["Resource"],
             release["TimeoutSeconds"],
         ), name
-        arguments, parameters = state["Arguments"], release["Parameters"]
-        for field in ("TableName", "UpdateExpression", "ConditionExpression"):
-            assert arguments[field] == parameters[field], (name, field)
-        assert arguments["ExpressionAttributeValues"] == {
-            ":owner": {"S": "{% $states.context.Execution.Id %}"}
-        }, name
-        assert arguments["Key"]["userId"]["S"] == "{% $request.userId %}", name
+        # Both machines are JSONata: the same arguments, the user read from $request.
+        assert state["Arguments"] == release["Arguments"], name
+        assert state["Arguments"]["Key"]["userId"]["S"] == "{% $request.userId %}", name
         assert [c["ErrorEquals"] for c in state["Catch"]] == [
             c["ErrorEquals"] for c in release["Catch"]
         ], name
@@ -275,4 +278,39 @@ def test_the_documented_hold_diagram_matches_its_asl():
     hold = json.loads((ROOT / "statemachine" / "hold.asl.json").read_text())
     assert mermaid(hold) in blocks, (
         "run: python -m infra.local.stepfunctions.diagram HoldStateMachine"
+    )
+
+
+def test_the_reversals_releases_are_the_transfers_with_the_transactions_retries():
+    """The reversal machine's two releases are the transfer's (the same conditional UpdateItem
+    on the owner token in JSONata, the same errors caught), reading the one user from $request,
+    and retried as the transaction's ReleaseLock is (one lock: the retries fit the timeout)."""
+    reversal = json.loads((ROOT / "statemachine" / "reversal.asl.json").read_text())
+    transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
+    transaction_retry = DEFINITION["States"]["ReleaseLock"]["Retry"]
+    for name, shared in (("ReleaseLock", "ReleaseFirstLock"),
+                         ("ReleaseLockAfterFailure", "ReleaseFirstLockAfterFailure")):  # fmt: skip
+        state, model = reversal["States"][name], transfer["States"][shared]
+        assert {k: v for k, v in state["Arguments"].items() if k != "Key"} == {
+            k: v for k, v in model["Arguments"].items() if k != "Key"
+        }, name
+        assert state["Arguments"]["Key"] == {"userId": {"S": "{% $request.userId %}"}}, name
+        assert (state["Resource"], state["TimeoutSeconds"]) == (
+            model["Resource"], model["TimeoutSeconds"]
+        ), name  # fmt: skip
+        assert [(c["ErrorEquals"], c.get("Assign")) for c in state["Catch"]] == [
+            (c["ErrorEquals"], c.get("Assign")) for c in model["Catch"]
+        ], name
+        assert [r["ErrorEquals"] for r in state["Retry"]] == [
+            r["ErrorEquals"] for r in model["Retry"]
+        ], name
+        assert state["Retry"][0]["MaxAttempts"] == transaction_retry[0]["MaxAttempts"], name
+
+
+def test_the_documented_reversal_diagram_matches_its_asl():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    blocks = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
+    reversal = json.loads((ROOT / "statemachine" / "reversal.asl.json").read_text())
+    assert mermaid(reversal) in blocks, (
+        "run: python -m infra.local.stepfunctions.diagram ReversalStateMachine"
     )

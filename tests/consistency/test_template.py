@@ -351,7 +351,7 @@ def test_transformed_functions_run_on_arm64_with_active_tracing(sam_template, tr
     functions = resources_of_type(transformed, "AWS::Lambda::Function")
     runtime = sam_template["Globals"]["Function"]["Runtime"]
 
-    assert len(functions) == 18
+    assert len(functions) == 20
     for name, function in functions.items():
         properties = function["Properties"]
         tracing = "PassThrough" if name in PASS_THROUGH_TRACING else "Active"

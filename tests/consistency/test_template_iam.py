@@ -95,6 +95,22 @@ EXPECTED_DYNAMODB_ACCESS = {
     },
     # delete_pending_record: a conditional DeleteItem.
     "DeleteTransferFunction": {("dynamodb:DeleteItem", "TransactionsTable")},
+    # The reversal saga: the user's take_lock, claim_next and poll, as AcquireLock's.
+    "AcquireReversalLockFunction": {
+        ("dynamodb:UpdateItem", "AggregatesTable"),
+        ("dynamodb:GetItem", "AggregatesTable"),
+    },
+    # find_reversal: a consistent GetItem of the record; find_entry: a consistent Query of the
+    # ledger; commit_reversal: TransactWriteItems of an Update of the aggregate row and Puts of
+    # the record, the reversing entry and its event.
+    "ReverseTransactionFunction": {
+        ("dynamodb:GetItem", "TransactionsTable"),
+        ("dynamodb:Query", "LedgerTable"),
+        ("dynamodb:UpdateItem", "AggregatesTable"),
+        ("dynamodb:PutItem", "TransactionsTable"),
+        ("dynamodb:PutItem", "LedgerTable"),
+        ("dynamodb:PutItem", "OutboxTable"),
+    },
     # find_balance: a consistent GetItem.
     "GetBalanceFunction": {("dynamodb:GetItem", "AggregatesTable")},
     # newest: a consistent Query of the ledger; the cursor key, once per sandbox.
@@ -443,10 +459,12 @@ def run_transfer(recorder: DynamoDbRecorder, owner: str) -> tuple[dict, str]:
     body = json.dumps({"fromUserId": "t1", "toUserId": "t2", "amount": "10"})
     transfer = {**lock_input("t1", owner), "body": body, "idempotencyKey": "tk"}
     busy = {**transfer, "executionId": f"{owner}-2", "body": body.replace("t1", "t0")}
+    acquired = recorder.run("AcquireLocksFunction", transfer)
+    # Started 2 s before its wait runs out, counted from now: a slow first take (a loaded
+    # machine) must not use up the time the second has to poll.
     busy["startedAt"] = lock_input("t0", owner, time.time() - get_settings().lock_wait_seconds + 2)[
         "startedAt"
     ]
-    acquired = recorder.run("AcquireLocksFunction", transfer)
     with pytest.raises(UserBusyError):
         recorder.run("AcquireLocksFunction", busy)  # t0 taken first, then t1 is busy
     put = recorder.run(
@@ -490,6 +508,7 @@ def run_holds(recorder: DynamoDbRecorder, owner: str) -> list[Any]:
     other = step("place", "PlaceHoldFunction", {"userId": "h1", "amount": "5"}, "hk2")
     voided = step("void", "VoidHoldFunction", {"userId": "h1"}, hold_id=other["hold"]["holdId"])
     get_event = api_event(f"/holds/{hold_id}", {"userId": "h1"})
+    get_event["resource"] = "/holds/{holdId}"
     get_event["pathParameters"] = {"holdId": hold_id}
     found = recorder.run("GetHoldFunction", get_event)
     # Another execution waits in line for the lock this one holds, then gives up.
@@ -506,6 +525,51 @@ def run_holds(recorder: DynamoDbRecorder, owner: str) -> list[Any]:
         voided["hold"]["status"],
         json.loads(found["body"])["status"],
     ]
+
+
+def run_reversal(recorder: DynamoDbRecorder, owner: str) -> dict:
+    """The reversal saga's every path to DynamoDB: the lock taken (and waited for), the record
+    and the ledger read, the commit; of a credit of user r1 committed by the transaction's
+    functions first, under the same lock."""
+    acquired = recorder.run("AcquireLockFunction", lock_input("r1", owner, key="rk"))
+    put = recorder.run(
+        "PutTransactionFunction", {"request": acquired["request"], "executionId": owner}
+    )
+    committed = recorder.run(
+        "UpdateBalanceFunction",
+        {
+            "request": acquired["request"],
+            "balance": acquired["lock"]["balance"],
+            "lastSequence": acquired["lock"]["lastSequence"],
+            "holds": acquired["lock"]["holds"],
+            "transactionId": put["transactionId"],
+            "createdAt": put["createdAt"],
+            "executionId": owner,
+        },
+    )
+    body = json.dumps({"userId": "r1"})
+    transaction_id = committed["transaction"]["transactionId"]
+    reversal = {**lock_input("r1", owner), "body": body, "transactionId": transaction_id}
+    acquired = recorder.run("AcquireReversalLockFunction", reversal)
+    waiting = {**reversal, "executionId": f"{owner}-2"}
+    waiting["startedAt"] = lock_input(
+        "r1", owner, time.time() - get_settings().lock_wait_seconds + 2
+    )["startedAt"]
+    with pytest.raises(UserBusyError):
+        recorder.run("AcquireReversalLockFunction", waiting)
+    lock = acquired["lock"]
+    return dict(
+        recorder.run(
+            "ReverseTransactionFunction",
+            {
+                "request": acquired["request"],
+                "balance": lock["balance"],
+                "lastSequence": lock["lastSequence"],
+                "holds": lock["holds"],
+                "executionId": owner,
+            },
+        )
+    )
 
 
 def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
@@ -558,11 +622,13 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     forwarded = recorder.run("ForwardEventsFunction", outbox_stream_event())
     transferred = run_transfer(recorder, owner)
     held = run_holds(recorder, owner)
+    reversed_ = run_reversal(recorder, owner)
 
     assert projected == {"batchItemFailures": []}
     assert json.loads(history["body"])["nextCursor"]
     assert json.loads(summaries["body"])["asOfSequence"] == 2
     assert committed["transaction"]["balance"] == "110.00"
+    assert reversed_["transaction"]["balance"] == "100.00"
     assert reverted == {"reverted": True}
     assert (response["statusCode"], json.loads(response["body"])["balance"]) == (200, "100.00")
     assert forwarded == {"batchItemFailures": []}

@@ -64,6 +64,17 @@ class Api:
         params = {} if user_id is None else {"userId": user_id}
         return self.session.get(f"{self.url}/holds/{hold_id}", params=params, timeout=30)
 
+    def reverse(
+        self, transaction_id: str, body: object = None, *, raw: str | None = None
+    ) -> requests.Response:
+        kwargs = {"data": raw.encode()} if raw is not None else {"json": body}
+        return self.session.post(
+            f"{self.url}/transactions/{transaction_id}/reversal",
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+            **kwargs,
+        )
+
 
 @pytest.fixture(scope="module")
 def api():

@@ -1,14 +1,17 @@
 """The execution view shares make run's port under /_console/ without hiding any API route."""
 
 import re
+import time
 
 import pytest
 import requests
 
+from infra import composition
 from infra.composition import console_of
 from infra.console import source
 from infra.console.app import PREFIX
 from infra.local.apigateway.gateway import LocalGateway
+from infra.local.recorder import HttpExchange
 
 
 def test_no_api_path_is_under_the_console_prefix(aws):
@@ -129,3 +132,108 @@ def test_a_holds_executions_are_listed_under_its_user_and_show_its_row(api, user
     after = re.findall(r'<pre class="after">(.*?)</pre>', page.text, re.S)
     assert "70.00" in after[0]  # the capture's row after it: the balance debited
     assert [row[1] for row in listed(api, user=user)[:2]] == [user, user]
+
+
+def test_a_reversals_execution_is_listed_under_its_user_and_shows_its_row(api, user):
+    posted = api.transact({"userId": user, "ammount": "5", "type": "credit"})
+    reversed_ = api.reverse(posted.json()["transactionId"], {"userId": user})
+    assert reversed_.status_code == 201, reversed_.text
+
+    page = requests.get(
+        f"{api.url}{PREFIX}/requests/{reversed_.headers['x-amzn-RequestId']}", timeout=30
+    )
+
+    assert page.status_code == 200
+    assert "ReverseTransaction" in page.text
+    assert "The user&#39;s aggregate row" in page.text or "The user's aggregate row" in page.text
+    after = re.findall(r'<pre class="after">(.*?)</pre>', page.text, re.S)
+    assert "100.00" in after[0]
+    assert sorted(listed(api, user=user)) == [("SUCCEEDED", user), ("SUCCEEDED", user)]
+
+
+def rows(api, **params) -> list[dict[str, str]]:
+    """Each listed execution's cells, by their class."""
+    page = requests.get(f"{api.url}{PREFIX}/", params=params, timeout=30)
+    assert page.status_code == 200
+    found = []
+    for row in re.findall(r'<tr class="execution".*?</tr>', page.text, re.S):
+        cells = dict(re.findall(r'<td class="([\w-]+)">(.*?)</td>', row, re.S))
+        found.append({name: re.sub(r"<[^>]+>", "", value).strip() for name, value in cells.items()})
+    return found
+
+
+def test_the_list_shows_date_and_time_operation_amount_error_code_and_http_status(api, user):
+    assert api.transact({"userId": user, "ammount": "5", "type": "credit"}).status_code == 201
+    assert api.transact({"userId": user, "ammount": "999", "type": "debit"}).status_code == 422
+
+    debit, credit = rows(api, user=user)
+
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}", credit["started"])
+    assert {k: credit[k] for k in ("operation", "amount", "http", "error-code")} == {
+        "operation": "credit", "amount": "5", "http": "201", "error-code": ""}  # fmt: skip
+    assert {k: debit[k] for k in ("operation", "amount", "http", "error-code")} == {
+        "operation": "debit", "amount": "999", "http": "422",
+        "error-code": "INSUFFICIENT_FUNDS"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"operation": "debit"}, [("debit", "999")]),
+        ({"operation": "credit"}, [("credit", "7.50"), ("credit", "5")]),
+        ({"amount": "5.00"}, [("credit", "5")]),  # amounts compare as numbers
+        ({"error": "INSUFFICIENT_FUNDS"}, [("debit", "999")]),
+        ({"http": "201"}, [("credit", "7.50"), ("credit", "5")]),
+        ({"http": "201", "amount": "7.5"}, [("credit", "7.50")]),
+        ({"error": "USER_BUSY"}, []),
+    ],
+    ids=[
+        "operation",
+        "another-operation",
+        "amount",
+        "error-code",
+        "http-status",
+        "two-at-once",
+        "none-match",
+    ],
+)
+def test_the_list_filters_by_operation_amount_error_code_and_http_status(
+    api, user, filters, expected
+):
+    assert api.transact({"userId": user, "ammount": "5", "type": "credit"}).status_code == 201
+    assert api.transact({"userId": user, "ammount": "999", "type": "debit"}).status_code == 422
+    assert api.transact({"userId": user, "ammount": "7.50", "type": "credit"}).status_code == 201
+
+    found = rows(api, user=user, **filters)
+
+    assert [(row["operation"], row["amount"]) for row in found] == expected
+
+
+def test_a_request_recorded_without_an_execution_opens_its_request_page(api, aws):
+    # StartSyncExecution refusing the rendered input (InvalidExecutionInput) is such a request:
+    # the gateway records the exchange, and no execution runs.
+    aws.recorder.record_http(
+        HttpExchange("req-without-execution", "POST", "/transactions", {}, "{}", 400, {},
+                     '{"message": "input is not JSON"}', time.time(), time.time())
+    )  # fmt: skip
+
+    page = requests.get(f"{api.url}{PREFIX}/requests/req-without-execution", timeout=30)
+    looked_up = requests.get(
+        f"{api.url}{PREFIX}/", params={"requestId": "req-without-execution"}, timeout=30
+    )
+
+    assert page.status_code == looked_up.status_code == 200
+    assert "started no execution" in page.text
+    assert '<pre class="http-response">400' in page.text
+    link = composition._console_link(aws, "req-without-execution")
+    assert link == f"{PREFIX}/requests/req-without-execution"
+
+
+def test_a_post_answered_at_the_door_logs_no_console_link_and_one_that_ran_does(api, aws, user):
+    at_the_door = requests.post(f"{api.url}/no-such-route", json={}, timeout=30)
+    ran = api.transact({"userId": user, "ammount": "1", "type": "credit"})
+    assert (at_the_door.status_code, ran.status_code) == (403, 201)
+
+    assert composition._console_link(aws, at_the_door.headers["x-amzn-RequestId"]) is None
+    request_id = ran.headers["x-amzn-RequestId"]
+    assert composition._console_link(aws, request_id) == f"{PREFIX}/requests/{request_id}"

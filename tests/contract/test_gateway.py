@@ -1,6 +1,8 @@
 """What API Gateway itself answers, over HTTP: undefined methods, payload limits, its own errors."""
 
+import http.client
 import json
+import socket
 import uuid
 
 import pytest
@@ -281,3 +283,85 @@ def test_a_query_parameter_that_is_not_utf8_is_a_400(api, path, query):
     response = api.session.get(f"{api.url}{path}?{query}", timeout=30)
 
     assert_error(response, 400, "VALIDATION_ERROR", "UTF-8")
+
+
+# --- bytes as a client sends them, not as `requests` would escape them ---------------------------
+
+
+def send_raw(url: str, request: bytes, *, then_stop: bool = False) -> tuple[int, dict, bytes]:
+    """`request` written to the server as it is (`then_stop`: and nothing more, the sending half
+    of the connection closed); its answer's status, headers and body."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(request)
+        if then_stop:
+            connection.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def test_a_user_id_sent_as_utf8_bytes_in_the_query_is_the_one_sent_percent_escaped(api, user):
+    # curl sends `?userId=é` as the bytes it is typed as; a browser or requests escapes them.
+    user_id = f"{user}-é"
+    assert api.transact(credit(user_id)).status_code == 201
+
+    status, _, body = send_raw(api.url, f"GET /balance?userId={user_id} HTTP/1.1\r\n"
+                               "Host: x\r\nConnection: close\r\n\r\n".encode())  # fmt: skip
+
+    assert status == 200, body
+    assert json.loads(body) == {"userId": user_id, "balance": "110.00", "currency": "USD"}
+
+
+def test_query_bytes_that_are_not_utf8_are_a_400_as_escaped_ones_are(api, user):
+    status, _, body = send_raw(api.url, f"GET /balance?userId={user}-".encode() + b"\xff\xfe"
+                               b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # fmt: skip
+
+    assert status == 400, body
+    assert json.loads(body)["error"]["code"] == "VALIDATION_ERROR"
+    assert "UTF-8" in json.loads(body)["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "says"),
+    [(b"NOT HTTP AT ALL\r\n\r\n", "not valid HTTP"),
+     (b"GET /balance?userId=1 HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 101 + b"\r\n",
+      "too many headers"),
+     (b"GET /balance?userId=1 HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 70_000 + b"\r\n\r\n",
+      "too many headers"),
+     (b"GET /balance?userId=" + b"1" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "too long")],
+    ids=["request-line", "header-count", "header-length", "request-line-length"],
+)  # fmt: skip
+def test_a_request_http_itself_refuses_is_a_400_in_the_contract_shape(api, request_bytes, says):
+    status, headers, body = send_raw(api.url, request_bytes)
+
+    assert status == 400, body
+    assert headers["Content-Type"] == "application/json"
+    assert headers["x-amzn-RequestId"]
+    error = json.loads(body)["error"]
+    assert error["code"] == "VALIDATION_ERROR" and says in error["message"]
+
+
+POST_HEAD = (b"POST /transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Idempotent-Key: k\r\nConnection: close\r\n")  # fmt: skip
+
+
+def test_a_body_not_in_chunked_encoding_is_a_400_and_calls_nothing(api, aws):
+    before = invocations(aws)
+    chunked = POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n"
+
+    status, headers, body = send_raw(api.url, chunked)
+
+    assert status == 400, body
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"]["code"] == "VALIDATION_ERROR"
+    assert invocations(aws) == before
+
+
+def test_a_body_shorter_than_its_content_length_is_a_400(api):
+    short = POST_HEAD + b"Content-Length: 50\r\n\r\n" + b'{"userId": "1"}'
+
+    status, _, body = send_raw(api.url, short, then_stop=True)
+
+    assert status == 400, body
+    assert json.loads(body)["error"]["code"] == "VALIDATION_ERROR"

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from functions.clock import SystemClock, epoch_millis
-from tests.contract.test_contract import assert_error, debit
+from tests.contract.test_contract import assert_error, credit, debit
 from tests.invariants import violations
 
 PLACED_FIELDS = {"holdId", "userId", "amount", "currency", "status", "available", "createdAt",
@@ -296,6 +296,30 @@ def test_a_hold_expires_at_its_expires_at_with_no_request_in_between(api, aws, u
     assert_error(api.capture(hold["holdId"], {"userId": user}), 409, "HOLD_NOT_PENDING", "expired")
     assert_error(api.void(hold["holdId"], {"userId": user}), 409, "HOLD_NOT_PENDING", "expired")
     assert api.balance(user).json()["balance"] == "0.00"
+    assert violations(aws.dynamodb, now_ms=epoch_millis(expires_at)) == []
+
+
+def test_a_credits_reversal_beyond_available_is_refused_until_the_hold_expires(
+    api, aws, user, frozen
+):
+    credited = api.transact(credit(user, "10"))
+    assert credited.status_code == 201, credited.text
+    hold = placed(api, user, "105.00", 60)
+    expires_at = instant(hold["expiresAt"])
+
+    # The balance (110.00) covers taking the credit's 10.00 back; available (5.00) does not.
+    frozen(expires_at - timedelta(milliseconds=1))
+    refused = api.reverse(credited.json()["transactionId"], {"userId": user})
+    assert_error(refused, 422, "INSUFFICIENT_FUNDS")
+    assert api.balance(user).json() | {"userId": user} == {
+        "userId": user, "balance": "110.00", "available": "5.00", "currency": "USD"}  # fmt: skip
+    assert len(api.history(user).json()["transactions"]) == 1
+
+    frozen(expires_at)
+    reversed_ = api.reverse(credited.json()["transactionId"], {"userId": user})
+    assert reversed_.status_code == 201, reversed_.text
+    assert (reversed_.json()["type"], reversed_.json()["balance"]) == ("debit", "100.00")
+    assert available(api, user) == "100.00"
     assert violations(aws.dynamodb, now_ms=epoch_millis(expires_at)) == []
 
 

@@ -33,6 +33,7 @@ MASKS = {
     "transferId": lambda value: re.sub(r"[0-9a-f]", "x", value),
     "holdId": lambda value: re.sub(r"[0-9a-f]", "x", value),
     "expiresAt": lambda value: re.sub(r"\d", "0", value),
+    "reverses": lambda value: re.sub(r"[0-9a-f]", "x", value),
     "createdAt": lambda value: re.sub(r"\d", "0", value),
     "start": lambda value: re.sub(r"\d", "0", value),
     "nextCursor": lambda value: "<cursor>",

@@ -213,7 +213,9 @@ def test_cli_test_state_with_a_mocked_error(make_run):
 
     assert answer["status"] == "CAUGHT_ERROR"
     assert answer["nextState"] == "ReadRequestAfterFailure"
-    assert json.loads(answer["output"])["error"] == {"Error": "UserBusyError", "Cause": "held"}
+    caught = json.loads(answer["inspectionData"]["variables"])["error"]
+    assert caught == {"Error": "UserBusyError", "Cause": "held"}
+    assert json.loads(answer["output"]) == {"body": '{"userId": "u"}', "idempotencyKey": "k"}
 
 
 def test_malformed_and_unknown_requests_get_aws_error_shapes(make_run):

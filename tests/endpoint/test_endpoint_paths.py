@@ -394,3 +394,32 @@ def test_describing_a_missing_execution_does_not_wait_for_its_end(client, monkey
     status, body = call(client, "AWSStepFunctions.DescribeExecution", {"executionArn": arn})
 
     assert (status, body["__type"].rsplit("#", 1)[-1]) == (400, "ExecutionDoesNotExist")
+
+
+def test_a_refused_definition_is_named_invalid_definition(client):
+    status, body = call(client, f"{SFN}.CreateStateMachine", {
+        "name": f"refused-{uuid.uuid4().hex[:8]}", "type": "EXPRESS",
+        "roleArn": "arn:aws:iam::123456789012:role/x",
+        "definition": json.dumps({"StartAt": "A", "States": {"A": {"Type": "Nope"}}}),
+    })  # fmt: skip
+
+    assert (status, body["__type"]) == (400, "InvalidDefinition")
+
+
+def test_filter_log_events_reads_a_json_pattern(client):
+    group, stream = f"/filtered/{uuid.uuid4().hex[:8]}", "s"
+    logs = "Logs_20140328"
+    call(client, f"{logs}.CreateLogGroup", {"logGroupName": group})
+    call(client, f"{logs}.CreateLogStream", {"logGroupName": group, "logStreamName": stream})
+    events = [{"timestamp": int(time.time() * 1000), "message": json.dumps({"type": kind})}
+              for kind in ("ExecutionStarted", "ExecutionFailed")]  # fmt: skip
+    call(client, f"{logs}.PutLogEvents",
+         {"logGroupName": group, "logStreamName": stream, "logEvents": events})  # fmt: skip
+
+    status, body = call(client, f"{logs}.FilterLogEvents", {
+        "logGroupName": group, "filterPattern": '{ $.type = "ExecutionFailed" }'})  # fmt: skip
+
+    assert status == 200, body
+    assert [json.loads(event["message"]) for event in body["events"]] == [
+        {"type": "ExecutionFailed"}
+    ]

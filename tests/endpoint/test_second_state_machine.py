@@ -61,8 +61,13 @@ def test_the_cli_lists_both_machines_and_runs_the_second(make_run_of_the_copy):
 
     listed = aws_cli_json(endpoint, "stepfunctions", "list-state-machines")["stateMachines"]
     machines = {machine["name"]: machine for machine in listed}
-    wallet = {"TransactionStateMachine", "TransferStateMachine", "HoldStateMachine"}
-    assert set(machines) == wallet | {"EchoStateMachine"}
+    assert set(machines) == {
+        "TransactionStateMachine",
+        "TransferStateMachine",
+        "ReversalStateMachine",
+        "HoldStateMachine",
+        "EchoStateMachine",
+    }
     assert {machine["type"] for machine in listed} == {"EXPRESS"}
     echo = machines["EchoStateMachine"]["stateMachineArn"]
     described = aws_cli_json(

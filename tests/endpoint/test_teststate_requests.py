@@ -23,6 +23,8 @@ LAMBDA_TASK = {
 }
 MACHINE = {"StartAt": "T", "States": {"T": {**LAMBDA_TASK, "Next": None, "End": True}}}
 RESULT = json.dumps({"StatusCode": 200, "Payload": {"ok": True}})
+# Valid ASL syntax, but an intrinsic's string literal is in double quotes: no function to build.
+UNBUILDABLE = {"Type": "Pass", "Parameters": {"b.$": 'States.Format("v={}", $.x)'}, "End": True}
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,7 @@ def with_retry(**retrier: Any) -> str:
         ({"definition": json.dumps(MACHINE)}, "InvalidDefinition"),
         ({"definition": json.dumps(MACHINE), "stateName": "Missing"}, "InvalidDefinition"),
         ({"definition": '{"Type": "Bogus"}'}, "InvalidDefinition"),
+        ({"definition": json.dumps(UNBUILDABLE)}, "InvalidDefinition"),
         ({"input": "{nope"}, "InvalidExecutionInput"),
         ({"input": {"a": 1}}, "ValidationException"),
         ({"inspectionLevel": "EVERYTHING"}, "ValidationException"),
@@ -88,6 +91,7 @@ def with_retry(**retrier: Any) -> str:
         "machine-without-state-name",
         "state-name-not-in-machine",
         "state-not-valid-asl",
+        "intrinsic-that-does-not-parse",
         "input-not-json",
         "input-not-a-string",
         "unknown-inspection-level",
@@ -290,3 +294,21 @@ def test_a_mocked_result_of_another_integration_is_not_checked_against_its_api(c
 
     assert (status, body["status"]) == (200, "SUCCEEDED")
     assert json.loads(body["output"]) == {"NotAGetItemField": 1}
+
+
+@pytest.mark.parametrize(
+    ("rule", "n", "next_state"),
+    [({"NumericGreaterThanPath": "$limit"}, 9, "Big"),
+     ({"NumericGreaterThanPath": "$limit"}, 1, "Small"),
+     ({"NumericLessThanPath": "$limit"}, 1, "Big"),
+     ({"NumericEqualsPath": "$limit"}, 5, "Big")],
+    ids=["greater", "not-greater", "less", "equal"],
+)  # fmt: skip
+def test_a_path_comparison_reads_a_variable(client, rule, n, next_state):
+    choice = {"Type": "Choice", "Choices": [{"Variable": "$.n", **rule, "Next": "Big"}],
+              "Default": "Small"}  # fmt: skip
+
+    status, body = run_state(client, definition=json.dumps(choice), input=json.dumps({"n": n}),
+                             variables=json.dumps({"limit": 5}))  # fmt: skip
+
+    assert (status, body["status"], body["nextState"]) == (200, "SUCCEEDED", next_state)

@@ -1,10 +1,14 @@
+import importlib
 import json
 
+import boto3
 import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
 
 from functions.handlers import get_balance
 from functions.repositories import dynamodb
+from infra.local.cloudformation.template import Template
 from tests.builders import EVENTS, get_balance_event, handler_context, hold_lock
 
 
@@ -48,3 +52,18 @@ def test_unexpected_failure_is_a_500_without_internals(client):
     assert body == {
         "error": {"code": "INTERNAL_ERROR", "message": "the request could not be processed"}
     }
+
+
+def test_the_client_built_at_import_before_the_mock_started_is_mocked(settings):
+    # Given the handler imported afresh outside any mock (as Lambda's INIT builds its client)
+    importlib.reload(get_balance)
+    built_at_import = dynamodb.client()
+    with mock_aws():
+        tables = boto3.client("dynamodb")
+        for table in Template.load().tables.values():
+            tables.create_table(**table.create_table_request())
+        hold_lock(tables, "u1", balance="3")
+        # When the handler runs under the mock, then moto answers the client built before it
+        assert call(get_balance_event({"userId": "u1"})) == (
+            200, {"userId": "u1", "balance": "3.00", "currency": "USD"})  # fmt: skip
+        assert dynamodb.client() is built_at_import

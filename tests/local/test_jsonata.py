@@ -13,6 +13,8 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from itertools import count
 from typing import Any
 
@@ -21,6 +23,7 @@ from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.eval import variable_store
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from infra.local.cloudformation.template import function_arn
 from infra.local.runtime import LocalAws
@@ -46,9 +49,8 @@ AWKWARD = [
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalAws]:
     with LocalAws() as local:  # its start applies the patches
-        assert jsonata.is_applied()
+        assert string_expression.StringJSONata._eval_body is jsonata.string_jsonata_eval_body
         yield local
-    jsonata.undo()
 
 
 _names = count()
@@ -222,23 +224,97 @@ def test_each_expression_is_parsed_once_per_thread(monkeypatch: pytest.MonkeyPat
     assert compiles == ["$x * 2 + 0.5"]
 
 
-# The patches themselves.
+def test_only_the_aws_functions_an_expression_names_are_registered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registered: list[str] = []
+    real = jsonata.jsonatapy.compile
+
+    class Recording:
+        def __init__(self, text: str) -> None:
+            self.program = real(text)
+
+        def register(self, name: str, function: Any) -> None:
+            registered.append(name)
+            self.program.register(name, function)
+
+        def register_override(self, name: str, function: Any) -> None:
+            registered.append(name)
+            self.program.register_override(name, function)
+
+        def evaluate_json_or_none(self, *args: Any, **kwargs: Any) -> str | None:
+            return self.program.evaluate_json_or_none(*args, **kwargs)
+
+    def recording(text: str) -> Any:
+        return Recording(text)
+
+    monkeypatch.setattr(jsonata.jsonatapy, "compile", recording)
+    assert jsonata.evaluate("$count($partition([1, 2, 3], 2)) + $random() * 0") == 2
+    assert sorted(registered) == ["partition", "random"]
+    registered.clear()
+    assert jsonata.evaluate("$x + 1", {"x": 1}) == 2
+    assert registered == []
+    with pytest.raises(jsonata.QueryEvaluationError, match=r"\$eval is not supported"):
+        jsonata.evaluate("$eval('$uuid()')")  # the one way to reach a function not named
 
 
-def test_undo_restores_each_moto_original_and_apply_replaces_it_again(runtime: LocalAws) -> None:
-    assert string_expression.StringJSONata._eval_body is jsonata.string_jsonata_eval_body
-    jsonata.undo()
-    try:
-        assert not jsonata.is_applied()
-        assert string_expression.StringJSONata._eval_body is not jsonata.string_jsonata_eval_body
-        assert moto_jsonata.eval_jsonata_expression is not jsonata.eval_complete_expression
-        with pytest.raises(TypeError):  # moto's stub calls None
-            moto_jsonata.eval_jsonata_expression("1")
-    finally:
-        jsonata.apply()
-    assert jsonata.is_applied()
-    assert moto_jsonata.eval_jsonata_expression("1 + 1") == 2
-    assert ("StringJSONata", "_eval_body") in jsonata.patches()
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ("$states.input.body", {"input"}),
+        ("$states.context.Execution.Id & $states.input.key", {"context", "input"}),
+        ("$states.result.Payload", {"result"}),
+        ("$x.states", set()),
+        ("$keys($states)", None),
+        ("$states", None),
+        ("$states ~> $keys()", None),
+    ],
+)
+def test_the_fields_of_states_an_expression_reads_are_named_or_it_reads_all(
+    text: str, fields: set[str] | None
+) -> None:
+    named = jsonata.states_fields(text)
+    assert (None if named is None else set(named)) == fields
+
+
+def test_the_context_is_what_moto_writes_in_jsonpath_output() -> None:
+    moment = datetime(2026, 12, 7, 9, 30, 1, 234567, tzinfo=UTC)
+    context = {
+        "Execution": {"Id": "arn", "StartTime": moment, "Input": {"a": [1, 2.5, None, True]}},
+        "State": {"EnteredTime": moment, "Name": "S", "RetryCount": 0, "Day": moment.date()},
+        "Other": (Decimal("1.10"), {1: "int key", None: "null key"}),
+    }
+    assert jsonata.context_data(context) == json.loads(to_json_str(context))
+
+
+def test_an_expression_reads_states_whole_or_by_field(runtime: LocalAws) -> None:
+    definition = jsonata_machine(
+        {
+            "Read": {
+                "Type": "Pass",
+                "Output": {
+                    "fields": "{% $sort($keys($states)) %}",
+                    "whole": "{% $lookup($states, 'input').a %}",
+                    "input": "{% $states.input.a %}",
+                    "id": "{% $states.context.Execution.Id %}",
+                    "started": "{% $states.context.Execution.StartTime %}",
+                },
+                "End": True,
+            }
+        }
+    )
+    result = run(runtime, definition, {"a": "x"})
+    output = output_of(result)
+    assert {"context", "input"} <= set(output["fields"])
+    assert (output["whole"], output["input"]) == ("x", "x")
+    assert output["id"] == result["executionArn"]
+    # The API's startDate is cut to milliseconds; the context keeps moto's microseconds.
+    started = datetime.fromisoformat(output["started"])
+    assert timedelta(0) <= started - result["startDate"] < timedelta(milliseconds=1)
+
+
+# The patches themselves (applied and put back by the runtime's registry: tests/local/
+# test_patches.py shows them undone, and applied one by one).
 
 
 def test_moto_eval_jsonata_expression_answers(runtime: LocalAws) -> None:

@@ -12,12 +12,17 @@ import pytest
 from botocore.handlers import BUILTIN_HANDLERS
 from moto.core.models import botocore_stubber
 from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.parser.asl.component.common.string import string_expression
+from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringJSONata
+from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.test_state.preprocessor import TestStatePreprocessor
 
 from infra.local import patches, routing
 from infra.local.cloudformation.template import FunctionSpec, Template
 from infra.local.patches import RUNTIME_PATCHES, Patch, Registry, Replacement
 from infra.local.runtime import LocalAws
+from infra.local.stepfunctions import jsonata
 from tests.builders import execution_input
 
 
@@ -220,3 +225,38 @@ def test_the_task_states_build_their_boto3_clients_once(monkeypatch):
             assert response["status"] == "SUCCEEDED"
 
     assert built == []
+
+
+def test_the_jsonata_patches_apply_one_by_one_and_put_motos_own_back():
+    evaluate = f"{patches._STRING}:StringJSONata._eval_body"
+    complete = f"{patches._JSONATA}:eval_jsonata_expression"
+    inherited = f"{patches._TEST_STATE}:TestStatePreprocessor.visitArguments_string_jsonata"
+    original = vars(StringJSONata)["_eval_body"]
+    assert "visitArguments_string_jsonata" not in vars(TestStatePreprocessor)
+    with pytest.raises(TypeError):  # moto's stub calls None
+        moto_jsonata.eval_jsonata_expression("1")
+
+    with RUNTIME_PATCHES.applied(evaluate, complete, inherited):
+        assert StringJSONata._eval_body is jsonata.string_jsonata_eval_body
+        assert moto_jsonata.eval_jsonata_expression("1 + 1") == 2
+        assert "visitArguments_string_jsonata" in vars(TestStatePreprocessor)
+        assert vars(string_expression)["eval_jsonata_expression"] is not (
+            jsonata.eval_complete_expression
+        )  # another module's binding: an entry of its own, not applied here
+
+    assert vars(StringJSONata)["_eval_body"] is original
+    assert "visitArguments_string_jsonata" not in vars(TestStatePreprocessor)  # inherited again
+    with pytest.raises(TypeError):
+        moto_jsonata.eval_jsonata_expression("1")
+
+
+def test_each_jsonata_replacement_is_an_entry_of_its_own_with_its_why():
+    entries = [p for p in RUNTIME_PATCHES.patches if "(proof: test_" in p.why]
+
+    assert len(entries) == 18  # 12 methods and 6 bindings of 2 functions in moto's modules
+    assert len({entry.name for entry in entries}) == len(entries)
+    assert all(isinstance(entry, Replacement) for entry in entries)
+    tests = (Path(__file__).parent / "test_jsonata.py").read_text()
+    for entry in entries:
+        [proof] = re.findall(r"\(proof: (test_\w+)\)", entry.why)
+        assert f"def {proof}(" in tests, entry.name

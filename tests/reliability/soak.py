@@ -10,8 +10,9 @@ forced thread switching, a segment with random faults injected under load, and a
 segment; each settled and checked against the tables and every answer, the summaries projection
 included. Meanwhile, in this process: (2) the fault matrix, (3) crashed executions with a real
 lease, (4) the summaries projection's chaos (consumer crashes, duplicated and replayed batches, a
-full rewind of the stream), (5) the stateful model test, (6) parser fuzzing, (7) the HTTP
-server: the workload over HTTP and schemathesis from
+full rewind of the stream), (5) the stateful model test, (6) the transfers: opposite transfers
+among a few users with a fault at every step of the transfer saga in turn (transfers.py), (7)
+parser fuzzing, (8) the HTTP server: the workload over HTTP and schemathesis from
 infra/openapi.yaml. Progress goes to stderr.
 """
 
@@ -35,7 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 DEFAULT_SEED = 20261122
-PHASES = ("faults", "crashes", "projection", "model", "parsers", "http")  # the load runs always
+# The load runs always.
+PHASES = ("faults", "crashes", "projection", "model", "transfers", "parsers", "http")
 FAULT_EVERY = 8  # operations per injected fault in the faults segment
 
 
@@ -51,6 +53,7 @@ class Figures:
     projection: Counter[str] = field(default_factory=Counter)
     crash_cases: int = 0
     stateful_steps: int = 0
+    transfers: list[str] = field(default_factory=list)
     parser_examples: Counter[str] = field(default_factory=Counter)
     http_operations: Counter[str] = field(default_factory=Counter)
     fuzz_requests: Counter[str] = field(default_factory=Counter)
@@ -306,6 +309,19 @@ def stateful(aws: Any, figures: Figures, progress: Progress, examples: int) -> N
     progress.done("model", f"{figures.stateful_steps} requests")
 
 
+def transfer_soak(aws: Any, figures: Figures, progress: Progress, args: Any) -> None:
+    from tests.reliability import transfers
+
+    def count(done: int) -> None:
+        progress.update("transfers", _bar(done, args.transfers))
+
+    found = transfers.run(aws, args.seed, args.transfers, users=args.transfer_users,
+                          threads=args.threads, progress=count)  # fmt: skip
+    figures.transfers = transfers.summary(found)
+    figures.problems += [f"transfers: {line}" for line in found.problems]
+    progress.done("transfers", f"{args.transfers} operations")
+
+
 def parsers(figures: Figures, progress: Progress, seed: int, examples: int) -> None:
     from hypothesis import strategies as st
 
@@ -458,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
         ("--fuzz-examples", 130, "schemathesis examples per operation and mode, per round"),
         ("--parser-examples", 5_000, None),
         ("--model-examples", 12, None),
+        # About 4 in 5 are fresh transfers (the rest replays, reuses, transfers to oneself).
+        ("--transfers", 2_500, "POST /transfers operations, with a fault at every step"),
+        ("--transfer-users", 4, None),
         ("--projection-rounds", 3, "rounds of the projection's chaos, each a LocalAws's users"),
         ("--projection-operations", 150, "requests per projection round"),
     ):
@@ -490,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
                 projection_chaos(aws, figures, progress, args)
             if "model" in args.phases:
                 stateful(aws, figures, progress, args.model_examples)
+            if "transfers" in args.phases:
+                transfer_soak(aws, figures, progress, args)
         if "parsers" in args.phases:
             parsers(figures, progress, args.seed, args.parser_examples)
         if "http" in args.phases:
@@ -514,6 +535,8 @@ def print_figures(figures: Figures, args: argparse.Namespace, seconds: float) ->
     print(f"fault matrix: {figures.matrix_cases} cases; crashed executions: {figures.crash_cases}")
     print(f"projection: {counts(figures.projection)}")
     print(f"stateful model test: {figures.stateful_steps} requests")
+    for line in figures.transfers:
+        print(line)
     print(f"parser fuzzing: {sum(figures.parser_examples.values())} inputs: "
           f"{counts(figures.parser_examples)}")  # fmt: skip
     print(f"http workload: {counts(figures.http_operations)}")

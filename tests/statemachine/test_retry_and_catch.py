@@ -1,11 +1,12 @@
 """Each task's Retry and Catch of the real ASL, one state at a time, through TestState.
 
-The state is taken from the template's definition (`stateName`), its Lambda call mocked with an
-error or a result (a Lambda's, or for the releases DynamoDB's own UpdateItem), and the answer is
-AWS's: RETRIABLE while a retrier has attempts left (which
-one, and the wait), then CAUGHT_ERROR (the catcher's next state, the error in its slot), and
-SUCCEEDED with the next state for a result. Sent with boto3 to the Step Functions endpoint the
-tier runs on: the local one, or STEPFUNCTIONS_ENDPOINT (tests/statemachine/conftest.py).
+The state is taken from the template's definition (`stateName`), started with the variables the
+states before it assigned, its Lambda call mocked with an error or a result (a Lambda's, or for
+the releases DynamoDB's own UpdateItem), and the answer is AWS's: RETRIABLE while a retrier has
+attempts left (which one, and the wait), then CAUGHT_ERROR (the catcher's next state, the error
+in its variable), and SUCCEEDED with the next state for a result. Sent with boto3 to the Step
+Functions endpoint the tier runs on: the local one, or STEPFUNCTIONS_ENDPOINT
+(tests/statemachine/conftest.py).
 """
 
 from __future__ import annotations
@@ -25,19 +26,24 @@ from tests.builders import error_mock
 from tests.statemachine.conftest import ENDPOINT, serving_for_another_endpoint
 
 LAMBDA_ERRORS = "Lambda.ServiceException"
+# The execution's input, as API Gateway's request template builds it.
 STATE_INPUT: dict[str, Any] = {
     "body": '{"userId": "u1", "ammount": "10", "type": "credit"}',
     "idempotencyKey": "k1",
+    "requestId": "r1",
+}
+# What the states before a given one have assigned.
+VARIABLES: dict[str, Any] = {
     "request": {"userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "10.00"},
     "lock": {"balance": "100.00", "lastSequence": 0, "holds": [], "leaseUntil": 1},
     "put": {"transactionId": "t1", "createdAt": "2026-12-01T00:00:00.000Z", "replay": None},
 }
-# A Lambda result with every field some task's ResultSelector reads
+# A Lambda result with every field some task's Assign reads
 RESULT = {
     "StatusCode": 200,
     "Payload": {
-        "request": STATE_INPUT["request"],
-        "lock": STATE_INPUT["lock"],
+        "request": VARIABLES["request"],
+        "lock": VARIABLES["lock"],
         "transactionId": "t1",
         "createdAt": "2026-12-01T00:00:00.000Z",
         "replay": None,
@@ -49,15 +55,15 @@ RESULT = {
 UPDATE_ITEM_RESULT: dict[str, Any] = {}
 DYNAMODB_TASKS = ("ReleaseLock", "ReleaseLockAfterFailure")
 
-# (state, error, attempts its Retry allows, where its Catch goes, the slot the error lands in)
+# (state, error, attempts its Retry allows, where its Catch goes, the variable the error lands in)
 RETRIED = [
     # AcquireLock waits for a held lock itself; Step Functions retries its UserBusyError once
     ("AcquireLock", "UserBusyError", 1, "ReadRequestAfterFailure", "error"),
     ("AcquireLock", "StorageThrottledError", 2, "ReadRequestAfterFailure", "error"),
     ("PutTransaction", "Lambda.TooManyRequestsException", 2, "DeleteTransaction", "error"),
     ("UpdateBalance", "StorageThrottledError", 2, "DeleteTransaction", "error"),
-    ("ReleaseLock", "DynamoDB.InternalServerError", 2, "ReleaseLockAfterFailure", "error"),
-    ("ReleaseLock", "DynamoDB.ThrottlingException", 2, "ReleaseLockAfterFailure", "error"),
+    ("ReleaseLock", "DynamoDB.InternalServerError", 2, "ReleaseLockAfterFailure", "releaseError"),
+    ("ReleaseLock", "DynamoDB.ThrottlingException", 2, "ReleaseLockAfterFailure", "releaseError"),
     ("DeleteTransaction", "Sandbox.Timedout", 2, "ReleaseLockAfterFailure", "compensationError"),
     ("ReleaseLockAfterFailure", "States.Timeout", 2, "IsCommitted", "compensationError"),
     (
@@ -76,7 +82,12 @@ NOT_RETRIED = [
     ("PutTransaction", "IdempotencyKeyReusedError", "DeleteTransaction", "error"),
     ("UpdateBalance", "InsufficientFundsError", "DeleteTransaction", "error"),
     ("UpdateBalance", "LockLostError", "DeleteTransaction", "error"),
-    ("ReleaseLock", "DynamoDB.ResourceNotFoundException", "ReleaseLockAfterFailure", "error"),
+    (
+        "ReleaseLock",
+        "DynamoDB.ResourceNotFoundException",
+        "ReleaseLockAfterFailure",
+        "releaseError",
+    ),
     ("DeleteTransaction", "LockLostError", "ReleaseLockAfterFailure", "compensationError"),
     (
         "ReleaseLockAfterFailure",
@@ -127,9 +138,14 @@ def run_state(client: Any, definition: str, state: str, **kwargs: Any) -> dict[s
         definition=definition,
         stateName=state,
         input=json.dumps(STATE_INPUT),
+        variables=json.dumps(VARIABLES),
         inspectionLevel="DEBUG",
         **kwargs,
     )
+
+
+def variables_after(answer: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(answer["inspectionData"]["variables"]))
 
 
 def catch_index(definition: str, state: str, error: str) -> int:
@@ -174,9 +190,11 @@ def test_retried_error_is_retriable_until_attempts_run_out_then_caught(
     assert answer["inspectionData"]["errorDetails"]["catchIndex"] == catch_index(
         definition, state, error
     )
-    output = json.loads(answer["output"])
-    assert output[slot] == {"Error": error, "Cause": f"{error} in a test"}
-    assert {key: output[key] for key in STATE_INPUT} == STATE_INPUT  # the input is kept
+    after = variables_after(answer)
+    assert after[slot] == {"Error": error, "Cause": f"{error} in a test"}
+    assert {key: after[key] for key in VARIABLES} == VARIABLES  # what was assigned is kept
+    if catch_next == "ReadRequestAfterFailure":
+        assert json.loads(answer["output"]) == STATE_INPUT  # the raw body goes on
 
 
 @pytest.mark.parametrize(
@@ -191,7 +209,7 @@ def test_error_no_retrier_takes_is_caught_at_once(
 
     assert answer["status"] == "CAUGHT_ERROR"
     assert answer["nextState"] == catch_next
-    assert json.loads(answer["output"])[slot]["Error"] == error
+    assert variables_after(answer)[slot]["Error"] == error
 
 
 def test_lock_busy_waits_follow_the_readme(stepfunctions, definition):
@@ -244,15 +262,45 @@ def test_a_result_goes_to_the_next_state(stepfunctions, definition, state):
 
 def test_lock_result_becomes_the_request_and_the_lock(stepfunctions, definition):
     lock = {"balance": "42.00", "lastSequence": 3, "holds": [], "leaseUntil": 7}
-    result = {"StatusCode": 200, "Payload": {"request": STATE_INPUT["request"], "lock": lock}}
-    answer = run_state(
-        stepfunctions, definition, "AcquireLock", mock={"result": json.dumps(result)}
+    result = {"StatusCode": 200, "Payload": {"request": VARIABLES["request"], "lock": lock}}
+    answer = stepfunctions.test_state(
+        definition=definition,
+        stateName="AcquireLock",
+        input=json.dumps(STATE_INPUT),
+        inspectionLevel="DEBUG",
+        mock={"result": json.dumps(result)},
     )
 
-    # ResultPath "$": the raw body and key are left behind, the parsed request goes on.
-    assert json.loads(answer["output"]) == {"request": STATE_INPUT["request"], "lock": lock}
-    payload = json.loads(answer["inspectionData"]["afterParameters"])["Payload"]
+    # The raw body and key are sent; the parsed request and the lock are what later states read.
+    assert variables_after(answer) == {"request": VARIABLES["request"], "lock": lock}
+    payload = json.loads(answer["inspectionData"]["afterArguments"])["Payload"]
     assert (payload["body"], payload["idempotencyKey"]) == (STATE_INPUT["body"], "k1")
+    assert payload["executionId"] and payload["startedAt"]
+
+
+@pytest.mark.parametrize(
+    "holds",
+    [[], [{"holdId": "h-1", "amount": "30.00", "expiresAt": "2026-12-02T00:00:00.000Z"}]],
+    ids=["none", "one"],
+)
+def test_update_balance_sends_the_account_the_lock_saw_with_its_holds(
+    stepfunctions, definition, holds
+):
+    variables = {**VARIABLES, "lock": {**VARIABLES["lock"], "holds": holds}}
+    answer = stepfunctions.test_state(
+        definition=definition,
+        stateName="UpdateBalance",
+        input=json.dumps(STATE_INPUT),
+        variables=json.dumps(variables),
+        inspectionLevel="DEBUG",
+        mock={"result": json.dumps(RESULT)},
+    )
+
+    payload = json.loads(answer["inspectionData"]["afterArguments"])["Payload"]
+    assert {k: payload[k] for k in ("request", "balance", "lastSequence", "holds")} == {
+        "request": VARIABLES["request"], "balance": "100.00", "lastSequence": 0, "holds": holds,
+    }  # fmt: skip
+    assert payload["transactionId"] == "t1" and payload["executionId"]
 
 
 @pytest.mark.parametrize("state", DYNAMODB_TASKS)
@@ -263,12 +311,13 @@ def test_a_release_is_one_conditional_update_item_and_its_result_is_discarded(
         stepfunctions, definition, state, mock={"result": json.dumps(UPDATE_ITEM_RESULT)}
     )
 
-    assert json.loads(answer["output"]) == STATE_INPUT  # ResultPath: null
-    parameters = json.loads(answer["inspectionData"]["afterParameters"])
-    assert parameters["TableName"] == "AggregatesTable"
-    assert parameters["Key"] == {"userId": {"S": "u1"}}
-    assert parameters["ConditionExpression"] == "lockOwner = :owner"
-    assert parameters["ExpressionAttributeValues"][":owner"]["S"]  # the execution's id
+    assert variables_after(answer) == VARIABLES  # its result is kept nowhere
+    arguments = json.loads(answer["inspectionData"]["afterArguments"])
+    assert arguments["TableName"] == "AggregatesTable"
+    assert arguments["Key"] == {"userId": {"S": "u1"}}
+    assert arguments["UpdateExpression"] == "REMOVE lockOwner, leaseUntil"
+    assert arguments["ConditionExpression"] == "lockOwner = :owner"
+    assert arguments["ExpressionAttributeValues"][":owner"]["S"]  # the execution's id
 
 
 @pytest.mark.parametrize(
@@ -284,7 +333,7 @@ def test_a_lock_no_longer_ours_counts_as_released(stepfunctions, definition, sta
     )
 
     assert (answer["status"], answer["nextState"]) == ("CAUGHT_ERROR", next_state)
-    assert json.loads(answer["output"]) == STATE_INPUT  # ResultPath: null, nothing kept
+    assert variables_after(answer) == VARIABLES  # nothing failed, nothing kept
 
 
 def test_without_a_mock_the_release_frees_only_its_own_lock(stepfunctions, definition):
@@ -298,13 +347,16 @@ def test_without_a_mock_the_release_frees_only_its_own_lock(stepfunctions, defin
 
 
 def test_a_failed_lock_reads_the_user_from_the_body(stepfunctions, definition):
-    failed = {"body": STATE_INPUT["body"], "idempotencyKey": "k1", "error": {"Error": "E"}}
     answer = stepfunctions.test_state(
-        definition=definition, stateName="ReadRequestAfterFailure", input=json.dumps(failed)
+        definition=definition,
+        stateName="ReadRequestAfterFailure",
+        input=json.dumps(STATE_INPUT),
+        variables=json.dumps({"error": {"Error": "E"}}),
+        inspectionLevel="DEBUG",
     )
 
-    output = json.loads(answer["output"])
-    assert output == {"request": json.loads(STATE_INPUT["body"]), "error": {"Error": "E"}}
+    after = variables_after(answer)
+    assert after == {"request": json.loads(STATE_INPUT["body"]), "error": {"Error": "E"}}
     assert answer["nextState"] == "ReleaseLockAfterFailure"
 
 
@@ -318,3 +370,84 @@ def test_without_a_mock_the_real_handler_runs(stepfunctions, definition):
     assert answer["error"] == "ValidationError"
     assert answer["nextState"] == "TransactionFailed"
     assert "ammount" in json.loads(answer["cause"])["errorMessage"]
+
+
+TRANSACTION = {"transactionId": "t1", "userId": "u1", "type": "credit", "amount": "10.00",
+               "balance": "110.00", "createdAt": "2026-12-01T00:00:00.000Z"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("replay", "next_state"),
+    [(None, "UpdateBalance"), (TRANSACTION, "ReturnStoredResult")],
+    ids=["new", "replay"],
+)
+def test_is_replay_chooses_by_the_stored_transaction(stepfunctions, definition, replay, next_state):
+    answer = stepfunctions.test_state(
+        definition=definition,
+        stateName="IsReplay",
+        input="{}",
+        variables=json.dumps({**VARIABLES, "put": {**VARIABLES["put"], "replay": replay}}),
+    )
+
+    assert answer["nextState"] == next_state
+
+
+def test_a_replay_answers_the_stored_transaction(stepfunctions, definition):
+    answer = stepfunctions.test_state(
+        definition=definition,
+        stateName="ReturnStoredResult",
+        input="{}",
+        variables=json.dumps({**VARIABLES, "put": {**VARIABLES["put"], "replay": TRANSACTION}}),
+        inspectionLevel="DEBUG",
+    )
+
+    assert answer["nextState"] == "ReleaseLock"
+    assert variables_after(answer)["result"] == {"transaction": TRANSACTION, "replayed": True}
+
+
+@pytest.mark.parametrize(
+    ("variables", "next_state"),
+    [
+        ({"error": {"Error": "InsufficientFundsError", "Cause": "c"}}, "TransactionFailed"),
+        (
+            {"result": {"transaction": TRANSACTION, "replayed": False},
+             "releaseError": {"Error": "DynamoDB.InternalServerError", "Cause": "c"}},
+            "TransactionSucceeded",
+        ),
+    ],
+    ids=["failed-before-the-commit", "release-failed-after-the-commit"],
+)  # fmt: skip
+def test_is_committed_chooses_by_the_result(stepfunctions, definition, variables, next_state):
+    answer = stepfunctions.test_state(
+        definition=definition,
+        stateName="IsCommitted",
+        input="{}",
+        variables=json.dumps(variables),
+    )
+
+    assert answer["nextState"] == next_state
+
+
+def test_success_answers_the_result_and_failure_re_raises_the_original_error(
+    stepfunctions, definition
+):
+    result = {"transaction": TRANSACTION, "replayed": False}
+    succeeded = stepfunctions.test_state(
+        definition=definition,
+        stateName="TransactionSucceeded",
+        input="{}",
+        variables=json.dumps({"result": result}),
+    )
+    failed = stepfunctions.test_state(
+        definition=definition,
+        stateName="TransactionFailed",
+        input="{}",
+        variables=json.dumps({"error": {"Error": "InsufficientFundsError", "Cause": "c"}}),
+    )
+
+    assert json.loads(succeeded["output"]) == result
+    assert (failed["status"], failed["error"], failed["cause"]) == (
+        "FAILED",
+        "InsufficientFundsError",
+        "c",
+    )

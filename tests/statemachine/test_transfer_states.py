@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from infra.local.cloudformation.template import Template
 from infra.local.runtime import LocalAws
 from infra.local.stepfunctions.provision import stepfunctions_client
 from tests.builders import error_mock
+from tests.statemachine import teststate
 from tests.statemachine.conftest import ENDPOINT
 
 pytestmark = pytest.mark.skipif(
@@ -89,18 +91,7 @@ def definition() -> str:
 
 
 def run_state(client: Any, definition: str, state: str, **kwargs: Any) -> dict[str, Any]:
-    return client.test_state(
-        definition=definition,
-        stateName=state,
-        input=json.dumps(STATE_INPUT),
-        variables=json.dumps(VARIABLES),
-        inspectionLevel="DEBUG",
-        **kwargs,
-    )
-
-
-def variables_after(answer: dict[str, Any]) -> dict[str, Any]:
-    return dict(json.loads(answer["inspectionData"]["variables"]))
+    return teststate.run_state(client, definition, state, STATE_INPUT, VARIABLES, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -109,23 +100,10 @@ def variables_after(answer: dict[str, Any]) -> dict[str, Any]:
 def test_retried_error_is_retriable_until_attempts_run_out_then_caught(
     stepfunctions, definition, state, error, attempts, catch_next
 ):
-    for retries_so_far in range(attempts):
-        answer = run_state(
-            stepfunctions,
-            definition,
-            state,
-            mock=error_mock(error),
-            stateConfiguration={"retrierRetryCount": retries_so_far},
-        )
-        assert (answer["status"], answer["error"]) == ("RETRIABLE", error), retries_so_far
-
-    answer = run_state(
-        stepfunctions,
-        definition,
-        state,
-        mock=error_mock(error),
-        stateConfiguration={"retrierRetryCount": attempts},
+    answer = teststate.retried_until_caught(
+        partial(run_state, stepfunctions, definition, state), error, attempts
     )
+
     assert (answer["status"], answer["nextState"]) == ("CAUGHT_ERROR", catch_next)
 
 
@@ -139,7 +117,7 @@ def test_error_no_retrier_takes_is_caught_at_once(
 
     assert (answer["status"], answer["nextState"]) == ("CAUGHT_ERROR", catch_next)
     caught = {"Error": error, "Cause": f"{error} in a test"}
-    after = variables_after(answer)
+    after = teststate.variables_after(answer)
     if error == "DynamoDB.ConditionalCheckFailedException":
         # A lock no longer ours counts as released: nothing failed, nothing is kept.
         assert after == VARIABLES
@@ -174,7 +152,7 @@ def test_acquire_locks_sends_the_raw_request_and_assigns_what_later_states_read(
     payload = json.loads(answer["inspectionData"]["afterArguments"])["Payload"]
     assert (payload["body"], payload["idempotencyKey"]) == (BODY, "t-1")
     assert payload["executionId"] and payload["startedAt"]
-    after = variables_after(answer)
+    after = teststate.variables_after(answer)
     assert (after["request"], after["lockOrder"], after["locks"]) == (REQUEST, ["a", "b"], LOCKS)
 
 
@@ -188,7 +166,7 @@ def test_commit_sends_the_request_both_locks_and_the_record(stepfunctions, defin
     assert {k: payload[k] for k in ("request", "locks", "transferId", "createdAt")} == {
         "request": REQUEST, "locks": LOCKS, "transferId": "t1", "createdAt": PUT["createdAt"],
     }  # fmt: skip
-    assert variables_after(answer)["result"] == {"transfer": TRANSFER, "replayed": False}
+    assert teststate.variables_after(answer)["result"] == {"transfer": TRANSFER, "replayed": False}
 
 
 @pytest.mark.parametrize("state", list(RELEASES))
@@ -220,7 +198,7 @@ def test_a_failed_acquire_reads_both_users_in_the_global_order(stepfunctions, de
     )
 
     assert answer["nextState"] == "ReleaseSecondLockAfterFailure"
-    assert variables_after(answer)["lockOrder"] == ["a", "b"]  # b -> a, sorted
+    assert teststate.variables_after(answer)["lockOrder"] == ["a", "b"]  # b -> a, sorted
 
 
 @pytest.mark.parametrize(
@@ -249,7 +227,7 @@ def test_a_replay_answers_the_stored_transfer(stepfunctions, definition):
     )
 
     assert answer["nextState"] == "ReleaseSecondLock"
-    assert variables_after(answer)["result"] == {"transfer": TRANSFER, "replayed": True}
+    assert teststate.variables_after(answer)["result"] == {"transfer": TRANSFER, "replayed": True}
 
 
 def test_success_answers_the_result_and_failure_re_raises_the_original_error(

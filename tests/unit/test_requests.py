@@ -30,6 +30,12 @@ def test_amount_alias_is_accepted_and_must_agree():
         parse_transaction_request(body(amount="11"), "k")
 
 
+def test_both_spellings_agree_when_they_are_the_same_amount_written_differently():
+    assert parse_transaction_request(body(amount="10.00"), "k").amount == Decimal("10")
+    with pytest.raises(ValidationError, match=r"^amount must be a positive decimal"):
+        parse_transaction_request(body(amount="10.000"), "k")
+
+
 @pytest.mark.parametrize(
     ("raw_body", "key", "field"),
     [

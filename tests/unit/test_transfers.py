@@ -223,14 +223,22 @@ def test_parse_reads_both_users_the_amount_and_its_alias():
     assert parse_transfer_request(body, "k") == TransferRequest("1", "2", "k", Decimal("10.5"))
 
 
+def test_parse_takes_both_spellings_of_one_amount_however_written():
+    body = '{"fromUserId": "1", "toUserId": "2", "amount": "10.5", "ammount": "10.50"}'
+
+    assert parse_transfer_request(body, "k").amount == Decimal("10.5")
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [('{"fromUserId": "1", "toUserId": "1", "amount": "1"}', "toUserId"),
      ('{"toUserId": "1", "amount": "1"}', "fromUserId"),
      ('{"fromUserId": "1", "toUserId": "", "amount": "1"}', "toUserId"),
      ('{"fromUserId": "1", "toUserId": "2", "amount": "-1"}', "amount"),
-     ('{"fromUserId": "1", "toUserId": "2", "amount": "1", "ammount": "2"}', "ammount")],
-    ids=["same-user", "no-source", "empty-destination", "negative", "both-spellings-differ"],
+     ('{"fromUserId": "1", "toUserId": "2", "amount": "1", "ammount": "2"}', "ammount"),
+     ('{"fromUserId": "1", "toUserId": "2"}', "^amount is required")],
+    ids=["same-user", "no-source", "empty-destination", "negative", "both-spellings-differ",
+         "no-amount"],
 )  # fmt: skip
 def test_parse_refuses_naming_the_field(body, field):
     with pytest.raises(ValidationError, match=field):

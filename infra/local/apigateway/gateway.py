@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import BadRequest, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -62,11 +62,17 @@ class LocalGateway:
 
     def handle(self, request: Request) -> Response:
         context = _context(request)
-        payload = _read_payload(request)
-        if payload is None:
-            response = self._gateway("REQUEST_TOO_LARGE", 413, "Request Too Long")
+        try:
+            payload = _read_payload(request)
+        except (OSError, BadRequest):
+            # A body that is no HTTP body: chunks not in chunked encoding, or fewer bytes than its
+            # Content-Length before the client stopped sending. Refused before any integration.
+            response = self._gateway("DEFAULT_4XX", 400, "Bad Request")
         else:
-            response = self._route(request, payload, context)
+            if payload is None:
+                response = self._gateway("REQUEST_TOO_LARGE", 413, "Request Too Long")
+            else:
+                response = self._route(request, payload, context)
         response.headers["x-amzn-RequestId"] = context["requestId"]  # as on every AWS answer
         return response
 
@@ -215,12 +221,16 @@ def _headers(request: Request) -> list[tuple[str, str]]:
 
 
 def _query(request: Request) -> dict[str, list[str]]:
-    """The query string's parameters, percent-escapes decoded as UTF-8 with U+FFFD where they are
-    not (werkzeug keeps such an escape as it was: "%FF" would name the same user as "%25FF")."""
+    """The query string's parameters as UTF-8 text, with U+FFFD where they are not: bytes sent as
+    they are (curl sends `?userId=é` so) and percent-escapes alike, so that both spellings of one
+    id name one wallet (werkzeug keeps an escape that is not UTF-8 as it was: "%FF" would name
+    the same user as "%25FF")."""
     query: dict[str, list[str]] = {}
+    # As ISO-8859-1, each byte is one character and each escape unquotes to its byte's character;
+    # the bytes are then read as the UTF-8 they should be.
     text = request.query_string.decode("latin-1")
-    for name, value in parse_qsl(text, keep_blank_values=True, errors="replace"):
-        query.setdefault(name, []).append(value)
+    for name, value in parse_qsl(text, keep_blank_values=True, encoding="latin-1"):
+        query.setdefault(_utf8_text(name), []).append(_utf8_text(value))
     return query
 
 

@@ -27,6 +27,9 @@ _SYNC_RESPONSE_FIELDS = (
 
 # Given an execution's ARN, a function that reads its status now.
 StatusReader = Callable[[str], Callable[[], str]]
+# Given an execution's ARN, a function that waits at most the seconds it is given, and returns
+# early when the execution ends.
+EndWaiter = Callable[[str], Callable[[float], object]]
 
 
 def start_sync_execution(
@@ -37,26 +40,30 @@ def start_sync_execution(
     *,
     deadline_seconds: float = 60.0,
     status_reader: StatusReader | None = None,
+    end_waiter: EndWaiter | None = None,
     longest_poll: float = 0.1,
 ) -> dict[str, Any]:
     """Start an execution and wait for its end; past `deadline_seconds` (well beyond the state
     machine's own timeout, so only a runtime that lost the execution gets there) it is stopped,
     so that a caller never waits forever.
 
-    The status is polled with DescribeExecution unless `status_reader` offers a cheaper way.
+    The status is polled with DescribeExecution unless `status_reader` offers a cheaper way, and
+    between two polls the caller sleeps, with a delay doubling up to `longest_poll`, unless
+    `end_waiter` offers a wait that the end cuts short (then every wait is `longest_poll`).
     """
     arn = client.start_execution(
         stateMachineArn=state_machine_arn, name=name or uuid.uuid4().hex, input=execution_input
     )["executionArn"]
     status = (status_reader or _described(client))(arn)
+    wait = end_waiter(arn) if end_waiter else time.sleep
     deadline = time.monotonic() + deadline_seconds
-    delay = 0.001
+    delay = longest_poll if end_waiter else 0.001
     while status() not in TERMINAL_STATUSES:
         if time.monotonic() > deadline:
             cause = f"no end within {deadline_seconds} s"
             client.stop_execution(executionArn=arn, error="States.Timeout", cause=cause)
             break
-        time.sleep(delay)
+        wait(delay)
         delay = min(delay * 2, longest_poll)
     execution = client.describe_execution(executionArn=arn)
     return {key: execution[key] for key in _SYNC_RESPONSE_FIELDS if key in execution}

@@ -7,14 +7,16 @@ bound as values (never pasted into the expression's text), AWS's added functions
 `$range`, `$hash`, `$random` with an optional seed, `$uuid`, `$parse`), `$eval` refused, every
 evaluation failure a `States.QueryEvaluationError`, and the documented size limits of variables.
 
-moto 5.2.5 vendors the evaluator but not the engine; `apply()` replaces its broken functions and
-methods (each patch below says what moto does, why that is wrong, and which test proves the
-fix) and `undo()` restores moto's own. Where this differs from AWS is listed in docs/jsonata.md,
-each difference pinned by a test in tests/local/test_jsonata.py.
+moto 5.2.5 vendors the evaluator but not the engine. The functions below replace its broken
+functions and methods (each says what moto does, why that is wrong, and which test proves the
+fix); the runtime's patch registry (infra/local/patches.py) applies them, one entry each, and
+puts moto's own back. Where this differs from AWS is listed in docs/jsonata.md, each difference
+pinned by a test in tests/local/test_jsonata.py.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import json
@@ -23,16 +25,12 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, cast
 
 import jsonatapy
-from moto.stepfunctions import responses
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
 from moto.stepfunctions.parser.asl.antlt4utils.antlr4utils import is_terminal
-from moto.stepfunctions.parser.asl.component.common import outputdecl
-from moto.stepfunctions.parser.asl.component.common.assign import assign_decl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -44,15 +42,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.query_language import QueryLanguageMode
-from moto.stepfunctions.parser.asl.component.common.string import string_expression
-from moto.stepfunctions.parser.asl.component.state.choice.comparison import comparison
-from moto.stepfunctions.parser.asl.eval import states as moto_states
 from moto.stepfunctions.parser.asl.eval import variable_store
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
-from moto.stepfunctions.parser.asl.jsonata import validations
-from moto.stepfunctions.parser.asl.parse import preprocessor
-from moto.stepfunctions.parser.asl.parse.test_state.preprocessor import TestStatePreprocessor
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend import execution as parser_execution
 
@@ -76,6 +68,7 @@ EXPRESSIONS_KEPT = 4096
 EVALUATION_TIMEOUT_MS = 10_000
 
 _REFERENCE = re.compile(r"\$(\w+)")  # any name a variable may have, Unicode ones too
+_STATES_FIELD = re.compile(r"\$states\b(?:\.(\w+))?")  # `$states` and the field read, if named
 
 
 class QueryEvaluationError(Exception):
@@ -226,11 +219,14 @@ def _engine_message(error: Exception) -> str:
 
 
 def _program(text: str) -> Any:
-    """The expression compiled, with AWS's functions, once per text and thread (or why not).
+    """The expression compiled, with the AWS functions it names, once per text and thread (or
+    why not).
 
     moto runs each execution on a thread of its own, so each thread keeps its own, bounded, and
-    drops them itself when it ends. A compile with the functions registered costs about 6
-    microseconds (docs/jsonata.md).
+    drops them itself when it ends: an execution compiles each expression it meets. Only the
+    functions the text names are registered (a JSONata function is reachable by its name only,
+    and `$eval`, which could reach others, is refused): registering all seven took about 40% of
+    a compile (docs/performance.md).
     """
     kept: dict[str, Any] | None = getattr(_per_thread, "programs", None)
     if kept is None:
@@ -243,10 +239,13 @@ def _program(text: str) -> Any:
             program = jsonatapy.compile(text)
         except Exception as error:  # a syntax error is an evaluation error on AWS
             return f"The JSONata expression '{text}' could not be parsed: {error}"
+        named = references(text)
         for name, function in AWS_FUNCTIONS.items():
-            program.register(name, function)
+            if name in named:
+                program.register(name, function)
         for name, function in AWS_OVERRIDES.items():
-            program.register_override(name, function)
+            if name in named:
+                program.register_override(name, function)
         kept[text] = program
     return program
 
@@ -445,25 +444,30 @@ def assign_eval_body(self: Any, env: Any) -> None:
         store.set(variable_identifier=name, variable_value=value)
 
 
-def output_eval_body(self: Any, env: Any) -> None:
-    """Output._eval_body: a JSONata state's (or Catch's, or Choice rule's) `Output`.
+def output_before_assign(evaluate: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    """Output._eval_body (moto's is `evaluate`): a JSONata state's (or Catch's, or Choice rule's)
+    `Output`.
 
     moto evaluates a state's Assign before its Output, so Output reads the values the state
     has just assigned. AWS evaluates both with the values from the state's entry ("Passing
     data between states with variables": a state's new values are seen from the next state on).
     Proof: test_jsonata.py::test_output_reads_variables_from_before_the_states_assign.
     """
-    store = env.variable_store
-    before = getattr(store, _BEFORE_ASSIGN, None)
-    if before is None or before[0] != env.next_state_name:
-        _original(outputdecl.Output, "_eval_body")(self, env)
-        return
-    _output_of.variables = (store, before[1])
-    try:
-        _original(outputdecl.Output, "_eval_body")(self, env)
-    finally:
-        _output_of.variables = None
-        setattr(store, _BEFORE_ASSIGN, None)
+
+    def output_eval_body(self: Any, env: Any) -> None:
+        store = env.variable_store
+        before = getattr(store, _BEFORE_ASSIGN, None)
+        if before is None or before[0] != env.next_state_name:
+            evaluate(self, env)
+            return
+        _output_of.variables = (store, before[1])
+        try:
+            evaluate(self, env)
+        finally:
+            _output_of.variables = None
+            setattr(store, _BEFORE_ASSIGN, None)
+
+    return output_eval_body
 
 
 def encode_variable_declarations(bindings: dict[str, Any]) -> str:
@@ -522,31 +526,35 @@ def inner_string_of(parser_rule_context: Any) -> str | None:
     return str(text)
 
 
-def describe_execution(self: Any) -> Any:
-    """StepFunctionResponse.describe_execution: an execution's `output`.
+def describing_string_output(describe: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """StepFunctionResponse.describe_execution (moto's is `describe`): an execution's `output`.
 
     moto treats a `str` output as JSON text already and answers it as is; the interpreter keeps
     the output as a value, so a machine whose output is the string "done" (a JSONata `Output`
     of `{% 'done' %}`, say) is answered `done`, which is not JSON. AWS answers `"done"`.
     Proof: test_jsonata.py::test_a_string_output_is_json_text.
     """
-    result = _original(responses.StepFunctionResponse, "describe_execution")(self)
-    answer = result.result
-    execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
-    if (
-        isinstance(execution, parser_execution.Execution)
-        and isinstance(execution.output, str)
-        and "output" in answer
-    ):
-        answer["output"] = json.dumps(execution.output)
-    return result
+
+    def describe_execution(self: Any) -> Any:
+        result = describe(self)
+        answer = result.result
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        if (
+            isinstance(execution, parser_execution.Execution)
+            and isinstance(execution.output, str)
+            and "output" in answer
+        ):
+            answer["output"] = json.dumps(execution.output)
+        return result
+
+    return describe_execution
 
 
 class InvalidVariableNameError(ValueError):
     """An Assign whose variable name AWS refuses; the definition is refused (InvalidDefinition)."""
 
 
-def _query_language_scopes(self: Any) -> list[Any]:
+def query_language_scopes(self: Any) -> list[Any]:
     """Preprocessor._query_language_per_scope: the QueryLanguage of each scope being parsed.
 
     moto keeps that stack in one list on the class, shared by every parse in every thread: a
@@ -563,26 +571,31 @@ def _query_language_scopes(self: Any) -> list[Any]:
     return scopes
 
 
-def assign_decl_binding(self: Any, ctx: Any) -> Any:
-    """Preprocessor.visitAssign_decl_binding: one variable of an Assign, when the definition is
-    parsed (CreateStateMachine, TestState).
+def refusing_invalid_names(visit: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Preprocessor.visitAssign_decl_binding (moto's is `visit`): one variable of an Assign, when
+    the definition is parsed (CreateStateMachine, TestState).
 
     moto takes any key as a variable's name: "my-var" or "1st" (which no expression could read:
     `$my-var` is a subtraction) or "states" (which `$states` hides). AWS refuses the definition.
     Proof: test_jsonata.py::test_a_variable_name_aws_refuses_refuses_the_definition.
     """
-    declaration = _original(preprocessor.Preprocessor, "visitAssign_decl_binding")(self, ctx)
-    name = declaration.binding.identifier
-    if not name.isidentifier() or name == "states":
-        raise InvalidVariableNameError(
-            f"'{name}' is not a valid variable name: it must be an identifier (a letter or _ "
-            "first, then letters, digits and _), and 'states' is reserved"
-        )
-    return declaration
+
+    def assign_decl_binding(self: Any, ctx: Any) -> Any:
+        declaration = visit(self, ctx)
+        name = declaration.binding.identifier
+        if not name.isidentifier() or name == "states":
+            raise InvalidVariableNameError(
+                f"'{name}' is not a valid variable name: it must be an identifier (a letter or _ "
+                "first, then letters, digits and _), and 'states' is reserved"
+            )
+        return declaration
+
+    return assign_decl_binding
 
 
-def _records_after_arguments(visit: Callable[..., Any]) -> Callable[..., Any]:
-    """TestStatePreprocessor's visit of `Arguments`: TestState's `inspectionData.afterArguments`.
+def recording_after_arguments(visit: Callable[..., Any]) -> Callable[..., Any]:
+    """TestStatePreprocessor's visit of `Arguments` (moto's is `visit`, which it inherits from
+    Preprocessor): TestState's `inspectionData.afterArguments`.
 
     moto's TestState records the JSONPath stages (afterInputPath, afterParameters, ...) but not
     JSONata's Arguments, which AWS shows at DEBUG and TRACE.
@@ -619,103 +632,54 @@ def variables_text(env: Any) -> str | None:
     return json_text(values) if values else None
 
 
+@functools.lru_cache(maxsize=EXPRESSIONS_KEPT)
+def states_fields(text: str) -> frozenset[str] | None:
+    """The fields of `$states` the text reads by name (`$states.input`, `$states.context`, ...),
+    or None when it reads `$states` otherwise (whole, or through a function)."""
+    fields = set()
+    for match in _STATES_FIELD.finditer(text):
+        if match.group(1) is None:
+            return None
+        fields.add(match.group(1))
+    return frozenset(fields)
+
+
 def _states_for(expression: str, env: Any) -> dict[str, Any] | None:
-    # `$states` is copied for the expressions that read it only (its context's timestamps are
-    # converted at each copy).
-    return moto_states_data(env.states) if "states" in references(expression) else None
+    """`$states` for the expressions that read it, with only the fields they name: each field
+    bound is converted for the engine at each evaluation, and the context's timestamps first
+    formatted, so an Assign of `$states.result.Payload` pays for neither the input nor the
+    context."""
+    if "states" not in references(expression):
+        return None
+    fields = states_fields(expression)
+    if fields is None:
+        return moto_states_data(env.states)
+    data = env.states._states_data
+    bound = {name: data[name] for name in fields - {"context"} if name in data}
+    if "context" in fields:
+        bound["context"] = context_data(data["context"])
+    return bound
 
 
 def moto_states_data(states: Any) -> dict[str, Any]:
     """`$states` as moto keeps it (input, context, result, errorOutput), the context object's
     timestamps (datetimes in moto) written as moto writes them in JSONPath output."""
     data = dict(states._states_data)
-    data["context"] = json.loads(to_json_str(data["context"]))
+    data["context"] = context_data(data["context"])
     return data
 
 
-_ABSENT = object()  # an attribute the owner only inherited: undo() deletes the replacement
-
-
-@dataclass
-class _Patch:
-    owner: Any
-    name: str
-    replacement: Any
-    original: Any = None
-
-
-_PATCHES: list[_Patch] = [
-    _Patch(string_expression.StringJSONata, "_eval_body", string_jsonata_eval_body),
-    _Patch(string_expression.StringVariableSample, "_eval_body", string_variable_sample_eval_body),
-    _Patch(comparison.ConditionStringJSONata, "_eval_body", condition_eval_body),
-    _Patch(assign_decl.AssignDecl, "_eval_body", assign_eval_body),
-    _Patch(outputdecl.Output, "_eval_body", output_eval_body),
-    _Patch(variable_store.VariableStore, "get_assigned_variables", assigned_variables),
-    _Patch(preprocessor.Preprocessor, "_inner_string_of", staticmethod(inner_string_of)),
-    _Patch(preprocessor.Preprocessor, "visitAssign_decl_binding", assign_decl_binding),
-    _Patch(
-        preprocessor.Preprocessor, "_query_language_per_scope", property(_query_language_scopes)
-    ),
-    _Patch(responses.StepFunctionResponse, "describe_execution", describe_execution),
-    _Patch(
-        TestStatePreprocessor,
-        "visitArguments_string_jsonata",
-        _records_after_arguments(preprocessor.Preprocessor.visitArguments_string_jsonata),
-    ),
-    _Patch(
-        TestStatePreprocessor,
-        "visitArguments_jsonata_template_value_object",
-        _records_after_arguments(
-            preprocessor.Preprocessor.visitArguments_jsonata_template_value_object
-        ),
-    ),
-    # moto's modules imported these two by name: each binding is replaced.
-    _Patch(moto_jsonata, "encode_jsonata_variable_declarations", encode_variable_declarations),
-    _Patch(variable_store, "encode_jsonata_variable_declarations", encode_variable_declarations),
-    _Patch(moto_states, "encode_jsonata_variable_declarations", encode_variable_declarations),
-    _Patch(moto_jsonata, "eval_jsonata_expression", eval_complete_expression),
-    _Patch(string_expression, "eval_jsonata_expression", eval_complete_expression),
-    _Patch(validations, "eval_jsonata_expression", eval_complete_expression),
-]
-_applied = False
-
-
-def _original(owner: Any, name: str) -> Any:
-    for patch in _PATCHES:
-        if patch.owner is owner and patch.name == name:
-            return patch.original
-    raise KeyError(name)
-
-
-def patches() -> list[tuple[str, str]]:
-    """What apply() replaces: (owner, attribute) for each patch."""
-    return [(getattr(p.owner, "__qualname__", p.owner.__name__), p.name) for p in _PATCHES]
-
-
-def apply() -> None:
-    """Replace moto's broken JSONata and variable code (a second call changes nothing)."""
-    global _applied
-    if _applied:
-        return
-    for patch in _PATCHES:
-        patch.original = patch.owner.__dict__.get(patch.name, _ABSENT)
-        setattr(patch.owner, patch.name, patch.replacement)
-    _applied = True
-
-
-def undo() -> None:
-    """Restore each function and method of moto's that apply() replaced."""
-    global _applied
-    if not _applied:
-        return
-    for patch in reversed(_PATCHES):
-        if patch.original is _ABSENT:
-            delattr(patch.owner, patch.name)
-        else:
-            setattr(patch.owner, patch.name, patch.original)
-        patch.original = None
-    _applied = False
-
-
-def is_applied() -> bool:
-    return _applied
+def context_data(value: Any) -> Any:
+    """The context object as moto writes it in JSONPath output (`to_json_str`, read back):
+    timestamps in ISO 8601, anything else that is not JSON as its `str`. Walked rather than
+    written and parsed, which took 3 times as long, at each expression that reads it."""
+    if isinstance(value, dict):
+        return {key if isinstance(key, str) else json.dumps(key): context_data(item)
+                for key, item in value.items()}  # fmt: skip
+    if isinstance(value, (list, tuple)):
+        return [context_data(item) for item in value]
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return str(value)

@@ -338,6 +338,12 @@ def _run(
     except ASLParserException as error:
         message = f"the state is not valid ASL: {error}"
         raise TestStateRequestError("InvalidDefinition", message) from None
+    except Exception as error:  # moto's preprocessor raises whatever it meets
+        # A state that parses but cannot be built (an intrinsic function with string literals in
+        # double quotes, say): moto's CreateStateMachine wraps this as ASLParserException; its
+        # TestState parser does not, and it would be an InternalFailure.
+        message = f"the state is not valid ASL: {type(error).__name__}: {error}"
+        raise TestStateRequestError("InvalidDefinition", message) from None
     name = f"TestState-{uuid.uuid4().hex[:10]}"
     arn = f"arn:aws:states:{region}:{account_id}:stateMachine:{name}"
     execution = _MockedTestStateExecution(

@@ -34,6 +34,7 @@ SUBSTITUTIONS = {
     "TransferStateMachine.Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:Transfers",
     "HoldStateMachine.Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:Holds",
     "GetHoldFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetHold",
+    "ReversalStateMachine.Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:Reversals",
     "GetBalanceFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetBalance",
     "GetTransactionsFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetHistory",
     "GetSummariesFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetSummaries",
@@ -717,3 +718,120 @@ def test_a_transaction_output_is_no_transfer(transfer_post):
     answer = {"executionArn": "arn:x", "status": "SUCCEEDED", "output": json.dumps(output)}
 
     assert respond(transfer_post, answer).status == 500
+
+
+# POST /transactions/{transactionId}/reversal: the transactions' integration on the reversal
+# machine, the path's transactionId in place of the key, and the reversal's fields in the 201.
+
+REVERSAL = {**TRANSACTION, "transactionId": "rv-1", "type": "debit", "balance": "100.00",
+            "reverses": "tx-1"}  # fmt: skip
+REVERSAL_PATH = "/transactions/{transactionId}/reversal"
+REVERSAL_RESPONSE_CHANGES = [
+    ('["transactionId", "userId", "type", "amount", "balance", "currency", "createdAt"]',
+     '["transactionId", "userId", "type", "amount", "balance", "currency", "createdAt", '
+     '"reverses"]'),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reversal_post(document):
+    return integration_of(document, REVERSAL_PATH, "POST")
+
+
+def reversal_input(reversal_post, body="", path=None, headers=None, querystring=None) -> dict:
+    template = request_template(reversal_post, "application/json")
+    assert template is not None
+    params = {"path": path or {}, "querystring": querystring or {}, "header": headers or {}}
+    text = render(template, body=body, params=params, context={"requestId": REQUEST_ID}).text
+    request = json.loads(text)
+    assert request["stateMachineArn"] == SUBSTITUTIONS["ReversalStateMachine.Arn"]
+    assert request["name"] == REQUEST_ID
+    return dict(json.loads(request["input"]))
+
+
+def test_the_reversal_request_template_builds_the_body_as_the_transactions_does(
+    post, reversal_post
+):
+    transaction_template = request_template(post, "application/json")
+    reversal_template = request_template(reversal_post, "application/json")
+    assert transaction_template is not None and reversal_template is not None
+    transaction_lines, reversal_lines = (
+        transaction_template.splitlines(), reversal_template.splitlines()
+    )  # fmt: skip
+    # Everything from the body on (the body's cap and escaping, the request id, the name).
+    start = transaction_lines.index('#set($body = "$!input.body")')
+    assert (
+        reversal_lines[reversal_lines.index(transaction_lines[start]) :][:-1]
+        == (transaction_lines[start:-1])
+    )
+
+
+@pytest.mark.parametrize(
+    "transaction_id",
+    ["tx-1", 'quote"and\\backslash', "it's", "\u00e9\u20ac"],
+    ids=["plain", "quote-and-backslash", "apostrophe", "non-ascii"],
+)
+def test_the_path_id_and_the_body_reach_the_reversal_machine_unchanged(
+    reversal_post, transaction_id
+):
+    body = '{"userId": "it\'s \\"1\\""}'
+
+    sent = reversal_input(reversal_post, body, path={"transactionId": transaction_id})
+
+    assert sent == {"body": body, "transactionId": transaction_id, "requestId": REQUEST_ID}
+
+
+def test_only_the_path_names_the_transaction(reversal_post):
+    sent = reversal_input(
+        reversal_post, "{}", path={"transactionId": "from-path"},
+        headers={"transactionId": "from-header"}, querystring={"transactionId": "from-query"},
+    )  # fmt: skip
+
+    assert sent["transactionId"] == "from-path"
+
+
+def test_a_path_id_is_cut_where_it_is_too_long_anyway(reversal_post):
+    sent = reversal_input(reversal_post, "{}", path={"transactionId": "t" * 5000})
+
+    assert sent["transactionId"] == "t" * 1024
+
+
+def test_the_reversal_responses_are_the_transactions_with_the_reversals_fields(post, reversal_post):
+    assert reversal_post["responses"].keys() == post["responses"].keys()
+    for name, response in post["responses"].items():
+        template = response["responseTemplates"]["application/json"]
+        for old, new in REVERSAL_RESPONSE_CHANGES:
+            template = template.replace(old, new)
+        assert reversal_post["responses"][name]["responseTemplates"]["application/json"] == (
+            template
+        ), name
+
+
+@pytest.mark.parametrize(
+    ("replayed", "headers"),
+    [(False, {}), (True, {"Idempotent-Replayed": "true"})],
+    ids=["reversed", "replayed"],
+)
+def test_a_succeeded_reversal_is_201_with_the_reversing_entry(reversal_post, replayed, headers):
+    output = {"transaction": {**REVERSAL, "internal": "x"}, "replayed": replayed}
+    answer = {"executionArn": "arn:x", "status": "SUCCEEDED", "output": json.dumps(output)}
+
+    response = respond(reversal_post, answer)
+
+    assert (response.status, response.headers) == (201, headers)
+    assert json.loads(response.body) == REVERSAL
+
+
+@pytest.mark.parametrize("error_name", HTTP_ERRORS, ids=HTTP_ERRORS.keys())
+def test_each_domain_error_of_a_reversal_maps_as_http_errors_says(reversal_post, error_name):
+    expected = HTTP_ERRORS[error_name]
+    response = respond(reversal_post, failed(error_name, lambda_cause(error_name, "")))
+    assert response.status == expected.status
+    assert response.headers == expected.headers
+    assert json.loads(response.body) == error_body(expected.code, expected.message)
+
+
+def test_every_reversal_status_is_documented(document):
+    assert set(document["paths"][REVERSAL_PATH]["post"]["responses"]) == {
+        "201", "400", "403", "404", "422", "429", "500",
+    }  # fmt: skip

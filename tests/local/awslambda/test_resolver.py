@@ -1,18 +1,20 @@
-"""infra/local/awslambda/functions.py: in-process API handlers resolve one event at a time, as a
-sandbox does.
+"""infra/local/awslambda/functions.py: in-process API handlers on Powertools' resolver resolve one
+event at a time, as a sandbox does.
 
 Powertools keeps the event being resolved in class attributes every resolver shares; two resolves
 at once in one process read each other's query. These tests make the two overlap: the first
-route waits until the second is inside its own route (which the runtime's lock prevents)."""
+route waits until the second is inside its own route (which the runtime's lock prevents). The
+wallet's own GET handlers use functions/http_api.py's resolver, which keeps the event per thread
+(tests/unit/test_http_api.py); the patch is for a handler on Powertools' resolver."""
 
 import contextlib
 import threading
 from collections.abc import Iterator
 
 import pytest
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.http_api import resolver
 from infra.local.awslambda import functions as lambdas
 from infra.local.patches import RUNTIME_PATCHES
 from tests.builders import api_event
@@ -32,7 +34,7 @@ def one_resolve_at_a_time() -> Iterator[None]:
 def resolve_two_at_once(overlap_seconds: float) -> dict[str, list[str | None]]:
     """Resolve a GET for user a and, while its route runs, one for user b on another resolver;
     what each route read as its userId (a's before and after b started)."""
-    first, second = resolver(), resolver()
+    first, second = APIGatewayRestResolver(), APIGatewayRestResolver()
     a_inside, b_inside = threading.Event(), threading.Event()
     read: dict[str, list[str | None]] = {}
 

@@ -39,3 +39,29 @@ def test_an_execution_that_ends_is_answered_in_the_sync_shape():
 
     assert response == {"executionArn": "arn:execution", "status": "SUCCEEDED", "input": "{}"}
     assert client.stopped_with is None
+
+
+def test_an_end_waiter_is_waited_on_between_two_reads_of_the_status():
+    # Given an execution that ends during the second wait
+    client = StuckStepFunctions()
+    waits: list[float] = []
+
+    def end_waiter(execution_arn: str):
+        assert execution_arn == "arn:execution"
+
+        def wait(seconds: float) -> bool:
+            waits.append(seconds)
+            if len(waits) == 2:
+                client.status = "SUCCEEDED"
+            return len(waits) == 2
+
+        return wait
+
+    # When the caller waits with it instead of sleeping
+    response = start_sync_execution(
+        client, "arn:machine", "{}", end_waiter=end_waiter, longest_poll=0.25
+    )
+
+    # Then each wait is the longest poll (the end cuts it short), and the end is answered
+    assert waits == [0.25, 0.25]
+    assert response["status"] == "SUCCEEDED"

@@ -1,0 +1,1 @@
+"""CloudWatch Logs: what the runtime adds to moto's (filter patterns)."""
