@@ -65,5 +65,7 @@ def test_the_client_built_at_import_before_the_mock_started_is_mocked(settings):
         hold_lock(tables, "u1", balance="3")
         # When the handler runs under the mock, then moto answers the client built before it
         assert call(get_balance_event({"userId": "u1"})) == (
-            200, {"userId": "u1", "balance": "3.00", "currency": "USD"})  # fmt: skip
+            200,
+            {"userId": "u1", "balance": "3.00", "available": "3.00", "currency": "USD"},
+        )
         assert dynamodb.client() is built_at_import
