@@ -9,6 +9,7 @@ transition (evaluated before the state's own Assign would have been).
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,9 @@ def read_variables(value: object) -> set[str]:
 def transitions(state: dict) -> list[tuple[str, set[str], object]]:
     """(next state, variables assigned on the way, the expressions evaluated for that edge)."""
     own = set(state.get("Assign", {}))
-    edges = [(state[key], own, None) for key in ("Next", "Default") if key in state]
+    edges: list[tuple[str, set[str], object]] = [
+        (state[key], own, None) for key in ("Next", "Default") if key in state
+    ]
     edges += [(choice["Next"], own, None) for choice in state.get("Choices", [])]
     edges += [
         (catch["Next"], set(catch.get("Assign", {})), catch.get("Assign"))
@@ -92,7 +95,7 @@ def test_every_variable_read_is_assigned_on_every_path_to_it(path: Path):
 
 
 def test_a_read_assigned_on_one_path_only_is_found():
-    definition = {
+    definition: dict[str, Any] = {
         "StartAt": "Commit",
         "States": {
             "Commit": {
