@@ -122,7 +122,7 @@ deploy: build ## Create or update the stack with SAM CLI (needs sam and credenti
 		--stack-name $(STACK_NAME) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
 		$(if $(wildcard $(SAM_CONFIG)),--config-file $(SAM_CONFIG),--guided) $(DEPLOY_FLAGS)
 
-destroy: ## Delete the stack with SAM CLI; its five DynamoDB tables and the API Gateway log role stay (docs/deploy.md)
+destroy: ## Delete the stack with SAM CLI; its six DynamoDB tables and the API Gateway log role stay (docs/deploy.md)
 	@command -v $(SAM) >/dev/null 2>&1 || { echo "make destroy needs the AWS SAM CLI: see docs/deploy.md"; exit 1; }
 	$(SAM) delete --stack-name $(STACK_NAME) \
 		$(if $(call saved_setting,region),--region $(call saved_setting,region))

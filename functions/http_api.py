@@ -1,7 +1,8 @@
 """What every API Gateway proxy handler shares: a small resolver and the mapping of errors to HTTP.
 
 The resolver does for the GET handlers what they used of Powertools' APIGatewayRestResolver: a
-route per method and path, the event's query string, a ValidationError answered with its 400 and
+route per method and path (or resource, for a path with a parameter), the event's query string
+and path parameters, a ValidationError answered with its 400, a NotFoundError with its 404 and
 anything else with a bare 500, in the REST proxy integration's answer. Powertools' event handler
 was the GET handlers' largest import beyond boto3 (its package imports every resolver it has, the
 event classes of every AWS source and asyncio): about 29 ms of CPU at each cold start in the
@@ -19,7 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from functions.domain.errors import ValidationError
+from functions.domain.errors import NotFoundError, ValidationError
 from functions.domain.requests import is_valid_text
 from functions.http_errors import INTERNAL_ERROR, error_body, http_error_for
 from functions.observability import logger
@@ -44,12 +45,19 @@ class ProxyEvent:
         return (self.raw.get("queryStringParameters") or {}).get(name, default)
 
     @property
+    def path_parameters(self) -> dict[str, str]:
+        """The path's parameters by name ({holdId} of /holds/{holdId}), as API Gateway puts them
+        in pathParameters (null when the resource has none)."""
+        return self.raw.get("pathParameters") or {}
+
+    @property
     def multi_value_query_string_parameters(self) -> dict[str, list[str]]:
         return self.raw.get("multiValueQueryStringParameters") or {}
 
 
 class Resolver:
-    """Routes GET requests of a REST proxy integration to functions of no arguments."""
+    """Routes GET requests of a REST proxy integration to functions of no arguments: by the
+    path, or by the resource (its template, "/holds/{holdId}") for a path with parameters."""
 
     def __init__(self) -> None:
         self._routes: dict[tuple[str, str], Route] = {}
@@ -71,11 +79,14 @@ class Resolver:
         self._local.event = ProxyEvent(event)
         try:
             refuse_query_text_that_was_not_utf8(self.current_event)
-            route = self._routes.get((event.get("httpMethod", ""), event.get("path", "")))
+            method = event.get("httpMethod", "")
+            route = self._routes.get((method, event.get("path", ""))) or self._routes.get(
+                (method, event.get("resource", ""))
+            )
             if route is None:
                 raise RouteNotFoundError(f"{event.get('httpMethod')} {event.get('path')}")
             return answer(200, route())
-        except ValidationError as error:
+        except (ValidationError, NotFoundError) as error:
             status = http_error_for(type(error).__name__).status
             return answer(status, error_body(error.code, str(error)))
         except Exception:
@@ -88,7 +99,8 @@ class Resolver:
 
 
 def resolver() -> Resolver:
-    """A resolver answering a ValidationError with its 400 and anything else with a bare 500."""
+    """A resolver answering a ValidationError with its 400, a NotFoundError with its 404, and
+    anything else with a bare 500."""
     return Resolver()
 
 

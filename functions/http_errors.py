@@ -20,13 +20,21 @@ HTTP_ERRORS: dict[str, HttpError] = {
     "IdempotencyKeyReusedError": HttpError(
         422, "IDEMPOTENCY_KEY_REUSED", "Idempotent-Key was already used for a different transaction"
     ),
-    "NotFoundError": HttpError(404, "NOT_FOUND", "no such transaction for this user"),
+    # One code for a reversal's transaction and a hold's capture or void: the message names both.
+    "NotFoundError": HttpError(
+        404, "NOT_FOUND", "no transaction or hold with this id for this user"
+    ),
     "NotReversibleError": HttpError(422, "NOT_REVERSIBLE", "this transaction cannot be reversed"),
     "UserBusyError": HttpError(
         429,
         "USER_BUSY",
         "another transaction of this user is in progress; retry later",
         {"Retry-After": "1"},
+    ),
+    # The hold templates pass this one's message through: it names the hold's status.
+    "HoldNotPendingError": HttpError(409, "HOLD_NOT_PENDING", "the hold is no longer pending"),
+    "HoldAmountExceededError": HttpError(
+        422, "HOLD_AMOUNT_EXCEEDED", "the capture amount is more than the hold's amount"
     ),
 }
 INTERNAL_ERROR = HttpError(500, "INTERNAL_ERROR", "the request could not be processed")

@@ -16,6 +16,10 @@ DEFAULTS = {
     # The Secrets Manager secret (name or ARN) holding the key that signs history cursors.
     "CURSOR_KEY_SECRET_ID": "CursorKeySecret",
     "OUTBOX_TABLE_NAME": "outbox",
+    "HOLDS_TABLE_NAME": "holds",
+    # How long a hold is kept after its expiresAt (then DynamoDB's TTL deletes it): a capture or
+    # void repeated within it gets its first answer, GET /holds finds it.
+    "HOLD_RETENTION_SECONDS": "2592000",
     # Longer than a stream keeps its records (24 h), so an event is never deleted unread.
     "OUTBOX_TTL_SECONDS": "172800",
     "EVENT_BUS_NAME": "wallet",
@@ -39,6 +43,8 @@ class Settings:
     cursor_key_secret_id: str
     outbox_table_name: str
     outbox_ttl_seconds: int
+    holds_table_name: str
+    hold_retention_seconds: int
     event_bus_name: str
     put_events_attempts: int
     default_balance: Decimal
@@ -59,6 +65,8 @@ class Settings:
             cursor_key_secret_id=value("CURSOR_KEY_SECRET_ID"),
             outbox_table_name=value("OUTBOX_TABLE_NAME"),
             outbox_ttl_seconds=int(value("OUTBOX_TTL_SECONDS")),
+            holds_table_name=value("HOLDS_TABLE_NAME"),
+            hold_retention_seconds=int(value("HOLD_RETENTION_SECONDS")),
             event_bus_name=value("EVENT_BUS_NAME"),
             put_events_attempts=int(value("PUT_EVENTS_ATTEMPTS")),
             default_balance=Decimal(value("DEFAULT_BALANCE")),

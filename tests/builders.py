@@ -19,8 +19,10 @@ from functions.domain.errors import UserBusyError
 from functions.domain.events import OutboxEvent
 from functions.domain.lock_wait import LockView
 from functions.domain.models import (
+    AccountState,
     LedgerEntry,
     Lock,
+    PendingHold,
     PendingTransaction,
     StoredTransaction,
     TransactionType,
@@ -35,6 +37,7 @@ TABLE_NAMES = {
     "LEDGER_TABLE_NAME": "LedgerTable",
     "SUMMARIES_TABLE_NAME": "SummariesTable",
     "OUTBOX_TABLE_NAME": "OutboxTable",
+    "HOLDS_TABLE_NAME": "HoldsTable",
 }
 DEFAULT_BALANCE = Decimal("100.00")
 
@@ -328,9 +331,12 @@ class FakeTransactions:
 @dataclass
 class FakeBalances:
     balances: dict[str, Decimal] = field(default_factory=dict)
+    holds: dict[str, tuple[PendingHold, ...]] = field(default_factory=dict)
 
-    def find_balance(self, user_id: str) -> Decimal | None:
-        return self.balances.get(user_id)
+    def find_account(self, user_id: str) -> AccountState | None:
+        if user_id not in self.balances:
+            return None
+        return AccountState(self.balances[user_id], 0, self.holds.get(user_id, ()))
 
 
 @dataclass

@@ -52,17 +52,20 @@ def violations(
     allow_held_locks: bool = False,
     allow_pending: bool = False,
     allow_expired_locks: bool = False,
+    now_ms: int | None = None,
 ) -> list[str]:
     """Every broken invariant, as readable lines; an empty list when all hold.
 
-    1 balance = default + committed credits - committed debits; 2 never below zero;
+    1 balance = default + committed credits - committed debits (a hold's capture included);
+    2 never below zero;
     3 one committed transaction per (userId, key) (the table key makes it structural, so a
     duplicate transactionId is what is checked); 4 no lock held and no pending record left;
     7 the ledger, 10 a transfer's two entries both or neither and 12 a transaction reversed at
-    most once (see ledger_violations).
+    most once (see ledger_violations); 11 and 12, available and the holds (see hold_violations).
     allow_*: a lock or pending record left to the lease (by a crash, or a broken compensation);
     allow_expired_locks only a lock whose lease has run out (free, by invariant 4), for a caller
-    that has checked who left it (the workload's settle).
+    that has checked who left it (the workload's settle). now_ms: the instant holds are judged
+    at (epoch milliseconds; now if None), for a test on a frozen clock.
     """
     settings = get_settings()
     found: list[str] = []
@@ -74,6 +77,8 @@ def violations(
             if not allow_pending:
                 found.append(f"pending record left for user {user!r} key {key!r}")
             continue
+        if "holdId" in item:
+            continue  # the key placed a hold: no money moved (its capture is counted below)
         if item["transactionId"]["S"] in transaction_ids:
             found.append(f"transactionId {item['transactionId']['S']} committed twice")
         transaction_ids.add(item["transactionId"]["S"])
@@ -83,7 +88,14 @@ def violations(
             # A transfer's record is the source's debit; its credit is the destination's entry.
             expected[item["toUserId"]["S"]] += amount
             transaction_ids.add(credit_entry_id(item["transferId"]["S"]))
+    # A captured hold moved its capturedAmount once, by the ledger entry it names.
+    holds = scan(client, settings.holds_table_name)
+    for item in holds:
+        if item["status"]["S"] == "CAPTURED":
+            expected[item["userId"]["S"]] -= Decimal(item["capturedAmount"]["N"])
+            transaction_ids.add(item["transactionId"]["S"])
     aggregates = {i["userId"]["S"]: i for i in scan(client, settings.aggregates_table_name)}
+    found += hold_violations(client, aggregates, holds, now_ms)
     for user in set(expected) | set(aggregates):
         row = aggregates.get(user)
         balance = Decimal(row["balance"]["N"]) if row else settings.default_balance
@@ -102,6 +114,70 @@ def violations(
         ):
             found.append(f"user {user!r}: lock still held by {row['lockOwner']['S']}")
     found += ledger_violations(client, aggregates, transaction_ids)
+    return found
+
+
+def hold_violations(
+    client: Any,
+    aggregates: dict[str, dict[str, Any]],
+    holds: list[dict[str, Any]],
+    now_ms: int | None = None,
+) -> list[str]:
+    """Invariants 11 and 12, at `now_ms` (epoch milliseconds; now if None).
+
+    11: available = balance - the pending holds not expired at now >= 0, where the pending holds
+    are the row's map, and the map agrees with the holds table (a pending, unexpired hold is on
+    its user's row with its amount and expiry, and nothing else unexpired is).
+    12: a hold is captured or voided at most once, never both: its capture is exactly one debit
+    entry naming it (none for a voided or pending hold), of its capturedAmount, which is at most
+    its amount.
+    """
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    found: list[str] = []
+    captures: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in scan(client, get_settings().ledger_table_name):
+        if "holdId" in item:
+            captures[item["holdId"]["S"]].append(item)
+    on_rows = {
+        (user, hold_id): (Decimal(value["L"][0]["N"]), int(value["L"][1]["N"]))
+        for user, row in aggregates.items()
+        for hold_id, value in row.get("holds", {}).get("M", {}).items()
+    }
+    stored = {(i["userId"]["S"], i["holdId"]["S"]): i for i in holds}
+    for (user, hold_id), item in stored.items():
+        status, amount = item["status"]["S"], Decimal(item["amount"]["N"])
+        expires_ms = int(item["expiresAt"]["N"])
+        entries = captures.get(hold_id, [])
+        if status == "CAPTURED":
+            captured = Decimal(item["capturedAmount"]["N"])
+            if captured > amount:
+                found.append(f"hold {hold_id}: captured {captured} above its amount {amount}")
+            if [(i["type"]["S"], Decimal(i["amount"]["N"]), i["userId"]["S"]) for i in entries] != [
+                ("debit", captured, user)
+            ]:
+                found.append(f"hold {hold_id}: captured {captured} but its entries are {entries}")
+        elif entries:
+            found.append(f"hold {hold_id} is {status} but has {len(entries)} capture entries")
+        counts = status == "PENDING" and expires_ms > now_ms
+        on_row = on_rows.get((user, hold_id))
+        if counts and on_row != (amount, expires_ms):
+            found.append(f"user {user!r}: pending hold {hold_id} is {on_row} on the row")
+        if not counts and on_row is not None and on_row[1] > now_ms:
+            found.append(f"user {user!r}: hold {hold_id} ({status}) still counts on the row")
+    for (user, hold_id), (_, expires_ms) in on_rows.items():
+        if (user, hold_id) not in stored and expires_ms > now_ms:
+            found.append(f"user {user!r}: the row holds {hold_id}, which is no stored hold")
+    for hold_id in set(captures) - {hold_id for _, hold_id in stored}:
+        found.append(f"capture entries of hold {hold_id}, which is no stored hold")
+    for user, row in aggregates.items():
+        held = sum(
+            (amount for (u, _), (amount, expires_ms) in on_rows.items()
+             if u == user and expires_ms > now_ms),
+            Decimal(0),
+        )  # fmt: skip
+        available = Decimal(row["balance"]["N"]) - held
+        if available < 0:
+            found.append(f"user {user!r}: available {available} below zero")
     return found
 
 

@@ -18,7 +18,8 @@ class IdempotencyKeyReusedError(WalletError):
 
 
 class NotFoundError(WalletError):
-    """No such resource for this user (a transaction to reverse that is not in their ledger)."""
+    """No such resource for this user: a transaction to reverse that is not in their ledger, or a
+    hold to capture, void or read that they never placed."""
 
     code = "NOT_FOUND"
 
@@ -46,3 +47,15 @@ class StorageThrottledError(WalletError):
 
 class ProjectionGapError(WalletError):
     """A ledger entry reached a projection before the entries it follows (a gap in sequence)."""
+
+
+class HoldNotPendingError(WalletError):
+    """The hold was voided, captured or has expired; the message names which."""
+
+    code = "HOLD_NOT_PENDING"
+
+
+class HoldAmountExceededError(WalletError):
+    """A capture asked for more than the hold's amount."""
+
+    code = "HOLD_AMOUNT_EXCEEDED"

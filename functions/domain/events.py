@@ -35,6 +35,8 @@ def detail(entry: LedgerEntry) -> dict[str, Any]:
     if "transferId" in body:
         event["transferId"] = body["transferId"]
         event["counterpartyUserId"] = body["counterpartyUserId"]
+    if "holdId" in body:
+        event["holdId"] = body["holdId"]
     return event
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from functions.domain.clock import timestamp
+from functions.domain.errors import InsufficientFundsError
 from functions.domain.money import format_money
 
 
@@ -43,12 +46,73 @@ class TransactionRequest:
 
 
 @dataclass(frozen=True)
+class PendingHold:
+    """A hold as the user's aggregate row keeps it while it may reduce `available`: its amount
+    and the instant it stops counting."""
+
+    hold_id: str
+    amount: Decimal
+    expires_at: datetime
+
+    def counts_at(self, now: datetime) -> bool:
+        """A hold counts until `expires_at`, exclusive: at that very instant it has expired."""
+        return now < self.expires_at
+
+
+@dataclass(frozen=True)
 class AccountState:
-    """A user's balance and last ledger sequence as a step saw them under the user's lock; a
-    commit is conditional on both being unchanged."""
+    """A user's balance, last ledger sequence and pending holds as a step saw them under the
+    user's lock; a commit is conditional on the balance and the sequence being unchanged (the
+    holds change only under the lock)."""
 
     balance: Decimal
     last_sequence: int
+    holds: tuple[PendingHold, ...] = ()
+
+    def pending_holds(self, now: datetime) -> tuple[PendingHold, ...]:
+        """The holds still counting at `now`; an expired one is left out (and so pruned from the
+        row by the next write that stores these)."""
+        return tuple(hold for hold in self.holds if hold.counts_at(now))
+
+    def available(self, now: datetime) -> Decimal:
+        """The balance less the holds still counting at `now` (invariant 11)."""
+        return self.balance - sum((h.amount for h in self.pending_holds(now)), Decimal(0))
+
+    def require_available(self, amount: Decimal, now: datetime) -> None:
+        """The one check of every movement that takes money away (a debit, a transfer's source,
+        a reversal of a credit, a new hold): `amount` may be taken only if neither the balance
+        (invariant 2) nor `available` (invariant 11) goes below zero at `now`.
+
+        Raises: InsufficientFundsError.
+        """
+        if self.balance - amount < 0 or self.available(now) - amount < 0:
+            raise InsufficientFundsError("the balance is lower than the debit amount")
+
+    def without_hold(self, hold_id: str) -> AccountState:
+        return AccountState(
+            self.balance, self.last_sequence, tuple(h for h in self.holds if h.hold_id != hold_id)
+        )
+
+    def with_holds(self, holds: Iterable[PendingHold]) -> AccountState:
+        return AccountState(self.balance, self.last_sequence, tuple(holds))
+
+
+def holds_to_list(holds: Iterable[PendingHold]) -> list[dict[str, str]]:
+    """Pending holds as they travel between saga steps (in the lock's output)."""
+    return [
+        {"holdId": hold.hold_id, "amount": format_money(hold.amount),
+         "expiresAt": timestamp(hold.expires_at)}
+        for hold in holds
+    ]  # fmt: skip
+
+
+def account_from_dict(lock: dict) -> AccountState:
+    """The state a lock's output says its step saw: balance, lastSequence and holds."""
+    holds = tuple(
+        PendingHold(h["holdId"], Decimal(h["amount"]), datetime.fromisoformat(h["expiresAt"]))
+        for h in lock["holds"]
+    )
+    return AccountState(Decimal(lock["balance"]), int(lock["lastSequence"]), holds)
 
 
 @dataclass(frozen=True)
@@ -60,10 +124,11 @@ class Lock:
     balance: Decimal
     lease_until: datetime
     last_sequence: int = 0
+    holds: tuple[PendingHold, ...] = ()
 
     @property
     def seen(self) -> AccountState:
-        return AccountState(self.balance, self.last_sequence)
+        return AccountState(self.balance, self.last_sequence, self.holds)
 
 
 @dataclass(frozen=True)
@@ -158,6 +223,8 @@ class LedgerEntry:
         if self.transfer_id is not None and self.counterparty_user_id is not None:
             entry["transferId"] = self.transfer_id
             entry["counterpartyUserId"] = self.counterparty_user_id
+        if self.hold_id is not None:
+            entry["holdId"] = self.hold_id
         return entry
 
     @property
@@ -197,6 +264,8 @@ class StoredTransaction:
 
     fingerprint: str
     committed: Transaction | None
+    # The key placed a hold (a record committed, but no transaction's).
+    is_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,11 +280,13 @@ class Balance:
     user_id: str
     balance: Decimal
     currency: str
+    available: Decimal
 
     def to_dict(self) -> dict[str, str]:
         return {
             "userId": self.user_id,
             "balance": format_money(self.balance),
+            "available": format_money(self.available),
             "currency": self.currency,
         }
 
@@ -329,6 +400,161 @@ class TransferPutOutcome:
     transfer_id: str
     created_at: str
     replay: Transfer | None
+
+
+class HoldStatus(StrEnum):
+    PENDING = "pending"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    # Never stored: a pending hold reads as expired from its expiresAt on (Hold.status_at).
+    EXPIRED = "expired"
+
+
+class HoldOperation(StrEnum):
+    PLACE = "place"
+    CAPTURE = "capture"
+    VOID = "void"
+
+
+@dataclass(frozen=True)
+class HoldCommand:
+    """A change to a user's holds, as the hold saga's steps pass it on: a new hold (its key,
+    amount and lifetime), or the capture (of `amount`, None: the whole hold) or void of one."""
+
+    operation: HoldOperation
+    user_id: str
+    hold_id: str | None = None
+    idempotency_key: str | None = None
+    amount: Decimal | None = None
+    expires_in_seconds: int | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """A new hold's normalized payload; "hold" first, so that no transaction's or transfer's
+        payload under the same key has this fingerprint (a user's keys are one namespace)."""
+        amount = "" if self.amount is None else format_money(self.amount)
+        payload = "\n".join(("hold", self.user_id, amount, str(self.expires_in_seconds)))
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        return {
+            "operation": self.operation.value,
+            "userId": self.user_id,
+            "holdId": self.hold_id,
+            "idempotencyKey": self.idempotency_key,
+            "amount": None if self.amount is None else format_money(self.amount),
+            "expiresInSeconds": self.expires_in_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HoldCommand:
+        amount = data.get("amount")
+        expires_in = data.get("expiresInSeconds")
+        return cls(
+            operation=HoldOperation(data["operation"]),
+            user_id=data["userId"],
+            hold_id=data.get("holdId"),
+            idempotency_key=data.get("idempotencyKey"),
+            amount=None if amount is None else Decimal(amount),
+            expires_in_seconds=None if expires_in is None else int(expires_in),
+        )
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A hold as stored: placed pending, then captured or voided once (invariant 12). What its
+    capture or void answered is kept on it, so that a repeated request gets the same body."""
+
+    hold_id: str
+    user_id: str
+    amount: Decimal
+    currency: str
+    status: HoldStatus
+    created_at: str
+    expires_at: datetime
+    idempotency_key: str
+    captured_amount: Decimal | None = None
+    transaction_id: str | None = None
+    balance_after: Decimal | None = None
+    available_after: Decimal | None = None
+    # The execution that captured or voided it (a retried step finds its own change).
+    changed_by: str | None = None
+
+    def status_at(self, now: datetime) -> HoldStatus:
+        if self.status is HoldStatus.PENDING and now >= self.expires_at:
+            return HoldStatus.EXPIRED
+        return self.status
+
+    @property
+    def pending(self) -> PendingHold:
+        return PendingHold(self.hold_id, self.amount, self.expires_at)
+
+    def to_dict(self, now: datetime) -> dict[str, str]:
+        """GET /holds/{holdId}: the hold as placed, with its status at `now`."""
+        body = {
+            "holdId": self.hold_id,
+            "userId": self.user_id,
+            "amount": format_money(self.amount),
+            "currency": self.currency,
+            "status": self.status_at(now).value,
+            "createdAt": self.created_at,
+            "expiresAt": timestamp(self.expires_at),
+        }
+        if self.captured_amount is not None and self.transaction_id is not None:
+            body["capturedAmount"] = format_money(self.captured_amount)
+            body["transactionId"] = self.transaction_id
+        return body
+
+    def placed_body(self, available: Decimal) -> dict[str, str]:
+        """POST /holds' answer."""
+        return {
+            "holdId": self.hold_id,
+            "userId": self.user_id,
+            "amount": format_money(self.amount),
+            "currency": self.currency,
+            "status": HoldStatus.PENDING.value,
+            "available": format_money(available),
+            "createdAt": self.created_at,
+            "expiresAt": timestamp(self.expires_at),
+        }
+
+    def outcome_body(self) -> dict[str, str]:
+        """The answer of the capture or the void that ended this hold (stored with it)."""
+        assert self.available_after is not None
+        body = {
+            "holdId": self.hold_id,
+            "userId": self.user_id,
+            "status": self.status.value,
+            "amount": format_money(self.amount),
+        }
+        if self.status is HoldStatus.CAPTURED:
+            assert self.captured_amount is not None and self.balance_after is not None
+            body["capturedAmount"] = format_money(self.captured_amount)
+            body["transactionId"] = str(self.transaction_id)
+            body["balance"] = format_money(self.balance_after)
+        body["available"] = format_money(self.available_after)
+        body["currency"] = self.currency
+        return body
+
+
+@dataclass(frozen=True)
+class StoredPlacement:
+    """What the transactions table holds under the key a POST /holds used: the payload's
+    fingerprint, and the answer it gave if it was a hold's (None: a transaction's or transfer's)."""
+
+    fingerprint: str
+    placed: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class HoldOutcome:
+    """A hold step's answer: the body, and whether it repeats an earlier one."""
+
+    body: dict[str, str]
+    replayed: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {"hold": self.body, "replayed": self.replayed}
 
 
 @dataclass(frozen=True)

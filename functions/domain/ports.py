@@ -14,10 +14,14 @@ from typing import Protocol
 from functions.domain.events import OutboxEvent
 from functions.domain.lock_wait import LockView
 from functions.domain.models import (
+    AccountState,
+    Hold,
     LedgerEntry,
     Lock,
+    PendingHold,
     PendingTransaction,
     PendingTransfer,
+    StoredPlacement,
     StoredReversal,
     StoredTransaction,
     StoredTransfer,
@@ -97,7 +101,51 @@ class Transactions(Protocol):
 
 
 class Balances(Protocol):
-    def find_balance(self, user_id: str) -> Decimal | None: ...
+    def find_account(self, user_id: str) -> AccountState | None: ...
+
+
+class HoldCommits(Protocol):
+    """Each change to a user's holds is one atomic write: the aggregate row's pending holds
+    (`holds_after`, fenced by the lock and the state `seen` under it), the hold, and for a
+    capture its ledger entry and event."""
+
+    def place_hold(
+        self,
+        hold: Hold,
+        command_fingerprint: str,
+        placed: dict[str, str],
+        seen: AccountState,
+        holds_after: Sequence[PendingHold],
+        owner: str,
+        now: datetime,
+    ) -> StoredPlacement | None: ...
+
+    def capture_hold(
+        self,
+        captured: Hold,
+        entry: LedgerEntry,
+        seen: AccountState,
+        holds_after: Sequence[PendingHold],
+        owner: str,
+        now: datetime,
+    ) -> None: ...
+
+    def void_hold(
+        self,
+        voided: Hold,
+        seen: AccountState,
+        holds_after: Sequence[PendingHold],
+        owner: str,
+        now: datetime,
+    ) -> None: ...
+
+
+class Holds(Protocol):
+    def find_hold(self, user_id: str, hold_id: str) -> Hold | None: ...
+
+
+class Placements(Protocol):
+    def find_placement(self, user_id: str, idempotency_key: str) -> StoredPlacement | None: ...
 
 
 class EventBus(Protocol):

@@ -67,11 +67,14 @@ class HistoryPage:
 
 
 def get_balance(
-    balances: Balances, user_id: str, default_balance: Decimal, currency: str
+    balances: Balances, user_id: str, default_balance: Decimal, currency: str, now: datetime
 ) -> Balance:
-    """The committed balance; a user with no row yet has the default balance."""
-    balance = balances.find_balance(user_id)
-    return Balance(user_id, default_balance if balance is None else balance, currency)
+    """The committed balance and `available` at `now` (less the holds still counting), from one
+    read of the user's row; a user with no row yet has the default balance, all of it available."""
+    account = balances.find_account(user_id)
+    if account is None:
+        return Balance(user_id, default_balance, currency, default_balance)
+    return Balance(user_id, account.balance, currency, account.available(now))
 
 
 def get_history(

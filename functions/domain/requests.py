@@ -8,6 +8,8 @@ from typing import Any
 
 from functions.domain.errors import ValidationError
 from functions.domain.models import (
+    HoldCommand,
+    HoldOperation,
     ReversalRequest,
     TransactionRequest,
     TransactionType,
@@ -185,6 +187,58 @@ def parse_transfer_request(body: object, idempotency_key: object) -> TransferReq
         raise ValidationError("fromUserId and toUserId must be different users")
     amount = _parse_amount_field(payload, "amount")
     return TransferRequest(from_user_id, to_user_id, key, amount)
+
+
+# A hold's lifetime: 1 second to 30 days, 7 days unless asked.
+MAX_HOLD_SECONDS = 2_592_000
+DEFAULT_HOLD_SECONDS = 604_800
+
+
+def _hold_amount(payload: dict[str, Any], required: bool) -> Any:
+    """A hold's amount: the contract spells it `amount`, `ammount` is the alias (as elsewhere)."""
+    if not required and "amount" not in payload and "ammount" not in payload:
+        return None
+    return _parse_amount_field(payload, "amount")
+
+
+def _expires_in(payload: dict[str, Any]) -> int:
+    value = payload.get("expiresInSeconds", DEFAULT_HOLD_SECONDS)
+    # bool is an int in Python, and 3600.0 a float: JSON's true and 3600.0 are refused.
+    if type(value) is not int or not 1 <= value <= MAX_HOLD_SECONDS:
+        raise ValidationError(f"expiresInSeconds must be an integer from 1 to {MAX_HOLD_SECONDS}")
+    return value
+
+
+def parse_hold_id(value: object) -> str:
+    """Raises: ValidationError naming holdId unless it is an id as userId is."""
+    try:
+        return parse_user_id(value)
+    except ValidationError as error:
+        raise ValidationError(str(error).replace("userId", "holdId", 1)) from error
+
+
+def parse_hold_command(
+    operation: object, body: object, idempotency_key: object, hold_id: object
+) -> HoldCommand:
+    """POST /holds (key, userId, amount, expiresInSeconds), or a capture (userId, amount
+    optional) or void (userId) of the hold named in the path.
+
+    Raises: ValidationError naming the first invalid field.
+    """
+    if operation not in tuple(HoldOperation):
+        raise ValidationError("the operation must be place, capture or void")
+    kind = HoldOperation(str(operation))
+    if kind is HoldOperation.PLACE:
+        key = parse_idempotency_key(idempotency_key)
+        payload = _parse_body(body)
+        user_id = parse_user_id(payload.get("userId"))
+        amount = _hold_amount(payload, required=True)
+        return HoldCommand(kind, user_id, None, key, amount, _expires_in(payload))
+    parsed_hold_id = parse_hold_id(hold_id)
+    payload = _parse_body(body)
+    user_id = parse_user_id(payload.get("userId"))
+    amount = _hold_amount(payload, required=False) if kind is HoldOperation.CAPTURE else None
+    return HoldCommand(kind, user_id, parsed_hold_id, None, amount)
 
 
 REVERSAL_BODY_MESSAGE = "body is required: a JSON object with userId"

@@ -1,11 +1,10 @@
 """POST /transactions/{transactionId}/reversal: the saga's step between taking and freeing the
 user's lock (find the transaction or its reversal, append the reversing entry at most once)."""
 
-from decimal import Decimal
 from uuid import NAMESPACE_URL, uuid5
 
 from functions.domain.clock import Clock, timestamp
-from functions.domain.errors import InsufficientFundsError, NotFoundError, NotReversibleError
+from functions.domain.errors import NotFoundError, NotReversibleError
 from functions.domain.models import (
     AccountState,
     LedgerEntry,
@@ -21,15 +20,6 @@ def reversal_entry_id(transaction_id: str) -> str:
     same id again. Its seed differs from a compensation's ("reversal\\n..."), so the two kinds of
     reversing entry never share an id."""
     return str(uuid5(NAMESPACE_URL, f"reversal request\n{transaction_id}"))
-
-
-def ensure_funds(seen: AccountState, change: Decimal) -> None:
-    """The check a movement of money makes against the account seen under the lock.
-
-    Raises: InsufficientFundsError if `change` would take the balance below zero (invariant 2).
-    """
-    if seen.balance + change < 0:
-        raise InsufficientFundsError("the balance is lower than the debit amount")
 
 
 def check_reversible(entry: LedgerEntry, reversed_by: LedgerEntry | None) -> None:
@@ -63,7 +53,7 @@ def reverse_transaction(
     `replayed` is False for the execution that committed it (a retried step included).
     Raises: NotFoundError if the user's ledger has no such entry; NotReversibleError (see
     check_reversible); InsufficientFundsError (nothing written) if reversing a credit would take
-    the balance below zero; LockLostError if this owner no longer holds the lock.
+    the balance or `available` below zero; LockLostError if this owner no longer holds the lock.
     """
     stored = records.find_reversal(request.user_id, request.transaction_id)
     if stored is None:
@@ -73,7 +63,9 @@ def reverse_transaction(
         check_reversible(entry, reversed_by)
         now = clock.now()
         reversing = entry.reversing_entry(reversal_entry_id(entry.entry_id), timestamp(now), seen)
-        ensure_funds(seen, reversing.signed_amount)
+        if reversing.signed_amount < 0:
+            # Reversing a credit takes money away: as a debit, up to `available` (invariant 11).
+            seen.require_available(-reversing.signed_amount, now)
         stored = commits.commit_reversal(reversing, owner, seen.balance, now)
         if stored is None:
             return ReversalOutcome(_transaction(reversing), replayed=False)

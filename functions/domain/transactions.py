@@ -4,7 +4,7 @@ transaction as pending, commit it with its balance, or revert what the execution
 from uuid import NAMESPACE_URL, uuid5
 
 from functions.domain.clock import Clock, timestamp
-from functions.domain.errors import IdempotencyKeyReusedError, InsufficientFundsError
+from functions.domain.errors import IdempotencyKeyReusedError
 from functions.domain.models import (
     AccountState,
     LedgerEntry,
@@ -13,6 +13,7 @@ from functions.domain.models import (
     Transaction,
     TransactionKey,
     TransactionRequest,
+    TransactionType,
 )
 from functions.domain.ports import Commits, Transactions
 
@@ -33,9 +34,10 @@ def put_transaction(
     created_at = timestamp(now)
     pending = PendingTransaction(request, transaction_id, owner, created_at)
     existing = commits.put_pending(pending, now)
-    if existing is None or existing.committed is None:
+    if existing is None or (existing.committed is None and not existing.is_hold):
         return PutOutcome(transaction_id, created_at, replay=None)
-    if existing.fingerprint != request.fingerprint:
+    # A hold's record (its committed key) never matches a transaction.
+    if existing.fingerprint != request.fingerprint or existing.committed is None:
         raise IdempotencyKeyReusedError(
             "Idempotent-Key was already used for a different transaction"
         )
@@ -54,13 +56,15 @@ def update_balance(
     """Apply the transaction to the balance seen under the lock and commit it atomically with
     its ledger entry (the user's next sequence) and that entry's event.
 
-    Raises: InsufficientFundsError (nothing written) if a debit would go below zero;
+    Raises: InsufficientFundsError (nothing written) if a debit would take the balance or
+    `available` below zero (AccountState.require_available);
     LockLostError if this owner no longer holds the lock.
     """
     request = pending.request
+    now = clock.now()
+    if request.type is TransactionType.DEBIT:
+        seen.require_available(request.amount, now)
     new_balance = seen.balance + request.signed_amount
-    if new_balance < 0:
-        raise InsufficientFundsError("the balance is lower than the debit amount")
     transaction = Transaction(
         transaction_id=pending.transaction_id,
         user_id=request.user_id,
@@ -81,7 +85,7 @@ def update_balance(
         created_at=pending.created_at,
         idempotency_key=request.idempotency_key,
     )
-    commits.commit(entry, pending.owner, seen.balance, clock.now())
+    commits.commit(entry, pending.owner, seen.balance, now)
     return transaction
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from uuid import NAMESPACE_URL, uuid5
 
 from functions.domain.clock import Clock, timestamp
-from functions.domain.errors import IdempotencyKeyReusedError, InsufficientFundsError
+from functions.domain.errors import IdempotencyKeyReusedError
 from functions.domain.lock_wait import WaitPolicy
 from functions.domain.locks import LockRequest, acquire_lock, release_lock
 from functions.domain.models import (
@@ -90,13 +90,14 @@ def commit_transfer(
     """Move the amount from the source's balance to the destination's, both as seen under their
     locks, and commit the transfer with both ledger entries and their events, in one atomic write.
 
-    Raises: InsufficientFundsError (nothing written) if the source would go below zero;
+    Raises: InsufficientFundsError (nothing written) if the source's balance or `available`
+    would go below zero (AccountState.require_available);
     LockLostError if this owner no longer holds either lock.
     """
     request = pending.request
+    now = clock.now()
+    source.require_available(request.amount, now)
     source_balance = source.balance - request.amount
-    if source_balance < 0:
-        raise InsufficientFundsError("the balance is lower than the debit amount")
 
     def entry(user_id: str, counterparty: str, seen: AccountState, type_: TransactionType,
               entry_id: str) -> LedgerEntry:  # fmt: skip
@@ -120,7 +121,7 @@ def commit_transfer(
     credit = entry(request.to_user_id, request.from_user_id, destination,
                    TransactionType.CREDIT, credit_entry_id(pending.transfer_id))  # fmt: skip
     commits.commit_transfer(
-        debit, credit, pending.owner, (source.balance, destination.balance), clock.now()
+        debit, credit, pending.owner, (source.balance, destination.balance), now
     )
     return Transfer(
         transfer_id=pending.transfer_id,

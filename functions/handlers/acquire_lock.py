@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.clock import SystemClock, epoch_seconds
 from functions.domain.lock_wait import WaitPolicy, parse_started_at
 from functions.domain.locks import LockRequest, acquire_lock
-from functions.domain.models import request_to_dict
+from functions.domain.models import holds_to_list, request_to_dict
 from functions.domain.money import format_money
 from functions.domain.requests import parse_transaction_request
 from functions.observability import logger
@@ -21,7 +21,8 @@ dynamodb.client()
 
 def take_lock(user_id: str, event: dict, context: LambdaContext) -> dict:
     """Take `user_id`'s lock for the execution of `event`, waiting in line; the lock as the next
-    steps read it. Every saga that locks one user (a transaction, a reversal) takes it here."""
+    steps read it (balance, last sequence and pending holds). Every saga that locks one user (a
+    transaction, a reversal, a hold) takes it here."""
     settings = get_settings()
     request = LockRequest(
         user_id=user_id,
@@ -35,6 +36,7 @@ def take_lock(user_id: str, event: dict, context: LambdaContext) -> dict:
     return {
         "balance": format_money(lock.balance),
         "lastSequence": lock.last_sequence,
+        "holds": holds_to_list(lock.holds),
         "leaseUntil": epoch_seconds(lock.lease_until),
     }
 

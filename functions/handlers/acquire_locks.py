@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.clock import SystemClock, epoch_seconds
 from functions.domain.lock_wait import WaitPolicy, parse_started_at
 from functions.domain.locks import LockRequest
+from functions.domain.models import holds_to_list
 from functions.domain.money import format_money
 from functions.domain.requests import parse_transfer_request
 from functions.domain.transfers import acquire_transfer_locks
@@ -50,6 +51,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             lock.user_id: {
                 "balance": format_money(lock.balance),
                 "lastSequence": lock.last_sequence,
+                "holds": holds_to_list(lock.holds),
                 "leaseUntil": epoch_seconds(lock.lease_until),
             }
             for lock in taken

@@ -1,13 +1,11 @@
 """Task CommitTransfer: move the money and commit the transfer, both sides at once, under both
 locks."""
 
-from decimal import Decimal
-
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.clock import SystemClock
-from functions.domain.models import AccountState, PendingTransfer, TransferRequest
+from functions.domain.models import PendingTransfer, TransferRequest, account_from_dict
 from functions.domain.transfers import commit_transfer
 from functions.observability import logger, metrics
 from functions.repositories import dynamodb, unit_of_work
@@ -15,10 +13,6 @@ from functions.settings import get_settings
 
 # Built at import, in Lambda's INIT; the factory keeps it for the sandbox's life.
 dynamodb.client()
-
-
-def _seen(lock: dict) -> AccountState:
-    return AccountState(Decimal(lock["balance"]), int(lock["lastSequence"]))
 
 
 @logger.inject_lambda_context(correlation_id_path="executionId")
@@ -36,8 +30,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     transfer = commit_transfer(
         unit_of_work.repository(settings),
         pending,
-        _seen(locks[request.from_user_id]),
-        _seen(locks[request.to_user_id]),
+        account_from_dict(locks[request.from_user_id]),
+        account_from_dict(locks[request.to_user_id]),
         settings.currency,
         SystemClock(),
     )

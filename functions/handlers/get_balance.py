@@ -1,8 +1,10 @@
-"""GET /balance?userId=...: API Gateway proxy integration returning the committed balance."""
+"""GET /balance?userId=...: API Gateway proxy integration returning the committed balance and
+what is available of it."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.clock import SystemClock
 from functions.domain import queries
 from functions.domain.requests import parse_user_id
 from functions.http_api import resolver
@@ -21,7 +23,11 @@ def get_balance() -> dict:
     settings = get_settings()
     user_id = parse_user_id(app.current_event.get_query_string_value("userId"))
     balance = queries.get_balance(
-        aggregates.repository(settings), user_id, settings.default_balance, settings.currency
+        aggregates.repository(settings),
+        user_id,
+        settings.default_balance,
+        settings.currency,
+        SystemClock().now(),
     )
     return balance.to_dict()
 

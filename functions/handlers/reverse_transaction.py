@@ -1,13 +1,11 @@
 """Task ReverseTransaction: append the reversing entry of the user's transaction, at most once,
 under the lock; or find the reversal already committed."""
 
-from decimal import Decimal
-
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.clock import SystemClock
-from functions.domain.models import AccountState, ReversalRequest
+from functions.domain.models import ReversalRequest, account_from_dict
 from functions.domain.reversals import reverse_transaction
 from functions.observability import logger, metrics
 from functions.repositories import dynamodb, ledger, transactions, unit_of_work
@@ -26,7 +24,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         ledger.repository(settings),
         unit_of_work.repository(settings),
         ReversalRequest.from_dict(event["request"]),
-        AccountState(Decimal(event["balance"]), int(event["lastSequence"])),
+        account_from_dict(event),
         owner=event["executionId"],
         clock=SystemClock(),
     )

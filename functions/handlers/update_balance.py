@@ -1,12 +1,10 @@
 """Task UpdateBalance: apply the transaction and commit it, atomically, under the lock."""
 
-from decimal import Decimal
-
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.clock import SystemClock
-from functions.domain.models import AccountState, PendingTransaction, request_from_dict
+from functions.domain.models import PendingTransaction, account_from_dict, request_from_dict
 from functions.domain.transactions import update_balance
 from functions.observability import logger, metrics
 from functions.repositories import dynamodb, unit_of_work
@@ -26,7 +24,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         owner=event["executionId"],
         created_at=event["createdAt"],
     )
-    seen = AccountState(Decimal(event["balance"]), int(event["lastSequence"]))
+    seen = account_from_dict(event)
     transaction = update_balance(
         unit_of_work.repository(settings), pending, seen, settings.currency, SystemClock()
     )

@@ -34,6 +34,8 @@ def entry_item(entry: LedgerEntry) -> dict[str, Any]:
     if entry.transfer_id is not None and entry.counterparty_user_id is not None:
         item["transferId"] = {"S": entry.transfer_id}
         item["counterpartyUserId"] = {"S": entry.counterparty_user_id}
+    if entry.hold_id is not None:
+        item["holdId"] = {"S": entry.hold_id}
     return item
 
 

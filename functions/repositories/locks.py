@@ -17,7 +17,7 @@ from functions.domain.errors import UserBusyError
 from functions.domain.lock_wait import LockView
 from functions.domain.models import Lock
 from functions.repositories import dynamodb
-from functions.repositories.aggregates import key
+from functions.repositories.aggregates import holds_from_item, key
 from functions.settings import Settings
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class LocksRepository:
             Decimal(item["balance"]["N"]),
             from_epoch_seconds(int(item["leaseUntil"]["N"])),
             int(item["lastSequence"]["N"]),
+            holds_from_item(item),
         )
 
     def read(self, user_id: str) -> LockView | None:

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from functions.domain.models import (
+    Hold,
     LedgerEntry,
     PendingTransaction,
     PendingTransfer,
+    StoredPlacement,
     StoredReversal,
     StoredTransaction,
     StoredTransfer,
@@ -109,6 +111,43 @@ def _put_pending_record(table_name: str, item: dict[str, Any]) -> "TransactWrite
     }
 
 
+def put_placement(
+    table_name: str, hold: Hold, fingerprint: str, placed: dict[str, str], owner: str
+) -> "TransactWriteItemTypeDef":
+    """A TransactWriteItems item recording, committed at once, that the key placed a hold and
+    what POST /holds answered (`placed`, replayed from here); it cancels the write, returning the
+    stored record, if a committed record holds the key (an abandoned pending one is overwritten).
+    It moves no money: what reads records as transactions skips a record with a holdId."""
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": {
+                **key(hold.user_id, hold.idempotency_key),
+                "holdId": {"S": hold.hold_id},
+                "fingerprint": {"S": fingerprint},
+                "owner": {"S": owner},
+                "createdAt": {"S": placed["createdAt"]},
+                "placed": {"M": {name: {"S": value} for name, value in placed.items()}},
+                "status": {"S": COMMITTED},
+            },
+            # At most one committed record per (userId, key), whichever endpoint: invariant 3.
+            "ConditionExpression": "attribute_not_exists(userId) OR #status = :pending",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":pending": {"S": PENDING}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def stored_placement(item: dict[str, Any]) -> StoredPlacement:
+    """What a record holds for a hold's replay: its payload's fingerprint, and POST /holds'
+    answer if it is a hold's record."""
+    placed = None
+    if item["status"]["S"] == COMMITTED and "placed" in item:
+        placed = {name: value["S"] for name, value in item["placed"]["M"].items()}
+    return StoredPlacement(item["fingerprint"]["S"], placed)
+
+
 def mark_committed(table_name: str, entry: LedgerEntry, owner: str) -> "TransactWriteItemTypeDef":
     """A TransactWriteItems item committing `owner`'s pending record with `entry`'s balance and
     sequence; it cancels the write, returning the record, unless the record is `owner`'s and
@@ -189,7 +228,9 @@ def stored_reversal(item: dict[str, Any]) -> StoredReversal:
 
 def stored_transaction(item: dict[str, Any]) -> StoredTransaction:
     """What a record holds for a replay: its payload's fingerprint, and the transaction if
-    committed."""
+    committed (a hold's record is none)."""
+    if "holdId" in item:
+        return StoredTransaction(item["fingerprint"]["S"], None, is_hold=True)
     return StoredTransaction(item["fingerprint"]["S"], _committed_transaction(item))
 
 
@@ -253,6 +294,20 @@ class TransactionsRepository:
     def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._client = client
         self._table = table_name
+
+    def find_placement(self, user_id: str, idempotency_key: str) -> StoredPlacement | None:
+        """The committed record under the key, read consistently, as a hold's replay reads it;
+        None if there is none (or only an abandoned pending one)."""
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key=key(user_id, idempotency_key), ConsistentRead=True
+            ).get("Item")
+        except ClientError as error:
+            dynamodb.raise_if_transient(error)
+            raise
+        if item is None or item["status"]["S"] != COMMITTED:
+            return None
+        return stored_placement(item)
 
     def find_reversal(self, user_id: str, transaction_id: str) -> StoredReversal | None:
         """The committed reversal of the user's transaction, if any (a consistent read)."""

@@ -7,6 +7,7 @@ cancellation reasons to domain errors. A transfer's commit (both users' rows and
 hold's capture is one more method here, built from the same items.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,14 +17,18 @@ from botocore.exceptions import ClientError
 
 from functions.domain.errors import LockLostError
 from functions.domain.models import (
+    AccountState,
+    Hold,
     LedgerEntry,
+    PendingHold,
     PendingTransaction,
     PendingTransfer,
+    StoredPlacement,
     StoredReversal,
     StoredTransaction,
     StoredTransfer,
 )
-from functions.repositories import aggregates, dynamodb, ledger, outbox, transactions
+from functions.repositories import aggregates, dynamodb, holds, ledger, outbox, transactions
 from functions.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,16 +44,23 @@ class Tables:
     transactions: str
     ledger: str
     outbox: str
+    holds: str = "holds"
 
 
 class UnitOfWork:
     def __init__(
-        self, client: "DynamoDBClient", tables: Tables, currency: str, outbox_ttl_seconds: int
+        self,
+        client: "DynamoDBClient",
+        tables: Tables,
+        currency: str,
+        outbox_ttl_seconds: int,
+        hold_retention_seconds: int = 0,
     ) -> None:
         self._client = client
         self._tables = tables
         self._currency = currency
         self._outbox_ttl = timedelta(seconds=outbox_ttl_seconds)
+        self._hold_retention = timedelta(seconds=hold_retention_seconds)
 
     def put_pending(self, pending: PendingTransaction, now: datetime) -> StoredTransaction | None:
         """Write `pending` unless a committed record holds its key; return that record if so.
@@ -201,6 +213,113 @@ class UnitOfWork:
                 return
             raise LockLostError(LOCK_LOST) from error
 
+    def place_hold(
+        self,
+        hold: Hold,
+        command_fingerprint: str,
+        placed: dict[str, str],
+        seen: AccountState,
+        holds_after: Sequence[PendingHold],
+        owner: str,
+        now: datetime,
+    ) -> StoredPlacement | None:
+        """In one atomic write: add the hold to the row's pending holds (dropping those expired),
+        record its key as used with POST /holds' answer, and store the hold. Returns the record
+        already under the key instead, writing nothing, if a committed one holds it (a replay, a
+        reused key, or this execution's own write found by its retried step).
+
+        Raises: LockLostError if `owner` no longer holds a live lease.
+        """
+        tables = self._tables
+        try:
+            self._write(
+                # Owner token and live lease (invariant 5); the balance and sequence seen under
+                # the lock, whose `available` covered the hold (invariant 11).
+                aggregates.holds_update(
+                    tables.aggregates, hold.user_id, owner, seen, holds_after, now
+                ),
+                # At most one committed record per (userId, key), whichever endpoint: invariant 3.
+                transactions.put_placement(
+                    tables.transactions, hold, command_fingerprint, placed, owner
+                ),
+                # One hold per id.
+                holds.put_hold(tables.holds, hold, self._hold_retention),
+            )
+        except ClientError as error:
+            _, record, _ = dynamodb.failed_conditions(error)
+            if record is not None and "Item" in record:
+                return transactions.stored_placement(record["Item"])
+            raise LockLostError(LOCK_LOST) from error
+        return None
+
+    def capture_hold(
+        self,
+        captured: Hold,
+        entry: LedgerEntry,
+        seen: AccountState,
+        holds_after: Sequence[PendingHold],
+        owner: str,
+        now: datetime,
+    ) -> None:
+        """In one atomic write: move the row to the capture's debit `entry` and take the hold off
+        its pending holds, mark the hold captured, append the entry and write its event.
+
+        Succeeds again, writing nothing, when this owner's capture already landed (a retried
+        step).
+        Raises: LockLostError if `owner` no longer holds a live lease, or the hold was no longer
+        pending and unexpired at `now` (another's change, under a lock this owner lost).
+        """
+        tables = self._tables
+        try:
+            self._write(
+                # Owner token and live lease (invariant 5); the balance and sequence seen under
+                # the lock (the debit was checked against them: invariants 2 and 11), and the
+                # next sequence (invariant 7).
+                aggregates.holds_update(
+                    tables.aggregates, captured.user_id, owner, seen, holds_after, now, entry
+                ),
+                # Captured once, never once voided or expired: invariant 12.
+                holds.mark_ended(tables.holds, captured, now),
+                # One entry per sequence: invariant 7.
+                ledger.put_entry(tables.ledger, entry),
+                # One event per entry: invariant 8.
+                outbox.put_event(tables.outbox, entry, now + self._outbox_ttl),
+            )
+        except ClientError as error:
+            _, hold, *_ = dynamodb.failed_conditions(error)
+            if hold is not None and holds.is_ended_by(hold.get("Item", {}), captured):
+                return
+            raise LockLostError(LOCK_LOST) from error
+
+    def void_hold(
+        self,
+        voided: Hold,
+        seen: AccountState,
+        holds_after: Sequence[PendingHold],
+        owner: str,
+        now: datetime,
+    ) -> None:
+        """In one atomic write: take the hold off the row's pending holds and mark it voided.
+
+        Succeeds again, writing nothing, when this owner's void already landed.
+        Raises: LockLostError as capture_hold does.
+        """
+        tables = self._tables
+        try:
+            self._write(
+                # Owner token and live lease (invariant 5), the state seen under the lock.
+                aggregates.holds_update(
+                    tables.aggregates, voided.user_id, owner, seen, holds_after, now
+                ),
+                # Voided once, never once captured or expired: invariant 12.
+                holds.mark_ended(tables.holds, voided, now),
+            )
+        except ClientError as error:
+            _, hold = dynamodb.failed_conditions(error)
+            if hold is not None and holds.is_ended_by(hold.get("Item", {}), voided):
+                return
+            raise LockLostError(LOCK_LOST) from error
+
     def commit_reversal(
         self, entry: LedgerEntry, owner: str, seen_balance: Decimal, now: datetime
     ) -> StoredReversal | None:
@@ -244,7 +363,9 @@ def repository(settings: Settings) -> UnitOfWork:
             transactions=settings.transactions_table_name,
             ledger=settings.ledger_table_name,
             outbox=settings.outbox_table_name,
+            holds=settings.holds_table_name,
         ),
         settings.currency,
         settings.outbox_ttl_seconds,
+        settings.hold_retention_seconds,
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.domain.lock_wait import WaitPolicy
-from tests.bench import coldstart, cost, counts, dialects, growth, reads
+from tests.bench import coldstart, cost, counts, dialects, growth, holds, reads
 from tests.bench.histories import (
     ACQUIRE_LOCK,
     TRANSFER_LOCK_STATE,
@@ -298,6 +298,8 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
                 )
             except counts.BusyScenarioError as error:
                 raise BenchError(str(error)) from error
+        with progress.phase("holds: placing, capturing and voiding one"):
+            result["holdCounts"] = holds.hold_counts(aws)
         with progress.phase("read requests (GET /transactions, GET /summaries)"):
             result["reads"] = reads.read_counts(aws, sizes.read_entries, sizes.read_repetitions)
         with progress.phase("projection lag (POST answered -> asOfSequence)"):

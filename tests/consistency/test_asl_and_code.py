@@ -28,6 +28,8 @@ COMPENSATIONS = {
         "ReleaseFirstLockAfterFailure",
         "ReleaseFirstLock",
     },
+    # Each change to a hold is one atomic write: freeing the lock is all there is to undo.
+    "HoldStateMachine": {"ReleaseLockAfterFailure"},
     # A reversal writes once, at its commit: only the lock is left to free after a failure.
     "ReversalStateMachine": {"ReleaseLockAfterFailure"},
 }
@@ -247,6 +249,35 @@ def test_the_documented_transfer_diagram_matches_its_asl():
     transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
     assert mermaid(transfer) in blocks, (
         "run: python -m infra.local.stepfunctions.diagram TransferStateMachine"
+    )
+
+
+def test_the_holds_releases_are_the_transactions_release_in_jsonata():
+    """The hold machine's two releases are the transaction's ReleaseLock too (its arguments, its
+    catches and at least its retries), on the user its request named."""
+    hold = json.loads((ROOT / "statemachine" / "hold.asl.json").read_text())
+    release = DEFINITION["States"]["ReleaseLock"]
+    for name in ("ReleaseLock", "ReleaseLockAfterFailure"):
+        state = hold["States"][name]
+        assert (state["Resource"], state["TimeoutSeconds"]) == (
+            release["Resource"],
+            release["TimeoutSeconds"],
+        ), name
+        # Both machines are JSONata: the same arguments, the user read from $request.
+        assert state["Arguments"] == release["Arguments"], name
+        assert state["Arguments"]["Key"]["userId"]["S"] == "{% $request.userId %}", name
+        assert [c["ErrorEquals"] for c in state["Catch"]] == [
+            c["ErrorEquals"] for c in release["Catch"]
+        ], name
+        assert set(release["Retry"][0]["ErrorEquals"]) <= set(state["Retry"][0]["ErrorEquals"])
+
+
+def test_the_documented_hold_diagram_matches_its_asl():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    blocks = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
+    hold = json.loads((ROOT / "statemachine" / "hold.asl.json").read_text())
+    assert mermaid(hold) in blocks, (
+        "run: python -m infra.local.stepfunctions.diagram HoldStateMachine"
     )
 
 

@@ -351,7 +351,7 @@ def test_transformed_functions_run_on_arm64_with_active_tracing(sam_template, tr
     functions = resources_of_type(transformed, "AWS::Lambda::Function")
     runtime = sam_template["Globals"]["Function"]["Runtime"]
 
-    assert len(functions) == 15
+    assert len(functions) == 20
     for name, function in functions.items():
         properties = function["Properties"]
         tracing = "PassThrough" if name in PASS_THROUGH_TRACING else "Active"
@@ -500,6 +500,7 @@ def test_tables_are_on_demand_recoverable_encrypted_and_retained(sam_template):
         "LedgerTable",
         "SummariesTable",
         "OutboxTable",
+        "HoldsTable",
     }
     for name, table in tables.items():
         properties = table["Properties"]
@@ -515,6 +516,11 @@ def test_tables_are_on_demand_recoverable_encrypted_and_retained(sam_template):
     assert outbox["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     # DynamoDB's TTL reads epoch seconds (a value in milliseconds would never expire).
     assert outbox["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    # A hold is deleted by TTL (epoch seconds) a retention after its expiresAt, which the code
+    # reads in milliseconds: the TTL attribute is another one.
+    holds = tables["HoldsTable"]["Properties"]
+    assert holds["TimeToLiveSpecification"] == {"AttributeName": "purgeAt", "Enabled": True}
+    assert "StreamSpecification" not in holds
     # The ledger's and the outbox's streams carry what happened; nobody reads the records'.
     assert "StreamSpecification" not in tables["TransactionsTable"]["Properties"]
     ledger = tables["LedgerTable"]["Properties"]

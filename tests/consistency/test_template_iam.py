@@ -9,6 +9,7 @@ table it names. Whether IAM then allows exactly that is AWS's part: only `make e
 import fnmatch
 import importlib
 import json
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -126,6 +127,36 @@ EXPECTED_DYNAMODB_ACCESS = {
     "ProjectSummariesFunction": {("dynamodb:UpdateItem", "SummariesTable")},
     # The outbox's forwarder reads no table itself: its event source mapping reads the stream.
     "ForwardEventsFunction": set(),
+    # The hold saga: the lock as AcquireLock takes it.
+    "AcquireHoldLockFunction": {
+        ("dynamodb:UpdateItem", "AggregatesTable"),
+        ("dynamodb:GetItem", "AggregatesTable"),
+    },
+    # place_hold: TransactWriteItems of an Update of the row's holds and the Puts of the key's
+    # record and the hold; a replay found when available is short: GetItem of the record.
+    "PlaceHoldFunction": {
+        ("dynamodb:UpdateItem", "AggregatesTable"),
+        ("dynamodb:PutItem", "TransactionsTable"),
+        ("dynamodb:GetItem", "TransactionsTable"),
+        ("dynamodb:PutItem", "HoldsTable"),
+    },
+    # find_hold: GetItem; capture_hold: Updates of the row and the hold, Puts of the debit's
+    # entry and its event.
+    "CaptureHoldFunction": {
+        ("dynamodb:GetItem", "HoldsTable"),
+        ("dynamodb:UpdateItem", "HoldsTable"),
+        ("dynamodb:UpdateItem", "AggregatesTable"),
+        ("dynamodb:PutItem", "LedgerTable"),
+        ("dynamodb:PutItem", "OutboxTable"),
+    },
+    # find_hold: GetItem; void_hold: Updates of the row and the hold.
+    "VoidHoldFunction": {
+        ("dynamodb:GetItem", "HoldsTable"),
+        ("dynamodb:UpdateItem", "HoldsTable"),
+        ("dynamodb:UpdateItem", "AggregatesTable"),
+    },
+    # find_hold: a consistent GetItem.
+    "GetHoldFunction": {("dynamodb:GetItem", "HoldsTable")},
 }
 
 # Other requests the handlers make (recorded too): the forwarder's PutEvents on the stack's bus.
@@ -456,6 +487,46 @@ def run_transfer(recorder: DynamoDbRecorder, owner: str) -> tuple[dict, str]:
     return deleted, committed["transfer"]["balance"]
 
 
+def run_holds(recorder: DynamoDbRecorder, owner: str) -> list[Any]:
+    """The hold saga's every path to DynamoDB: a hold placed, its replay once available is short
+    (the key's record read), its capture, another hold's void, and GET /holds."""
+
+    def step(operation: str, task: str, body: dict, key: str = "", hold_id: str = "") -> Any:
+        taken = recorder.run(
+            "AcquireHoldLockFunction",
+            {**lock_input("h1", owner), "operation": operation, "body": json.dumps(body),
+             "idempotencyKey": key, "holdId": hold_id},
+        )  # fmt: skip
+        return recorder.run(
+            task, {"request": taken["request"], "lock": taken["lock"], "executionId": owner}
+        )
+
+    placed = step("place", "PlaceHoldFunction", {"userId": "h1", "amount": "90"}, "hk")
+    replayed = step("place", "PlaceHoldFunction", {"userId": "h1", "amount": "90"}, "hk")
+    hold_id = placed["hold"]["holdId"]
+    captured = step("capture", "CaptureHoldFunction", {"userId": "h1"}, hold_id=hold_id)
+    other = step("place", "PlaceHoldFunction", {"userId": "h1", "amount": "5"}, "hk2")
+    voided = step("void", "VoidHoldFunction", {"userId": "h1"}, hold_id=other["hold"]["holdId"])
+    get_event = api_event(f"/holds/{hold_id}", {"userId": "h1"})
+    get_event["resource"] = "/holds/{holdId}"
+    get_event["pathParameters"] = {"holdId": hold_id}
+    found = recorder.run("GetHoldFunction", get_event)
+    # Another execution waits in line for the lock this one holds, then gives up.
+    waiting = lock_input("h1", f"{owner}-2", time.time() - get_settings().lock_wait_seconds + 2)
+    body = json.dumps({"userId": "h1"})
+    with pytest.raises(UserBusyError):
+        recorder.run(
+            "AcquireHoldLockFunction",
+            {**waiting, "operation": "void", "body": body, "idempotencyKey": "", "holdId": "x"},
+        )
+    return [
+        replayed["replayed"],
+        captured["hold"]["balance"],
+        voided["hold"]["status"],
+        json.loads(found["body"])["status"],
+    ]
+
+
 def run_reversal(recorder: DynamoDbRecorder, owner: str) -> dict:
     """The reversal saga's every path to DynamoDB: the lock taken (and waited for), the record
     and the ledger read, the commit; of a credit of user r1 committed by the transaction's
@@ -470,6 +541,7 @@ def run_reversal(recorder: DynamoDbRecorder, owner: str) -> dict:
             "request": acquired["request"],
             "balance": acquired["lock"]["balance"],
             "lastSequence": acquired["lock"]["lastSequence"],
+            "holds": acquired["lock"]["holds"],
             "transactionId": put["transactionId"],
             "createdAt": put["createdAt"],
             "executionId": owner,
@@ -493,6 +565,7 @@ def run_reversal(recorder: DynamoDbRecorder, owner: str) -> dict:
                 "request": acquired["request"],
                 "balance": lock["balance"],
                 "lastSequence": lock["lastSequence"],
+                "holds": lock["holds"],
                 "executionId": owner,
             },
         )
@@ -517,6 +590,7 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
             "request": request,
             "balance": lock["balance"],
             "lastSequence": lock["lastSequence"],
+            "holds": lock["holds"],
             "transactionId": put["transactionId"],
             "createdAt": put["createdAt"],
             "executionId": owner,
@@ -547,6 +621,7 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     )
     forwarded = recorder.run("ForwardEventsFunction", outbox_stream_event())
     transferred = run_transfer(recorder, owner)
+    held = run_holds(recorder, owner)
     reversed_ = run_reversal(recorder, owner)
 
     assert projected == {"batchItemFailures": []}
@@ -558,6 +633,8 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
     assert (response["statusCode"], json.loads(response["body"])["balance"]) == (200, "100.00")
     assert forwarded == {"batchItemFailures": []}
     assert transferred == ({"deleted": False}, "90.00")
+    # The same execution placing again is its retried step: found, and no replay.
+    assert held == [False, "10.00", "voided", "captured"]
     assert dict(recorder.access) == EXPECTED_DYNAMODB_ACCESS
     # Locally the bus is named after its logical id, as the tables are.
     assert {name: access for name, access in recorder.other.items() if access} == (
@@ -640,13 +717,16 @@ def test_every_lambda_integration_has_an_invoke_permission_scoped_to_its_route(t
                     if n.endswith(".Arn}/invocations")
                 ]
                 source = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
-                needed.add((function, f"{source}${{WalletApi}}/*/{method.upper()}{path}"))
+                # The ARN names the request's path: a path parameter matches any segment.
+                route = re.sub(r"\{[^}/]+\}", "*", path)
+                needed.add((function, f"{source}${{WalletApi}}/*/{method.upper()}{route}"))
 
     source = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WalletApi}"
     assert needed == {
         ("GetBalanceFunction", f"{source}/*/GET/balance"),
         ("GetTransactionsFunction", f"{source}/*/GET/transactions"),
         ("GetSummariesFunction", f"{source}/*/GET/summaries"),
+        ("GetHoldFunction", f"{source}/*/GET/holds/*"),
     }
     assert granted == needed
 

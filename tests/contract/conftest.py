@@ -45,6 +45,25 @@ class Api:
         kwargs = {"data": raw.encode()} if raw is not None else {"json": body}
         return self.session.post(f"{self.url}/transfers", headers=sent, timeout=30, **kwargs)
 
+    def hold(
+        self, body: object = None, key: str | None = "auto", *, raw: str | None = None
+    ) -> requests.Response:
+        sent = {"Content-Type": "application/json"}
+        if key is not None:
+            sent["Idempotent-Key"] = uuid.uuid4().hex if key == "auto" else key
+        kwargs = {"data": raw.encode()} if raw is not None else {"json": body}
+        return self.session.post(f"{self.url}/holds", headers=sent, timeout=30, **kwargs)
+
+    def capture(self, hold_id: str, body: object) -> requests.Response:
+        return self.session.post(f"{self.url}/holds/{hold_id}/capture", json=body, timeout=30)
+
+    def void(self, hold_id: str, body: object) -> requests.Response:
+        return self.session.post(f"{self.url}/holds/{hold_id}/void", json=body, timeout=30)
+
+    def get_hold(self, hold_id: str, user_id: str | None) -> requests.Response:
+        params = {} if user_id is None else {"userId": user_id}
+        return self.session.get(f"{self.url}/holds/{hold_id}", params=params, timeout=30)
+
     def reverse(
         self, transaction_id: str, body: object = None, *, raw: str | None = None
     ) -> requests.Response:

@@ -117,6 +117,23 @@ def test_a_transfers_execution_shows_both_users_rows_before_and_after(api, user)
     assert listed(api, user=user)[0][1] == user  # listed under its source
 
 
+def test_a_holds_executions_are_listed_under_its_user_and_show_its_row(api, user):
+    placed = api.hold({"userId": user, "amount": "30.00"})
+    assert placed.status_code == 201, placed.text
+    captured = api.capture(placed.json()["holdId"], {"userId": user})
+    assert captured.status_code == 201, captured.text
+
+    for response in (placed, captured):
+        page = requests.get(
+            f"{api.url}{PREFIX}/requests/{response.headers['x-amzn-RequestId']}", timeout=30
+        )
+        assert page.status_code == 200
+        assert "PlaceHold" in page.text or "CaptureHold" in page.text
+    after = re.findall(r'<pre class="after">(.*?)</pre>', page.text, re.S)
+    assert "70.00" in after[0]  # the capture's row after it: the balance debited
+    assert [row[1] for row in listed(api, user=user)[:2]] == [user, user]
+
+
 def test_a_reversals_execution_is_listed_under_its_user_and_shows_its_row(api, user):
     posted = api.transact({"userId": user, "ammount": "5", "type": "credit"})
     reversed_ = api.reverse(posted.json()["transactionId"], {"userId": user})

@@ -41,7 +41,8 @@ def assert_error(response, status: int, code: str, field: str | None = None) -> 
 def test_new_user_has_the_default_balance(api, user):
     response = api.balance(user)
     assert response.status_code == 200
-    assert response.json() == {"userId": user, "balance": "100.00", "currency": "USD"}
+    assert response.json() == {
+        "userId": user, "balance": "100.00", "available": "100.00", "currency": "USD"}  # fmt: skip
 
 
 def test_existing_user_has_the_committed_balance(api, user):
@@ -255,7 +256,7 @@ def test_user_ids_survive_the_mapping_templates(api, user_id):
     assert response.status_code == 201, response.text
     assert response.json()["userId"] == user_id
     assert api.balance(user_id).json() == {"userId": user_id, "balance": "110.00",
-                                           "currency": "USD"}  # fmt: skip
+                                           "available": "110.00", "currency": "USD"}  # fmt: skip
 
 
 @pytest.mark.parametrize(

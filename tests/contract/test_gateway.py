@@ -310,7 +310,12 @@ def test_a_user_id_sent_as_utf8_bytes_in_the_query_is_the_one_sent_percent_escap
                                "Host: x\r\nConnection: close\r\n\r\n".encode())  # fmt: skip
 
     assert status == 200, body
-    assert json.loads(body) == {"userId": user_id, "balance": "110.00", "currency": "USD"}
+    assert json.loads(body) == {
+        "userId": user_id,
+        "balance": "110.00",
+        "available": "110.00",
+        "currency": "USD",
+    }
 
 
 def test_query_bytes_that_are_not_utf8_are_a_400_as_escaped_ones_are(api, user):

@@ -31,6 +31,8 @@ README_URL = "http://127.0.0.1:3000"
 MASKS = {
     "transactionId": lambda value: re.sub(r"[0-9a-f]", "x", value),
     "transferId": lambda value: re.sub(r"[0-9a-f]", "x", value),
+    "holdId": lambda value: re.sub(r"[0-9a-f]", "x", value),
+    "expiresAt": lambda value: re.sub(r"\d", "0", value),
     "reverses": lambda value: re.sub(r"[0-9a-f]", "x", value),
     "createdAt": lambda value: re.sub(r"\d", "0", value),
     "start": lambda value: re.sub(r"\d", "0", value),

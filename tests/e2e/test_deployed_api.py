@@ -95,7 +95,8 @@ def test_new_user_has_the_default_balance(api, user_id):
     response = api.balance(user_id)
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"userId": user_id, "balance": "100.00", "currency": "USD"}
+    body = {"userId": user_id, "balance": "100.00", "available": "100.00", "currency": "USD"}
+    assert response.json() == body
 
 
 def test_credit_is_applied_once_and_replayed(api, user_id):

@@ -65,6 +65,7 @@ def test_the_cli_lists_both_machines_and_runs_the_second(make_run_of_the_copy):
         "TransactionStateMachine",
         "TransferStateMachine",
         "ReversalStateMachine",
+        "HoldStateMachine",
         "EchoStateMachine",
     }
     assert {machine["type"] for machine in listed} == {"EXPRESS"}

@@ -20,15 +20,16 @@ def call(event) -> tuple[int, dict]:
 
 def test_recorded_event_of_a_new_user_gets_the_default_balance(client, settings):
     event = json.loads((EVENTS / "get_balance_rest_api.json").read_text())
-    assert call(event) == (200, {"userId": "1", "balance": "100.00", "currency": "USD"})
+    assert call(event) == (200, {
+        "userId": "1", "balance": "100.00", "available": "100.00", "currency": "USD"})  # fmt: skip
     # A GET never writes.
     assert client.scan(TableName=settings.aggregates_table_name)["Items"] == []
 
 
 def test_existing_user_gets_the_committed_balance(client):
     hold_lock(client, 'q"u\\é', balance="7.5")  # a balance is read whoever holds the lock
-    assert call(get_balance_event({"userId": 'q"u\\é'})) == (
-        200, {"userId": 'q"u\\é', "balance": "7.50", "currency": "USD"})  # fmt: skip
+    assert call(get_balance_event({"userId": 'q"u\\é'})) == (200, {
+        "userId": 'q"u\\é', "balance": "7.50", "available": "7.50", "currency": "USD"})  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -64,5 +65,7 @@ def test_the_client_built_at_import_before_the_mock_started_is_mocked(settings):
         hold_lock(tables, "u1", balance="3")
         # When the handler runs under the mock, then moto answers the client built before it
         assert call(get_balance_event({"userId": "u1"})) == (
-            200, {"userId": "u1", "balance": "3.00", "currency": "USD"})  # fmt: skip
+            200,
+            {"userId": "u1", "balance": "3.00", "available": "3.00", "currency": "USD"},
+        )
         assert dynamodb.client() is built_at_import

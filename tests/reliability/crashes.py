@@ -46,7 +46,7 @@ def crash_after(aws: Any, step: str, user: str, key: str, type_: str, amount: st
     if step == "UpdateBalance":
         _invoke(aws, "UpdateBalanceFunction", {
             "request": request, "executionId": owner, "balance": lock["balance"],
-            "lastSequence": lock["lastSequence"],
+            "lastSequence": lock["lastSequence"], "holds": lock["holds"],
             "transactionId": put["transactionId"], "createdAt": put["createdAt"]})  # fmt: skip
     return owner
 

@@ -156,6 +156,7 @@ def wallet_machine(aws: Any) -> type[RuleBasedStateMachine]:
             assert answer == {
                 "userId": user,
                 "balance": format_money(self.model.balance(user)),
+                "available": format_money(self.model.balance(user)),  # no holds here
                 "currency": "USD",
             }
 

@@ -29,6 +29,7 @@ def test_each_broken_invariant_is_reported_and_each_allowance_waives_only_its_ow
         "transactionId t1 committed twice",
         "user 'u': balance -5 but transactions add up to 120.00",
         "user 'u': negative balance -5",
+        "user 'u': available -5 below zero",  # invariant 11: no holds, available is the balance
         "ledger commits not undone [] are no committed transaction; committed transactions "
         "['t1'] have no entry",
     ]

@@ -41,8 +41,10 @@ def test_larger_random_workload(local_aws, seed):
 
 @pytest.mark.parametrize(
     ("answer", "problem"),
-    [({"userId": "u2", "balance": "100.00", "currency": "USD"}, "answered for 'u2'"),
-     ({"userId": "u1", "balance": "397.18", "currency": "USD"}, "397.18 was never its balance")],
+    [({"userId": "u2", "balance": "100.00", "available": "100.00", "currency": "USD"},
+      "answered for 'u2'"),
+     ({"userId": "u1", "balance": "397.18", "available": "397.18", "currency": "USD"},
+      "397.18 was never its balance")],
     ids=["another-users-answer", "a-balance-it-never-had"],
 )  # fmt: skip
 def test_a_balance_read_is_checked_against_its_user(local_aws, answer, problem):

@@ -421,7 +421,9 @@ def _check_balances(
         assert record.balance is not None
         status, body = record.balance
         user = record.op.user_id
-        if status != 200 or set(body) != {"userId", "balance", "currency"}:
+        # No holds in this workload: what is available is the balance.
+        fields = {"userId", "balance", "available", "currency"}
+        if status != 200 or set(body) != fields or body["available"] != body["balance"]:
             problems.append(f"GET balance of {user!r}: {status} {body}")
             continue
         if body["userId"] != user:  # another user's answer (two GETs resolved at once did it)

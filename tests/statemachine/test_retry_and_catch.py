@@ -35,7 +35,7 @@ STATE_INPUT: dict[str, Any] = {
 # What the states before a given one have assigned.
 VARIABLES: dict[str, Any] = {
     "request": {"userId": "u1", "idempotencyKey": "k1", "type": "credit", "amount": "10.00"},
-    "lock": {"balance": "100.00", "lastSequence": 0, "leaseUntil": 1},
+    "lock": {"balance": "100.00", "lastSequence": 0, "holds": [], "leaseUntil": 1},
     "put": {"transactionId": "t1", "createdAt": "2026-12-01T00:00:00.000Z", "replay": None},
 }
 # A Lambda result with every field some task's Assign reads
@@ -261,7 +261,7 @@ def test_a_result_goes_to_the_next_state(stepfunctions, definition, state):
 
 
 def test_lock_result_becomes_the_request_and_the_lock(stepfunctions, definition):
-    lock = {"balance": "42.00", "lastSequence": 3, "leaseUntil": 7}
+    lock = {"balance": "42.00", "lastSequence": 3, "holds": [], "leaseUntil": 7}
     result = {"StatusCode": 200, "Payload": {"request": VARIABLES["request"], "lock": lock}}
     answer = stepfunctions.test_state(
         definition=definition,
@@ -276,6 +276,31 @@ def test_lock_result_becomes_the_request_and_the_lock(stepfunctions, definition)
     payload = json.loads(answer["inspectionData"]["afterArguments"])["Payload"]
     assert (payload["body"], payload["idempotencyKey"]) == (STATE_INPUT["body"], "k1")
     assert payload["executionId"] and payload["startedAt"]
+
+
+@pytest.mark.parametrize(
+    "holds",
+    [[], [{"holdId": "h-1", "amount": "30.00", "expiresAt": "2026-12-02T00:00:00.000Z"}]],
+    ids=["none", "one"],
+)
+def test_update_balance_sends_the_account_the_lock_saw_with_its_holds(
+    stepfunctions, definition, holds
+):
+    variables = {**VARIABLES, "lock": {**VARIABLES["lock"], "holds": holds}}
+    answer = stepfunctions.test_state(
+        definition=definition,
+        stateName="UpdateBalance",
+        input=json.dumps(STATE_INPUT),
+        variables=json.dumps(variables),
+        inspectionLevel="DEBUG",
+        mock={"result": json.dumps(RESULT)},
+    )
+
+    payload = json.loads(answer["inspectionData"]["afterArguments"])["Payload"]
+    assert {k: payload[k] for k in ("request", "balance", "lastSequence", "holds")} == {
+        "request": VARIABLES["request"], "balance": "100.00", "lastSequence": 0, "holds": holds,
+    }  # fmt: skip
+    assert payload["transactionId"] == "t1" and payload["executionId"]
 
 
 @pytest.mark.parametrize("state", DYNAMODB_TASKS)

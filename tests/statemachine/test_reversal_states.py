@@ -26,7 +26,8 @@ pytestmark = pytest.mark.skipif(
 BODY = '{"userId": "u"}'
 STATE_INPUT = {"body": BODY, "transactionId": "tx-1", "requestId": "r-1"}
 REQUEST = {"userId": "u", "transactionId": "tx-1"}
-LOCK = {"balance": "110.00", "lastSequence": 1, "leaseUntil": 1}
+HOLD = {"holdId": "h-1", "amount": "30.00", "expiresAt": "2026-12-02T00:00:00.000Z"}
+LOCK = {"balance": "110.00", "lastSequence": 1, "holds": [HOLD], "leaseUntil": 1}
 REVERSAL = {"transactionId": "rv-1", "userId": "u", "type": "debit", "amount": "10.00",
             "balance": "100.00", "currency": "USD", "createdAt": "2026-12-01T00:00:00.000Z",
             "reverses": "tx-1"}  # fmt: skip
@@ -146,8 +147,8 @@ def test_reverse_sends_the_request_and_the_account_the_lock_saw(stepfunctions, d
     )
 
     payload = json.loads(answer["inspectionData"]["afterArguments"])["Payload"]
-    assert {k: payload[k] for k in ("request", "balance", "lastSequence")} == {
-        "request": REQUEST, "balance": "110.00", "lastSequence": 1,
+    assert {k: payload[k] for k in ("request", "balance", "lastSequence", "holds")} == {
+        "request": REQUEST, "balance": "110.00", "lastSequence": 1, "holds": [HOLD],
     }  # fmt: skip
     assert payload["executionId"]
     assert teststate.variables_after(answer)["result"] == {

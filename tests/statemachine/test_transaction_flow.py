@@ -254,7 +254,7 @@ def test_stale_holder_can_neither_write_nor_unlock(local_aws):
         local_aws,
         "UpdateBalanceFunction",
         {"request": request, "executionId": "stale", "balance": "100.00", "lastSequence": 0,
-         "transactionId": put["transactionId"], "createdAt": put["createdAt"]},
+         "holds": [], "transactionId": put["transactionId"], "createdAt": put["createdAt"]},
     )  # fmt: skip
     second_put = invoke(local_aws, "PutTransactionFunction",
                         {"request": other, "executionId": "stale"})  # fmt: skip

@@ -2,7 +2,7 @@
 with in-memory fakes."""
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import NAMESPACE_URL, uuid5
 
@@ -18,6 +18,7 @@ from functions.domain.errors import (
 from functions.domain.models import (
     AccountState,
     LedgerEntry,
+    PendingHold,
     ReversalRequest,
     StoredReversal,
     Transaction,
@@ -179,17 +180,39 @@ def test_reversing_a_debit_needs_no_funds():
     assert reverse(store, balance="0.00").transaction.balance == Decimal("10.00")
 
 
+def reverse_with_hold(store: FakeStore, balance: str, hold: str, at: datetime):
+    seen = AccountState(Decimal(balance), 1, (PendingHold("h-1", Decimal(hold), HOLD_EXPIRES),))
+    return reversals.reverse_transaction(
+        store, store, store, ReversalRequest("u", "tx-1"), seen, OWNER, FakeClock(at)
+    )
+
+
+HOLD_EXPIRES = NOW + timedelta(hours=1)
+
+
 @pytest.mark.parametrize(
-    ("change", "is_covered"),
-    [("-10.00", True), ("-10.01", False), ("5.00", True)],
+    ("balance", "hold", "is_covered"),
+    [("110.00", "100.00", True), ("110.00", "100.01", False), ("10.00", "0.01", False)],
+    ids=["available-just-enough", "available-a-cent-short", "balance-enough-hold-not"],
 )
-def test_ensure_funds_refuses_only_what_goes_below_zero(change, is_covered):
-    seen = AccountState(Decimal("10.00"), 3)
+def test_reversing_a_credit_is_checked_against_available(balance, hold, is_covered):
+    store = FakeStore([entry(type_="credit")])
     if is_covered:
-        reversals.ensure_funds(seen, Decimal(change))
+        assert reverse_with_hold(store, balance, hold, NOW).transaction.type.value == "debit"
     else:
         with pytest.raises(InsufficientFundsError):
-            reversals.ensure_funds(seen, Decimal(change))
+            reverse_with_hold(store, balance, hold, NOW)
+        assert store.commits == []
+
+
+def test_an_expired_hold_no_longer_stands_in_the_way_of_a_reversal():
+    store = FakeStore([entry(type_="credit")])
+    with pytest.raises(InsufficientFundsError):
+        reverse_with_hold(store, "10.00", "5.00", HOLD_EXPIRES - timedelta(milliseconds=1))
+
+    outcome = reverse_with_hold(store, "10.00", "5.00", HOLD_EXPIRES)
+
+    assert outcome.transaction.balance == Decimal("0.00")
 
 
 def test_a_reversal_id_is_derived_and_never_a_compensations():

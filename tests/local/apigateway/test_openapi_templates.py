@@ -32,6 +32,8 @@ SUBSTITUTIONS = {
     "AWS::Region": "us-east-1",
     "TransactionStateMachine.Arn": STATE_MACHINE_ARN,
     "TransferStateMachine.Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:Transfers",
+    "HoldStateMachine.Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:Holds",
+    "GetHoldFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetHold",
     "ReversalStateMachine.Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:Reversals",
     "GetBalanceFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetBalance",
     "GetTransactionsFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:GetHistory",
@@ -833,3 +835,35 @@ def test_every_reversal_status_is_documented(document):
     assert set(document["paths"][REVERSAL_PATH]["post"]["responses"]) == {
         "201", "400", "403", "404", "422", "429", "500",
     }  # fmt: skip
+
+
+# Every StartSyncExecution integration (transactions, transfers, reversals and the three hold
+# operations): each answers every error of HTTP_ERRORS as the table says.
+
+START_SYNC_EXECUTIONS = [
+    (path, method.upper())
+    for path, item in read_openapi()["paths"].items()
+    for method, operation in item.items()
+    if "StartSyncExecution" in str(operation["x-amazon-apigateway-integration"]["uri"])
+]
+
+
+def test_the_start_sync_executions_are_the_six_posts():
+    assert sorted(START_SYNC_EXECUTIONS) == sorted([
+        ("/transactions", "POST"), ("/transfers", "POST"), (REVERSAL_PATH, "POST"),
+        ("/holds", "POST"), ("/holds/{holdId}/capture", "POST"), ("/holds/{holdId}/void", "POST"),
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "method"), START_SYNC_EXECUTIONS, ids=lambda value: value)
+@pytest.mark.parametrize("error_name", HTTP_ERRORS, ids=HTTP_ERRORS.keys())
+def test_every_start_sync_execution_maps_each_domain_error_as_http_errors_says(
+    document, path, method, error_name
+):
+    expected = HTTP_ERRORS[error_name]
+    response = respond(
+        integration_of(document, path, method), failed(error_name, lambda_cause(error_name, ""))
+    )
+    assert response.status == expected.status
+    assert response.headers == expected.headers
+    assert json.loads(response.body) == error_body(expected.code, expected.message)

@@ -155,7 +155,7 @@ def test_the_runtime_sweeps_the_tables_the_template_gives_a_time_to_live():
         for name, table in Template.load().tables.items()
         if table.time_to_live_attribute
     }
-    assert ttl_tables == {"OutboxTable": "expiresAt"}
+    assert ttl_tables == {"OutboxTable": "expiresAt", "HoldsTable": "purgeAt"}
 
     def sweeping() -> bool:
         return any(thread.name == "dynamodb-ttl" for thread in threading.enumerate())

@@ -63,6 +63,7 @@ def test_each_machine_is_read_with_its_own_definition_and_type(template):
     assert set(machines) == {
         "TransactionStateMachine",
         "TransferStateMachine",
+        "HoldStateMachine",
         "ReversalStateMachine",
         "EchoStateMachine",
         "InlineStateMachine",
