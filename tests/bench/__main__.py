@@ -1,7 +1,7 @@
 """python -m tests.bench [--quick] [--no-http] [--growth N] [--output DIR]
 python -m tests.bench --sections NAMES [--quick]  only these sections, comma-separated
-                                                    (transfers, dialects, coldstart, overhead,
-                                                    growth): a partial result
+                                                    (transfers, dialects, holds, coldstart,
+                                                    overhead, growth): a partial result
 python -m tests.bench --compare A.json B.json      two runs side by side
 python -m tests.bench --markdown R.json             a run's tables as Markdown
 python -m tests.bench --update-doc R.json           make R.json docs/performance.json and
@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from tests.bench import report, suite
+from tests.bench import holds, report, suite
 
 DOC = suite.ROOT / "docs" / "performance.md"
 DOC_RESULT = suite.ROOT / "docs" / "performance.json"
@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             print(report.transfer_text(result["transfers"]))
         if "dialects" in result:
             print(report.section_text(result))
+        if "holds" in result:
+            print(report._text_table(*holds.table(result["holds"])))
         alone: dict[str, object] = {
             name: result[name] for name in ("coldstart", "overhead", "growth") if name in result
         }

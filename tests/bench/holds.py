@@ -3,7 +3,7 @@ invocations of placing, capturing and voiding one hold, counted on the embedded 
 priced per million with cost.py's prices (the request-priced lines only: API Gateway, the
 Express request, Lambda requests, WRU, RRU, the capture's event).
 
-`python -m tests.bench.holds` prints the section alone (a few executions, seconds).
+`python -m tests.bench --sections holds` runs the section alone (a few executions, seconds).
 """
 
 from __future__ import annotations
@@ -93,27 +93,18 @@ def hold_counts(aws: Any, user_id: str = "bench-holds") -> dict[str, Any]:
     return result
 
 
-def table(counts: dict[str, Any]) -> str:
-    """The section as the report prints it."""
-    lines = ["| operation | WRU | RRU | Lambda invocations | events | USD per million (requests) |",
-             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-    for name in OPERATIONS:
-        row = counts[name]
-        lines.append(
-            f"| {name} | {row['wru']} | {row['rru']} | {row['lambdaInvocations']} | "
-            f"{row['events']} | {row['usdPerMillionTotal']:.2f} |"
-        )
-    return "\n".join(lines)
-
-
-def main() -> None:
-    from infra.local.runtime import LocalAws
-
-    with LocalAws() as aws:
-        counts = hold_counts(aws)
-    print(table(counts))
-    print(f"items priced at {counts['itemKb']} KB")
-
-
-if __name__ == "__main__":
-    main()
+def table(counts: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
+    """The report's table: one row per operation."""
+    headers = ["operation", "WRU", "RRU", "Lambda invocations", "events",
+               "USD per million (request-priced lines)"]  # fmt: skip
+    rows = [
+        [name, str(counts[name]["wru"]), str(counts[name]["rru"]),
+         str(counts[name]["lambdaInvocations"]), str(counts[name]["events"]),
+         f"{counts[name]['usdPerMillionTotal']:.2f}"]
+        for name in OPERATIONS
+    ]  # fmt: skip
+    title = (
+        f"Holds: placing, capturing and voiding one (items priced at {counts['itemKb']} KB; "
+        "API Gateway, the Express request, Lambda requests, write and read units, events)"
+    )
+    return title, headers, rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.bench import cost, dialects
+from tests.bench import cost, dialects, holds
 
 Table = tuple[str, list[str], list[list[str]]]
 
@@ -384,6 +384,8 @@ def tables(result: dict[str, Any]) -> list[Table]:
         )
     if "dialects" in result:
         found.append(dialects.table(result["dialects"]))
+    if "holds" in result:
+        found.append(holds.table(result["holds"]))
     return found
 
 

@@ -61,8 +61,8 @@ TRANSFERS_VERSION = 1
 # What --sections can run alone. The first two stand alone and --update-doc merges them into the
 # documented run; the others feed figures derived from the whole run (the cost, the targets), so
 # they are for a change's before and after on one machine.
-SECTIONS = ("transfers", "dialects", "coldstart", "overhead", "growth")
-DOCUMENTED_ALONE = ("transfers", "dialects")
+SECTIONS = ("transfers", "dialects", "holds", "coldstart", "overhead", "growth")
+DOCUMENTED_ALONE = ("transfers", "dialects", "holds")
 HOT_PAIR_TARGET_SHARE = 0.5  # of the sequential transfer client's commit rate, at least
 HOT_PAIR_TARGET_429 = 1 / 50  # of the hot pair's requests, at most
 ROOT = Path(__file__).resolve().parents[2]
@@ -299,7 +299,7 @@ def _embedded(progress: Progress, sizes: Sizes, result: dict[str, Any]) -> None:
             except counts.BusyScenarioError as error:
                 raise BenchError(str(error)) from error
         with progress.phase("holds: placing, capturing and voiding one"):
-            result["holdCounts"] = holds.hold_counts(aws)
+            result["holds"] = holds.hold_counts(aws)
         with progress.phase("read requests (GET /transactions, GET /summaries)"):
             result["reads"] = reads.read_counts(aws, sizes.read_entries, sizes.read_repetitions)
         with progress.phase("projection lag (POST answered -> asOfSequence)"):
@@ -450,7 +450,7 @@ def run_sections(names: set[str], sizes: Sizes, *, quick: bool) -> dict[str, Any
     with _quiet():
         progress = Progress(
             (TRANSFER_PHASES if "transfers" in names else 0)
-            + len(names & {"dialects", "coldstart", "growth"})
+            + len(names & {"dialects", "holds", "coldstart", "growth"})
             + 2 * ("overhead" in names)
         )
         result: dict[str, Any] = {**_started(sizes, quick=quick), "sections": sorted(names)}
@@ -465,6 +465,11 @@ def run_sections(names: set[str], sizes: Sizes, *, quick: bool) -> dict[str, Any
 
             with LocalAws() as aws:
                 result["dialects"] = _dialects_phase(progress, aws, sizes)
+        if "holds" in names:
+            from infra.local.runtime import LocalAws
+
+            with LocalAws() as aws, progress.phase("holds: placing, capturing and voiding one"):
+                result["holds"] = holds.hold_counts(aws)
         if "coldstart" in names:
             result["coldstart"] = _coldstart_phase(progress, sizes)
         if "overhead" in names:
