@@ -103,8 +103,9 @@ def table(counts: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
          f"{counts[name]['usdPerMillionTotal']:.2f}"]
         for name in OPERATIONS
     ]  # fmt: skip
+    alone = f", run alone at git {counts['git']['sha'][:10]}" if "git" in counts else ""
     title = (
         f"Holds: placing, capturing and voiding one (items priced at {counts['itemKb']} KB; "
-        "API Gateway, the Express request, Lambda requests, write and read units, events)"
+        f"API Gateway, the Express request, Lambda requests, write and read units, events{alone})"
     )
     return title, headers, rows

@@ -469,7 +469,8 @@ def run_sections(names: set[str], sizes: Sizes, *, quick: bool) -> dict[str, Any
             from infra.local.runtime import LocalAws
 
             with LocalAws() as aws, progress.phase("holds: placing, capturing and voiding one"):
-                result["holds"] = holds.hold_counts(aws)
+                # Merged alone into the documented run: it says its own commit.
+                result["holds"] = {**holds.hold_counts(aws), "git": result["git"]}
         if "coldstart" in names:
             result["coldstart"] = _coldstart_phase(progress, sizes)
         if "overhead" in names:
