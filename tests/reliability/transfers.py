@@ -193,7 +193,8 @@ def send(aws: Any, op: Operation) -> tuple[Answer, float]:
 
 
 class FaultCycle:
-    """Arms FAULTS one at a time in a seeded order, and records the executions a fault broke.
+    """Arms `faults` (FAULTS by default) one at a time in a seeded order, and records the
+    executions a fault broke.
 
     It observes the runtime's Lambda invocations and DynamoDB task calls (wrapping them on the
     instance): the next call of the armed step takes the fault (even when the step fails on its
@@ -202,8 +203,17 @@ class FaultCycle:
     or a pending record left behind can be traced to a fault in the execution that left it.
     """
 
-    def __init__(self, aws: Any, seed: int, every: int = FAULT_EVERY) -> None:
+    def __init__(
+        self,
+        aws: Any,
+        seed: int,
+        every: int = FAULT_EVERY,
+        faults: tuple[Fault, ...] = FAULTS,
+        lambda_steps: tuple[str, ...] = LAMBDA_STEPS,
+    ) -> None:
         self._aws = aws
+        self._faults = faults  # another saga's soak (holds.py) passes its own steps
+        self._lambda_steps = lambda_steps
         self._rng = random.Random(seed)
         self._every = every
         self._lock = threading.Lock()
@@ -270,11 +280,11 @@ class FaultCycle:
             if self._armed is not None or self._since_taken < self._every:
                 return
             if not self._order:
-                self._order = list(FAULTS)
+                self._order = list(self._faults)
                 self._rng.shuffle(self._order)
             fault = self._armed = self._order.pop()
             self.armed[fault.name] += 1
-            if fault.step in LAMBDA_STEPS:
+            if fault.step in self._lambda_steps:
                 self._aws.lambdas.inject_fault(f"{fault.step}Function", fault.point, fault.times)
             else:
                 self._aws.service_tasks.inject_fault(fault.step, fault.point, fault.times)
