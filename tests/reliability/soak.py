@@ -11,9 +11,10 @@ segment; each settled and checked against the tables and every answer, the summa
 included. Meanwhile, in this process: (2) the fault matrix, (3) crashed executions with a real
 lease, (4) the summaries projection's chaos (consumer crashes, duplicated and replayed batches, a
 full rewind of the stream), (5) the stateful model test, (6) the transfers: opposite transfers
-among a few users with a fault at every step of the transfer saga in turn (transfers.py), (7)
-parser fuzzing, (8) the HTTP server: the workload over HTTP and schemathesis from
-infra/openapi.yaml. Progress goes to stderr.
+among a few users with a fault at every step of the transfer saga in turn (transfers.py), (6b)
+the holds: holds placed, captured and voided racing debits and transfers on a few hot users, with
+a fault at every step of the hold saga in turn (holds.py), (7) parser fuzzing, (8) the HTTP
+server: the workload over HTTP and schemathesis from infra/openapi.yaml. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Any, ClassVar
 
 DEFAULT_SEED = 20261122
 # The load runs always.
-PHASES = ("faults", "crashes", "projection", "model", "transfers", "parsers", "http")
+PHASES = ("faults", "crashes", "projection", "model", "transfers", "holds", "parsers", "http")
 FAULT_EVERY = 8  # operations per injected fault in the faults segment
 
 
@@ -54,6 +55,7 @@ class Figures:
     crash_cases: int = 0
     stateful_steps: int = 0
     transfers: list[str] = field(default_factory=list)
+    holds: list[str] = field(default_factory=list)
     parser_examples: Counter[str] = field(default_factory=Counter)
     http_operations: Counter[str] = field(default_factory=Counter)
     fuzz_requests: Counter[str] = field(default_factory=Counter)
@@ -322,6 +324,19 @@ def transfer_soak(aws: Any, figures: Figures, progress: Progress, args: Any) -> 
     progress.done("transfers", f"{args.transfers} operations")
 
 
+def hold_soak(aws: Any, figures: Figures, progress: Progress, args: Any) -> None:
+    from tests.reliability import holds
+
+    def count(done: int) -> None:
+        progress.update("holds", _bar(done, args.holds))
+
+    found = holds.run(aws, args.seed, args.holds, users=args.hold_users, threads=args.threads,
+                      progress=count)  # fmt: skip
+    figures.holds = holds.summary(found)
+    figures.problems += [f"holds: {line}" for line in found.problems]
+    progress.done("holds", f"{args.holds} operations")
+
+
 def parsers(figures: Figures, progress: Progress, seed: int, examples: int) -> None:
     from hypothesis import strategies as st
 
@@ -477,6 +492,9 @@ def main(argv: list[str] | None = None) -> int:
         # About 4 in 5 are fresh transfers (the rest replays, reuses, transfers to oneself).
         ("--transfers", 2_500, "POST /transfers operations, with a fault at every step"),
         ("--transfer-users", 4, None),
+        # Holds placed, captured, voided, with debits, credits and transfers racing them.
+        ("--holds", 1_500, "hold-soak operations, with a fault at every step of the hold saga"),
+        ("--hold-users", 3, None),
         ("--projection-rounds", 3, "rounds of the projection's chaos, each a LocalAws's users"),
         ("--projection-operations", 150, "requests per projection round"),
     ):
@@ -511,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
                 stateful(aws, figures, progress, args.model_examples)
             if "transfers" in args.phases:
                 transfer_soak(aws, figures, progress, args)
+            if "holds" in args.phases:
+                hold_soak(aws, figures, progress, args)
         if "parsers" in args.phases:
             parsers(figures, progress, args.seed, args.parser_examples)
         if "http" in args.phases:
@@ -536,6 +556,8 @@ def print_figures(figures: Figures, args: argparse.Namespace, seconds: float) ->
     print(f"projection: {counts(figures.projection)}")
     print(f"stateful model test: {figures.stateful_steps} requests")
     for line in figures.transfers:
+        print(line)
+    for line in figures.holds:
         print(line)
     print(f"parser fuzzing: {sum(figures.parser_examples.values())} inputs: "
           f"{counts(figures.parser_examples)}")  # fmt: skip
