@@ -1,11 +1,12 @@
-"""The execution view of a deployed stack: its Express executions read from the state machine's
-log group, with the user's own AWS credentials (`make console STACK_NAME=...`).
+"""The execution view of a deployed stack: its Express executions read from the state machines'
+log groups, with the user's own AWS credentials (`make console STACK_NAME=...`).
 
 AWS keeps no other record of an Express execution (ListExecutions and the rest refuse it), so the
 view reads what AWS's own console reads: the log group (Level ALL with execution data shows every
-step; at ERROR only failures are there, in part). The stack's outputs name the machine
-(`TransactionStateMachineArn`), its log group (`TransactionStateMachineLogGroupName`) and the
-aggregates table; the definition is the deployed one (DescribeStateMachine). What only the local
+step; at ERROR only failures are there, in part). The stack's outputs name each machine
+(`<Name>StateMachineArn`: the transaction's, the transfer's, the reversal's, the holds'), its log
+group (`<Name>StateMachineLogGroupName`) and the aggregates table; each definition is the deployed
+one (DescribeStateMachine). What only the local
 runtime records (each task's DynamoDB requests, the HTTP exchange) is not there; what API Gateway
 answered each request is, from the API's access log (the stack's `WalletApiAccessLogGroup`):
 the lookup by `x-amzn-RequestId` finds there a request that started no execution.
@@ -42,24 +43,30 @@ def console_of_stack(stack_name: str, session: Any = None) -> Console:
     session = session or boto3.Session()
     stack = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-    needed = (
+    # Every state machine of the stack: each has an ARN output and its log group's output.
+    arns = [key for key in outputs if key.endswith("StateMachineArn")]
+    needed = [
         "TransactionStateMachineArn",
-        "TransactionStateMachineLogGroupName",
         "AggregatesTableName",
-    )
+        *(
+            key.removesuffix("Arn") + "LogGroupName"
+            for key in arns or ["TransactionStateMachineArn"]
+        ),
+    ]
     if missing := [name for name in needed if name not in outputs]:
         raise StackOutputError(f"the stack {stack_name} has no output {', '.join(missing)}")
-    machine = outputs["TransactionStateMachineArn"]
     stepfunctions = session.client("stepfunctions")
-    definition = json.loads(
-        stepfunctions.describe_state_machine(stateMachineArn=machine)["definition"]
-    )
-    records = LogGroupRecords(
-        session.client("logs"), {machine: outputs["TransactionStateMachineLogGroupName"]}
-    )
-    executions = Executions(stepfunctions, [machine], records=records)
+    groups = {outputs[key]: outputs[key.removesuffix("Arn") + "LogGroupName"] for key in arns}
+    definitions = {
+        machine: json.loads(
+            stepfunctions.describe_state_machine(stateMachineArn=machine)["definition"]
+        )
+        for machine in groups
+    }
+    records = LogGroupRecords(session.client("logs"), groups)
+    executions = Executions(stepfunctions, list(groups), records=records)
     access_log = _access_log(session, stack_name)
-    return Console(executions, {machine: definition}, outputs["AggregatesTableName"], access_log)
+    return Console(executions, definitions, outputs["AggregatesTableName"], access_log)
 
 
 def _access_log(session: Any, stack_name: str) -> AccessLog | None:

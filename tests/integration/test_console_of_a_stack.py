@@ -142,6 +142,31 @@ def test_a_stack_without_the_outputs_the_view_needs_is_refused():
 
 
 @mock_aws
+def test_every_state_machine_of_the_stack_is_read_from_its_own_log_group():
+    session = deploy(OUTPUTS)
+    stepfunctions = boto3.client("stepfunctions", region_name="us-east-1")
+    transfer = stepfunctions.create_state_machine(
+        name="TransferStateMachine",
+        definition=(ROOT / "statemachine" / "transfer.asl.json").read_text().replace("${", "{"),
+        roleArn="arn:aws:iam::123456789012:role/wallet-TransferStateMachineRole",
+        type="EXPRESS",
+    )["stateMachineArn"]
+    boto3.client("logs", region_name="us-east-1").create_log_group(logGroupName="transfers")
+    session.outputs |= {
+        "TransferStateMachineArn": transfer,
+        "TransferStateMachineLogGroupName": "transfers",
+    }
+
+    console = console_of_stack("wallet", session)
+
+    assert set(console.definitions) == {session.outputs["TransactionStateMachineArn"], transfer}
+    assert Client(console).get(f"{PREFIX}/").status_code == 200
+    del session.outputs["TransferStateMachineLogGroupName"]
+    with pytest.raises(StackOutputError, match="TransferStateMachineLogGroupName"):
+        console_of_stack("wallet", session)
+
+
+@mock_aws
 def test_a_request_id_is_looked_up_in_the_apis_access_log():
     session = with_access_log(deploy(OUTPUTS), [
         access_entry("5e1f0a2b-get", "GET", "/balance", "200"),
