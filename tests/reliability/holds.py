@@ -45,7 +45,7 @@ from infra.local.awslambda.functions import FaultPoint
 from tests.builders import execution_input, transfer_input
 from tests.invariants import event_violations, lock_owner, projection_violations, scan, violations
 from tests.reliability.runtime import DOMAIN_ERRORS, Answer, expire_lease, wait_for_stragglers
-from tests.reliability.transfers import Fault, FaultCycle
+from tests.reliability.transfers import Fault, FaultCycle, start
 
 MACHINE = "HoldStateMachine"
 NO_DEADLOCK_SECONDS = 20.0  # the hold machine's TimeoutSeconds
@@ -131,23 +131,6 @@ def hold_input(operation: str, body: dict[str, Any], key: str = "", hold_id: str
     """The hold machine's execution input, as API Gateway's request templates build it."""
     return json.dumps({"operation": operation, "holdId": hold_id, "body": json.dumps(body),
                        "idempotencyKey": key, "requestId": uuid.uuid4().hex})  # fmt: skip
-
-
-def start(aws: Any, machine: str, execution_input: str) -> tuple[Answer, float]:
-    started = time.monotonic()
-    try:
-        response = aws.start_sync_execution(machine, execution_input)
-    except Exception as error:  # the runtime failing is a finding, not a crash of the harness
-        return Answer("ERROR", type(error).__name__, None, None, repr(error)), 0.0
-    seconds = time.monotonic() - started
-    output = json.loads(response["output"]) if response.get("output") else None
-    return Answer(
-        status=response["status"],
-        error=response.get("error"),
-        output=output if response["status"] == "SUCCEEDED" else None,
-        execution_arn=response["executionArn"],
-        cause=response.get("cause"),
-    ), seconds
 
 
 @dataclass

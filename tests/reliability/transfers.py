@@ -176,9 +176,14 @@ def send(aws: Any, op: Operation) -> tuple[Answer, float]:
     execution_input = json.dumps(
         {"body": op.body, "idempotencyKey": op.key, "requestId": uuid.uuid4().hex}
     )
+    return start(aws, MACHINE, execution_input)
+
+
+def start(aws: Any, machine: str, execution_input: str) -> tuple[Answer, float]:
+    """One execution of `machine`, as StartSyncExecution answers it, and its duration."""
     started = time.monotonic()
     try:
-        response = aws.start_sync_execution(MACHINE, execution_input)
+        response = aws.start_sync_execution(machine, execution_input)
     except Exception as error:  # the runtime failing is a finding, not a crash of the harness
         return Answer("ERROR", type(error).__name__, None, None, repr(error)), 0.0
     seconds = time.monotonic() - started
