@@ -9,6 +9,10 @@ own integration) failing before its write once (its Retry hides it) or at both a
 is left to its lease), or losing its answer after the write. Debits and transfers run unfaulted:
 they race the holds for the same locks and the same `available`.
 
+Takers: half the captures and voids take a hold placed for an hour that no other request took
+(so some find it pending whatever the others did); the other half take one of the last few holds
+placed, racing each other, the debits and transfers, and the holds' expiry.
+
 Expiry: some holds are placed with `expiresInSeconds` 1 on the system clock, so they expire
 during the run with no request in between, and captures and voids race their expiry. The soak
 cannot say at which instant a hold expired relative to a capture (the handlers read the clock
@@ -50,7 +54,8 @@ from tests.reliability.transfers import Fault, FaultCycle, start
 MACHINE = "HoldStateMachine"
 NO_DEADLOCK_SECONDS = 20.0  # the hold machine's TimeoutSeconds
 FAULT_EVERY = 8
-RECENT = 6  # a capture or void takes one of the last RECENT holds placed
+RECENT = 6  # a capture or void that races takes one of the last RECENT holds placed
+RACING = 0.5  # the share of captures and voids that race; the others take a hold nobody took
 PLACE, REPLAY, CAPTURE, PARTIAL, VOID, DEBIT, CREDIT, TRANSFER = (
     "place", "replay", "capture", "partial", "void", "debit", "credit", "transfer"
 )  # fmt: skip
@@ -165,6 +170,10 @@ class Soak:
         self.figures = figures
         self.lock = threading.Lock()
         self.placed: list[tuple[str, str]] = []  # (user, holdId)
+        # Holds placed for an hour and not yet taken by a capture or void: so that some captures
+        # and voids find a hold still pending, whatever the others did (the racing ones alone
+        # can all find their hold ended or expired, and the soak would cover no applied void).
+        self.untaken: list[tuple[str, str]] = []
         self.records: list[Record] = []
         self.done = threading.Event()
 
@@ -182,9 +191,12 @@ class Soak:
             return "TransferStateMachine", transfer_input(op.user, op.other, str(op.amount)), ""
         if op.kind in (CAPTURE, PARTIAL, VOID):
             with self.lock:
-                # One of the latest few: most still pending, and raced by the other takers.
-                recent = self.placed[-RECENT:]
-                taken = recent[int(op.pick * len(recent))] if recent else None
+                if op.pick >= RACING and self.untaken:
+                    taken: tuple[str, str] | None = self.untaken.pop()
+                else:
+                    # One of the latest few: raced by the other takers, or expired meanwhile.
+                    recent = self.placed[-RECENT:]
+                    taken = recent[int(op.pick % RACING / RACING * len(recent))] if recent else None
             if taken is not None:
                 user, hold_id = taken
                 body: dict[str, Any] = {"userId": user}
@@ -207,6 +219,8 @@ class Soak:
             if machine == MACHINE and body.get("status") == "pending" and answer.is_applied:
                 with self.lock:
                     self.placed.append((body["userId"], body["holdId"]))
+                    if op.expires_in > 1:
+                        self.untaken.append((body["userId"], body["holdId"]))
         return answer
 
     def free_what_it_left(self, op: Operation, answer: Answer) -> None:
