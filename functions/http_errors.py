@@ -15,7 +15,7 @@ class HttpError:
 HTTP_ERRORS: dict[str, HttpError] = {
     "ValidationError": HttpError(400, "VALIDATION_ERROR", "the request is invalid"),
     "InsufficientFundsError": HttpError(
-        422, "INSUFFICIENT_FUNDS", "the balance is lower than the debit amount"
+        422, "INSUFFICIENT_FUNDS", "the available balance is lower than the amount"
     ),
     "IdempotencyKeyReusedError": HttpError(
         422, "IDEMPOTENCY_KEY_REUSED", "Idempotent-Key was already used for a different transaction"

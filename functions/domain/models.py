@@ -86,7 +86,7 @@ class AccountState:
         Raises: InsufficientFundsError.
         """
         if self.balance - amount < 0 or self.available(now) - amount < 0:
-            raise InsufficientFundsError("the balance is lower than the debit amount")
+            raise InsufficientFundsError("the available balance is lower than the amount")
 
     def without_hold(self, hold_id: str) -> AccountState:
         return AccountState(

@@ -323,7 +323,7 @@ def test_the_oracle_fails_a_debit_checked_against_the_balance_not_available(loca
         from functions.domain.errors import InsufficientFundsError
 
         if self.balance - amount < 0:
-            raise InsufficientFundsError("the balance is lower than the debit amount")
+            raise InsufficientFundsError("the available balance is lower than the amount")
 
     monkeypatch.setattr(AccountState, "require_available", balance_only)
     placed(local_aws, "30.00")
