@@ -86,14 +86,14 @@ class Sizes:
 
     count_repetitions: int = 3
     include_busy: bool = True
-    overhead_pairs: int = 10
+    overhead_pairs: int = 20  # a ratio of medians that moves less between runs than with 10
     sequential: int = 50  # the baseline the hot users are held against: enough for a steady rate
     many_users: tuple[tuple[int, int], ...] = ((8, 24), (16, 24))  # (clients, requests)
     # Enough requests that "at most 1 in 50 answered 429" can be seen (and missed).
     hot_user: tuple[tuple[int, int], ...] = ((8, 100), (16, 100))  # (clients, requests)
     plain_polling_variant: bool = True
     plain_polling_requests: int = 100  # with the last hot-user client count
-    coldstart_repetitions: int = 5  # per handler and variant, interleaved with the baseline
+    coldstart_repetitions: int = 9  # per handler and variant, interleaved with the baseline
     http: bool = True
     growth: int = 10_000  # sequential transactions through one `make run` process
     growth_window: int = 1_000
