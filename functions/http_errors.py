@@ -36,6 +36,9 @@ HTTP_ERRORS: dict[str, HttpError] = {
     "HoldAmountExceededError": HttpError(
         422, "HOLD_AMOUNT_EXCEEDED", "the capture amount is more than the hold's amount"
     ),
+    "TooManyHoldsError": HttpError(
+        422, "TOO_MANY_HOLDS", "the user has too many pending holds; capture or void one first"
+    ),
 }
 INTERNAL_ERROR = HttpError(500, "INTERNAL_ERROR", "the request could not be processed")
 

@@ -59,3 +59,9 @@ class HoldAmountExceededError(WalletError):
     """A capture asked for more than the hold's amount."""
 
     code = "HOLD_AMOUNT_EXCEEDED"
+
+
+class TooManyHoldsError(WalletError):
+    """The user already has as many pending holds as one user may (MAX_PENDING_HOLDS)."""
+
+    code = "TOO_MANY_HOLDS"

@@ -18,6 +18,7 @@ from functions.domain.errors import (
     IdempotencyKeyReusedError,
     InsufficientFundsError,
     NotFoundError,
+    TooManyHoldsError,
 )
 from functions.domain.models import (
     AccountState,
@@ -32,6 +33,11 @@ from functions.domain.models import (
 from functions.domain.ports import HoldCommits, Holds, Placements
 
 KEY_REUSED = "Idempotent-Key was already used for a different transaction"
+# Each pending hold is an entry of the user's row (about 60 bytes), which every write under the
+# lock rewrites and DynamoDB bills per KB: the row stays within a few KB, and far from the 400 KB
+# an item may hold (where the write would fail), however many small holds a client places.
+MAX_PENDING_HOLDS = 100
+TOO_MANY_HOLDS = "the user has too many pending holds; capture or void one first"
 
 
 def capture_entry_id(hold_id: str) -> str:
@@ -59,6 +65,7 @@ def place_hold(
     the record of its key, in one atomic write.
 
     Raises: InsufficientFundsError (nothing written) if the amount is more than `available`;
+    TooManyHoldsError (nothing written) if the user has MAX_PENDING_HOLDS pending already;
     IdempotencyKeyReusedError if the key was used for another payload (a transaction's, a
     transfer's or another hold's); LockLostError if this owner no longer holds the lock.
     """
@@ -80,7 +87,9 @@ def place_hold(
     )
     try:
         seen.require_available(command.amount, now)
-    except InsufficientFundsError:
+        if len(seen.pending_holds(now)) >= MAX_PENDING_HOLDS:
+            raise TooManyHoldsError(TOO_MANY_HOLDS)
+    except (InsufficientFundsError, TooManyHoldsError):
         # A repeated request is answered as the first was, even if the money has gone since.
         stored = placements.find_placement(command.user_id, command.idempotency_key)
         if stored is None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from functions.clock import SystemClock, epoch_millis
+from functions.domain.holds import MAX_PENDING_HOLDS
 from tests.contract.test_contract import assert_error, credit, debit
 from tests.invariants import violations
 
@@ -118,6 +119,16 @@ def test_a_hold_beyond_available_is_insufficient_funds(api, user):
     assert_error(api.hold(hold_body(user, "40.01")), 422, "INSUFFICIENT_FUNDS")
     assert available(api, user) == "40.00"
     assert api.hold(hold_body(user, "40.00")).status_code == 201
+
+
+def test_a_hold_past_the_users_limit_of_pending_holds_is_too_many_holds(api, aws, user):
+    first = [placed(api, user, "0.01") for _ in range(MAX_PENDING_HOLDS)]
+
+    assert_error(api.hold(hold_body(user, "0.01")), 422, "TOO_MANY_HOLDS")
+    assert available(api, user) == "99.00"
+    assert api.void(first[0]["holdId"], {"userId": user}).status_code == 200
+    assert api.hold(hold_body(user, "0.01")).status_code == 201
+    assert violations(aws.dynamodb) == []
 
 
 def test_debits_and_transfers_check_available_not_the_balance(api, aws, user):

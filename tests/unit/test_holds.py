@@ -15,6 +15,7 @@ from functions.domain.errors import (
     IdempotencyKeyReusedError,
     InsufficientFundsError,
     NotFoundError,
+    TooManyHoldsError,
     ValidationError,
 )
 from functions.domain.models import (
@@ -126,6 +127,42 @@ def test_a_hold_beyond_available_is_refused_and_nothing_is_written():
     with pytest.raises(InsufficientFundsError):
         holds.place_hold(commits, FakeHolds(), place("20.01"), seen, "e", "USD", FakeClock(NOW))
     assert commits.placed == []
+
+
+def pending_holds(count: int, expires_at: datetime = EXPIRES_AT) -> list[PendingHold]:
+    return [PendingHold(f"p{i}", Decimal("0.01"), expires_at) for i in range(count)]
+
+
+def test_a_hold_beyond_the_users_limit_of_pending_holds_is_refused_and_nothing_is_written():
+    commits = FakeHoldCommits()
+    full = seen_with(*pending_holds(holds.MAX_PENDING_HOLDS))
+    with pytest.raises(TooManyHoldsError):
+        holds.place_hold(commits, FakeHolds(), place("1"), full, "e", "USD", FakeClock(NOW))
+    assert commits.placed == []
+
+
+def test_the_last_hold_within_the_limit_is_placed_and_expired_holds_do_not_count():
+    below = seen_with(*pending_holds(holds.MAX_PENDING_HOLDS - 1))
+    commits = FakeHoldCommits()
+    holds.place_hold(commits, FakeHolds(), place("1"), below, "e", "USD", FakeClock(NOW))
+    assert len(commits.placed[0][1]) == holds.MAX_PENDING_HOLDS
+
+    expired = pending_holds(holds.MAX_PENDING_HOLDS, expires_at=NOW)
+    commits = FakeHoldCommits()
+    holds.place_hold(commits, FakeHolds(), place("1"), seen_with(*expired), "e", "USD",
+                     FakeClock(NOW))  # fmt: skip
+    assert len(commits.placed[0][1]) == 1
+
+
+def test_a_replay_is_answered_even_once_the_user_has_reached_the_limit():
+    first = holds.place_hold(
+        FakeHoldCommits(), FakeHolds(), place("1"), seen_with(), "exec-1", "USD", FakeClock(NOW)
+    )
+    reads = FakeHolds(placement=StoredPlacement(place("1").fingerprint, first.body))
+    full = seen_with(*pending_holds(holds.MAX_PENDING_HOLDS))
+    again = holds.place_hold(FakeHoldCommits(), reads, place("1"), full, "exec-2", "USD",
+                             FakeClock(NOW))  # fmt: skip
+    assert (again.body, again.replayed) == (first.body, True)
 
 
 def test_a_hold_counts_until_the_millisecond_before_its_expiry_with_no_write_in_between():
