@@ -1,10 +1,16 @@
-"""The summaries table: per user, one item per period's totals and one progress item.
+"""The summaries table: per user, one item per period's totals.
 
 Keyed (userId, bucket): a period's bucket is "hour#2026-12-01T08:00:00Z" or
-"day#2026-12-01T00:00:00Z", so a range of periods is one Query in time order; the progress item
-("progress") holds the last sequence applied. An entry is applied by one TransactWriteItems that
-moves the progress from sequence - 1 to sequence and adds the entry to its hour and its day: a
-redelivered entry fails the condition and changes nothing.
+"day#2026-12-01T00:00:00Z", so a range of periods is one Query in time order. Every item carries
+the last sequence it counts (lastSequence), and the user's days say how far the projection is:
+the highest of them is the last entry applied. An entry is applied by one TransactWriteItems
+that adds it to its hour and its day, the day conditioned on ending at the entry before (2
+items); the first entry of a day checks, in the same write, the day that does end there (3
+items). A redelivered entry fails the condition and changes nothing.
+
+A table written by the earlier layout also holds one "progress" item per user. It is left as it
+is: nothing reads it (its days already carry their lastSequence, so the projection goes on from
+them), and the rebuild neither reports nor writes it.
 """
 
 from __future__ import annotations
@@ -31,9 +37,12 @@ if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
     from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-PROGRESS = "progress"
-# A rebuild's writes per TransactWriteItems (its limit is 100 items; one is the progress check).
-_REBUILD_CHUNK = 99
+_PERIODS = {period.value for period in Period}
+# The newest day items read to find the last applied sequence: two would do (see _last_applied),
+# and a few cost the same read unit.
+_NEWEST_DAYS = 3
+# A rebuild's writes per TransactWriteItems (its limit is 100 items).
+_REBUILD_CHUNK = 100
 
 
 def bucket_key(period: Period, start: datetime) -> str:
@@ -65,91 +74,146 @@ def _summary_from_item(item: dict[str, Any]) -> Summary:
     )
 
 
+def _as_found(summary: Summary | None) -> dict[str, Any]:
+    """The condition that an item is still as the rebuild read it: the consumer raises an item's
+    lastSequence with every entry it counts there."""
+    if summary is None:
+        return {"ConditionExpression": "attribute_not_exists(lastSequence)"}
+    return {
+        "ConditionExpression": "lastSequence = :found",
+        "ExpressionAttributeValues": {":found": {"N": str(summary.last_sequence)}},
+    }
+
+
 class SummariesRepository:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
 
     def apply(self, entry: LedgerEntry) -> bool:
-        """Count `entry` in its hour and its day and make it the last applied, atomically;
-        False (nothing written) if it was applied before.
+        """Count `entry` in its hour and its day, atomically, once and in sequence order; False
+        (nothing written) if it was applied before.
+
+        The user's day items say how far the projection is (each carries the last sequence it
+        counts): one read finds the day holding the entry before this one, and the write is
+        conditioned on it still holding it and on the entry's own day not having counted it.
 
         Raises: ProjectionGapError if the entry before it has not been applied (the caller stops
         there, so entries are applied in sequence order); StorageThrottledError to retry.
         """
-        is_credit = entry.type is TransactionType.CREDIT
-        moment = entry_time(entry)
-        buckets: list[TransactWriteItemTypeDef] = [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": {
-                        "userId": {"S": entry.user_id},
-                        "bucket": {"S": bucket_key(period, period.start_of(moment))},
-                    },
-                    "UpdateExpression": (
-                        "ADD credits :credit, debits :debit, entryCount :one "
-                        "SET closingBalance = :balance, lastSequence = :sequence"
-                    ),
-                    "ExpressionAttributeValues": {
-                        ":credit": {"N": str(entry.amount if is_credit else 0)},
-                        ":debit": {"N": str(0 if is_credit else entry.amount)},
-                        ":one": {"N": "1"},
-                        ":balance": {"N": str(entry.balance_after)},
-                        ":sequence": {"N": str(entry.sequence)},
-                    },
-                }
-            }
-            for period in Period
-        ]
-        # Exactly once (invariant 9): the entry is applied only right after the one before it,
-        # in the same write as its totals; a redelivery finds the progress already past it.
-        previous = (
-            "attribute_not_exists(lastSequence)"
-            if entry.sequence == 1
-            else "lastSequence = :previous"
-        )
-        progress: TransactWriteItemTypeDef = {
-            "Update": {
-                "TableName": self._table,
-                "Key": {"userId": {"S": entry.user_id}, "bucket": {"S": PROGRESS}},
-                "UpdateExpression": "SET lastSequence = :sequence",
-                "ConditionExpression": previous,
-                "ExpressionAttributeValues": {
-                    ":sequence": {"N": str(entry.sequence)},
-                    **({":previous": {"N": str(entry.sequence - 1)}} if entry.sequence > 1 else {}),
-                },
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
-        try:
-            self._client.transact_write_items(TransactItems=[progress, *buckets])
-        except ClientError as error:
-            reason = dynamodb.failed_conditions(error)[0]
-            if reason is None:
-                raise
-            applied = int(reason.get("Item", {}).get("lastSequence", {}).get("N", "0"))
-            if applied >= entry.sequence:
-                return False
+        day = bucket_key(Period.DAY, Period.DAY.start_of(entry_time(entry)))
+        if entry.sequence == 1:
+            # Nothing comes before the first entry: it is new while no day has counted it.
+            return self._write(entry, "attribute_not_exists(lastSequence)", check=None)
+        applied, where = self._last_applied(entry.user_id)
+        if applied >= entry.sequence:
+            return False
+        if applied < entry.sequence - 1 or where is None:
             raise ProjectionGapError(
                 f"entry {entry.sequence} of a user arrived after entry {applied}"
+            )
+        if where == day:
+            # In order and exactly once (invariant 9): the day still ends at the entry before.
+            return self._write(entry, "lastSequence = :previous", check=None)
+        # The first entry of its day: the day that holds the entry before it is checked in the
+        # same write, and the entry's own day must not have counted it yet.
+        return self._write(
+            entry, "attribute_not_exists(lastSequence) OR lastSequence < :sequence", check=where
+        )
+
+    def _write(self, entry: LedgerEntry, day_condition: str, check: str | None) -> bool:
+        """One TransactWriteItems: the entry added to its day (under `day_condition`) and its
+        hour, and, when `check` names another day, that day still ending at the entry before."""
+        is_credit = entry.type is TransactionType.CREDIT
+        moment = entry_time(entry)
+        previous = {":previous": {"N": str(entry.sequence - 1)}}
+        items: list[TransactWriteItemTypeDef] = []
+        for period in (Period.DAY, Period.HOUR):
+            values = {
+                ":credit": {"N": str(entry.amount if is_credit else 0)},
+                ":debit": {"N": str(0 if is_credit else entry.amount)},
+                ":one": {"N": "1"},
+                ":balance": {"N": str(entry.balance_after)},
+                ":sequence": {"N": str(entry.sequence)},
+            }
+            update: dict[str, Any] = {
+                "TableName": self._table,
+                "Key": {
+                    "userId": {"S": entry.user_id},
+                    "bucket": {"S": bucket_key(period, period.start_of(moment))},
+                },
+                "UpdateExpression": (
+                    "ADD credits :credit, debits :debit, entryCount :one "
+                    "SET closingBalance = :balance, lastSequence = :sequence"
+                ),
+                "ExpressionAttributeValues": values,
+            }
+            if period is Period.DAY:
+                # The day carries the applied sequence: its condition makes the write exactly
+                # once and in order, and the hour moves with it in the same transaction.
+                update["ConditionExpression"] = day_condition
+                update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+                if ":previous" in day_condition:
+                    values.update(previous)
+            items.append(cast("TransactWriteItemTypeDef", {"Update": update}))
+        if check is not None:
+            items.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": {"userId": {"S": entry.user_id}, "bucket": {"S": check}},
+                        "ConditionExpression": "lastSequence = :previous",
+                        "ExpressionAttributeValues": previous,
+                    }
+                }
+            )
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            day_reason = dynamodb.failed_conditions(error)[0]
+            old = (day_reason or {}).get("Item", {}).get("lastSequence", {}).get("N", "0")
+            if int(old) >= entry.sequence:
+                return False  # applied meanwhile (another consumer, or the rebuild)
+            # The day or the checked day changed between the read and the write (the rebuild):
+            # this entry's predecessor is no longer known to be applied; the record is retried.
+            raise ProjectionGapError(
+                f"entry {entry.sequence} of a user: the summaries changed while it was applied"
             ) from error
         return True
 
-    def applied_sequence(self, user_id: str) -> int:
-        item = self._client.get_item(
+    def _last_applied(self, user_id: str) -> tuple[int, str | None]:
+        """The last sequence the projection applied for the user, and the day item holding it
+        (0 and None for a user it has not seen): the highest of the newest days'.
+
+        Entries are dated by the sandbox that committed them, so near midnight two sandboxes'
+        clocks may put an entry a day before the one it follows; the day holding the last applied
+        sequence is then the newest but one, never older. One consistent Query of a few items.
+        """
+        items = self._client.query(
             TableName=self._table,
-            Key={"userId": {"S": user_id}, "bucket": {"S": PROGRESS}},
+            KeyConditionExpression="userId = :user AND begins_with(#bucket, :day)",
+            ExpressionAttributeValues={":user": {"S": user_id}, ":day": {"S": f"{Period.DAY}#"}},
+            ProjectionExpression="#bucket, lastSequence",
+            ExpressionAttributeNames={"#bucket": "bucket"},  # a reserved word
+            ScanIndexForward=False,
+            Limit=_NEWEST_DAYS,
             ConsistentRead=True,
-        ).get("Item")
-        return int(item["lastSequence"]["N"]) if item else 0
+        )["Items"]
+        if not items:
+            return 0, None
+        last = max(items, key=lambda item: int(item["lastSequence"]["N"]))
+        return int(last["lastSequence"]["N"]), last["bucket"]["S"]
+
+    def applied_sequence(self, user_id: str) -> int:
+        return self._last_applied(user_id)[0]
 
     def summaries(
         self, user_id: str, period: Period, first: datetime, last: datetime
     ) -> list[Summary]:
         """The periods starting from `first` to `last`, both included, oldest first."""
         items = self._query(
-            KeyConditionExpression="userId = :user AND bucket BETWEEN :first AND :last",
+            KeyConditionExpression="userId = :user AND #bucket BETWEEN :first AND :last",
+            ExpressionAttributeNames={"#bucket": "bucket"},  # a reserved word
             ExpressionAttributeValues={
                 ":user": {"S": user_id},
                 ":first": {"S": bucket_key(period, first)},
@@ -159,69 +223,51 @@ class SummariesRepository:
         return [_summary_from_item(item) for item in items]
 
     def state_of(self, user_id: str) -> ProjectedState:
-        """Everything the projection holds for the user."""
+        """Everything the projection holds for the user; its last sequence is its days' highest."""
         items = self._query(
             KeyConditionExpression="userId = :user",
             ExpressionAttributeValues={":user": {"S": user_id}},
         )
-        last = 0
         summaries = {}
         for item in items:
-            if item["bucket"]["S"] == PROGRESS:
-                last = int(item["lastSequence"]["N"])
-            else:
+            if item["bucket"]["S"].split("#", 1)[0] in _PERIODS:  # not an earlier layout's item
                 summary = _summary_from_item(item)
                 summaries[(summary.period, summary.start)] = summary
-        return ProjectedState(last, summaries)
+        days = [s.last_sequence for (period, _), s in summaries.items() if period is Period.DAY]
+        return ProjectedState(max(days, default=0), summaries)
 
     def user_ids(self) -> set[str]:
         return dynamodb.user_ids(self._client, self._table)
 
     def replace(self, user_id: str, expected: ProjectedState, found: ProjectedState) -> bool:
         """Make the user's projection `expected`, if it is still `found`; False if the consumer
-        moved it meanwhile (nothing of this chunk written: read again and retry).
+        moved it meanwhile (nothing of that chunk written: read again and retry).
 
-        Only what differs is written, in chunks; each chunk checks the progress is still what was
-        found, and the progress moves last, so an interrupted rebuild is found again and redone.
+        Only what differs is written, in chunks, each item conditioned on being as found (the
+        consumer moves every item it writes to a higher lastSequence). The days go last, oldest
+        sequence first, so a rebuild cut short claims no more than it wrote; run again, it
+        finds what is left.
         """
-        writes: list[TransactWriteItemTypeDef] = []
+        writes: list[tuple[int, TransactWriteItemTypeDef]] = []
         for key, summary in expected.summaries.items():
             if found.summaries.get(key) != summary:
-                writes.append({"Put": {"TableName": self._table,
-                                       "Item": _summary_item(user_id, summary)}})  # fmt: skip
+                put = {"TableName": self._table, "Item": _summary_item(user_id, summary),
+                       **_as_found(found.summaries.get(key))}  # fmt: skip
+                order = summary.last_sequence if key[0] is Period.DAY else 0
+                writes.append((order, cast("TransactWriteItemTypeDef", {"Put": put})))
         for key in found.summaries.keys() - expected.summaries.keys():
-            bucket = {"userId": {"S": user_id}, "bucket": {"S": bucket_key(*key)}}
-            writes.append({"Delete": {"TableName": self._table, "Key": bucket}})
-        if not writes and expected.last_sequence == found.last_sequence:
-            return True
-        progress_key = {"userId": {"S": user_id}, "bucket": {"S": PROGRESS}}
-        # The rebuild writes only while the consumer has not moved the progress on since it read.
-        unchanged: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(lastSequence)"}
-            if found.last_sequence == 0
-            else {
-                "ConditionExpression": "lastSequence = :found",
-                "ExpressionAttributeValues": {":found": {"N": str(found.last_sequence)}},
-            }
-        )
-        check = {"ConditionCheck": {"TableName": self._table, "Key": progress_key, **unchanged}}
-        progress = (
-            {"Put": {"TableName": self._table,
-                     "Item": {**progress_key, "lastSequence": {"N": str(expected.last_sequence)}},
-                     **unchanged}}
-            if expected.last_sequence
-            else {"Delete": {"TableName": self._table, "Key": progress_key, **unchanged}}
-        )  # fmt: skip
-        chunks = [writes[i : i + _REBUILD_CHUNK] for i in range(0, len(writes), _REBUILD_CHUNK)]
-        for number, chunk in enumerate(chunks or [[]]):
-            is_last = number == max(len(chunks), 1) - 1
-            # A cast: mypy cannot check a TypedDict spread from `unchanged`, a plain dict.
-            last = cast("TransactWriteItemTypeDef", progress if is_last else check)
+            delete = {"TableName": self._table,
+                      "Key": {"userId": {"S": user_id}, "bucket": {"S": bucket_key(*key)}},
+                      **_as_found(found.summaries[key])}  # fmt: skip
+            writes.append((0, cast("TransactWriteItemTypeDef", {"Delete": delete})))
+        ordered = [write for _, write in sorted(writes, key=lambda pair: pair[0])]
+        for start in range(0, len(ordered), _REBUILD_CHUNK):
             try:
-                self._client.transact_write_items(TransactItems=[*chunk, last])
+                self._client.transact_write_items(
+                    TransactItems=ordered[start : start + _REBUILD_CHUNK]
+                )
             except ClientError as error:
-                if dynamodb.failed_conditions(error)[-1] is None:
-                    raise
+                dynamodb.failed_conditions(error)
                 return False
         return True
 
