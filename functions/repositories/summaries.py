@@ -3,10 +3,9 @@
 Keyed (userId, bucket): a period's bucket is "hour#2026-12-01T08:00:00Z" or
 "day#2026-12-01T00:00:00Z", so a range of periods is one Query in time order. Every item carries
 the last sequence it counts (lastSequence), and the user's days say how far the projection is:
-the highest of them is the last entry applied. An entry is applied by one TransactWriteItems
-that adds it to its hour and its day, the day conditioned on ending at the entry before (2
-items); the first entry of a day checks, in the same write, the day that does end there (3
-items). A redelivered entry fails the condition and changes nothing.
+the highest of them is the last entry applied. An entry is applied by one read of the newest
+days (its predecessor applied?) and one TransactWriteItems of 2 Updates, its hour and its day,
+the day conditioned on not having counted it: a redelivered entry changes nothing.
 
 A table written by the earlier layout also holds one "progress" item per user. It is left as it
 is: nothing reads it (its days already carry their lastSequence, so the projection goes on from
@@ -94,48 +93,27 @@ class SummariesRepository:
         """Count `entry` in its hour and its day, atomically, once and in sequence order; False
         (nothing written) if it was applied before.
 
-        The user's day items say how far the projection is (each carries the last sequence it
-        counts): one read finds the day holding the entry before this one, and the write is
-        conditioned on it still holding it and on the entry's own day not having counted it.
+        In order: a consistent read of the user's newest days shows the entry before it applied
+        (the highest lastSequence they carry), and an applied entry stays applied. Once: the
+        write is conditioned on the entry's own day not having counted it (applying it there
+        set the day's lastSequence to it, and later entries only raise it), so a redelivery, or
+        another consumer that applied it between the read and the write, changes nothing.
 
         Raises: ProjectionGapError if the entry before it has not been applied (the caller stops
         there, so entries are applied in sequence order); StorageThrottledError to retry.
         """
-        day = bucket_key(Period.DAY, Period.DAY.start_of(entry_time(entry)))
-        if entry.sequence == 1:
-            # Nothing comes before the first entry: it is new while no day has counted it.
-            return self._write(entry, "attribute_not_exists(lastSequence)", check=None)
-        applied, where = self._last_applied(entry.user_id)
-        if applied >= entry.sequence:
-            return False
-        if applied < entry.sequence - 1 or where is None:
-            raise ProjectionGapError(
-                f"entry {entry.sequence} of a user arrived after entry {applied}"
-            )
-        if where == day:
-            # In order and exactly once (invariant 9): the day still ends at the entry before.
-            return self._write(entry, "lastSequence = :previous", check=None)
-        # The first entry of its day: the day that holds the entry before it is checked in the
-        # same write, and the entry's own day must not have counted it yet.
-        return self._write(
-            entry, "attribute_not_exists(lastSequence) OR lastSequence < :sequence", check=where
-        )
-
-    def _write(self, entry: LedgerEntry, day_condition: str, check: str | None) -> bool:
-        """One TransactWriteItems: the entry added to its day (under `day_condition`) and its
-        hour, and, when `check` names another day, that day still ending at the entry before."""
+        if entry.sequence > 1:  # nothing comes before the first entry
+            applied = self._last_applied(entry.user_id)
+            if applied >= entry.sequence:
+                return False
+            if applied < entry.sequence - 1:
+                raise ProjectionGapError(
+                    f"entry {entry.sequence} of a user arrived after entry {applied}"
+                )
         is_credit = entry.type is TransactionType.CREDIT
         moment = entry_time(entry)
-        previous = {":previous": {"N": str(entry.sequence - 1)}}
         items: list[TransactWriteItemTypeDef] = []
-        for period in (Period.DAY, Period.HOUR):
-            values = {
-                ":credit": {"N": str(entry.amount if is_credit else 0)},
-                ":debit": {"N": str(0 if is_credit else entry.amount)},
-                ":one": {"N": "1"},
-                ":balance": {"N": str(entry.balance_after)},
-                ":sequence": {"N": str(entry.sequence)},
-            }
+        for period in Period:
             update: dict[str, Any] = {
                 "TableName": self._table,
                 "Key": {
@@ -146,66 +124,51 @@ class SummariesRepository:
                     "ADD credits :credit, debits :debit, entryCount :one "
                     "SET closingBalance = :balance, lastSequence = :sequence"
                 ),
-                "ExpressionAttributeValues": values,
+                "ExpressionAttributeValues": {
+                    ":credit": {"N": str(entry.amount if is_credit else 0)},
+                    ":debit": {"N": str(0 if is_credit else entry.amount)},
+                    ":one": {"N": "1"},
+                    ":balance": {"N": str(entry.balance_after)},
+                    ":sequence": {"N": str(entry.sequence)},
+                },
             }
             if period is Period.DAY:
-                # The day carries the applied sequence: its condition makes the write exactly
-                # once and in order, and the hour moves with it in the same transaction.
-                update["ConditionExpression"] = day_condition
-                update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-                if ":previous" in day_condition:
-                    values.update(previous)
+                # Exactly once (invariant 9): the day has not counted the entry yet; the hour
+                # moves with it in the same transaction.
+                update["ConditionExpression"] = (
+                    "attribute_not_exists(lastSequence) OR lastSequence < :sequence"
+                )
             items.append(cast("TransactWriteItemTypeDef", {"Update": update}))
-        if check is not None:
-            items.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": self._table,
-                        "Key": {"userId": {"S": entry.user_id}, "bucket": {"S": check}},
-                        "ConditionExpression": "lastSequence = :previous",
-                        "ExpressionAttributeValues": previous,
-                    }
-                }
-            )
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            day_reason = dynamodb.failed_conditions(error)[0]
-            old = (day_reason or {}).get("Item", {}).get("lastSequence", {}).get("N", "0")
-            if int(old) >= entry.sequence:
-                return False  # applied meanwhile (another consumer, or the rebuild)
-            # The day or the checked day changed between the read and the write (the rebuild):
-            # this entry's predecessor is no longer known to be applied; the record is retried.
-            raise ProjectionGapError(
-                f"entry {entry.sequence} of a user: the summaries changed while it was applied"
-            ) from error
+            dynamodb.failed_conditions(error)  # raises unless the day's condition failed
+            return False
         return True
 
-    def _last_applied(self, user_id: str) -> tuple[int, str | None]:
-        """The last sequence the projection applied for the user, and the day item holding it
-        (0 and None for a user it has not seen): the highest of the newest days'.
+    def _last_applied(self, user_id: str) -> int:
+        """The last sequence the projection applied for the user (0 for a user it has not seen):
+        the highest lastSequence of the newest days.
 
         Entries are dated by the sandbox that committed them, so near midnight two sandboxes'
-        clocks may put an entry a day before the one it follows; the day holding the last applied
-        sequence is then the newest but one, never older. One consistent Query of a few items.
+        clocks may put an entry on the day before the one it follows; the day holding the last
+        applied sequence is then the newest but one, never older. One consistent Query of a few
+        small items: one read unit.
         """
         items = self._client.query(
             TableName=self._table,
             KeyConditionExpression="userId = :user AND begins_with(#bucket, :day)",
             ExpressionAttributeValues={":user": {"S": user_id}, ":day": {"S": f"{Period.DAY}#"}},
-            ProjectionExpression="#bucket, lastSequence",
             ExpressionAttributeNames={"#bucket": "bucket"},  # a reserved word
+            ProjectionExpression="lastSequence",
             ScanIndexForward=False,
             Limit=_NEWEST_DAYS,
             ConsistentRead=True,
         )["Items"]
-        if not items:
-            return 0, None
-        last = max(items, key=lambda item: int(item["lastSequence"]["N"]))
-        return int(last["lastSequence"]["N"]), last["bucket"]["S"]
+        return max((int(item["lastSequence"]["N"]) for item in items), default=0)
 
     def applied_sequence(self, user_id: str) -> int:
-        return self._last_applied(user_id)[0]
+        return self._last_applied(user_id)
 
     def summaries(
         self, user_id: str, period: Period, first: datetime, last: datetime

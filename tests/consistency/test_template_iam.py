@@ -120,12 +120,11 @@ EXPECTED_DYNAMODB_ACCESS = {
     },
     # applied_sequence: a Query of the newest days; summaries: a Query of the periods.
     "GetSummariesFunction": {("dynamodb:Query", "SummariesTable")},
-    # apply: a Query of the newest days, then TransactWriteItems of Updates of the hour and the
-    # day and, for the first entry of a day, a ConditionCheck of the day before.
+    # apply: a Query of the newest days, then TransactWriteItems of two Updates (the hour, the
+    # day).
     "ProjectSummariesFunction": {
         ("dynamodb:Query", "SummariesTable"),
         ("dynamodb:UpdateItem", "SummariesTable"),
-        ("dynamodb:ConditionCheckItem", "SummariesTable"),
     },
     # The outbox's forwarder reads no table itself: its event source mapping reads the stream.
     "ForwardEventsFunction": set(),
@@ -602,7 +601,7 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
         "DeleteTransactionFunction", {"userId": "u1", "idempotencyKey": "k1", "executionId": owner}
     )
     response = recorder.run("GetBalanceFunction", get_balance_event({"userId": "u1"}))
-    # The third is the first of its day: its write checks the day before.
+    # The third is the first of its day.
     entries = [ledger_entry("reader", sequence) for sequence in (1, 2)]
     entries.append(ledger_entry("reader", 3, created_at="2026-12-02T08:00:00.000Z"))
     projected = recorder.run("ProjectSummariesFunction", stream_event(entries))

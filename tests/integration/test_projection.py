@@ -184,20 +184,23 @@ def sent(client):
     client.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", record)
 
 
-def test_an_entry_writes_its_hour_and_its_day_and_the_first_of_a_day_checks_the_day_before(
-    client, sent
-):
+def test_an_entry_reads_the_newest_days_and_writes_its_hour_and_its_day(client, sent):
     entries = dated("u", "2026-12-01T08:00:00", "2026-12-01T09:30:00", "2026-12-02T00:00:01")
     repository = SummariesRepository(client, SUMMARIES)
+    queries = []
+    client.meta.events.register("provide-client-params.dynamodb.Query",
+                                lambda params, **kwargs: queries.append(params))  # fmt: skip
 
     assert [repository.apply(entry) for entry in entries] == [True] * 3
 
+    # The first entry of a day is no dearer: its predecessor's day was read, not written.
     assert sent == [
-        [("Update", "day#2026-12-01T00:00:00Z"), ("Update", "hour#2026-12-01T08:00:00Z")],
-        [("Update", "day#2026-12-01T00:00:00Z"), ("Update", "hour#2026-12-01T09:00:00Z")],
-        [("Update", "day#2026-12-02T00:00:00Z"), ("Update", "hour#2026-12-02T00:00:00Z"),
-         ("ConditionCheck", "day#2026-12-01T00:00:00Z")],
-    ]  # fmt: skip
+        [("Update", "hour#2026-12-01T08:00:00Z"), ("Update", "day#2026-12-01T00:00:00Z")],
+        [("Update", "hour#2026-12-01T09:00:00Z"), ("Update", "day#2026-12-01T00:00:00Z")],
+        [("Update", "hour#2026-12-02T00:00:00Z"), ("Update", "day#2026-12-02T00:00:00Z")],
+    ]
+    assert len(queries) == 2  # none for the user's first entry
+    assert all(q["ConsistentRead"] and q["Limit"] == 3 for q in queries)
     assert projection_violations(client) == []
     assert as_of(client, "u") == 3
 
@@ -261,22 +264,6 @@ def test_an_entry_dated_before_the_one_it_follows_is_applied(client):
 
     assert [repository.apply(entry) for entry in entries] == [True] * 4
     assert [repository.apply(entry) for entry in entries] == [False] * 4
-    assert projection_violations(client) == []
-
-
-def test_a_day_changed_between_the_read_and_the_write_stops_the_entry(client):
-    first, second = dated("u", "2026-12-01T08:00:00", "2026-12-02T08:00:00")
-    repository = SummariesRepository(client, SUMMARIES)
-    repository.apply(first)
-
-    # As if the rebuild had rewritten the day read: the checked day no longer ends at entry 1.
-    stale = mock.patch.object(repository, "_last_applied",
-                              return_value=(1, "day#2026-11-30T00:00:00Z"))  # fmt: skip
-    with stale, pytest.raises(ProjectionGapError, match="entry 2 of a user: the summaries changed"):
-        repository.apply(second)
-
-    assert as_of(client, "u") == 1
-    assert repository.apply(second) is True  # the retry reads again
     assert projection_violations(client) == []
 
 
