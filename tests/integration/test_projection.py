@@ -7,7 +7,7 @@ from unittest import mock
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.domain.errors import ProjectionGapError
+from functions.domain.errors import ProjectionGapError, StorageThrottledError
 from functions.domain.summaries import Period, entry_time
 from functions.handlers import project_summaries
 from functions.repositories.summaries import SummariesRepository, bucket_key
@@ -294,3 +294,18 @@ def test_the_queries_alias_bucket_a_reserved_word(client):
                    for name in ("KeyConditionExpression", "ProjectionExpression")]  # fmt: skip
     assert len(queries) == 2
     assert not any(re.search(r"(?<![#\w])bucket\b", e) for e in expressions), expressions
+
+
+def test_a_conflicting_write_is_retried_not_taken_for_a_redelivery(client):
+    [entry] = dated("u", "2026-12-01T08:00:00")
+    conflict = ClientError(
+        {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+         "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
+        "TransactWriteItems",
+    )  # fmt: skip
+    repository = SummariesRepository(client, SUMMARIES)
+
+    failing = mock.patch.object(client, "transact_write_items", side_effect=conflict)
+    with failing, pytest.raises(StorageThrottledError):
+        repository.apply(entry)
+    assert repository.apply(entry) is True
