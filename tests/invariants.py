@@ -325,7 +325,8 @@ def event_violations(client: Any, published: list[dict[str, Any]]) -> list[str]:
 
 def projection_violations(client: Any) -> list[str]:
     """Invariant 9, for a projection that has caught up: for every user, the summaries equal the
-    ledger grouped by period and asOfSequence is the ledger's last sequence."""
+    ledger grouped by period, and the last sequence they carry (the highest of the user's days,
+    read whole and as GET /summaries reads it) is the ledger's last."""
     from functions.domain.summaries import differences, summarize
     from functions.repositories.ledger import LedgerRepository
     from functions.repositories.summaries import SummariesRepository
@@ -335,6 +336,13 @@ def projection_violations(client: Any) -> list[str]:
     projection = SummariesRepository(client, settings.summaries_table_name)
     found = []
     for user in sorted(ledger.user_ids() | projection.user_ids()):
-        for line in differences(summarize(ledger.entries_of(user)), projection.state_of(user)):
+        state = projection.state_of(user)
+        for line in differences(summarize(ledger.entries_of(user)), state):
             found.append(f"user {user!r} summaries: {line}")
+        answered = projection.applied_sequence(user)
+        if answered != state.last_sequence:
+            found.append(
+                f"user {user!r} summaries: asOfSequence answered {answered}, "
+                f"its days say {state.last_sequence}"
+            )
     return found

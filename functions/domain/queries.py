@@ -94,8 +94,8 @@ def get_history(
 def get_summaries(projection: Projection, query: SummaryQuery) -> SummaryPage:
     """The periods of the query as the projection holds them, with the sequence they are as of.
 
-    Read as one snapshot: the progress first, then the periods; a period that counts a later
-    entry (the consumer wrote in between) means reading both again.
+    Read as one snapshot: how far the projection is first, then the periods; a period that
+    counts a later entry (the consumer wrote in between) means reading both again.
     """
     for _ in range(SNAPSHOT_ATTEMPTS):
         as_of = projection.applied_sequence(query.user_id)

@@ -35,6 +35,7 @@ COST_LINES = {
     "xrayStreamConsumers": "X-Ray traces the stream consumers start",
     "eventBridgeEvents": "EventBridge custom events (1 per ledger entry)",
     "summariesProjectionWrites": "Summaries projection write units",
+    "summariesProjectionReads": "Summaries projection read units (the user's newest days)",
     "total": "total",
 }
 
@@ -486,6 +487,9 @@ def _inputs_table(inputs: dict[str, Any]) -> Table:
         ],
         ["cold starts", f"{inputs['coldStartShare']:.0%} of invocations, INIT "
          f"{inputs['initMs']:,.1f} ms each (measured here), billed per 1 ms"],
+        # Absent from a result recorded before the projection's read was priced.
+        *([["summaries projection", inputs["summariesProjection"]]]
+          if "summariesProjection" in inputs else []),
         ["memory", f"Lambda {inputs['lambdaMemoryMb']} MB (template); Express "
          f"{inputs['expressMemoryMb']} MB (one 64 MB chunk)"],
     ]  # fmt: skip

@@ -48,6 +48,15 @@ def test_write_units_are_priced_from_the_items_counted(quick_result):
         )
 
 
+def test_the_projection_of_a_committed_entry_reads_once_and_writes_two_items(quick_result):
+    committed = quick_result["requestCounts"]["committed"]
+
+    # A user's second entry: the newest days read, then its hour and its day.
+    assert committed["streamDynamodb"] == {"Query": 1, "TransactWriteItems": 1}
+    assert (committed["streamWru"], committed["streamRru"]) == (4, 1)
+    assert committed["consistent"] is True
+
+
 def test_replays_and_overdrafts_are_counted_from_their_own_calls(quick_result):
     counts = quick_result["requestCounts"]
 
@@ -476,13 +485,14 @@ def test_a_negative_growth_is_refused(capsys):
     assert "--growth must be 0 or more" in capsys.readouterr().err
 
 
-def test_the_reads_make_one_query_or_a_get_and_a_query(quick_result):
+def test_the_reads_make_one_query_or_two(quick_result):
     reads = quick_result["reads"]["reads"]
 
     history = [m for name, m in reads.items() if name.startswith("GET /transactions")]
     summaries = [m for name, m in reads.items() if name.startswith("GET /summaries")]
     assert [m["dynamodb"] for m in history] == [{"Query": 1}] * 2
-    assert [m["dynamodb"] for m in summaries] == [{"GetItem": 1, "Query": 1}] * 2
+    # GET /summaries: the newest days (asOfSequence), then the periods.
+    assert [m["dynamodb"] for m in summaries] == [{"Query": 2}] * 2
     assert [m["entries"] for m in history] == [20, quick_result["reads"]["user entries"] - 20]
     assert set(quick_result["cost"]["readsPerMillion"]) == set(reads)
 

@@ -38,7 +38,8 @@ COMMITTED = {
     "streamLambda": {"ForwardEventsFunction": 1, "ProjectSummariesFunction": 1},
     "streamLambdaTotal": 2,
     "streamMs": 18.2,
-    "streamWru": 6,
+    "streamWru": 4,
+    "streamRru": 1,
 }
 
 
@@ -204,7 +205,8 @@ def test_each_line_of_a_committed_transaction_against_its_hand_computed_value():
         consumer_invocations * consumer_share * 5.00, abs=1e-3
     )
     assert lines["eventBridgeEvents"] == 1.0
-    assert lines["summariesProjectionWrites"] == pytest.approx(6 * 0.625)
+    assert lines["summariesProjectionWrites"] == pytest.approx(4 * 0.625)
+    assert lines["summariesProjectionReads"] == pytest.approx(0.125)
     assert lines["total"] == pytest.approx(
         sum(v for k, v in lines.items() if k != "total"), abs=0.01
     )

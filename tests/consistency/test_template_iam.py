@@ -118,13 +118,14 @@ EXPECTED_DYNAMODB_ACCESS = {
         ("dynamodb:Query", "LedgerTable"),
         ("secretsmanager:GetSecretValue", "CursorKeySecret"),
     },
-    # applied_sequence: GetItem of the progress item; summaries: a Query of the periods.
-    "GetSummariesFunction": {
-        ("dynamodb:GetItem", "SummariesTable"),
+    # applied_sequence: a Query of the newest days; summaries: a Query of the periods.
+    "GetSummariesFunction": {("dynamodb:Query", "SummariesTable")},
+    # apply: a Query of the newest days, then TransactWriteItems of two Updates (the hour, the
+    # day).
+    "ProjectSummariesFunction": {
         ("dynamodb:Query", "SummariesTable"),
+        ("dynamodb:UpdateItem", "SummariesTable"),
     },
-    # apply: TransactWriteItems of three Updates (the progress item, the hour, the day).
-    "ProjectSummariesFunction": {("dynamodb:UpdateItem", "SummariesTable")},
     # The outbox's forwarder reads no table itself: its event source mapping reads the stream.
     "ForwardEventsFunction": set(),
     # The hold saga: the lock as AcquireLock takes it.
@@ -600,7 +601,9 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
         "DeleteTransactionFunction", {"userId": "u1", "idempotencyKey": "k1", "executionId": owner}
     )
     response = recorder.run("GetBalanceFunction", get_balance_event({"userId": "u1"}))
+    # The third is the first of its day.
     entries = [ledger_entry("reader", sequence) for sequence in (1, 2)]
+    entries.append(ledger_entry("reader", 3, created_at="2026-12-02T08:00:00.000Z"))
     projected = recorder.run("ProjectSummariesFunction", stream_event(entries))
     for entry in entries:
         put_ledger_entry(entry)
@@ -626,7 +629,7 @@ def test_handlers_make_exactly_the_expected_dynamodb_requests(recorder):
 
     assert projected == {"batchItemFailures": []}
     assert json.loads(history["body"])["nextCursor"]
-    assert json.loads(summaries["body"])["asOfSequence"] == 2
+    assert json.loads(summaries["body"])["asOfSequence"] == 3
     assert committed["transaction"]["balance"] == "110.00"
     assert reversed_["transaction"]["balance"] == "100.00"
     assert reverted == {"reverted": True}

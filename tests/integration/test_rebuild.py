@@ -103,6 +103,50 @@ def test_a_user_with_no_difference_is_not_written(client, projection):
     assert projection.state_of("u").last_sequence == 2
 
 
+def test_a_rebuild_write_loses_to_a_consumer_that_started_a_day(client, projection):
+    entries = [ledger_entry("u", 1, created_at="2026-11-01T08:00:00.000Z"),
+               ledger_entry("u", 2, created_at="2026-11-02T08:00:00.000Z")]  # fmt: skip
+    projection.apply(entries[0])
+    found = projection.state_of("u")
+    projection.apply(entries[1])  # a day and an hour the rebuild read as absent
+
+    assert projection.replace("u", summarize(entries), found) is False
+    assert projection.state_of("u") == summarize(entries)  # the consumer's write stands
+
+
+def test_a_rebuild_writes_the_days_last_oldest_first(client, projection):
+    entries = hourly("u", 100)  # 100 hours and 5 days: two TransactWriteItems
+    chunks = []
+    client.meta.events.register(
+        "provide-client-params.dynamodb.TransactWriteItems",
+        lambda params, **kwargs: chunks.append(
+            [next(iter(item.values()))["Item"] for item in params["TransactItems"]]
+        ),
+    )
+
+    assert projection.replace("u", summarize(entries), projection.state_of("u")) is True
+
+    written = [item for chunk in chunks for item in chunk]
+    kinds = [item["bucket"]["S"].split("#")[0] for item in written]
+    days = [int(item["lastSequence"]["N"]) for item in written if item["bucket"]["S"] < "e"]
+    assert [len(chunk) for chunk in chunks] == [100, 5]
+    assert kinds == ["hour"] * 100 + ["day"] * 5
+    assert days == sorted(days)
+    assert projection.state_of("u") == summarize(entries)
+
+
+def test_a_progress_item_of_the_earlier_layout_is_no_difference(client, projection):
+    entries = hourly("u", 2)
+    for entry in entries:
+        put_ledger_entry(entry, client)
+        projection.apply(entry)
+    client.put_item(TableName=SUMMARIES, Item={"userId": {"S": "u"}, "bucket": {"S": "progress"},
+                    "lastSequence": {"N": "2"}})  # fmt: skip
+
+    assert rebuild.main([*TABLES, "--check-only"], boto3.session.Session()) == 0
+    assert projection.state_of("u") == summarize(entries)
+
+
 def test_the_tables_come_from_the_stacks_outputs():
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
     outputs = [
