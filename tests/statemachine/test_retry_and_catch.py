@@ -113,24 +113,21 @@ def run_state(client: Any, state: str, **kwargs: Any) -> dict[str, Any]:
 def test_lock_busy_waits_follow_the_readme(stepfunctions):
     """As documented: after AcquireLock's own wait, UserBusyError is retried once, after up to 1 s,
     by the first retrier; the next one is caught."""
-    retried = run_state(
-        stepfunctions,
-        "AcquireLock",
-        mock=error_mock("UserBusyError"),
-        stateConfiguration={"retrierRetryCount": 0},
+    retried, caught = (
+        run_state(
+            stepfunctions,
+            "AcquireLock",
+            mock=error_mock("UserBusyError"),
+            stateConfiguration={"retrierRetryCount": retries_so_far},
+        )
+        for retries_so_far in (0, 1)
     )
+
     assert retried["status"] == "RETRIABLE"
     assert retried["inspectionData"]["errorDetails"] == {
         "retryIndex": 0,
         "retryBackoffIntervalSeconds": 1,
     }
-
-    caught = run_state(
-        stepfunctions,
-        "AcquireLock",
-        mock=error_mock("UserBusyError"),
-        stateConfiguration={"retrierRetryCount": 1},
-    )
     assert caught["status"] == "CAUGHT_ERROR"
     assert caught["nextState"] == "ReadRequestAfterFailure"
     assert caught["inspectionData"]["errorDetails"]["catchIndex"] == 1
