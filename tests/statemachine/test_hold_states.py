@@ -5,7 +5,6 @@ has: one write per operation, chosen by the operation the API path named."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -73,13 +72,9 @@ HOLD = Machine(
 )  # fmt: skip
 
 
-def run_state(client: Any, state: str, **kwargs: Any) -> dict[str, Any]:
-    return HOLD.run_state(client, state, **kwargs)
-
-
 @pytest.mark.parametrize("write", WRITES)
 def test_each_write_sends_the_request_and_the_lock_and_keeps_its_answer(stepfunctions, write):
-    answer = run_state(stepfunctions, write, mock={"result": json.dumps(RESULT)})
+    answer = HOLD.run_state(stepfunctions, write, mock={"result": json.dumps(RESULT)})
 
     payload = payload_sent(answer)
     assert (payload["request"], payload["lock"]) == (REQUEST, LOCK)
@@ -93,13 +88,13 @@ def test_each_write_sends_the_request_and_the_lock_and_keeps_its_answer(stepfunc
 )
 def test_choose_operation_goes_to_the_operations_write(stepfunctions, operation, next_state):
     variables = {**VARIABLES, "request": {**REQUEST, "operation": operation}}
-    answer = run_state(stepfunctions, "ChooseOperation", variables=variables)
+    answer = HOLD.run_state(stepfunctions, "ChooseOperation", variables=variables)
 
     assert answer["nextState"] == next_state
 
 
 def test_a_failed_acquire_reads_the_user_from_the_body(stepfunctions):
-    answer = run_state(stepfunctions, "ReadUserAfterFailure", variables={})
+    answer = HOLD.run_state(stepfunctions, "ReadUserAfterFailure", variables={})
 
     assert answer["nextState"] == "ReleaseLockAfterFailure"
     assert variables_after(answer)["request"] == {"userId": "u"}

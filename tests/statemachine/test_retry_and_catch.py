@@ -106,15 +106,11 @@ TRANSACTION = Machine(
 )  # fmt: skip
 
 
-def run_state(client: Any, state: str, **kwargs: Any) -> dict[str, Any]:
-    return TRANSACTION.run_state(client, state, **kwargs)
-
-
 def test_lock_busy_waits_follow_the_readme(stepfunctions):
     """As documented: after AcquireLock's own wait, UserBusyError is retried once, after up to 1 s,
     by the first retrier; the next one is caught."""
     retried, caught = (
-        run_state(
+        TRANSACTION.run_state(
             stepfunctions,
             "AcquireLock",
             mock=error_mock("UserBusyError"),
@@ -134,7 +130,9 @@ def test_lock_busy_waits_follow_the_readme(stepfunctions):
 
 
 def test_storage_throttling_of_the_lock_is_its_second_retrier(stepfunctions):
-    answer = run_state(stepfunctions, "AcquireLock", mock=error_mock("StorageThrottledError"))
+    answer = TRANSACTION.run_state(
+        stepfunctions, "AcquireLock", mock=error_mock("StorageThrottledError")
+    )
 
     assert answer["inspectionData"]["errorDetails"] == {
         "retryIndex": 1,
@@ -149,7 +147,7 @@ def test_storage_throttling_of_the_lock_is_its_second_retrier(stepfunctions):
 )
 def test_update_balance_sends_the_account_the_lock_saw_with_its_holds(stepfunctions, holds):
     variables = {**VARIABLES, "lock": {**VARIABLES["lock"], "holds": holds}}
-    answer = run_state(
+    answer = TRANSACTION.run_state(
         stepfunctions, "UpdateBalance", variables=variables, mock={"result": json.dumps(RESULT)}
     )
 
@@ -161,7 +159,7 @@ def test_update_balance_sends_the_account_the_lock_saw_with_its_holds(stepfuncti
 
 
 def test_a_failed_lock_reads_the_user_from_the_body(stepfunctions):
-    answer = run_state(
+    answer = TRANSACTION.run_state(
         stepfunctions, "ReadRequestAfterFailure", variables={"error": {"Error": "E"}}
     )
 
@@ -189,14 +187,16 @@ def test_without_a_mock_the_real_handler_runs(stepfunctions):
 )
 def test_is_replay_chooses_by_the_stored_transaction(stepfunctions, replay, next_state):
     put = {**VARIABLES["put"], "replay": replay}
-    answer = run_state(stepfunctions, "IsReplay", variables={**VARIABLES, "put": put})
+    answer = TRANSACTION.run_state(stepfunctions, "IsReplay", variables={**VARIABLES, "put": put})
 
     assert answer["nextState"] == next_state
 
 
 def test_a_replay_answers_the_stored_transaction(stepfunctions):
     put = {**VARIABLES["put"], "replay": TRANSACTION_RECORD}
-    answer = run_state(stepfunctions, "ReturnStoredResult", variables={**VARIABLES, "put": put})
+    answer = TRANSACTION.run_state(
+        stepfunctions, "ReturnStoredResult", variables={**VARIABLES, "put": put}
+    )
 
     assert answer["nextState"] == "ReleaseLock"
     assert variables_after(answer)["result"] == {
@@ -218,6 +218,6 @@ def test_a_replay_answers_the_stored_transaction(stepfunctions):
     ids=["failed-before-the-commit", "release-failed-after-the-commit"],
 )  # fmt: skip
 def test_is_committed_chooses_by_the_result(stepfunctions, variables, next_state):
-    answer = run_state(stepfunctions, "IsCommitted", variables=variables)
+    answer = TRANSACTION.run_state(stepfunctions, "IsCommitted", variables=variables)
 
     assert answer["nextState"] == next_state

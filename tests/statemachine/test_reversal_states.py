@@ -5,7 +5,6 @@ machine has: the reversal sent with the account the lock saw."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from tests.statemachine.conftest import EMBEDDED_RUNTIME_ONLY
 from tests.statemachine.teststate import Caught, Machine, Retried, payload_sent, variables_after
@@ -70,13 +69,11 @@ REVERSAL = Machine(
 )  # fmt: skip
 
 
-def run_state(client: Any, state: str, **kwargs: Any) -> dict[str, Any]:
-    return REVERSAL.run_state(client, state, **kwargs)
-
-
 def test_reverse_sends_the_request_and_the_account_the_lock_saw(stepfunctions):
     reversed_ = {"StatusCode": 200, "Payload": {"transaction": REVERSAL_RECORD, "replayed": False}}
-    answer = run_state(stepfunctions, "ReverseTransaction", mock={"result": json.dumps(reversed_)})
+    answer = REVERSAL.run_state(
+        stepfunctions, "ReverseTransaction", mock={"result": json.dumps(reversed_)}
+    )
 
     payload = payload_sent(answer)
     assert {k: payload[k] for k in ("request", "balance", "lastSequence", "holds")} == {
@@ -90,7 +87,7 @@ def test_reverse_sends_the_request_and_the_account_the_lock_saw(stepfunctions):
 
 
 def test_a_failed_acquire_reads_the_user_from_the_body(stepfunctions):
-    answer = run_state(stepfunctions, "ReadUserAfterFailure", variables={})
+    answer = REVERSAL.run_state(stepfunctions, "ReadUserAfterFailure", variables={})
 
     assert answer["nextState"] == "ReleaseLockAfterFailure"
     assert variables_after(answer)["request"] == {"userId": "u"}

@@ -5,7 +5,6 @@ machine has: two locks, taken and released in the global order."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -82,13 +81,11 @@ TRANSFER = Machine(
 )  # fmt: skip
 
 
-def run_state(client: Any, state: str, **kwargs: Any) -> dict[str, Any]:
-    return TRANSFER.run_state(client, state, **kwargs)
-
-
 def test_commit_sends_the_request_both_locks_and_the_record(stepfunctions):
     committed = {"StatusCode": 200, "Payload": {"transfer": TRANSFER_RECORD, "replayed": False}}
-    answer = run_state(stepfunctions, "CommitTransfer", mock={"result": json.dumps(committed)})
+    answer = TRANSFER.run_state(
+        stepfunctions, "CommitTransfer", mock={"result": json.dumps(committed)}
+    )
 
     payload = payload_sent(answer)
     assert {k: payload[k] for k in ("request", "locks", "transferId", "createdAt")} == {
@@ -98,7 +95,7 @@ def test_commit_sends_the_request_both_locks_and_the_record(stepfunctions):
 
 
 def test_a_failed_acquire_reads_both_users_in_the_global_order(stepfunctions):
-    answer = run_state(stepfunctions, "ReadUsersAfterFailure", variables={})
+    answer = TRANSFER.run_state(stepfunctions, "ReadUsersAfterFailure", variables={})
 
     assert answer["nextState"] == "ReleaseSecondLockAfterFailure"
     assert variables_after(answer)["lockOrder"] == ["a", "b"]  # b -> a, sorted
@@ -110,7 +107,7 @@ def test_a_failed_acquire_reads_both_users_in_the_global_order(stepfunctions):
     ids=["new", "replay"],
 )
 def test_is_replay_chooses_by_the_stored_transfer(stepfunctions, replay, next_state):
-    answer = run_state(
+    answer = TRANSFER.run_state(
         stepfunctions, "IsReplay", variables={**VARIABLES, "put": {**PUT, "replay": replay}}
     )
 
@@ -119,7 +116,7 @@ def test_is_replay_chooses_by_the_stored_transfer(stepfunctions, replay, next_st
 
 def test_a_replay_answers_the_stored_transfer(stepfunctions):
     variables = {**VARIABLES, "put": {**PUT, "replay": TRANSFER_RECORD}}
-    answer = run_state(stepfunctions, "ReturnStoredResult", variables=variables)
+    answer = TRANSFER.run_state(stepfunctions, "ReturnStoredResult", variables=variables)
 
     assert answer["nextState"] == "ReleaseSecondLock"
     assert variables_after(answer)["result"] == {"transfer": TRANSFER_RECORD, "replayed": True}
