@@ -90,9 +90,14 @@ def machine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def definition_of(machine: str) -> dict[str, Any]:
+    """The ASL of a state machine of the template, by logical id."""
+    return dict(json.loads(STATE_MACHINES[machine].read_text()))
+
+
 @pytest.fixture(scope="session")
 def asl(machine: str) -> dict[str, Any]:
-    return json.loads(STATE_MACHINES[machine].read_text())
+    return definition_of(machine)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from functions.http_errors import HTTP_ERRORS
 from functions.settings import Settings
 from infra.local.cloudformation.template import Template
 from infra.local.stepfunctions.diagram import ASL_PATH, mermaid
+from tests.consistency.conftest import definition_of
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = json.loads(ASL_PATH.read_text())
@@ -209,18 +210,17 @@ def test_http_errors_are_domain_errors_with_their_contract_codes():
         assert getattr(errors, name).code == http_error.code
 
 
-def test_the_documented_diagram_matches_the_asl():
+def test_the_documented_diagram_matches_the_asl(machine, asl):
     page = (ROOT / "docs" / "architecture.md").read_text()
-    block = re.search(r"```mermaid\n(.*?)\n```", page, re.S)
-    assert block, "docs/architecture.md has no mermaid diagram"
-    assert block.group(1) == mermaid(DEFINITION), "run: python -m infra.local.stepfunctions.diagram"
+    diagrams = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
+    assert mermaid(asl) in diagrams, f"run: python -m infra.local.stepfunctions.diagram {machine}"
 
 
 def test_the_transfers_releases_are_the_transactions_release():
     """What the two machines share is one state shape: each of the transfer's four releases is
     the transaction's ReleaseLock (the same conditional UpdateItem on the owner token, the same
     ConditionalCheckFailed caught as released), reading its own user."""
-    transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
+    transfer = definition_of("TransferStateMachine")
     release = DEFINITION["States"]["ReleaseLock"]
     shared = ("Resource", "TimeoutSeconds")
     for name in ("ReleaseSecondLock", "ReleaseFirstLock", "ReleaseSecondLockAfterFailure",
@@ -243,19 +243,10 @@ def test_the_transfers_releases_are_the_transactions_release():
         assert set(release["Retry"][0]["ErrorEquals"]) <= set(retried), name
 
 
-def test_the_documented_transfer_diagram_matches_its_asl():
-    page = (ROOT / "docs" / "architecture.md").read_text()
-    blocks = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
-    transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
-    assert mermaid(transfer) in blocks, (
-        "run: python -m infra.local.stepfunctions.diagram TransferStateMachine"
-    )
-
-
 def test_the_holds_releases_are_the_transactions_release_in_jsonata():
     """The hold machine's two releases are the transaction's ReleaseLock too (its arguments, its
     catches and at least its retries), on the user its request named."""
-    hold = json.loads((ROOT / "statemachine" / "hold.asl.json").read_text())
+    hold = definition_of("HoldStateMachine")
     release = DEFINITION["States"]["ReleaseLock"]
     for name in ("ReleaseLock", "ReleaseLockAfterFailure"):
         state = hold["States"][name]
@@ -272,21 +263,12 @@ def test_the_holds_releases_are_the_transactions_release_in_jsonata():
         assert set(release["Retry"][0]["ErrorEquals"]) <= set(state["Retry"][0]["ErrorEquals"])
 
 
-def test_the_documented_hold_diagram_matches_its_asl():
-    page = (ROOT / "docs" / "architecture.md").read_text()
-    blocks = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
-    hold = json.loads((ROOT / "statemachine" / "hold.asl.json").read_text())
-    assert mermaid(hold) in blocks, (
-        "run: python -m infra.local.stepfunctions.diagram HoldStateMachine"
-    )
-
-
 def test_the_reversals_releases_are_the_transfers_with_the_transactions_retries():
     """The reversal machine's two releases are the transfer's (the same conditional UpdateItem
     on the owner token in JSONata, the same errors caught), reading the one user from $request,
     and retried as the transaction's ReleaseLock is (one lock: the retries fit the timeout)."""
-    reversal = json.loads((ROOT / "statemachine" / "reversal.asl.json").read_text())
-    transfer = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text())
+    reversal = definition_of("ReversalStateMachine")
+    transfer = definition_of("TransferStateMachine")
     transaction_retry = DEFINITION["States"]["ReleaseLock"]["Retry"]
     for name, shared in (("ReleaseLock", "ReleaseFirstLock"),
                          ("ReleaseLockAfterFailure", "ReleaseFirstLockAfterFailure")):  # fmt: skip
@@ -305,12 +287,3 @@ def test_the_reversals_releases_are_the_transfers_with_the_transactions_retries(
             r["ErrorEquals"] for r in model["Retry"]
         ], name
         assert state["Retry"][0]["MaxAttempts"] == transaction_retry[0]["MaxAttempts"], name
-
-
-def test_the_documented_reversal_diagram_matches_its_asl():
-    page = (ROOT / "docs" / "architecture.md").read_text()
-    blocks = re.findall(r"```mermaid\n(.*?)\n```", page, re.S)
-    reversal = json.loads((ROOT / "statemachine" / "reversal.asl.json").read_text())
-    assert mermaid(reversal) in blocks, (
-        "run: python -m infra.local.stepfunctions.diagram ReversalStateMachine"
-    )

@@ -354,27 +354,28 @@ def test_each_function_may_make_exactly_its_dynamodb_requests(transformed):
         ), name
 
 
-def test_a_stream_consumer_may_read_its_stream_and_dead_letter_only(transformed):
-    needs = stream_mapping_needs(transformed, "ForwardEventsFunction")
-
-    assert needs == {
-        ("dynamodb:DescribeStream", "OutboxTable.StreamArn"),
-        ("dynamodb:GetRecords", "OutboxTable.StreamArn"),
-        ("dynamodb:GetShardIterator", "OutboxTable.StreamArn"),
+@pytest.mark.parametrize(
+    ("function", "stream_table", "dead_letter_queue"),
+    [
+        ("ForwardEventsFunction", "OutboxTable", "OutboxDeadLetterQueue"),
+        ("ProjectSummariesFunction", "LedgerTable", "ProjectSummariesFailuresQueue"),
+    ],
+    ids=["events", "summaries"],
+)
+def test_a_stream_consumer_may_read_its_stream_and_dead_letter_only(
+    transformed, function, stream_table, dead_letter_queue
+):
+    assert stream_mapping_needs(transformed, function) == {
+        ("dynamodb:DescribeStream", f"{stream_table}.StreamArn"),
+        ("dynamodb:GetRecords", f"{stream_table}.StreamArn"),
+        ("dynamodb:GetShardIterator", f"{stream_table}.StreamArn"),
         ("dynamodb:ListStreams", "*"),
-        ("sqs:SendMessage", "OutboxDeadLetterQueue"),
+        ("sqs:SendMessage", dead_letter_queue),
     }
+
+
+def test_a_function_without_a_stream_may_read_no_stream(transformed):
     assert stream_mapping_needs(transformed, "UpdateBalanceFunction") == set()
-
-
-def test_the_summaries_consumer_may_read_the_ledgers_stream_and_dead_letter_only(transformed):
-    assert stream_mapping_needs(transformed, "ProjectSummariesFunction") == {
-        ("dynamodb:DescribeStream", "LedgerTable.StreamArn"),
-        ("dynamodb:GetRecords", "LedgerTable.StreamArn"),
-        ("dynamodb:GetShardIterator", "LedgerTable.StreamArn"),
-        ("dynamodb:ListStreams", "*"),
-        ("sqs:SendMessage", "ProjectSummariesFailuresQueue"),
-    }
 
 
 @dataclass

@@ -19,16 +19,21 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from infra.local.aws_endpoint import DEFAULT_PORT, serving_endpoint
 from infra.local.runtime import LocalAws
 from infra.local.stepfunctions import executions
 from infra.local.stepfunctions.provision import create_state_machine, stepfunctions_client
+from tests.invariants import scan
 
 ENDPOINT = os.environ.get("STEPFUNCTIONS_ENDPOINT")
 LAMBDA_PORT = int(os.environ.get("LAMBDA_PORT", "3001"))
 AWS_PORT = int(os.environ.get("AWS_PORT", str(DEFAULT_PORT)))
 HOST = os.environ.get("HOST", "127.0.0.1")
+EMBEDDED_RUNTIME_ONLY = pytest.mark.skipif(
+    bool(ENDPOINT), reason="only the transaction machine is created on another endpoint"
+)
 
 
 class StateMachineElsewhere:
@@ -80,3 +85,33 @@ def local_aws() -> Iterator[LocalAws | StateMachineElsewhere]:
                 yield StateMachineElsewhere(runtime, client, arn)
             finally:
                 client.delete_state_machine(stateMachineArn=arn)
+
+
+def skip_without_test_state(client: Any) -> None:
+    try:
+        client.test_state(definition='{"Type": "Pass", "End": true}')
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("UnknownOperationException", "UnknownOperation"):
+            pytest.skip(f"{ENDPOINT} has no TestState (Step Functions Local has none)")
+        raise
+
+
+@pytest.fixture(scope="module")
+def stepfunctions() -> Iterator[Any]:
+    """A Step Functions client for TestState: the embedded runtime's, or STEPFUNCTIONS_ENDPOINT's
+    with this process serving its Lambda tasks and tables."""
+    with LocalAws() as runtime:
+        if not ENDPOINT:
+            with serving_endpoint(runtime) as url:
+                yield stepfunctions_client(url)
+            return
+        with serving_for_another_endpoint(runtime):
+            client = stepfunctions_client(ENDPOINT)
+            skip_without_test_state(client)
+            yield client
+
+
+def ledger_of(aws: LocalAws | StateMachineElsewhere, user_id: str) -> list[dict]:
+    """The user's ledger entries, in sequence order."""
+    items = [i for i in scan(aws.dynamodb, "LedgerTable") if i["userId"]["S"] == user_id]
+    return sorted(items, key=lambda i: int(i["sequence"]["N"]))

@@ -24,11 +24,9 @@ from tests.invariants import (
     scan,
     violations,
 )
-from tests.statemachine.conftest import ENDPOINT
+from tests.statemachine.conftest import EMBEDDED_RUNTIME_ONLY
 
-pytestmark = pytest.mark.skipif(
-    bool(ENDPOINT), reason="the hold machine is created on the embedded runtime only"
-)
+pytestmark = EMBEDDED_RUNTIME_ONLY
 
 
 def path(task: str) -> list[str]:

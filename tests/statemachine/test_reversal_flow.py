@@ -20,11 +20,9 @@ from tests.invariants import (
     scan,
     violations,
 )
-from tests.statemachine.conftest import ENDPOINT
+from tests.statemachine.conftest import EMBEDDED_RUNTIME_ONLY, ledger_of
 
-pytestmark = pytest.mark.skipif(
-    bool(ENDPOINT), reason="the reversal machine is created on the embedded runtime only"
-)
+pytestmark = EMBEDDED_RUNTIME_ONLY
 
 HAPPY_PATH = ["AcquireReversalLock", "ReverseTransaction", "ReleaseLock", "ReversalSucceeded"]
 FAILED_IN_ACQUIRE = ["AcquireReversalLock", "ReadUserAfterFailure", "ReleaseLockAfterFailure",
@@ -48,11 +46,6 @@ def run(aws, transaction_id: str, user: str = "a") -> tuple[dict, list[str]]:
         "ReversalStateMachine", reversal_input(user, transaction_id)
     )
     return response, aws.entered_states(response["executionArn"])
-
-
-def ledger_of(aws, user_id: str) -> list[dict]:
-    items = [i for i in scan(aws.dynamodb, "LedgerTable") if i["userId"]["S"] == user_id]
-    return sorted(items, key=lambda i: int(i["sequence"]["N"]))
 
 
 def hold_lock(aws, user_id: str, owner: str) -> None:

@@ -136,12 +136,20 @@ def free_the_lock_and_wait_for(local_aws, arn: str) -> None:
              != "RUNNING")  # fmt: skip
 
 
+def start_behind_another_executions_lock(aws) -> str:
+    """A 5.00 credit of u1 started, and not waited for, while another execution holds u1's lock;
+    its ARN."""
+    hold_lock(aws, "u1", "other-execution", int(time.time()) + 60)
+    return str(
+        aws.stepfunctions.start_execution(
+            stateMachineArn=aws.state_machine_arns["TransactionStateMachine"],
+            input=execution_input(user_id="u1", amount="5"),
+        )["executionArn"]
+    )
+
+
 def test_busy_lock_is_retried_until_released(local_aws):
-    hold_lock(local_aws, "u1", "other-execution", int(time.time()) + 60)
-    arn = local_aws.stepfunctions.start_execution(
-        stateMachineArn=local_aws.state_machine_arns["TransactionStateMachine"],
-        input=execution_input(user_id="u1", amount="5"),
-    )["executionArn"]
+    arn = start_behind_another_executions_lock(local_aws)
 
     # Release only once AcquireLock has failed on the busy lock at least once.
     wait_for(lambda: any(
@@ -158,11 +166,7 @@ def test_busy_lock_is_retried_until_released(local_aws):
 
 
 def test_a_lock_freed_while_acquire_lock_waits_is_taken_in_the_same_invocation(local_aws):
-    hold_lock(local_aws, "u1", "other-execution", int(time.time()) + 60)
-    arn = local_aws.stepfunctions.start_execution(
-        stateMachineArn=local_aws.state_machine_arns["TransactionStateMachine"],
-        input=execution_input(user_id="u1", amount="5"),
-    )["executionArn"]
+    arn = start_behind_another_executions_lock(local_aws)
 
     # Release once the waiting execution has taken its place in line (it polls in the function).
     wait_for(lambda: local_aws.dynamodb.get_item(

@@ -16,15 +16,12 @@ from tests.invariants import (
     event_violations,
     lock_owner,
     projection_violations,
-    scan,
     transaction_items,
     violations,
 )
-from tests.statemachine.conftest import ENDPOINT
+from tests.statemachine.conftest import EMBEDDED_RUNTIME_ONLY, ledger_of
 
-pytestmark = pytest.mark.skipif(
-    bool(ENDPOINT), reason="the transfer machine is created on the embedded runtime only"
-)
+pytestmark = EMBEDDED_RUNTIME_ONLY
 
 HAPPY_PATH = ["AcquireLocks", "PutTransfer", "IsReplay", "CommitTransfer", "ReleaseSecondLock",
               "ReleaseFirstLock", "TransferSucceeded"]  # fmt: skip
@@ -41,11 +38,6 @@ def run(aws, from_user="a", to_user="b", amount="25.00", key=None):
         "TransferStateMachine", transfer_input(from_user, to_user, amount, key)
     )
     return response, aws.entered_states(response["executionArn"])
-
-
-def ledger_of(aws, user_id: str) -> list[dict]:
-    items = [i for i in scan(aws.dynamodb, "LedgerTable") if i["userId"]["S"] == user_id]
-    return sorted(items, key=lambda i: int(i["sequence"]["N"]))
 
 
 def total(aws, *users: str) -> Decimal:
