@@ -664,7 +664,8 @@ def summary(result: dict[str, Any]) -> list[str]:
             f"process in {grown['wallSeconds']:,.0f} s, answered {_statuses(grown['statuses'])}; "
             f"the last {grown['window']:,}'s p50 is {grown['lastToFirstP50']:.2f}x the first "
             f"{grown['window']:,}'s, and the server's resident memory after them "
-            f"{grown['residentMbAfter']:,.0f} MB. {_projection(grown)}"
+            f"{grown['residentMbAfter']:,.0f} MB. {_growth_against_targets(grown)} "
+            f"{_projection(grown)}"
         )
         for answer in grown.get("unexpected", []):
             lines.append(
@@ -684,11 +685,37 @@ def _against(measured: float, floor: dict[str, Any]) -> str:
     if measured <= target:
         return f"under the target of ${target:,.2f}"
     if ratio <= allowed:
+        # The floor is the least the invariants need: above the target, no design reaches it.
+        unreachable = ", which the floor itself is above" if floor["total"] > target else ""
         return (
-            f"above the target of ${target:,.2f}, but {ratio:.2f}x the floor "
-            f"(at most {allowed:.2f}x allowed)"
+            f"above the target of ${target:,.2f}{unreachable}, but {ratio:.2f}x the floor "
+            f"(at most {allowed:.2f}x allowed: met)"
         )
     return f"above the target of ${target:,.2f} and {ratio:.2f}x the floor (over {allowed:.2f}x)"
+
+
+GROWTH_RATIO = 1.2  # the last window's p50 and p99 against the first's, at most
+GROWTH_SLOWEST_TO_P99 = 3.0  # the slowest request of every window against its p99, at most
+GROWTH_RESIDENT_MB = 400
+
+
+def _growth_against_targets(grown: dict[str, Any]) -> str:
+    windows = grown["windows"]
+    first, last = windows[0]["latencyMs"], windows[-1]["latencyMs"]
+    p50, p99 = last["p50"] / first["p50"], last["p99"] / first["p99"]
+    slowest = max(w["latencyMs"]["max"] / w["latencyMs"]["p99"] for w in windows)
+    met = (
+        p50 <= GROWTH_RATIO
+        and p99 <= GROWTH_RATIO
+        and slowest <= GROWTH_SLOWEST_TO_P99
+        and grown["residentMbAfter"] < GROWTH_RESIDENT_MB
+    )
+    return (
+        f"Against the targets (last window's p50 and p99 at most {GROWTH_RATIO}x the first's, "
+        f"every window's slowest request at most {GROWTH_SLOWEST_TO_P99:.0f}x its p99, under "
+        f"{GROWTH_RESIDENT_MB} MB): p50 {p50:.2f}x, p99 {p99:.2f}x, slowest {slowest:.1f}x its "
+        f"window's p99 at worst: {'met' if met else 'NOT met'}."
+    )
 
 
 def _projection(grown: dict[str, Any]) -> str:
