@@ -1,0 +1,50 @@
+"""The report's verdicts against the targets: what a reader of docs/performance.md is told."""
+
+from tests.bench import report
+
+
+def window(after: int, p50: float, p99: float, slowest: float) -> dict:
+    return {"after": after, "latencyMs": {"p50": p50, "p99": p99, "max": slowest}}
+
+
+def grown(windows: list[dict], resident_mb: float = 350.0) -> dict:
+    return {"windows": windows, "residentMbAfter": resident_mb}
+
+
+def test_a_growth_run_within_every_bound_is_met():
+    verdict = report._growth_against_targets(
+        grown([window(1000, 60, 200, 500), window(2000, 70, 240, 720)])
+    )
+
+    assert "p50 1.17x, p99 1.20x, slowest 3.0x its window's p99 at worst: met." in verdict
+
+
+def test_each_growth_bound_crossed_alone_is_not_met():
+    first = window(1000, 60, 200, 500)
+    crossings = [
+        grown([first, window(2000, 73, 200, 500)]),  # p50 1.22x
+        grown([first, window(2000, 60, 250, 500)]),  # p99 1.25x
+        grown([first, window(2000, 60, 200, 620)]),  # one request 3.1x its window's p99
+        grown([first, window(2000, 60, 200, 500)], resident_mb=400),
+    ]
+
+    for crossing in crossings:
+        assert report._growth_against_targets(crossing).endswith("NOT met."), crossing
+
+
+def floor(total: float, target: float = 17.00) -> dict:
+    return {"total": total, "target": target, "targetRatio": 1.15}
+
+
+def test_a_cost_above_an_unreachable_target_but_near_the_floor_says_so():
+    verdict = report._against(18.57, floor(17.07))
+
+    assert verdict == (
+        "above the target of $17.00, which the floor itself is above, but 1.09x the floor "
+        "(at most 1.15x allowed: met)"
+    )
+
+
+def test_a_cost_too_far_above_the_floor_is_over():
+    assert report._against(19.70, floor(17.07)).endswith("1.15x the floor (over 1.15x)")
+    assert report._against(16.90, floor(16.00)) == "under the target of $17.00"
