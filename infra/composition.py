@@ -31,7 +31,7 @@ from infra.local.apigateway.gateway import LocalGateway
 from infra.local.aws_endpoint import DEFAULT_PORT, create_endpoint_server
 from infra.local.http_server import create_server as create_http_server
 from infra.local.http_server import in_thread
-from infra.local.runtime import REGION, LocalAws, freeze_start_up
+from infra.local.runtime import REGION, LocalAws, freeze_after_full_collections, freeze_start_up
 
 # What the view reads executions from (CONSOLE_SOURCE): Step Functions' calls, which the runtime
 # answers for Express machines too, or the machines' log groups, as AWS's console reads an
@@ -138,6 +138,7 @@ def main() -> None:
         print("Each event published on the wallet's bus is logged as it arrives.")
         print("Ctrl-C stops it.", flush=True)
         freeze_start_up()
+        freeze_after_full_collections()
         try:
             server.serve_forever()
         except KeyboardInterrupt:

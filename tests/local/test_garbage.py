@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.runtime import freeze_start_up
+from infra.local.runtime import LocalAws, freeze_after_full_collections, freeze_start_up
 from tests.builders import execution_input
 
 TRANSACTIONS = 5
@@ -89,3 +89,40 @@ def test_start_up_objects_are_frozen_out_of_later_collections(local_aws):
         assert any(o is made_after for o in walked)
     finally:
         gc.unfreeze()
+
+
+def test_what_survives_a_full_collection_is_frozen_and_later_garbage_still_collected(local_aws):
+    undo = freeze_after_full_collections()
+    try:
+        survivor = [local_aws]
+        gc.collect()
+        walked = gc.get_objects()
+        assert not any(o is survivor for o in walked)  # frozen with the collection's survivors
+
+        cycle: list[Any] = []
+        cycle.append(cycle)  # made after the freeze, garbage at once
+        del cycle
+        assert gc.collect() >= 1
+    finally:
+        undo()
+        gc.unfreeze()
+    assert any(o is survivor for o in gc.get_objects())
+
+
+def test_the_runtime_leaves_no_cycle_among_what_outlives_a_collection():
+    """Frozen objects that later die in a reference cycle would never be freed: after enough
+    transactions to forget executions (the retention's cut), nothing frozen is garbage."""
+    with LocalAws(executions_kept=2) as aws:
+        committed(aws, 3, "warm")
+        undo = freeze_after_full_collections()
+        gc.collect()  # freezes everything so far: the executions it will forget included
+        try:
+            committed(aws, 5, "frozen")
+            gc.collect()  # what the collector can see is freed; the rest frozen
+        finally:
+            undo()
+        with cyclic_garbage() as garbage:
+            gc.unfreeze()  # what only a collection of the frozen objects would free
+
+    assert [k for k in kinds(garbage) if k.startswith("moto.stepfunctions.")] == []
+    assert len(garbage) <= 5 * AT_MOST_PER_TRANSACTION, kinds(garbage).most_common(10)

@@ -47,6 +47,23 @@ def run(aws: LocalAws, count: int) -> list[tuple[str, str]]:
     return started
 
 
+def test_a_forgotten_execution_is_freed_when_dropped_not_left_to_the_cyclic_collector(aws):
+    run(aws, KEPT)  # the retained ones, and the first use's caches
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        run(aws, KEPT)  # forgets the first KEPT
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, (Execution, ExecutionWorker))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+    assert left == []
+
+
 def test_the_runtime_retains_the_configured_number_of_executions(aws):
     started = run(aws, 2 * KEPT + 1)
 

@@ -13,7 +13,8 @@ request grow with every transaction (issue 11).
 What this does instead: a finished execution keeps its event history (compressed) and drops the
 interpreter; only the most recent `kept` executions are retained (older finished ones are forgotten:
 DescribeExecution and GetExecutionHistory answer ExecutionDoesNotExist for them, as AWS does for
-an Express execution, which it never keeps); an index by the `requestId` in each retained
+an Express execution, which it never keeps), their reference cycle cut so that they are freed
+at once; an index by the `requestId` in each retained
 execution's input answers the request-id lookup without a scan; finished threads leave
 `TMP_THREADS`; a task's Lambda client is built once per region and reused (boto3 clients are
 thread-safe).
@@ -81,6 +82,10 @@ class ExecutionRetention:
                     excess -= 1
             for old in forgotten:
                 executions.remove(old)  # one by one: moto appends without a lock
+                # moto's execution, its worker and the worker's channel back to it are a reference
+                # cycle: cut, the forgotten execution is freed as soon as it is dropped, not at a
+                # full collection (nor never, once `make run` has frozen it: runtime.py).
+                old.exec_worker = None
                 old_request_id = _request_id(old)
                 if self._by_request_id.get(old_request_id or "") == old.exec_arn:
                     del self._by_request_id[old_request_id or ""]
