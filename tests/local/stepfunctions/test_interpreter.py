@@ -4,6 +4,7 @@ writes it."""
 
 from __future__ import annotations
 
+import enum
 import json
 import threading
 from types import SimpleNamespace
@@ -36,6 +37,37 @@ def test_each_execution_gets_a_program_of_its_own(machine):
     assert all(list(s) == list(states[0]) for s in states)
     for name in states[0]:
         assert len({id(s[name]) for s in states}) == 3  # no component shared
+
+
+@pytest.mark.parametrize("machine", ["TransactionStateMachine", "TransferStateMachine"])
+def test_each_execution_gets_the_program_moto_builds(machine):
+    definition = Template.load().state_machines[machine].definition
+    built, _ = AmazonStateLanguageParser.parse(definition)  # moto's own, unpatched
+    with RUNTIME_PATCHES.applied(PARSE):
+        kept = [AmazonStateLanguageParser.parse(definition)[0] for _ in range(2)]
+
+    for program in kept:  # the first as built, the second from what was kept
+        assert same_components(program, built)
+
+
+def same_components(a: Any, b: Any, seen: set[int] | None = None) -> bool:
+    """Whether two component graphs hold the same types and values."""
+    seen = set() if seen is None else seen
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (str, bytes, int, float, bool, type(None), enum.Enum, type)) or callable(a):
+        return bool(a == b)
+    if a is b or id(a) in seen:
+        return True
+    seen.add(id(a))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_components(a[k], b[k], seen) for k in a)
+    if isinstance(a, (list, tuple)):
+        pairs = zip(a, b, strict=False)
+        return len(a) == len(b) and all(same_components(x, y, seen) for x, y in pairs)
+    if hasattr(a, "__dict__"):
+        return same_components(vars(a), vars(b), seen)
+    return bool(a == b)
 
 
 def test_the_wait_for_an_end_returns_once_the_end_is_recorded(monkeypatch):
