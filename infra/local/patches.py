@@ -254,6 +254,7 @@ _DYNAMODB_TASK = (
 
 
 _STRING = "moto.stepfunctions.parser.asl.component.common.string.string_expression"
+_EXECUTE_STATE = "moto.stepfunctions.parser.asl.component.state.exec.execute_state"
 _PREPROCESSOR = "moto.stepfunctions.parser.asl.parse.preprocessor"
 _TEST_STATE = "moto.stepfunctions.parser.asl.parse.test_state.preprocessor"
 _JSONATA = "moto.stepfunctions.parser.asl.jsonata.jsonata"
@@ -276,6 +277,7 @@ def _declare(registry: Registry) -> Registry:
         jsonata,
         retention,
         service_tasks,
+        task_timeouts,
         teststate,
     )
 
@@ -320,6 +322,15 @@ def _declare(registry: Registry) -> Registry:
                     "lambda_eval_utils:boto_client_for", retention.built_once,
                     why="moto builds a boto3 client per Lambda task, a fifth of the CPU, on a "
                     "session not safe to share: built once (stepfunctions/retention.py)"),
+        Replacement(f"{_EXECUTE_STATE}:ExecutionState._evaluate_with_timeout",
+                    task_timeouts.evaluated_in_line,
+                    why="moto starts a thread for every task and waits for it: a task that calls "
+                    "into the runtime runs on its machine's thread, its TimeoutSeconds kept "
+                    "(stepfunctions/task_timeouts.py; "
+                    "tests/local/stepfunctions/test_task_timeouts.py)"),
+        Replacement(f"{_EXECUTE_STATE}:Thread", task_timeouts.thread_or_in_line,
+                    why="the thread of a task that runs in line runs on the thread starting it "
+                    "(stepfunctions/task_timeouts.py)"),
         Replacement("moto.stepfunctions.parser.asl.component.state.choice.comparison."
                     "comparison_func:ComparisonFuncStringVariableSample._eval_body",
                     choice.in_order, why=choice.__doc__ or ""),

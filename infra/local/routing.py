@@ -20,8 +20,10 @@ from moto.dynamodb.exceptions import ResourceNotFoundException
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 
+from infra.local.awslambda.functions import InvokeResult
 from infra.local.cloudformation.template import ACCOUNT_ID, REGION
 from infra.local.dynamodb import transactions
+from infra.local.stepfunctions import task_timeouts
 
 if TYPE_CHECKING:
     from infra.local.runtime import LocalAws
@@ -71,8 +73,18 @@ def route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRes
     if service == "lambda" and operation == "Invoke":
         # /2015-03-31/functions/{FunctionName}/invocations
         function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
-        with runtime.recorder.invocation(function.split(":function:")[-1], body or b""):
-            result = runtime.lambdas.invoke(function, body or b"")
+
+        def invoke() -> InvokeResult:
+            with runtime.recorder.invocation(function.split(":function:")[-1], body or b""):
+                return runtime.lambdas.invoke(function, body or b"")
+
+        try:
+            longest = runtime.lambdas.resolve(function).timeout_seconds
+        except KeyError:
+            result = invoke()  # answered as an unknown function is
+        else:
+            # A task state run on its machine's thread keeps its TimeoutSeconds this way.
+            result = task_timeouts.within_deadline(invoke, longest)
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
