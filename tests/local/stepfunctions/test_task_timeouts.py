@@ -44,7 +44,7 @@ def task(resource: str, **fields: Any) -> dict[str, Any]:
 )  # fmt: skip
 def test_only_a_task_that_calls_into_the_runtime_runs_in_line(state, is_in_line):
     definition = json.dumps({"StartAt": "Task", "States": {"Task": state}})
-    program, _ = AmazonStateLanguageParser.parse(definition)
+    program: Any = AmazonStateLanguageParser.parse(definition)[0]  # a Program
 
     assert task_timeouts.is_in_line(program.states.states["Task"]) is is_in_line
 
@@ -154,7 +154,7 @@ def test_a_call_that_may_outlast_the_deadline_is_waited_for_until_it():
         task_timeouts._in_line.deadline = time.monotonic() + WAIT_SECONDS
         assert task_timeouts.within_deadline(lambda: "answer", longest_seconds=WAIT_SECONDS)
         with pytest.raises(KeyError, match="raised"):
-            task_timeouts.within_deadline(lambda: {}["raised"], longest_seconds=WAIT_SECONDS)
+            task_timeouts.within_deadline(lambda: dict[str, str]()["raised"], WAIT_SECONDS)
     finally:
         task_timeouts._in_line.deadline = None
         release.set()
