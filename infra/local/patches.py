@@ -275,6 +275,7 @@ def _declare(registry: Registry) -> Registry:
         choice,
         interpreter,
         jsonata,
+        lambda_tasks,
         retention,
         service_tasks,
         task_timeouts,
@@ -331,6 +332,12 @@ def _declare(registry: Registry) -> Registry:
         Replacement(f"{_EXECUTE_STATE}:Thread", task_timeouts.thread_or_in_line,
                     why="the thread of a task that runs in line runs on the thread starting it "
                     "(stepfunctions/task_timeouts.py)"),
+        Replacement("moto.stepfunctions.parser.asl.component.state.exec.state_task."
+                    "lambda_eval_utils:_invoke_lambda_function", lambda_tasks.invoked_in_process,
+                    why="a Lambda task's Invoke went through botocore to the runtime's router and "
+                    "back (0.5 ms of CPU a task): the runtime's function is invoked directly "
+                    "(stepfunctions/lambda_tasks.py; "
+                    "tests/local/stepfunctions/test_lambda_tasks.py)"),
         Replacement("moto.stepfunctions.parser.asl.component.state.choice.comparison."
                     "comparison_func:ComparisonFuncStringVariableSample._eval_body",
                     choice.in_order, why=choice.__doc__ or ""),

@@ -73,23 +73,30 @@ def route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRes
     if service == "lambda" and operation == "Invoke":
         # /2015-03-31/functions/{FunctionName}/invocations
         function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
-
-        def invoke() -> InvokeResult:
-            with runtime.recorder.invocation(function.split(":function:")[-1], body or b""):
-                return runtime.lambdas.invoke(function, body or b"")
-
-        try:
-            longest = runtime.lambdas.resolve(function).timeout_seconds
-        except KeyError:
-            result = invoke()  # answered as an unknown function is
-        else:
-            # A task state run on its machine's thread keeps its TimeoutSeconds this way.
-            result = task_timeouts.within_deadline(invoke, longest)
+        result = invoke(runtime, function, body or b"")
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         return AWSResponse(request.url, 200, headers, MockRawResponse(result.payload))  # type: ignore[arg-type]
     return botocore_stubber(event_name=event_name, request=request)
+
+
+def invoke(runtime: LocalAws, function: str, payload: bytes) -> InvokeResult:
+    """Lambda's Invoke of one of the runtime's functions, told to the recorder.
+
+    Raises: KeyError for a function the template does not have.
+    """
+
+    def invoke_recorded() -> InvokeResult:
+        with runtime.recorder.invocation(function.split(":function:")[-1], payload):
+            return runtime.lambdas.invoke(function, payload)
+
+    try:
+        longest = runtime.lambdas.resolve(function).timeout_seconds
+    except KeyError:
+        return invoke_recorded()  # raises as an unknown function does
+    # A task state run on its machine's thread keeps its TimeoutSeconds this way.
+    return task_timeouts.within_deadline(invoke_recorded, longest)
 
 
 def _stored_item(
