@@ -311,6 +311,12 @@ def _declare(registry: Registry) -> Registry:
                     "execution's interpreter: the end is marked once recorded, the interpreter "
                     "dropped (stepfunctions/interpreter.py, stepfunctions/retention.py; "
                     "tests/reliability/test_runtime.py, tests/statemachine/test_retention.py)"),
+        Replacement("moto.stepfunctions.parser.backend.execution_worker:ExecutionWorker.start",
+                    interpreter.started_here,
+                    why="moto runs every execution on a thread of its own, which the runtime's "
+                    "StartSyncExecution only waited for: it runs on the caller's thread "
+                    "(stepfunctions/interpreter.py; "
+                    "tests/local/stepfunctions/test_interpreter.py)"),
         Replacement("moto.stepfunctions.parser.backend.execution:Execution.to_history_output",
                     retention.history_output,
                     why="a released execution answers GetExecutionHistory from its kept history "

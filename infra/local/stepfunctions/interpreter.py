@@ -16,7 +16,9 @@ its body under load (the soak found it).
 What this does instead: the parse tree of each definition, a program built from it and the
 compiled paths are kept (each execution still gets components of its own: the program
 unpickled); the wait for an execution's end reads moto's own record of it, RUNNING until the end is
-wholly recorded, instead of calling DescribeExecution, and is woken by the end instead of polling.
+wholly recorded, instead of calling DescribeExecution, and is woken by the end instead of polling;
+an execution the runtime's StartSyncExecution starts runs on the caller's thread, which would only
+wait for it (`run_on_this_thread`).
 moto writes the JSON text of a task's result, a state's output, TestState's output and
 inspection data with Python's defaults (`{"a": 1, "b": "\u00e9"}`); Step Functions writes it
 compact and leaves non-ASCII characters as they are (`{"a":1,"b":"é"}`), and a client that
@@ -31,15 +33,17 @@ the wait woken by the end, the JSON text).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonpath_ng
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend
 
 from infra.local.cloudformation.template import ACCOUNT_ID, REGION
@@ -113,6 +117,39 @@ def _ended(execution: Any) -> threading.Event:
     """The event set once the execution's end is recorded: one per execution, whichever of the
     waiter and the execution's own thread asks first (dict.setdefault is one step)."""
     return execution.__dict__.setdefault(_ENDED, threading.Event())  # type: ignore[no-any-return]
+
+
+_caller = threading.local()  # .runs_next: the next execution started here runs on this thread
+
+
+@contextlib.contextmanager
+def run_on_this_thread() -> Iterator[None]:
+    """An execution started inside (StartExecution, on this thread) runs on this thread, its
+    start returning once it has ended: for a caller that would only wait for the end.
+
+    moto starts a thread for each execution (its own thread then starts one for the program, which
+    the execution's TimeoutSeconds abandons). For StartSyncExecution the caller's thread waited
+    for the execution's: two handovers between threads, each a wait for a core when the machine
+    is busy, and a thread started. The program's thread stays, so the timeout holds as before.
+    """
+    _caller.runs_next = True
+    try:
+        yield
+    finally:
+        _caller.runs_next = False
+
+
+def started_here(start: Callable[[ExecutionWorker], None]) -> Callable[[ExecutionWorker], None]:
+    """`ExecutionWorker.start`: on the caller's thread inside `run_on_this_thread`."""
+
+    @functools.wraps(start)
+    def start_here_or_in_a_thread(self: ExecutionWorker) -> None:
+        if not getattr(_caller, "runs_next", False):
+            return start(self)
+        _caller.runs_next = False  # one execution: none that this one starts
+        self._execution_logic()
+
+    return start_here_or_in_a_thread
 
 
 def end_waiter(execution_arn: str) -> Callable[[float], bool]:

@@ -13,14 +13,17 @@ from typing import Any
 import pytest
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from infra.local.cloudformation.template import Template
 from infra.local.patches import RUNTIME_PATCHES
 from infra.local.runtime import LocalAws
 from infra.local.stepfunctions import interpreter
+from tests.builders import execution_input
 from tests.local.test_jsonata import answer_of, history, run
 
 PARSE = "moto.stepfunctions.parser.asl.parse.asl_parser:AmazonStateLanguageParser.parse"
+ROLE = "arn:aws:iam::123456789012:role/local"
 WAIT_SECONDS = 30  # a bound on a wait that ends at once when the code is right
 
 
@@ -121,3 +124,36 @@ def test_json_text_is_written_compact_with_its_characters_as_step_functions_writ
     assert entered["stateEnteredEventDetails"]["input"] == '{"items":[1,{"a":null}]}'
     assert tested["output"] == expected
     assert tested["inspectionData"]["input"] == '{"items":[1,{"a":null}]}'
+
+
+def test_a_sync_execution_runs_on_the_callers_thread(local_aws, monkeypatch):
+    threads: list[int] = []
+    logic = ExecutionWorker._execution_logic
+
+    def recorded_logic(self: ExecutionWorker) -> None:
+        threads.append(threading.get_ident())
+        logic(self)
+
+    monkeypatch.setattr(ExecutionWorker, "_execution_logic", recorded_logic)
+    response = local_aws.start_sync_execution(
+        "TransactionStateMachine", execution_input(user_id="sync")
+    )
+
+    assert response["status"] == "SUCCEEDED"
+    assert threads == [threading.get_ident()]
+
+
+def test_an_execution_started_otherwise_runs_on_a_thread_of_its_own(local_aws):
+    definition = {
+        "StartAt": "Wait",
+        "States": {"Wait": {"Type": "Wait", "Seconds": 1, "End": True}},
+    }
+    machine = local_aws.stepfunctions.create_state_machine(
+        name="Waiting", definition=json.dumps(definition), roleArn=ROLE, type="STANDARD"
+    )["stateMachineArn"]
+
+    arn = local_aws.stepfunctions.start_execution(stateMachineArn=machine)["executionArn"]
+
+    assert local_aws.stepfunctions.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    interpreter.end_waiter(arn)(WAIT_SECONDS)
+    assert interpreter.recorded_status(arn) == "SUCCEEDED"
