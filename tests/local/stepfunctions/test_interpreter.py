@@ -157,3 +157,29 @@ def test_an_execution_started_otherwise_runs_on_a_thread_of_its_own(local_aws):
     assert local_aws.stepfunctions.describe_execution(executionArn=arn)["status"] == "RUNNING"
     interpreter.end_waiter(arn)(WAIT_SECONDS)
     assert interpreter.recorded_status(arn) == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    "execution_input_",
+    [
+        execution_input(user_id="described"),
+        execution_input(user_id="described", amount="100000", type_="debit"),
+        '{"not": "a request"}',
+    ],
+    ids=["committed", "overdraft", "malformed"],
+)
+def test_the_recorded_description_is_describe_executions_answer(local_aws, execution_input_):
+    arn = local_aws.start_sync_execution("TransactionStateMachine", execution_input_)[
+        "executionArn"
+    ]
+
+    described = local_aws.stepfunctions.describe_execution(executionArn=arn)
+    del described["ResponseMetadata"]
+    recorded = interpreter.recorded_description(arn)
+
+    assert shape(recorded) == shape(described)
+
+
+def shape(answer: dict[str, Any]) -> list[tuple[str, type, Any, str]]:
+    """Each field in order, with its type, value and time zone (a date compares as an instant)."""
+    return [(k, type(v), v, repr(getattr(v, "tzinfo", None))) for k, v in answer.items()]
