@@ -70,7 +70,7 @@ def test_a_transaction_starts_no_thread_for_its_tasks(local_aws, monkeypatch):
     assert not [target for target in started if "_exec_and_notify" in target]
 
 
-def timing_out_machine(aws: LocalAws, timeout_seconds: int) -> str:
+def timing_out_machine(aws: LocalAws, timeout_seconds: int, **parameters: str) -> str:
     """A machine whose one task invokes AcquireLockFunction with this TimeoutSeconds (JSONPath:
     a thread moto leaves running holds no compiled JSONata, which only its thread may drop)."""
     arn = aws.lambdas.resolve("AcquireLockFunction").arn(REGION)
@@ -79,14 +79,18 @@ def timing_out_machine(aws: LocalAws, timeout_seconds: int) -> str:
         "States": {
             "Invoke": task(
                 "arn:aws:states:::lambda:invoke",
-                Parameters={"FunctionName": arn, "Payload": {"executionId.$": "$$.Execution.Id"}},
+                Parameters={
+                    "FunctionName": arn,
+                    "Payload": {"executionId.$": "$$.Execution.Id"},
+                    **parameters,
+                },
                 TimeoutSeconds=timeout_seconds,
             )
         },
     }  # fmt: skip
     return str(
         aws.stepfunctions.create_state_machine(
-            name=f"TimingOut{timeout_seconds}",
+            name=f"TimingOut{timeout_seconds}{''.join(parameters)}",
             definition=json.dumps(definition),
             roleArn="arn:aws:iam::123456789012:role/local",
             type="EXPRESS",
@@ -101,8 +105,15 @@ def history_shape(aws: LocalAws, execution_arn: str) -> list[tuple[str, Any]]:
     ]
 
 
-def test_a_function_that_outlasts_its_state_fails_it_with_states_timeout(local_aws, monkeypatch):
-    machine = timing_out_machine(local_aws, timeout_seconds=1)  # the function's is 4 s
+@pytest.mark.parametrize(
+    "parameters",
+    [{}, {"InvocationType": "RequestResponse"}],
+    ids=["invoked-directly", "invoked-through-botocore"],  # lambda_tasks.py's two ways
+)
+def test_a_function_that_outlasts_its_state_fails_it_with_states_timeout(
+    local_aws, monkeypatch, parameters
+):
+    machine = timing_out_machine(local_aws, 1, **parameters)  # the function's timeout is 4 s
     outcomes = {}
     for mode, is_in_line in (("moto", lambda state: False), ("in line", task_timeouts.is_in_line)):
         monkeypatch.setattr(task_timeouts, "is_in_line", is_in_line)
