@@ -254,6 +254,7 @@ _DYNAMODB_TASK = (
 
 
 _STRING = "moto.stepfunctions.parser.asl.component.common.string.string_expression"
+_EXECUTE_STATE = "moto.stepfunctions.parser.asl.component.state.exec.execute_state"
 _PREPROCESSOR = "moto.stepfunctions.parser.asl.parse.preprocessor"
 _TEST_STATE = "moto.stepfunctions.parser.asl.parse.test_state.preprocessor"
 _JSONATA = "moto.stepfunctions.parser.asl.jsonata.jsonata"
@@ -274,8 +275,10 @@ def _declare(registry: Registry) -> Registry:
         choice,
         interpreter,
         jsonata,
+        lambda_tasks,
         retention,
         service_tasks,
+        task_timeouts,
         teststate,
     )
 
@@ -308,6 +311,12 @@ def _declare(registry: Registry) -> Registry:
                     "execution's interpreter: the end is marked once recorded, the interpreter "
                     "dropped (stepfunctions/interpreter.py, stepfunctions/retention.py; "
                     "tests/reliability/test_runtime.py, tests/statemachine/test_retention.py)"),
+        Replacement("moto.stepfunctions.parser.backend.execution_worker:ExecutionWorker.start",
+                    interpreter.started_here,
+                    why="moto runs every execution on a thread of its own, which the runtime's "
+                    "StartSyncExecution only waited for: it runs on the caller's thread "
+                    "(stepfunctions/interpreter.py; "
+                    "tests/local/stepfunctions/test_interpreter.py)"),
         Replacement("moto.stepfunctions.parser.backend.execution:Execution.to_history_output",
                     retention.history_output,
                     why="a released execution answers GetExecutionHistory from its kept history "
@@ -320,6 +329,21 @@ def _declare(registry: Registry) -> Registry:
                     "lambda_eval_utils:boto_client_for", retention.built_once,
                     why="moto builds a boto3 client per Lambda task, a fifth of the CPU, on a "
                     "session not safe to share: built once (stepfunctions/retention.py)"),
+        Replacement(f"{_EXECUTE_STATE}:ExecutionState._evaluate_with_timeout",
+                    task_timeouts.evaluated_in_line,
+                    why="moto starts a thread for every task and waits for it: a task that calls "
+                    "into the runtime runs on its machine's thread, its TimeoutSeconds kept "
+                    "(stepfunctions/task_timeouts.py; "
+                    "tests/local/stepfunctions/test_task_timeouts.py)"),
+        Replacement(f"{_EXECUTE_STATE}:Thread", task_timeouts.thread_or_in_line,
+                    why="the thread of a task that runs in line runs on the thread starting it "
+                    "(stepfunctions/task_timeouts.py)"),
+        Replacement("moto.stepfunctions.parser.asl.component.state.exec.state_task."
+                    "lambda_eval_utils:_invoke_lambda_function", lambda_tasks.invoked_in_process,
+                    why="a Lambda task's Invoke went through botocore to the runtime's router and "
+                    "back (0.5 ms of CPU a task): the runtime's function is invoked directly "
+                    "(stepfunctions/lambda_tasks.py; "
+                    "tests/local/stepfunctions/test_lambda_tasks.py)"),
         Replacement("moto.stepfunctions.parser.asl.component.state.choice.comparison."
                     "comparison_func:ComparisonFuncStringVariableSample._eval_body",
                     choice.in_order, why=choice.__doc__ or ""),

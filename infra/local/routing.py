@@ -20,8 +20,10 @@ from moto.dynamodb.exceptions import ResourceNotFoundException
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 
+from infra.local.awslambda.functions import InvokeResult
 from infra.local.cloudformation.template import ACCOUNT_ID, REGION
 from infra.local.dynamodb import transactions
+from infra.local.stepfunctions import task_timeouts
 
 if TYPE_CHECKING:
     from infra.local.runtime import LocalAws
@@ -71,13 +73,30 @@ def route(request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSRes
     if service == "lambda" and operation == "Invoke":
         # /2015-03-31/functions/{FunctionName}/invocations
         function = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
-        with runtime.recorder.invocation(function.split(":function:")[-1], body or b""):
-            result = runtime.lambdas.invoke(function, body or b"")
+        result = invoke(runtime, function, body or b"")
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         return AWSResponse(request.url, 200, headers, MockRawResponse(result.payload))  # type: ignore[arg-type]
     return botocore_stubber(event_name=event_name, request=request)
+
+
+def invoke(runtime: LocalAws, function: str, payload: bytes) -> InvokeResult:
+    """Lambda's Invoke of one of the runtime's functions, told to the recorder.
+
+    Raises: KeyError for a function the template does not have.
+    """
+
+    def invoke_recorded() -> InvokeResult:
+        with runtime.recorder.invocation(function.split(":function:")[-1], payload):
+            return runtime.lambdas.invoke(function, payload)
+
+    try:
+        longest = runtime.lambdas.resolve(function).timeout_seconds
+    except KeyError:
+        return invoke_recorded()  # raises as an unknown function does
+    # A task state run on its machine's thread keeps its TimeoutSeconds this way.
+    return task_timeouts.within_deadline(invoke_recorded, longest)
 
 
 def _stored_item(

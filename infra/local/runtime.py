@@ -257,16 +257,19 @@ class LocalAws:
     def start_sync_execution(
         self, state_machine: str, execution_input: str, name: str | None = None
     ) -> dict[str, Any]:
-        """StartSyncExecution of one of the template's machines (by logical id or ARN)."""
-        return executions.start_sync_execution(
-            self.stepfunctions,
-            self.resolve_state_machine(state_machine),
-            execution_input,
-            name,
-            status_reader=interpreter.moto_status,
-            end_waiter=interpreter.end_waiter,
-            longest_poll=0.01,
-        )
+        """StartSyncExecution of one of the template's machines (by logical id or ARN), run on
+        the caller's thread and read from moto's record (stepfunctions/interpreter.py)."""
+        with interpreter.run_on_this_thread():
+            return executions.start_sync_execution(
+                self.stepfunctions,
+                self.resolve_state_machine(state_machine),
+                execution_input,
+                name,
+                status_reader=interpreter.moto_status,
+                end_waiter=interpreter.end_waiter,
+                longest_poll=0.01,
+                describer=interpreter.recorded_description,
+            )
 
     def execution_arn(self, request_id: str) -> str | None:
         """The retained execution the API started for this x-amzn-RequestId (no scan)."""

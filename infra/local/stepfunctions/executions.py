@@ -42,6 +42,7 @@ def start_sync_execution(
     status_reader: StatusReader | None = None,
     end_waiter: EndWaiter | None = None,
     longest_poll: float = 0.1,
+    describer: Callable[[str], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Start an execution and wait for its end; past `deadline_seconds` (well beyond the state
     machine's own timeout, so only a runtime that lost the execution gets there) it is stopped,
@@ -49,7 +50,8 @@ def start_sync_execution(
 
     The status is polled with DescribeExecution unless `status_reader` offers a cheaper way, and
     between two polls the caller sleeps, with a delay doubling up to `longest_poll`, unless
-    `end_waiter` offers a wait that the end cuts short (then every wait is `longest_poll`).
+    `end_waiter` offers a wait that the end cuts short (then every wait is `longest_poll`). The
+    ended execution is read with DescribeExecution unless `describer` answers as it would.
     """
     arn = client.start_execution(
         stateMachineArn=state_machine_arn, name=name or uuid.uuid4().hex, input=execution_input
@@ -65,8 +67,12 @@ def start_sync_execution(
             break
         wait(delay)
         delay = min(delay * 2, longest_poll)
-    execution = client.describe_execution(executionArn=arn)
+    execution = (describer or _description(client))(arn)
     return {key: execution[key] for key in _SYNC_RESPONSE_FIELDS if key in execution}
+
+
+def _description(client: Any) -> Callable[[str], dict[str, Any]]:
+    return lambda arn: client.describe_execution(executionArn=arn)  # type: ignore[no-any-return]
 
 
 def _described(client: Any) -> StatusReader:
