@@ -381,6 +381,14 @@ def transfer_body(from_user_id: str = "a", to_user_id: str = "b", amount: str = 
     return json.dumps({"fromUserId": from_user_id, "toUserId": to_user_id, "amount": amount})
 
 
+def hold_input(operation: str, body: dict, key: str = "", hold_id: str = "") -> str:
+    """The hold machine's execution input, as API Gateway's request templates build it."""
+    return json.dumps(
+        {"operation": operation, "holdId": hold_id, "body": json.dumps(body),
+         "idempotencyKey": key, "requestId": uuid.uuid4().hex}
+    )  # fmt: skip
+
+
 def transfer_input(
     from_user_id: str = "a", to_user_id: str = "b", amount: str = "25.00", key: str | None = None
 ) -> str:

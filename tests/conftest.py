@@ -1,6 +1,8 @@
 """Fake AWS credentials and region, Powertools settings, and the shared fixtures of every tier."""
 
 import os
+import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -40,3 +42,12 @@ def local_aws():
 
     with LocalAws() as aws:
         yield aws
+
+
+@pytest.fixture
+def forced_switching() -> Iterator[None]:
+    """Switch threads as often as the interpreter can, so that races show; restored after."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(previous)

@@ -5,7 +5,6 @@ injected at each step of the hold machine."""
 
 import json
 import random
-import sys
 import threading
 import time
 import uuid
@@ -18,7 +17,7 @@ import pytest
 from functions.clock import SystemClock
 from functions.repositories import aggregates
 from infra.local.awslambda.functions import FaultPoint
-from tests.builders import execution_input, transfer_input
+from tests.builders import execution_input, hold_input, transfer_input
 from tests.invariants import scan, violations
 
 USERS = ("h1", "h2", "h3")
@@ -32,21 +31,6 @@ REFUSALS = {"InsufficientFundsError", "UserBusyError", "HoldNotPendingError",
 # Each step of the hold machine, and the debit's and transfer's commits racing them.
 FAULTED = ("AcquireHoldLockFunction", "PlaceHoldFunction", "CaptureHoldFunction",
            "VoidHoldFunction", "UpdateBalanceFunction", "CommitTransferFunction")  # fmt: skip
-
-
-@pytest.fixture
-def forced_switching():
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(previous)
-
-
-def hold_input(operation: str, body: dict, key: str = "", hold_id: str = "") -> str:
-    return json.dumps(
-        {"operation": operation, "holdId": hold_id, "body": json.dumps(body),
-         "idempotencyKey": key, "requestId": uuid.uuid4().hex}
-    )  # fmt: skip
 
 
 class Race:

@@ -46,10 +46,16 @@ from functions.domain.money import format_money
 from functions.repositories import aggregates
 from functions.settings import get_settings
 from infra.local.awslambda.functions import FaultPoint
-from tests.builders import execution_input, transfer_input
+from tests.builders import execution_input, hold_input, transfer_input
 from tests.invariants import event_violations, lock_owner, projection_violations, scan, violations
-from tests.reliability.runtime import DOMAIN_ERRORS, Answer, expire_lease, wait_for_stragglers
-from tests.reliability.transfers import Fault, FaultCycle, start
+from tests.reliability.runtime import (
+    DOMAIN_ERRORS,
+    Answer,
+    counts,
+    expire_lease,
+    wait_for_stragglers,
+)
+from tests.reliability.transfers import Fault, FaultCycle, faults_line, start
 
 MACHINE = "HoldStateMachine"
 NO_DEADLOCK_SECONDS = 20.0  # the hold machine's TimeoutSeconds
@@ -130,12 +136,6 @@ class Record:
     seconds: float
     hold_id: str = ""
     phase: str = "run"
-
-
-def hold_input(operation: str, body: dict[str, Any], key: str = "", hold_id: str = "") -> str:
-    """The hold machine's execution input, as API Gateway's request templates build it."""
-    return json.dumps({"operation": operation, "holdId": hold_id, "body": json.dumps(body),
-                       "idempotencyKey": key, "requestId": uuid.uuid4().hex})  # fmt: skip
 
 
 @dataclass
@@ -407,9 +407,6 @@ def check(
 def summary(figures: Figures) -> list[str]:
     """The figures as the soak prints them."""
 
-    def counts(counter: Counter[str]) -> str:
-        return ", ".join(f"{name} {n}" for name, n in sorted(counter.items())) or "none"
-
     return [
         f"holds: {sum(figures.outcomes.values())} requests (429s retried count again): "
         f"{counts(figures.outcomes)}",
@@ -419,6 +416,5 @@ def summary(figures: Figures) -> list[str]:
         f"{figures.lowest_available} ({figures.watched} rows watched); 5xx "
         f"{figures.server_errors}, each from a fault in its own execution; longest request "
         f"{figures.longest_seconds:.1f} s",
-        f"  faults: {sum(figures.faults_armed.values())} armed, "
-        f"{sum(figures.faults_fired.values())} fired: {counts(figures.faults_fired)}",
+        faults_line(figures.faults_armed, figures.faults_fired),
     ]

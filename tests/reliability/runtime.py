@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,11 @@ class Answer:
         if self.is_replayed:
             return "201 replayed"
         return f"{self.status} {self.error}" if self.error else self.status
+
+
+def counts(counter: Counter[str]) -> str:
+    """A counter as the soaks print it: "name n, ..." by name, or "none"."""
+    return ", ".join(f"{name} {n}" for name, n in sorted(counter.items())) or "none"
 
 
 def execution_input(body: str, key: str) -> str:

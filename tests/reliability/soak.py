@@ -540,8 +540,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_figures(figures: Figures, args: argparse.Namespace, seconds: float) -> None:
-    def counts(counter: Counter[str]) -> str:
-        return ", ".join(f"{name} {n}" for name, n in sorted(counter.items())) or "none"
+    from tests.reliability.runtime import counts
 
     print(f"\nReliability soak, seed {args.seed}, {seconds / 60:.1f} min")
     print(f"load: {sum(figures.operations.values())} requests (retries of 429s included) from "

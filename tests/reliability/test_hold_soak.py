@@ -4,6 +4,7 @@ the hold saga in turn."""
 
 from decimal import Decimal
 
+from tests.builders import hold_input
 from tests.reliability import holds
 from tests.reliability.runtime import Answer
 
@@ -40,7 +41,7 @@ def test_the_hold_fault_cycle_names_every_step_of_the_saga_at_every_point():
 
 
 def answered(op, hold, *, replayed=False, arn="arn:run"):
-    return holds.Record(op, holds.MACHINE, holds.hold_input("place", {}, key=op.key),
+    return holds.Record(op, holds.MACHINE, hold_input("place", {}, key=op.key),
                         Answer("SUCCEEDED", None, {"hold": hold, "replayed": replayed}, arn),
                         0.1, hold_id=hold["holdId"])  # fmt: skip
 

@@ -48,6 +48,7 @@ from tests.invariants import event_violations, lock_owner, projection_violations
 from tests.reliability.runtime import (
     Answer,
     aggregate_rows,
+    counts,
     expire_lease,
     transaction_rows,
     wait_for_stragglers,
@@ -522,9 +523,6 @@ def _check_201(where: str, op: Operation, answer: Answer) -> list[str]:
 def summary(figures: Figures) -> list[str]:
     """The figures as the soak prints them."""
 
-    def counts(counter: Counter[str]) -> str:
-        return ", ".join(f"{name} {n}" for name, n in sorted(counter.items())) or "none"
-
     return [
         f"transfers: {sum(figures.outcomes.values())} requests (429s retried count again): "
         f"{counts(figures.outcomes)}",
@@ -533,6 +531,10 @@ def summary(figures: Figures) -> list[str]:
         f"faulted executions",
         f"  committed transfers {figures.committed}; 5xx {figures.server_errors}, each from a "
         f"fault in its own execution; longest request {figures.longest_seconds:.1f} s",
-        f"  faults: {sum(figures.faults_armed.values())} armed, "
-        f"{sum(figures.faults_fired.values())} fired: {counts(figures.faults_fired)}",
+        faults_line(figures.faults_armed, figures.faults_fired),
     ]
+
+
+def faults_line(armed: Counter[str], fired: Counter[str]) -> str:
+    """What a FaultCycle armed and saw fire, as the soaks print it."""
+    return f"  faults: {sum(armed.values())} armed, {sum(fired.values())} fired: {counts(fired)}"

@@ -2,8 +2,6 @@
 and the oracle (invariants 1-12) shown failing once on each broken implementation it exists for.
 """
 
-import json
-import uuid
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,7 +13,7 @@ from functions.domain.models import AccountState
 from functions.repositories import aggregates, holds
 from infra.local.awslambda.functions import FaultPoint
 from infra.local.stepfunctions.service_tasks import SERVICE_FAULT_POINTS
-from tests.builders import execution_input, output_of
+from tests.builders import execution_input, hold_input, output_of
 from tests.invariants import (
     balance_of,
     event_violations,
@@ -39,13 +37,6 @@ def failed_in(task: str) -> list[str]:
 
 FAILED_IN_ACQUIRE = ["AcquireHoldLock", "ReadUserAfterFailure", "ReleaseLockAfterFailure",
                      "HoldFailed"]  # fmt: skip
-
-
-def hold_input(operation: str, body: dict, key: str = "", hold_id: str = "") -> str:
-    return json.dumps(
-        {"operation": operation, "holdId": hold_id, "body": json.dumps(body),
-         "idempotencyKey": key, "requestId": uuid.uuid4().hex}
-    )  # fmt: skip
 
 
 def run(aws, operation: str, body: dict, key: str = "", hold_id: str = ""):
