@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 _PERIODS = {period.value for period in Period}
-# The newest day items read to find the last applied sequence: two would do (see _last_applied),
+# The newest day items read to find the last applied sequence: two would do (see applied_sequence),
 # and a few cost the same read unit.
 _NEWEST_DAYS = 3
 # A rebuild's writes per TransactWriteItems (its limit is 100 items).
@@ -103,7 +103,7 @@ class SummariesRepository:
         there, so entries are applied in sequence order); StorageThrottledError to retry.
         """
         if entry.sequence > 1:  # nothing comes before the first entry
-            applied = self._last_applied(entry.user_id)
+            applied = self.applied_sequence(entry.user_id)
             if applied >= entry.sequence:
                 return False
             if applied < entry.sequence - 1:
@@ -146,7 +146,7 @@ class SummariesRepository:
             return False
         return True
 
-    def _last_applied(self, user_id: str) -> int:
+    def applied_sequence(self, user_id: str) -> int:
         """The last sequence the projection applied for the user (0 for a user it has not seen):
         the highest lastSequence of the newest days.
 
@@ -166,10 +166,6 @@ class SummariesRepository:
             ConsistentRead=True,
         )["Items"]
         return max((int(item["lastSequence"]["N"]) for item in items), default=0)
-
-    def applied_sequence(self, user_id: str) -> int:
-        return self._last_applied(user_id)
-
     def summaries(
         self, user_id: str, period: Period, first: datetime, last: datetime
     ) -> list[Summary]:

@@ -242,14 +242,14 @@ def test_two_consumers_racing_apply_an_entry_once(client, moments):
     first, second = dated("u", *moments)
     slow, fast = SummariesRepository(client, SUMMARIES), SummariesRepository(client, SUMMARIES)
     slow.apply(first)
-    read = slow._last_applied
+    read = slow.applied_sequence
 
     def read_then_lose_the_race(user_id):
         found = read(user_id)
         assert fast.apply(second) is True  # the other consumer, between this one's read and write
         return found
 
-    with mock.patch.object(slow, "_last_applied", read_then_lose_the_race):
+    with mock.patch.object(slow, "applied_sequence", read_then_lose_the_race):
         assert slow.apply(second) is False
 
     assert projection_violations(client) == []
