@@ -467,11 +467,6 @@ def _declare(registry: Registry) -> Registry:
               functions.log_keys_per_thread,
               why="concurrent in-process invocations logged each other's keys: one dict "
               "per thread (awslambda/functions.py; tests/local/awslambda/test_log_keys.py)"),
-        Replacement("aws_lambda_powertools.event_handler.api_gateway:ApiGatewayResolver.resolve",
-                    functions.one_resolve_at_a_time,
-                    why="the resolver keeps the event in class attributes every resolver shares: "
-                    "one resolve at a time (awslambda/functions.py; "
-                    "tests/local/awslambda/test_resolver.py)"),
         Patch("moto.stepfunctions.parser.asl.utils.encoding:to_json_str.__defaults__",
               interpreter.json_text_as_aws,
               why="moto wrote JSON text spaced and ASCII-escaped where Step Functions writes it "

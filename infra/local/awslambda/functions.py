@@ -11,14 +11,6 @@ per logger, and concurrent invocations logged each other's correlation ids, and 
 `dictionary changed size during iteration`. A thread starts with the keys the logger was built
 with, as a new sandbox does.
 
-Powertools' API resolver keeps the event it resolves in class attributes that every resolver of
-the process shares (`BaseRouter.current_event`, `lambda_context`), and its route context on the
-resolver: two GETs resolved at once read each other's query, and GET /balance answered with
-another user's balance (`make reliability` found it). `one_resolve_at_a_time` makes the
-in-process API handlers resolve one event at a time: as each sandbox on AWS does, and stricter,
-since GETs to different functions take turns too (they hold the runtime's one DynamoDB lock in
-turn anyway). Only `resolve` is wrapped: no handler here uses `resolve_async`.
-
 Metrics are not published locally (POWERTOOLS_METRICS_DISABLED), and Powertools' flush then keeps
 what was added: the one metric set all handlers share grew to 100 values, and Powertools printed
 it anyway (add_metric's own flush ignores the setting), blocking the whole runtime whenever its
@@ -263,16 +255,3 @@ def log_keys_per_thread() -> Callable[[], None]:
 
     return undo
 
-
-_resolving = threading.Lock()
-
-
-def one_resolve_at_a_time(resolve: Callable[..., Any]) -> Callable[..., Any]:
-    """`ApiGatewayResolver.resolve`, one event at a time in the whole process."""
-
-    @functools.wraps(resolve)
-    def one_at_a_time(self: Any, event: Any, context: Any) -> dict[str, Any]:
-        with _resolving:
-            return resolve(self, event, context)  # type: ignore[no-any-return]
-
-    return one_at_a_time
