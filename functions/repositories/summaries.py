@@ -166,6 +166,7 @@ class SummariesRepository:
             ConsistentRead=True,
         )["Items"]
         return max((int(item["lastSequence"]["N"]) for item in items), default=0)
+
     def summaries(
         self, user_id: str, period: Period, first: datetime, last: datetime
     ) -> list[Summary]:

@@ -254,4 +254,3 @@ def log_keys_per_thread() -> Callable[[], None]:
         descriptor.remove()
 
     return undo
-
