@@ -19,10 +19,12 @@ reported) started the way Lambda's runtime starts one:
 build (functions.repositories' client factories that the import brought in). The handlers build
 their clients at import, so the second figure equals the first but for a cache hit; the probe
 still calls the factories, so that a handler which forgot to would be timed the same. The
-baseline is a module that imports boto3 and builds boto3.client("dynamodb"), nothing else,
-timed in the same run, interleaved with the handlers so that both see the same load. Figures are
-this machine's CPU, not Lambda's (a 256 MB function has a fraction of a vCPU): the ratio to the
-baseline is the figure.
+baseline is a module that imports boto3 and builds the handler's own clients
+(boto3.client("dynamodb") for most), nothing else. Each handler run is paired with a baseline
+run beside it (in turn before and after it), and the handler's figure is the median of the
+per-pair ratios: on a machine whose load drifts, a pair sees the same load, where the medians of
+two samples taken minutes apart need not. Figures are this machine's CPU, not Lambda's (a
+256 MB function has a fraction of a vCPU): the ratio to the baseline is the figure.
 
 `python -m tests.bench.coldstart --tracing` times the tracing options of docs/tracing.md in the
 same harness, with their packages installed from PyPI into a temporary directory.
@@ -69,20 +71,22 @@ CLIENT_FACTORIES = (
     "functions.repositories.event_bus",
     "functions.repositories.secrets",
 )
-BASELINE_SOURCE = '''"""The least a DynamoDB handler does at a cold start: boto3 and one client."""
+# The boto3 service of each client factory's client.
+SERVICES = {"dynamodb": "dynamodb", "event_bus": "events", "secrets": "secretsmanager"}
+BASELINE_SOURCE = f'''"""The least a handler does at a cold start: boto3, the handler's clients."""
 import boto3
 
-CLIENT = None
+SERVICES = {SERVICES!r}
+CLIENTS = []
 
 
-def clients():
-    global CLIENT
-    CLIENT = boto3.client("dynamodb")
-    return ["dynamodb"]
+def clients(*names):
+    CLIENTS.extend(boto3.client(SERVICES[name]) for name in names)
+    return list(names)
 
 
 def lambda_handler(event, context):
-    return {}
+    return {{}}
 '''
 # Run by the interpreter under test: the import, then the clients, each timed; what it loaded.
 PROBE = """
@@ -92,7 +96,7 @@ module = importlib.import_module(sys.argv[1])
 imported, cpu_imported = time.perf_counter(), time.process_time()
 built = []
 if hasattr(module, "clients"):
-    built = module.clients()
+    built = module.clients(*filter(None, sys.argv[3].split(",")))
 else:
     for name in sys.argv[2].split(","):
         if name in sys.modules:
@@ -111,6 +115,10 @@ print(json.dumps({
     if "aws_xray_sdk.core" in sys.modules else None,
 }))
 """
+
+
+# Per module, per variant, the probes' answers in the order they ran.
+Runs = dict[str, dict[str, list[dict[str, Any]]]]
 
 
 class ColdStartError(RuntimeError):
@@ -273,14 +281,16 @@ def probe(
     function: Function,
     roots: dict[str, Path],
     variant: str,
+    clients: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """One cold start of `module` in a new Lambda-like interpreter."""
+    """One cold start of `module` in a new Lambda-like interpreter; `clients`: the factories'
+    names whose clients a module with a clients() function (the baseline) builds."""
     root = roots[variant]
     env = lambda_environment(
         function, root, python_version, roots["home"], bytecode=variant == "withBytecode"
     )
     ran = subprocess.run(
-        [python, "-S", "-c", PROBE, module, ",".join(CLIENT_FACTORIES)],
+        [python, "-S", "-c", PROBE, module, ",".join(CLIENT_FACTORIES), ",".join(clients)],
         capture_output=True,
         text=True,
         env=env,
@@ -318,26 +328,43 @@ def measure(
     modules: list[str] | None = None,
     python: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Each handler's and the baseline's cold-start work, `repetitions` times per variant, the
-    runs interleaved (baseline, handler, handler, ..., then again)."""
+    """Each handler's cold-start work, `repetitions` times per variant, each run paired with a
+    baseline run building the same clients, the pair's order alternating."""
     executable, version = python or runtime_python(_runtime_version())
     functions = functions_by_module()
     names = modules or handler_modules()
-    targets = {BASELINE: _baseline_function(functions), **{m: functions[m] for m in names}}
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    baseline = _baseline_function(functions)
+    runs: Runs = defaultdict(lambda: defaultdict(list))
+    paired: Runs = defaultdict(lambda: defaultdict(list))
     with task_roots(executable) as roots:
-        for _ in range(repetitions):
+        # One run each, not counted, says which clients a handler builds (and warms the files).
+        clients = {
+            m: tuple(probe(executable, version, m, functions[m], roots, "withBytecode")["clients"])
+            for m in names
+        }
+        for repetition in range(repetitions):
             for variant in VARIANTS:
-                for module, function in targets.items():
-                    runs[module][variant].append(
-                        probe(executable, version, module, function, roots, variant)
-                    )
-                    if ticker is not None:
-                        ticker.advance()
+                for module in names:
+                    for target in (module, BASELINE)[:: 1 if repetition % 2 else -1]:
+                        if target == BASELINE:
+                            measured = probe(executable, version, BASELINE, baseline, roots,
+                                             variant, clients[module])  # fmt: skip
+                            paired[module][variant].append(measured)
+                        else:
+                            measured = probe(executable, version, module, functions[module],
+                                             roots, variant)  # fmt: skip
+                            runs[module][variant].append(measured)
+                        if ticker is not None:
+                            ticker.advance()
         heaviest = heaviest_packages(
-            executable, version, _slowest(runs), targets[_slowest(runs)], roots
+            executable, version, _slowest(runs), functions[_slowest(runs)], roots
         )
-    return summarise(runs, executable, version, repetitions, heaviest)
+    return summarise(runs, paired, executable, version, repetitions, heaviest)
+
+
+def probes_per_measure(repetitions: int, modules: int) -> int:
+    """The timed probes of measure(): a handler run and its baseline, per variant."""
+    return repetitions * len(VARIANTS) * modules * 2
 
 
 def _runtime_version() -> str:
@@ -346,48 +373,73 @@ def _runtime_version() -> str:
     return target().python_version
 
 
-def _slowest(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
+def _slowest(runs: Runs) -> str:
     return max(
-        (m for m in runs if m != BASELINE),
+        runs,
         key=lambda m: statistics.median(
             r["importAndClientsCpuMs"] for r in runs[m]["withBytecode"]
         ),
     )
 
 
+def _figures(measured: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "xrayContext": measured[0].get("xrayContext"),
+        "import": spread([r["importMs"] for r in measured]),
+        "importAndClients": spread([r["importAndClientsMs"] for r in measured]),
+        "importCpu": spread([r["importCpuMs"] for r in measured]),
+        "importAndClientsCpu": spread([r["importAndClientsCpuMs"] for r in measured]),
+        "modules": measured[0]["modules"],
+    }
+
+
+def pair_ratios(
+    handler: list[dict[str, Any]], baseline: list[dict[str, Any]], key: str
+) -> list[float]:
+    """Each handler run's `key` over its paired baseline run's."""
+    return [round(h[key] / b[key], 3) for h, b in zip(handler, baseline, strict=True) if b[key]]
+
+
 def summarise(
-    runs: dict[str, dict[str, list[dict[str, Any]]]],
+    runs: Runs,
+    paired: Runs,
     executable: str,
     version: str,
     repetitions: int,
     heaviest: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """`runs`: each handler's runs per variant; `paired`: the baseline run beside each of them."""
     figures: dict[str, dict[str, Any]] = {}
     for module, variants in runs.items():
         figures[module] = {"clients": variants["withBytecode"][0]["clients"]}
         for variant, measured in variants.items():
+            beside = paired[module][variant]
+            wall = pair_ratios(measured, beside, "importAndClientsMs")
+            cpu = pair_ratios(measured, beside, "importAndClientsCpuMs")
             figures[module][variant] = {
-                "xrayContext": measured[0].get("xrayContext"),
-                "import": spread([r["importMs"] for r in measured]),
-                "importAndClients": spread([r["importAndClientsMs"] for r in measured]),
-                "importCpu": spread([r["importCpuMs"] for r in measured]),
-                "importAndClientsCpu": spread([r["importAndClientsCpuMs"] for r in measured]),
-                "modules": measured[0]["modules"],
+                **_figures(measured),
+                "baselineCpu": spread([r["importAndClientsCpuMs"] for r in beside]),
+                "pairRatios": wall,
+                "cpuPairRatios": cpu,
+                "ratioToBaseline": round(statistics.median(wall), 2) if wall else None,
+                "cpuRatioToBaseline": round(statistics.median(cpu), 2) if cpu else None,
             }
-    baseline = figures.pop(BASELINE)
-    for handler in figures.values():
-        for variant in VARIANTS:
-            for clock, key in (("importAndClients", "ratioToBaseline"),
-                               ("importAndClientsCpu", "cpuRatioToBaseline")):  # fmt: skip
-                base = baseline[variant][clock]["medianMs"]
-                mine = handler[variant][clock]["medianMs"]
-                handler[variant][key] = round(mine / base, 2) if base else None
+    # The baseline's own row: its runs that built one DynamoDB client, as most handlers do.
+    dynamodb_only = [m for m, f in figures.items() if f["clients"] == ["dynamodb"]]
+    baseline = {
+        "clients": ["dynamodb"] if dynamodb_only else [],
+        **{
+            variant: _figures([r for m in dynamodb_only or figures for r in paired[m][variant]])
+            for variant in VARIANTS
+        },
+    }
     dynamodb = [m for m, f in figures.items() if "dynamodb" in f["clients"]]
     worst = max(dynamodb, key=lambda m: figures[m]["withBytecode"][JUDGED_RATIO] or 0)
     return {
         "python": version,
         "interpreter": executable,
         "repetitions": repetitions,
+        "pairing": "each run beside a baseline run of the same clients; ratio: median of pairs",
         "baseline": baseline,
         "handlers": figures,
         "target": {

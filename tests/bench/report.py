@@ -425,7 +425,8 @@ def cold_start_tables(result: dict[str, Any]) -> list[Table]:
         f"Cold-start work per handler (a new Python {cold['python']} process with Lambda's "
         f"variables and only the bundle on sys.path; Lambda runs {runtime['runtime']} on "
         f"{runtime['architecture']}; import and clients, ms of CPU and of wall time, median "
-        f"(min-max) of {cold['repetitions']}, interleaved with the baseline; target: each "
+        f"(min-max) of {cold['repetitions']}; each run beside a baseline run building the "
+        "same clients, and / baseline the median of the pairs' ratios; target: each "
         f"DynamoDB handler's CPU with bytecode at most {target['ratio']:.1f}x the baseline's, "
         f"worst {target['worstRatio']:.2f}x: " + ("met" if target["met"] else "NOT met") + ")"
     )

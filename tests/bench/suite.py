@@ -93,7 +93,7 @@ class Sizes:
     hot_user: tuple[tuple[int, int], ...] = ((8, 100), (16, 100))  # (clients, requests)
     plain_polling_variant: bool = True
     plain_polling_requests: int = 100  # with the last hot-user client count
-    coldstart_repetitions: int = 9  # per handler and variant, interleaved with the baseline
+    coldstart_repetitions: int = 9  # per handler and variant, each beside a baseline run
     http: bool = True
     growth: int = 10_000  # sequential transactions through one `make run` process
     growth_window: int = 1_000
@@ -682,10 +682,11 @@ def _run(sizes: Sizes, *, quick: bool) -> dict[str, Any]:
 
 
 def _coldstart_phase(progress: Progress, sizes: Sizes) -> dict[str, Any]:
-    runs = (len(coldstart.handler_modules()) + 1) * len(coldstart.VARIANTS)
+    runs = coldstart.probes_per_measure(
+        sizes.coldstart_repetitions, len(coldstart.handler_modules())
+    )
     with progress.phase(
-        "cold-start work per handler and baseline (Lambda-like process)",
-        runs * sizes.coldstart_repetitions,
+        "cold-start work per handler, each run beside a baseline (Lambda-like process)", runs
     ) as ticker:
         try:
             return coldstart.measure(sizes.coldstart_repetitions, ticker)
