@@ -117,6 +117,26 @@ def test_a_transfers_execution_shows_both_users_rows_before_and_after(api, user)
     assert listed(api, user=user)[0][1] == user  # listed under its source
 
 
+def test_a_transfers_execution_shows_both_users_rows_as_they_were_before_it(api, user):
+    other = user + "-to"
+    first = api.transfer({"fromUserId": user, "toUserId": other, "amount": "25.00"})
+    assert first.status_code == 201, first.text
+    back = api.transfer({"fromUserId": other, "toUserId": user, "amount": "5.00"})
+    assert back.status_code == 201, back.text
+
+    page = requests.get(
+        f"{api.url}{PREFIX}/requests/{back.headers['x-amzn-RequestId']}", timeout=30
+    )
+
+    assert page.status_code == 200
+    users = re.findall(r'<h3 class="aggregate-user">([^<]*)</h3>', page.text)
+    assert users == [other, user]  # the source first
+    before = re.findall(r'<pre class="before">(.*?)</pre>', page.text, re.S)
+    after = re.findall(r'<pre class="after">(.*?)</pre>', page.text, re.S)
+    assert "125.00" in before[0] and "75.00" in before[1]
+    assert "120.00" in after[0] and "80.00" in after[1]
+
+
 def test_a_holds_executions_are_listed_under_its_user_and_show_its_row(api, user):
     placed = api.hold({"userId": user, "amount": "30.00"})
     assert placed.status_code == 201, placed.text

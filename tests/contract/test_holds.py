@@ -222,6 +222,25 @@ def test_a_capture_above_the_hold_is_hold_amount_exceeded(api, user):
     assert api.get_hold(hold["holdId"], user).json()["status"] == "pending"
 
 
+def test_history_and_summaries_count_the_capture_like_any_entry_and_a_void_not_at_all(
+    api, aws, user
+):
+    captured = placed(api, user, "30.00")
+    api.capture(captured["holdId"], {"userId": user, "amount": "20.00"})
+    voided = placed(api, user, "5.00")
+    api.void(voided["holdId"], {"userId": user})
+    aws.drain_streams()
+
+    summaries = api.summaries(user, period="day").json()
+
+    assert summaries["asOfSequence"] == 1
+    [day] = summaries["summaries"]
+    assert (day["credits"], day["debits"], day["count"], day["closingBalance"]) == (
+        "0.00", "20.00", 1, "80.00")  # fmt: skip
+    [entry] = api.history(user).json()["transactions"]
+    assert (entry["holdId"], entry["sequence"]) == (captured["holdId"], 1)
+
+
 def test_a_void_releases_the_hold_and_a_second_void_replays_it(api, aws, user):
     hold = placed(api, user, "30.00")
 

@@ -208,3 +208,15 @@ def test_history_and_summaries_count_the_reversal_like_any_entry(api, aws, user)
     assert (day["credits"], day["debits"], day["count"], day["closingBalance"]) == (
         "10.00", "10.00", 2, "100.00"
     )  # fmt: skip
+
+
+def test_a_holds_capture_is_not_reversible(api, aws, user):
+    hold = api.hold({"userId": user, "amount": "30.00"}).json()
+    captured = api.capture(hold["holdId"], {"userId": user, "amount": "20.00"}).json()
+
+    response = api.reverse(captured["transactionId"], {"userId": user})
+
+    assert_error(response, 422, "NOT_REVERSIBLE")
+    assert api.balance(user).json()["balance"] == "80.00"
+    assert [e["holdId"] for e in entries(api, user)] == [hold["holdId"]]
+    assert violations(aws.dynamodb) == []

@@ -143,3 +143,21 @@ def test_a_missing_key_is_a_400(api, user, other):
 
 def test_a_body_that_is_no_json_is_a_400(api):
     assert_error(api.transfer(raw="{not json"), 400, "VALIDATION_ERROR", "body")
+
+
+def test_history_and_summaries_count_both_entries_like_any_entry(api, aws, user, other):
+    body = api.transfer(transfer(user, other, "25.00")).json()
+    aws.drain_streams()
+
+    source = api.summaries(user, period="day").json()
+    destination = api.summaries(other, period="day").json()
+
+    assert (source["asOfSequence"], destination["asOfSequence"]) == (1, 1)
+    [source_day], [destination_day] = source["summaries"], destination["summaries"]
+    assert (source_day["credits"], source_day["debits"], source_day["count"],
+            source_day["closingBalance"]) == ("0.00", "25.00", 1, "75.00")  # fmt: skip
+    assert (destination_day["credits"], destination_day["debits"], destination_day["count"],
+            destination_day["closingBalance"]) == ("25.00", "0.00", 1, "125.00")  # fmt: skip
+    [debit_entry], [credit_entry] = entries(api, user), entries(api, other)
+    assert (debit_entry["sequence"], debit_entry["createdAt"]) == (1, body["createdAt"])
+    assert (credit_entry["sequence"], credit_entry["balanceAfter"]) == (1, "125.00")

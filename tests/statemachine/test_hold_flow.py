@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from functions.clock import SystemClock, epoch_millis
+from functions.clock import SystemClock, epoch_millis, epoch_seconds
 from functions.domain import holds as hold_use_cases
 from functions.domain.models import AccountState
 from functions.repositories import aggregates, holds
+from functions.settings import get_settings
 from infra.local.awslambda.functions import FaultPoint
+from infra.local.dynamodb.time_to_live import TimeToLive
 from infra.local.stepfunctions.service_tasks import SERVICE_FAULT_POINTS
 from tests.builders import execution_input, hold_input, output_of
 from tests.invariants import (
@@ -249,6 +251,32 @@ def test_a_failing_release_after_a_failure_leaves_the_lock_to_its_lease(local_aw
     assert response["error"] == "InsufficientFundsError"
     assert states == failed_in("PlaceHold")
     assert lock_owner(local_aws.dynamodb, "u") == response["executionArn"]
+
+
+def test_a_stored_hold_is_purged_by_the_ttl_thirty_days_after_its_expiry(local_aws):
+    """Nothing is written at expiry; DynamoDB's TTL deletes the hold's item a retention after
+    it, until when a capture or void still finds it, and after which they are NOT_FOUND."""
+    local_aws.time_to_live.stop()  # swept here, on a clock of the test's
+    retention = 30 * 24 * 3600
+    assert get_settings().hold_retention_seconds == retention
+    pending, other = placed(local_aws), placed(local_aws, "5.00", "h-2")
+    assert void(local_aws, other["holdId"])[0]["status"] == "SUCCEEDED"
+    purge_at = {
+        hold["holdId"]: epoch_seconds(datetime.fromisoformat(hold["expiresAt"])) + retention
+        for hold in (pending, other)
+    }
+
+    # A voided hold is kept as long as a pending one: a repeated void answers the first.
+    assert {hold_id: int(stored(local_aws, hold_id)["purgeAt"]["N"]) for hold_id in purge_at} == (
+        purge_at
+    )
+    first, last = min(purge_at.values()), max(purge_at.values())
+    assert TimeToLive(local_aws.dynamodb, {"HoldsTable": "purgeAt"}, lambda: first).sweep() == 0
+    assert TimeToLive(local_aws.dynamodb, {"HoldsTable": "purgeAt"}, lambda: last + 1).sweep() == 2
+
+    assert scan(local_aws.dynamodb, "HoldsTable") == []
+    assert void(local_aws, other["holdId"])[0]["error"] == "NotFoundError"
+    assert capture(local_aws, pending["holdId"])[0]["error"] == "NotFoundError"
 
 
 def test_a_debit_after_a_hold_is_checked_against_available(local_aws):
