@@ -330,7 +330,7 @@ def pretty(value: Any) -> str:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             return value
     return json.dumps(value, indent=2, default=str, ensure_ascii=False)
 

@@ -135,12 +135,7 @@ def is_execution_name(name: str) -> bool:
 def users_of(execution_input: str | None) -> list[str]:
     """The users of the request body inside an execution input: its userId, or a transfer's
     fromUserId and toUserId (in that order); those it has."""
-    try:
-        body = json.loads(json.loads(execution_input or "{}").get("body") or "{}")
-    except (ValueError, AttributeError, TypeError):
-        return []
-    if not isinstance(body, dict):
-        return []
+    body = body_of(execution_input)
     users = [body.get(field) for field in ("userId", "fromUserId", "toUserId")]
     return [user for user in users if isinstance(user, str)]
 
@@ -153,9 +148,11 @@ def user_of(execution_input: str | None) -> str | None:
 
 def body_of(execution_input: str | None) -> dict[str, Any]:
     """The API request's body inside an execution input ({} when it has none, or not JSON)."""
+    # RecursionError: a client's body nested deeper than Python's parser goes (`[[[[...`), which
+    # the API refuses with a 400 but the execution carries as it was sent.
     try:
         body = json.loads(json.loads(execution_input or "{}").get("body") or "{}")
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 

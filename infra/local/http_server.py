@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,9 +52,21 @@ class _RequestLog:
         seen_at = ""
         if request.method == "POST" and request_ids and (link := self._link(request_ids[0])):
             seen_at = f" {request.host_url.rstrip('/')}{link}"
-        log.info("%s %s -> %s (%.0f ms)%s", request.method, request.full_path.rstrip("?"),
-                 status[0] if status else "?", elapsed, seen_at)  # fmt: skip
+        asked = printable(f"{request.method} {request.full_path.rstrip('?')}")
+        log.info("%s -> %s (%.0f ms)%s", asked, status[0] if status else "?", elapsed, seen_at)
         return result
+
+
+def printable(text: str) -> str:
+    """`text` with each control or line-breaking character percent-escaped, as a URL spells it: a
+    path holding %0D%0A (or an escape sequence) would otherwise forge a line of the log, or
+    recolour the terminal it is read in."""
+    return "".join(
+        "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogateescape"))
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp")
+        else char
+        for char in text
+    )
 
 
 class _Dispatch:

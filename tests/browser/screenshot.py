@@ -41,6 +41,8 @@ VARYING = [
     (re.compile(r"\b(left|width): [\d.]+%"), r"\1: <share>"),
     (re.compile(r"\b1\d{9}(?:\d{3})?\b"), "<epoch>"),  # lease expiries, in seconds or ms
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),  # the server's free port
+    # Where the clone is: the compensated page's error cause carries a stack trace's file paths.
+    (re.compile(re.escape(str(ROOT))), "<root>"),
 ]
 
 

@@ -86,6 +86,21 @@ def test_a_request_id_is_found_from_the_runtimes_index_and_an_unknown_one_at_onc
     assert "no-such-request" in unknown.text
 
 
+def test_a_body_nested_deeper_than_the_parser_goes_leaves_every_page_readable(api, user):
+    # Refused by the API with a 400 (the execution carries it as sent): the list, which reads
+    # each execution's user out of its body, and the execution's own page must still open.
+    deep = f'{{"userId": "{user}", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    refused = api.transact(raw=deep)
+    request_id = refused.headers["x-amzn-RequestId"]
+
+    listed = requests.get(f"{api.url}{PREFIX}/", timeout=30)
+    found = requests.get(f"{api.url}{PREFIX}/requests/{request_id}", timeout=30)
+
+    assert refused.status_code == 400
+    assert listed.status_code == 200
+    assert (found.status_code, request_id in found.text) == (200, True)
+
+
 @pytest.mark.parametrize(
     "path",
     ["/requests/%2F%2Fx", "/requests//x", "/executions//x", "/executions/%2Fx/live"],

@@ -1,14 +1,19 @@
 """`make run`'s log stays readable: one line per request and per event, no Powertools noise."""
 
+import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
+
+from infra.local.http_server import create_server, in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,3 +72,29 @@ def test_the_functions_json_lines_come_back_with_powertools_log_level():
 
     json_lines = [line for line in output.splitlines() if line.startswith("{")]
     assert any('"batch projected"' in line for line in json_lines), output
+
+
+@pytest.mark.parametrize(
+    ("target", "logged"),
+    [("/x%0D%0A12:00:00%20POST%20/transactions%20-%3E%20201", "GET /x%0D%0A12:00:00 POST"),
+     ("/x%1B[31mred", "GET /x%1B[31mred"), ("/x%E2%80%A8y", "GET /x%E2%80%A8y"),
+     ("/balance?userId=a\x1bb", "GET /balance?userId=a%1Bb")],
+    ids=["forged-line", "terminal-escape", "line-separator", "raw-escape-in-query"],
+)  # fmt: skip
+def test_a_control_character_in_the_path_is_logged_escaped_on_one_line(target, logged, caplog):
+    def app(environ, start_response):
+        start_response("403 FORBIDDEN", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    server = create_server(app, "127.0.0.1", 0)
+    with (
+        caplog.at_level(logging.INFO, "local_api"),
+        in_thread(server, "log-test"),
+        socket.create_connection(("127.0.0.1", server.server_port)) as client,
+    ):
+        client.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        assert client.recv(1024).startswith(b"HTTP/1.1 403")
+
+    [line] = [r.getMessage() for r in caplog.records if r.name == "local_api"]
+    assert line.startswith(logged), line
+    assert line.isprintable(), line

@@ -340,6 +340,17 @@ def test_assigned_variables_in_history_are_json(runtime: LocalAws) -> None:
     }
 
 
+def test_assigned_variables_come_in_the_order_of_their_names(runtime: LocalAws) -> None:
+    # moto's store keeps the names in a set: 50 of them iterate in their sorted order by chance
+    # with no likelihood worth the name, whatever the process's hash seed.
+    names = [f"v{index:02}" for index in range(50)]
+    store = variable_store.VariableStore()
+    for name in reversed(names):
+        store.set(name, name)
+
+    assert list(store.get_assigned_variables()) == names
+
+
 # Executions through the runtime.
 
 

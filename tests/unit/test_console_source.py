@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from infra.console.app import pretty
 from infra.console.source import (
     Executions,
     UnknownExecutionError,
@@ -47,9 +48,12 @@ def test_the_user_and_request_id_come_from_the_execution_input():
 @pytest.mark.parametrize(
     "execution_input",
     [None, "not json", "[]", json.dumps({"body": "not json"}), json.dumps({"body": "[1]"}),
-     json.dumps({"body": json.dumps({"userId": 7})}), json.dumps({"body": {"tooLarge": True}})],
+     json.dumps({"body": json.dumps({"userId": 7})}), json.dumps({"body": {"tooLarge": True}}),
+     json.dumps({"body": "[" * 5000 + "]" * 5000}),
+     json.dumps({"body": '{"userId": "u1", "x": ' + "[" * 5000 + "]" * 5000 + "}"})],
     ids=["none", "not-json", "not-an-object", "body-not-json", "body-not-an-object",
-         "user-not-a-string", "body-too-large-marker"],
+         "user-not-a-string", "body-too-large-marker", "body-nested-too-deep",
+         "body-nesting-too-deep-beside-the-user"],
 )  # fmt: skip
 def test_an_input_without_a_readable_user_has_none(execution_input):
     assert user_of(execution_input) is None
@@ -95,3 +99,10 @@ def test_a_transfer_is_listed_under_its_source_and_shows_both_users():
 
     assert users_of(execution_input) == ["u1", "u2"]
     assert user_of(execution_input) == "u1"
+
+
+def test_a_document_nested_deeper_than_the_parser_goes_is_shown_as_it_was_sent():
+    deep = "[" * 5000 + "]" * 5000
+
+    assert pretty(deep) == deep
+    assert pretty('{"a": [1]}') == '{\n  "a": [\n    1\n  ]\n}'

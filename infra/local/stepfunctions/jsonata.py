@@ -489,8 +489,12 @@ def assigned_variables(self: Any) -> dict[str, str]:
     moto shows a string variable as f'"{value}"', so one holding a double quote, a backslash or
     a newline is not the JSON text AWS shows. Proof:
     test_jsonata.py::test_assigned_variables_in_history_are_json.
+    The names come in their sorted order: moto keeps them in a set, whose order changes with each
+    process's string hashing, so one execution's history (and the console's page of it) differed
+    from run to run.
+    Proof: test_jsonata.py::test_assigned_variables_come_in_the_order_of_their_names.
     """
-    return {name: json_text(self.get(name)) for name in self._declaration_tracing}
+    return {name: json_text(self.get(name)) for name in sorted(self._declaration_tracing)}
 
 
 def eval_complete_expression(expression: str) -> Any:
