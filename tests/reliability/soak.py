@@ -489,8 +489,9 @@ def main(argv: list[str] | None = None) -> int:
         ("--fuzz-examples", 130, "schemathesis examples per operation and mode, per round"),
         ("--parser-examples", 5_000, None),
         ("--model-examples", 12, None),
-        # About 4 in 5 are fresh transfers (the rest replays, reuses, transfers to oneself).
-        ("--transfers", 2_500, "POST /transfers operations, with a fault at every step"),
+        # About 4 in 5 are fresh transfers (the rest replays, reuses, transfers to oneself), and
+        # about 4 in 5 of those commit (the rest refused for funds or a busy lock): over 2,000.
+        ("--transfers", 3_200, "POST /transfers operations, with a fault at every step"),
         ("--transfer-users", 4, None),
         # Holds placed, captured, voided, with debits, credits and transfers racing them.
         ("--holds", 1_500, "hold-soak operations, with a fault at every step of the hold saga"),
