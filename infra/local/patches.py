@@ -413,6 +413,20 @@ def _declare(registry: Registry) -> Registry:
                     jsonata.recording_after_arguments,
                     why="the same, for Arguments written as an object of expressions (proof: "
                     "test_teststate_shows_after_arguments_and_variables)"),
+        # moto's execution workers import ExecutionData by name: each binding is replaced.
+        *(
+            Replacement(f"{module}:ExecutionData", jsonata.execution_data_as_aws_writes_it,
+                        why="the context's Execution.StartTime was a datetime: $$.Execution."
+                        "StartTime in a JSONPath output was not JSON (InternalFailure), and "
+                        "not AWS's ...T06:31:19.812Z in JSONata (proof: "
+                        "test_context_times_are_written_as_aws_writes_them)")
+            for module in ("moto.stepfunctions.parser.backend.execution_worker",
+                           "moto.stepfunctions.parser.backend.test_state.execution_worker")
+        ),
+        Replacement("moto.stepfunctions.parser.asl.component.state.state:StateData",
+                    jsonata.state_data_as_aws_writes_it,
+                    why="the context's State.EnteredTime had microseconds and +00:00, not AWS's "
+                    "...T06:31:19.812Z (proof: test_context_times_are_written_as_aws_writes_them)"),
         # moto's modules import these two functions by name: each binding is replaced.
         *(
             Replacement(f"{module}:encode_jsonata_variable_declarations",

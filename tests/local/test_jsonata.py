@@ -34,6 +34,7 @@ from infra.local.stepfunctions.interpreter import recorded_status
 ROLE = "arn:aws:iam::123456789012:role/JsonataTestRole"
 # An execution start long past: AcquireLock makes one attempt and does not wait in line.
 STARTED_LONG_AGO = "2026-01-01T00:00:00.000Z"
+AWS_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")  # the context's times
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 # Strings that broke moto's quoting, and what JSON escapes or carries as is.
 AWKWARD = [
@@ -308,7 +309,7 @@ def test_an_expression_reads_states_whole_or_by_field(runtime: LocalAws) -> None
     assert {"context", "input"} <= set(output["fields"])
     assert (output["whole"], output["input"]) == ("x", "x")
     assert output["id"] == result["executionArn"]
-    # The API's startDate is cut to milliseconds; the context keeps moto's microseconds.
+    # The API's startDate and the context's StartTime are both cut to the millisecond.
     started = datetime.fromisoformat(output["started"])
     assert timedelta(0) <= started - result["startDate"] < timedelta(milliseconds=1)
 
@@ -874,19 +875,50 @@ def test_gap_integers_beyond_64_bits_are_a_query_evaluation_error() -> None:
     assert jsonata.evaluate("$v + 1", {"v": 2**53}) == 2**53
 
 
-def test_gap_context_timestamps_are_motos_format(runtime: LocalAws) -> None:
-    # AWS writes "2026-12-07T06:31:19.812Z"; moto writes microseconds and an offset.
-    definition = jsonata_machine(
-        {
-            "Now": {
+def test_context_times_are_written_as_aws_writes_them(runtime: LocalAws) -> None:
+    # AWS writes "2026-12-07T06:31:19.812Z" in both query languages. moto kept the start as a
+    # datetime: a JSONPath output copying it was not JSON, and the execution's answer failed.
+    definition = {
+        "StartAt": "Copy",
+        "States": {
+            "Copy": {
                 "Type": "Pass",
-                "Output": {"t": "{% $states.context.Execution.StartTime %}"},
+                "Parameters": {
+                    "started.$": "$$.Execution.StartTime",
+                    "entered.$": "$$.State.EnteredTime",
+                    "context.$": "$$",
+                },
+                "Next": "Read",
+            },
+            "Read": {
+                "Type": "Pass",
+                "QueryLanguage": "JSONata",
+                "Output": {
+                    "copied": "{% $states.input %}",
+                    "started": "{% $states.context.Execution.StartTime %}",
+                    "entered": "{% $states.context.State.EnteredTime %}",
+                },
                 "End": True,
-            }
-        }
+            },
+        },
+    }
+    result = run(runtime, definition)
+    output = output_of(result)
+    copied = output["copied"]
+    times = [copied["started"], copied["entered"], output["started"], output["entered"]]
+    assert all(AWS_TIME.match(moment) for moment in times), times
+    assert output["started"] == copied["started"] == copied["context"]["Execution"]["StartTime"]
+    assert copied["context"]["State"] == {"EnteredTime": copied["entered"], "Name": "Copy"}
+    assert copied["entered"] <= output["entered"]
+    assert datetime.fromisoformat(output["started"]) == result["startDate"]
+    described = runtime.stepfunctions.describe_execution(executionArn=result["executionArn"])
+    assert json.loads(described["output"]) == output
+    read = "[$states.context.Execution.StartTime, $states.context.State.EnteredTime]"
+    tested = answer_of(
+        {"QueryLanguage": "JSONata", "Type": "Pass", "Output": "{% " + read + " %}", "End": True},
+        "INFO",
     )
-    started = output_of(run(runtime, definition))["t"]
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$", started)
+    assert all(AWS_TIME.match(moment) for moment in json.loads(tested["output"])), tested
 
 
 def test_a_string_output_is_json_text(runtime: LocalAws) -> None:

@@ -669,6 +669,51 @@ def moto_states_data(states: Any) -> dict[str, Any]:
     return data
 
 
+def aws_timestamp(moment: datetime.datetime) -> str:
+    """A context object's time as AWS writes it: UTC, to the millisecond, with a `Z`
+    (`2026-12-07T06:31:19.812Z`)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def execution_data_as_aws_writes_it(make: Callable[..., Any]) -> Callable[..., Any]:
+    """ExecutionData (as moto's execution workers, TestState's too, call it; moto's is `make`):
+    the context object's `Execution`.
+
+    moto puts the execution's start in as a datetime: a JSONPath state that copies
+    `$$.Execution.StartTime` (or `$$`) into its output gave an output that is not JSON, and
+    DescribeExecution and StartSyncExecution answered InternalFailure; JSONata's
+    `$states.context` had it with microseconds and `+00:00`. AWS writes `...T06:31:19.812Z`.
+    Proof: test_jsonata.py::test_context_times_are_written_as_aws_writes_them.
+    """
+
+    def execution_data(**fields: Any) -> Any:
+        started = fields.get("StartTime")
+        if isinstance(started, datetime.datetime):
+            fields["StartTime"] = aws_timestamp(started)
+        return make(**fields)
+
+    return execution_data
+
+
+def state_data_as_aws_writes_it(make: Callable[..., Any]) -> Callable[..., Any]:
+    """StateData (as moto's State._eval_body calls it on entering each state; moto's is `make`):
+    the context object's `State`.
+
+    moto writes `EnteredTime` with microseconds and `+00:00`; AWS as `aws_timestamp` does.
+    Proof: test_jsonata.py::test_context_times_are_written_as_aws_writes_them.
+    """
+
+    def state_data(**fields: Any) -> Any:
+        entered = fields.get("EnteredTime")
+        if isinstance(entered, str):
+            fields["EnteredTime"] = aws_timestamp(datetime.datetime.fromisoformat(entered))
+        return make(**fields)
+
+    return state_data
+
+
 def context_data(value: Any) -> Any:
     """The context object as moto writes it in JSONPath output (`to_json_str`, read back):
     timestamps in ISO 8601, anything else that is not JSON as its `str`. Walked rather than
