@@ -281,6 +281,7 @@ def _declare(registry: Registry) -> Registry:
         task_timeouts,
         teststate,
     )
+    from infra.local.stepfunctions import logs as state_machine_logs
 
     parse_why = (
         "moto parses each definition and builds each JSONPath parser again at every execution "
@@ -311,6 +312,14 @@ def _declare(registry: Registry) -> Registry:
                     "execution's interpreter: the end is marked once recorded, the interpreter "
                     "dropped (stepfunctions/interpreter.py, stepfunctions/retention.py; "
                     "tests/reliability/test_runtime.py, tests/statemachine/test_retention.py)"),
+        *(
+            Replacement(f"moto.stepfunctions.parser.models:StepFunctionsParserBackend.{method}",
+                        state_machine_logs.configured_by_request,
+                        why="moto keeps a machine's loggingConfiguration and logs nothing: a "
+                        "machine created or updated with one is logged as the template's are "
+                        "(stepfunctions/logs.py; tests/local/stepfunctions/test_logs.py)")
+            for method in ("create_state_machine", "update_state_machine")
+        ),
         Replacement("moto.stepfunctions.parser.backend.execution_worker:ExecutionWorker.start",
                     interpreter.started_here,
                     why="moto runs every execution on a thread of its own, which the runtime's "
