@@ -908,7 +908,14 @@ def test_context_times_are_written_as_aws_writes_them(runtime: LocalAws) -> None
     times = [copied["started"], copied["entered"], output["started"], output["entered"]]
     assert all(AWS_TIME.match(moment) for moment in times), times
     assert output["started"] == copied["started"] == copied["context"]["Execution"]["StartTime"]
-    assert copied["context"]["State"] == {"EnteredTime": copied["entered"], "Name": "Copy"}
+    # The context object's fields as AWS documents them ("Accessing execution data from the
+    # Context object"): RedriveCount and RetryCount are there, 0 here.
+    context = copied["context"]
+    assert list(context["Execution"]) == [
+        "Id", "Input", "Name", "RoleArn", "StartTime", "RedriveCount"
+    ]  # fmt: skip
+    assert context["Execution"]["RedriveCount"] == 0
+    assert context["State"] == {"EnteredTime": copied["entered"], "Name": "Copy", "RetryCount": 0}
     assert copied["entered"] <= output["entered"]
     assert datetime.fromisoformat(output["started"]) == result["startDate"]
     described = runtime.stepfunctions.describe_execution(executionArn=result["executionArn"])

@@ -685,6 +685,8 @@ def execution_data_as_aws_writes_it(make: Callable[..., Any]) -> Callable[..., A
     `$$.Execution.StartTime` (or `$$`) into its output gave an output that is not JSON, and
     DescribeExecution and StartSyncExecution answered InternalFailure; JSONata's
     `$states.context` had it with microseconds and `+00:00`. AWS writes `...T06:31:19.812Z`.
+    moto also leaves out `RedriveCount`, which AWS's context object has (0: the runtime does
+    not redrive).
     Proof: test_jsonata.py::test_context_times_are_written_as_aws_writes_them.
     """
 
@@ -692,6 +694,7 @@ def execution_data_as_aws_writes_it(make: Callable[..., Any]) -> Callable[..., A
         started = fields.get("StartTime")
         if isinstance(started, datetime.datetime):
             fields["StartTime"] = aws_timestamp(started)
+        fields.setdefault("RedriveCount", 0)
         return make(**fields)
 
     return execution_data
@@ -701,7 +704,8 @@ def state_data_as_aws_writes_it(make: Callable[..., Any]) -> Callable[..., Any]:
     """StateData (as moto's State._eval_body calls it on entering each state; moto's is `make`):
     the context object's `State`.
 
-    moto writes `EnteredTime` with microseconds and `+00:00`; AWS as `aws_timestamp` does.
+    moto writes `EnteredTime` with microseconds and `+00:00`; AWS as `aws_timestamp` does. moto
+    adds `RetryCount` (0) when a Task starts only: AWS's context object has it in every state.
     Proof: test_jsonata.py::test_context_times_are_written_as_aws_writes_them.
     """
 
@@ -709,6 +713,7 @@ def state_data_as_aws_writes_it(make: Callable[..., Any]) -> Callable[..., Any]:
         entered = fields.get("EnteredTime")
         if isinstance(entered, str):
             fields["EnteredTime"] = aws_timestamp(datetime.datetime.fromisoformat(entered))
+        fields.setdefault("RetryCount", 0)
         return make(**fields)
 
     return state_data
