@@ -1041,6 +1041,21 @@ def test_teststate_refuses_variables_that_are_not_an_object(runtime: LocalAws) -
         answer_of(state, "INFO", input="{}", variables="[1, 2]")
 
 
+def test_gap_evaluation_failed_location_is_motos_component_name(runtime: LocalAws) -> None:
+    # AWS's EvaluationFailed names "the location of the field in the state"; moto names the
+    # component that failed, a class of its own.
+    definition = jsonata_machine(
+        {"Try": {"Type": "Pass", "Output": {"x": "{% $nope %}"}, "End": True}}
+    )
+    result = run(runtime, definition)
+    [failed] = [e for e in history(runtime, result) if e["type"] == "EvaluationFailed"]
+    details = failed["evaluationFailedEventDetails"]
+    assert (details["state"], details["location"]) == (
+        "Try",
+        "JSONataTemplateValueTerminalStringJSONata",
+    )
+
+
 def test_gap_variable_name_length_is_not_checked(runtime: LocalAws) -> None:
     # AWS bounds a variable name's length; the runtime takes any identifier.
     name = "v" * 200
