@@ -341,6 +341,27 @@ def test_assigned_variables_in_history_are_json(runtime: LocalAws) -> None:
     }
 
 
+def test_assigned_variables_are_listed_in_the_order_the_assign_declares_them(
+    runtime: LocalAws,
+) -> None:
+    names = ["zeta", "alpha", "mu", "beta", "omega", "kappa", "delta", "gamma"]
+    definition = jsonata_machine(
+        {
+            "Remember": {
+                "Type": "Pass",
+                "Assign": {name: index for index, name in enumerate(names)},
+                "Next": "Again",
+            },
+            # Two already assigned (above) and one new, in an order of their own.
+            "Again": {"Type": "Pass", "Assign": {"mu": 1, "new": 2, "zeta": 3}, "End": True},
+        }
+    )
+    result = run(runtime, definition)
+    exited = [e for e in history(runtime, result) if e["type"] == "PassStateExited"]
+    shown = [list(e["stateExitedEventDetails"]["assignedVariables"]) for e in exited]
+    assert shown == [names, ["mu", "new", "zeta"]]
+
+
 # Executions through the runtime.
 
 

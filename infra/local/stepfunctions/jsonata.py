@@ -310,6 +310,8 @@ class _ScopeView(Mapping[str, Any]):
 # The variables as they were before a state's Assign, kept on the store with the state's name
 # until that state's Output has been evaluated (moto evaluates Assign first).
 _BEFORE_ASSIGN = "local_before_assign"
+# The names of the state's Assign in the order it declares them, kept on the store.
+_ASSIGNED_ORDER = "local_assigned_order"
 _output_of = threading.local()
 
 
@@ -442,6 +444,7 @@ def assign_eval_body(self: Any, env: Any) -> None:
             f"{EXECUTION_VARIABLES_BYTES} bytes.",
         )
     setattr(store, _BEFORE_ASSIGN, (env.next_state_name, dict(store._inner_scope)))
+    setattr(store, _ASSIGNED_ORDER, tuple(declarations))
     for name, value in declarations.items():
         store.set(variable_identifier=name, variable_value=value)
 
@@ -487,10 +490,15 @@ def assigned_variables(self: Any) -> dict[str, str]:
     """VariableStore.get_assigned_variables: the history's `assignedVariables`.
 
     moto shows a string variable as f'"{value}"', so one holding a double quote, a backslash or
-    a newline is not the JSON text AWS shows. Proof:
+    a newline is not the JSON text AWS shows. And it lists them from a set, in an order that
+    changes from process to process (Python hashes strings with a random seed): here in the
+    order the state's Assign declares them. Proof:
     test_jsonata.py::test_assigned_variables_in_history_are_json.
     """
-    return {name: json_text(self.get(name)) for name in self._declaration_tracing}
+    traced = self._declaration_tracing
+    names = [name for name in getattr(self, _ASSIGNED_ORDER, ()) if name in traced]
+    names += sorted(traced.difference(names))
+    return {name: json_text(self.get(name)) for name in names}
 
 
 def eval_complete_expression(expression: str) -> Any:
