@@ -1077,6 +1077,18 @@ def test_gap_evaluation_failed_location_is_motos_component_name(runtime: LocalAw
     )
 
 
+def test_gap_an_express_execution_has_a_standard_executions_arn(runtime: LocalAws) -> None:
+    # AWS names an Express execution arn:aws:states:<region>:<account>:express:<machine>:
+    # <name>:<uuid>, in StartSyncExecution's answer and $states.context.Execution.Id alike.
+    definition = jsonata_machine(
+        {"Id": {"Type": "Pass", "Output": "{% $states.context.Execution.Id %}", "End": True}}
+    )
+    result = run(runtime, definition)
+    machine = result["stateMachineArn"].rsplit(":", 1)[1]
+    expected = f"arn:aws:states:us-east-1:123456789012:execution:{machine}:{result['name']}"
+    assert result["executionArn"] == output_of(result) == expected
+
+
 def test_gap_variable_name_length_is_not_checked(runtime: LocalAws) -> None:
     # AWS bounds a variable name's length; the runtime takes any identifier.
     name = "v" * 200
