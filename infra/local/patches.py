@@ -281,6 +281,7 @@ def _declare(registry: Registry) -> Registry:
         task_timeouts,
         teststate,
     )
+    from infra.local.stepfunctions import logs as state_machine_logs
 
     parse_why = (
         "moto parses each definition and builds each JSONPath parser again at every execution "
@@ -311,6 +312,14 @@ def _declare(registry: Registry) -> Registry:
                     "execution's interpreter: the end is marked once recorded, the interpreter "
                     "dropped (stepfunctions/interpreter.py, stepfunctions/retention.py; "
                     "tests/reliability/test_runtime.py, tests/statemachine/test_retention.py)"),
+        *(
+            Replacement(f"moto.stepfunctions.parser.models:StepFunctionsParserBackend.{method}",
+                        state_machine_logs.configured_by_request,
+                        why="moto keeps a machine's loggingConfiguration and logs nothing: a "
+                        "machine created or updated with one is logged as the template's are "
+                        "(stepfunctions/logs.py; tests/local/stepfunctions/test_logs.py)")
+            for method in ("create_state_machine", "update_state_machine")
+        ),
         Replacement("moto.stepfunctions.parser.backend.execution_worker:ExecutionWorker.start",
                     interpreter.started_here,
                     why="moto runs every execution on a thread of its own, which the runtime's "
@@ -413,6 +422,20 @@ def _declare(registry: Registry) -> Registry:
                     jsonata.recording_after_arguments,
                     why="the same, for Arguments written as an object of expressions (proof: "
                     "test_teststate_shows_after_arguments_and_variables)"),
+        # moto's execution workers import ExecutionData by name: each binding is replaced.
+        *(
+            Replacement(f"{module}:ExecutionData", jsonata.execution_data_as_aws_writes_it,
+                        why="the context's Execution.StartTime was a datetime: $$.Execution."
+                        "StartTime in a JSONPath output was not JSON (InternalFailure), and "
+                        "not AWS's ...T06:31:19.812Z in JSONata (proof: "
+                        "test_context_times_are_written_as_aws_writes_them)")
+            for module in ("moto.stepfunctions.parser.backend.execution_worker",
+                           "moto.stepfunctions.parser.backend.test_state.execution_worker")
+        ),
+        Replacement("moto.stepfunctions.parser.asl.component.state.state:StateData",
+                    jsonata.state_data_as_aws_writes_it,
+                    why="the context's State.EnteredTime had microseconds and +00:00, not AWS's "
+                    "...T06:31:19.812Z (proof: test_context_times_are_written_as_aws_writes_them)"),
         # moto's modules import these two functions by name: each binding is replaced.
         *(
             Replacement(f"{module}:encode_jsonata_variable_declarations",

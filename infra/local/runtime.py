@@ -22,7 +22,6 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
-from moto.logs.models import logs_backends
 
 from infra.local import patches, routing
 from infra.local.awslambda.event_source_mapping import LocalStreams, StreamPoller
@@ -163,12 +162,6 @@ class LocalAws:
         )
         for spec in self.template.state_machines.values():
             self.state_machine_arns[spec.logical_id] = self._create_state_machine(spec)
-            if spec.logging is not None:
-                self.state_machine_logs.configure(
-                    logs_backends[ACCOUNT_ID][REGION],
-                    self.state_machine_arns[spec.logical_id],
-                    spec.logging,
-                )
         self.streams.start()
         self.time_to_live.start()
 
@@ -179,6 +172,8 @@ class LocalAws:
             "roleArn": spec.role_arn,
             "type": spec.type,
         }
+        if spec.logging is not None:  # logged (stepfunctions/logs.py), and described, as on AWS
+            request["loggingConfiguration"] = spec.logging.configuration
         return str(self.stepfunctions.create_state_machine(**request)["stateMachineArn"])
 
     def _stream_pollers(self) -> list[StreamPoller]:

@@ -9,9 +9,10 @@
 Each is the whole page, sections collapsed as a visitor first sees them.
 
 A PNG is rewritten only when what it shows changed. Every run differs in ids, times and
-durations (and so in pixels), so what is compared is the content: the page's HTML with those
-masked, the console's static files and the viewport, hashed; the hash is kept in the PNG itself
-(a tEXt chunk), so the tracked file says what it shows.
+durations (and so in pixels), and a failed function's stack trace names the checkout, the
+packages' directory and line numbers, so what is compared is the content: the page's HTML with
+those masked, the console's static files and the viewport, hashed; the hash is kept in the PNG
+itself (a tEXt chunk), so the tracked file says what it shows.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ VARYING = [
     (re.compile(r"\b(left|width): [\d.]+%"), r"\1: <share>"),
     (re.compile(r"\b1\d{9}(?:\d{3})?\b"), "<epoch>"),  # lease expiries, in seconds or ms
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),  # the server's free port
-    # Where the clone is: the compensated page's error cause carries a stack trace's file paths.
-    (re.compile(re.escape(str(ROOT))), "<root>"),
+    # A failed function's stack trace: where the packages and the checkout are, and the lines.
+    (re.compile(r"/[^\s\"\\]*/site-packages/"), "<site-packages>/"),
+    (re.compile(r"/[^\s\"\\]*?/(?=(?:functions|infra|tests)/)"), "<checkout>/"),
+    (re.compile(r"\bline \d+"), "line <n>"),
 ]
 
 

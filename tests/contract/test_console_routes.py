@@ -272,3 +272,26 @@ def test_a_post_answered_at_the_door_logs_no_console_link_and_one_that_ran_does(
     assert composition._console_link(aws, at_the_door.headers["x-amzn-RequestId"]) is None
     request_id = ran.headers["x-amzn-RequestId"]
     assert composition._console_link(aws, request_id) == f"{PREFIX}/requests/{request_id}"
+
+
+def test_each_states_panel_shows_the_variables_it_assigned(api, user):
+    ran = api.transact({"userId": user, "ammount": "2.50", "type": "credit"})
+    assert ran.status_code == 201
+    page = requests.get(
+        f"{api.url}{PREFIX}/requests/{ran.headers['x-amzn-RequestId']}", timeout=30
+    ).text
+
+    def panel(state: str) -> str:
+        section = rf'<section class="state-detail[^"]*"[^>]*data-state="{state}".*?</section>'
+        [found] = re.findall(section, page, re.S)
+        return found
+
+    # AcquireLock's Assign: "request" and "lock" (statemachine/transaction.asl.json).
+    acquired = panel("AcquireLock")
+    assert "<summary>Assigned (2)</summary>" in acquired
+    names = re.findall(r"<tr><th>\$(\w+)</th>", acquired)
+    assert sorted(names) == ["lock", "request"]
+    request = re.search(r"<tr><th>\$request</th><td><pre>(.*?)</pre>", acquired, re.S)
+    assert request is not None and f"&#34;userId&#34;: &#34;{user}&#34;" in request.group(1)
+    # A state that assigns nothing has no such section.
+    assert "Assigned (" not in panel("IsReplay")

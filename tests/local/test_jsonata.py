@@ -34,6 +34,7 @@ from infra.local.stepfunctions.interpreter import recorded_status
 ROLE = "arn:aws:iam::123456789012:role/JsonataTestRole"
 # An execution start long past: AcquireLock makes one attempt and does not wait in line.
 STARTED_LONG_AGO = "2026-01-01T00:00:00.000Z"
+AWS_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")  # the context's times
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 # Strings that broke moto's quoting, and what JSON escapes or carries as is.
 AWKWARD = [
@@ -308,7 +309,7 @@ def test_an_expression_reads_states_whole_or_by_field(runtime: LocalAws) -> None
     assert {"context", "input"} <= set(output["fields"])
     assert (output["whole"], output["input"]) == ("x", "x")
     assert output["id"] == result["executionArn"]
-    # The API's startDate is cut to milliseconds; the context keeps moto's microseconds.
+    # The API's startDate and the context's StartTime are both cut to the millisecond.
     started = datetime.fromisoformat(output["started"])
     assert timedelta(0) <= started - result["startDate"] < timedelta(milliseconds=1)
 
@@ -340,15 +341,25 @@ def test_assigned_variables_in_history_are_json(runtime: LocalAws) -> None:
     }
 
 
-def test_assigned_variables_come_in_the_order_of_their_names(runtime: LocalAws) -> None:
-    # moto's store keeps the names in a set: 50 of them iterate in their sorted order by chance
-    # with no likelihood worth the name, whatever the process's hash seed.
-    names = [f"v{index:02}" for index in range(50)]
-    store = variable_store.VariableStore()
-    for name in reversed(names):
-        store.set(name, name)
-
-    assert list(store.get_assigned_variables()) == names
+def test_assigned_variables_are_listed_in_the_order_the_assign_declares_them(
+    runtime: LocalAws,
+) -> None:
+    names = ["zeta", "alpha", "mu", "beta", "omega", "kappa", "delta", "gamma"]
+    definition = jsonata_machine(
+        {
+            "Remember": {
+                "Type": "Pass",
+                "Assign": {name: index for index, name in enumerate(names)},
+                "Next": "Again",
+            },
+            # Two already assigned (above) and one new, in an order of their own.
+            "Again": {"Type": "Pass", "Assign": {"mu": 1, "new": 2, "zeta": 3}, "End": True},
+        }
+    )
+    result = run(runtime, definition)
+    exited = [e for e in history(runtime, result) if e["type"] == "PassStateExited"]
+    shown = [list(e["stateExitedEventDetails"]["assignedVariables"]) for e in exited]
+    assert shown == [names, ["mu", "new", "zeta"]]
 
 
 # Executions through the runtime.
@@ -885,19 +896,57 @@ def test_gap_integers_beyond_64_bits_are_a_query_evaluation_error() -> None:
     assert jsonata.evaluate("$v + 1", {"v": 2**53}) == 2**53
 
 
-def test_gap_context_timestamps_are_motos_format(runtime: LocalAws) -> None:
-    # AWS writes "2026-12-07T06:31:19.812Z"; moto writes microseconds and an offset.
-    definition = jsonata_machine(
-        {
-            "Now": {
+def test_context_times_are_written_as_aws_writes_them(runtime: LocalAws) -> None:
+    # AWS writes "2026-12-07T06:31:19.812Z" in both query languages. moto kept the start as a
+    # datetime: a JSONPath output copying it was not JSON, and the execution's answer failed.
+    definition = {
+        "StartAt": "Copy",
+        "States": {
+            "Copy": {
                 "Type": "Pass",
-                "Output": {"t": "{% $states.context.Execution.StartTime %}"},
+                "Parameters": {
+                    "started.$": "$$.Execution.StartTime",
+                    "entered.$": "$$.State.EnteredTime",
+                    "context.$": "$$",
+                },
+                "Next": "Read",
+            },
+            "Read": {
+                "Type": "Pass",
+                "QueryLanguage": "JSONata",
+                "Output": {
+                    "copied": "{% $states.input %}",
+                    "started": "{% $states.context.Execution.StartTime %}",
+                    "entered": "{% $states.context.State.EnteredTime %}",
+                },
                 "End": True,
-            }
-        }
+            },
+        },
+    }
+    result = run(runtime, definition)
+    output = output_of(result)
+    copied = output["copied"]
+    times = [copied["started"], copied["entered"], output["started"], output["entered"]]
+    assert all(AWS_TIME.match(moment) for moment in times), times
+    assert output["started"] == copied["started"] == copied["context"]["Execution"]["StartTime"]
+    # The context object's fields as AWS documents them ("Accessing execution data from the
+    # Context object"): RedriveCount and RetryCount are there, 0 here.
+    context = copied["context"]
+    assert list(context["Execution"]) == [
+        "Id", "Input", "Name", "RoleArn", "StartTime", "RedriveCount"
+    ]  # fmt: skip
+    assert context["Execution"]["RedriveCount"] == 0
+    assert context["State"] == {"EnteredTime": copied["entered"], "Name": "Copy", "RetryCount": 0}
+    assert copied["entered"] <= output["entered"]
+    assert datetime.fromisoformat(output["started"]) == result["startDate"]
+    described = runtime.stepfunctions.describe_execution(executionArn=result["executionArn"])
+    assert json.loads(described["output"]) == output
+    read = "[$states.context.Execution.StartTime, $states.context.State.EnteredTime]"
+    tested = answer_of(
+        {"QueryLanguage": "JSONata", "Type": "Pass", "Output": "{% " + read + " %}", "End": True},
+        "INFO",
     )
-    started = output_of(run(runtime, definition))["t"]
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$", started)
+    assert all(AWS_TIME.match(moment) for moment in json.loads(tested["output"])), tested
 
 
 def test_a_string_output_is_json_text(runtime: LocalAws) -> None:
@@ -1011,6 +1060,33 @@ def test_teststate_refuses_variables_that_are_not_an_object(runtime: LocalAws) -
     state = {"QueryLanguage": "JSONata", "Type": "Pass", "End": True}
     with pytest.raises(teststate_api.TestStateRequestError, match="JSON object"):
         answer_of(state, "INFO", input="{}", variables="[1, 2]")
+
+
+def test_gap_evaluation_failed_location_is_motos_component_name(runtime: LocalAws) -> None:
+    # AWS's EvaluationFailed names "the location of the field in the state"; moto names the
+    # component that failed, a class of its own.
+    definition = jsonata_machine(
+        {"Try": {"Type": "Pass", "Output": {"x": "{% $nope %}"}, "End": True}}
+    )
+    result = run(runtime, definition)
+    [failed] = [e for e in history(runtime, result) if e["type"] == "EvaluationFailed"]
+    details = failed["evaluationFailedEventDetails"]
+    assert (details["state"], details["location"]) == (
+        "Try",
+        "JSONataTemplateValueTerminalStringJSONata",
+    )
+
+
+def test_gap_an_express_execution_has_a_standard_executions_arn(runtime: LocalAws) -> None:
+    # AWS names an Express execution arn:aws:states:<region>:<account>:express:<machine>:
+    # <name>:<uuid>, in StartSyncExecution's answer and $states.context.Execution.Id alike.
+    definition = jsonata_machine(
+        {"Id": {"Type": "Pass", "Output": "{% $states.context.Execution.Id %}", "End": True}}
+    )
+    result = run(runtime, definition)
+    machine = result["stateMachineArn"].rsplit(":", 1)[1]
+    expected = f"arn:aws:states:us-east-1:123456789012:execution:{machine}:{result['name']}"
+    assert result["executionArn"] == output_of(result) == expected
 
 
 def test_gap_variable_name_length_is_not_checked(runtime: LocalAws) -> None:

@@ -63,6 +63,22 @@ def test_what_varies_from_run_to_run_is_masked_and_what_is_shown_is_not():
     assert screenshot.masked(first) != screenshot.masked(first.replace("25.00", "26.00"))
 
 
+def test_a_stack_trace_reads_the_same_from_any_checkout_and_after_lines_move():
+    def trace(checkout: str, venv: str, line: int) -> str:
+        return (
+            f'"stackTrace":["  File \\"{checkout}/functions/handlers/update_balance.py\\", '
+            f'line {line}, in lambda_handler", "  File \\"{venv}/lib/python3.11/'
+            f'site-packages/aws_lambda_powertools/logging/logger.py\\", line 554"]'
+        )
+
+    here = trace(str(screenshot.ROOT), f"{screenshot.ROOT}/.venv", 28)
+    elsewhere = trace("/home/someone/wallet", "/opt/venvs/wallet", 31)
+
+    assert screenshot.masked(here) == screenshot.masked(elsewhere)
+    assert "update_balance.py" in screenshot.masked(here)  # which file still shows
+    assert screenshot.masked(here) != screenshot.masked(here.replace("update_balance", "put"))
+
+
 def test_the_png_is_written_only_when_its_content_changed(tmp_path):
     output = tmp_path / "shot.png"
     run_1 = "<p>execution 6b8f8296-65df-4c6c-97fe-de9130588632 took 1570 ms</p>"

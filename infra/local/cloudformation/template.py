@@ -82,6 +82,15 @@ class StateMachineLogging:
     def log_group_name(self) -> str:
         return self.log_group_arn.split(":log-group:", 1)[1].removesuffix(":*")
 
+    @property
+    def configuration(self) -> dict[str, Any]:
+        """As CreateStateMachine's `loggingConfiguration` takes it."""
+        return {
+            "level": self.level,
+            "includeExecutionData": self.include_execution_data,
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": self.log_group_arn}}],
+        }
+
 
 @dataclass(frozen=True)
 class StateMachineSpec:

@@ -5,12 +5,15 @@ awaited; the answer has StartSyncExecution's shape. Only public Step Functions c
 so the same code works against Step Functions Local.
 """
 
+import math
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# StartSyncExecution's answer (the API Reference's fields); `inputDetails` and `outputDetails`
+# follow their field ("included": always true for API calls), and `billingDetails` ends it.
 _SYNC_RESPONSE_FIELDS = (
     "executionArn",
     "stateMachineArn",
@@ -23,6 +26,10 @@ _SYNC_RESPONSE_FIELDS = (
     "input",
     "output",
 )
+# Express billing ("AWS Step Functions pricing"): the duration rounded up to the next 100 ms,
+# memory in 64 MB chunks. The runtime does not measure an execution's memory: the first chunk.
+BILLED_DURATION_MS = 100
+BILLED_MEMORY_MB = 64
 
 
 # Given an execution's ARN, a function that reads its status now.
@@ -67,8 +74,26 @@ def start_sync_execution(
             break
         wait(delay)
         delay = min(delay * 2, longest_poll)
-    execution = (describer or _description(client))(arn)
-    return {key: execution[key] for key in _SYNC_RESPONSE_FIELDS if key in execution}
+    return sync_answer((describer or _description(client))(arn))
+
+
+def sync_answer(execution: dict[str, Any]) -> dict[str, Any]:
+    """StartSyncExecution's answer for an ended execution as DescribeExecution answers it."""
+    answer: dict[str, Any] = {}
+    for key in _SYNC_RESPONSE_FIELDS:
+        if key in execution:
+            answer[key] = execution[key]
+            if key in ("input", "output"):
+                answer[f"{key}Details"] = {"included": True}
+    started, stopped = execution.get("startDate"), execution.get("stopDate")
+    if started is not None and stopped is not None:
+        elapsed_ms = (stopped - started).total_seconds() * 1000
+        billed_ms = max(1, math.ceil(elapsed_ms / BILLED_DURATION_MS)) * BILLED_DURATION_MS
+        answer["billingDetails"] = {
+            "billedMemoryUsedInMB": BILLED_MEMORY_MB,
+            "billedDurationInMilliseconds": billed_ms,
+        }
+    return answer
 
 
 def _description(client: Any) -> Callable[[str], dict[str, Any]]:

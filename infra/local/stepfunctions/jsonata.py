@@ -310,6 +310,8 @@ class _ScopeView(Mapping[str, Any]):
 # The variables as they were before a state's Assign, kept on the store with the state's name
 # until that state's Output has been evaluated (moto evaluates Assign first).
 _BEFORE_ASSIGN = "local_before_assign"
+# The names of the state's Assign in the order it declares them, kept on the store.
+_ASSIGNED_ORDER = "local_assigned_order"
 _output_of = threading.local()
 
 
@@ -442,6 +444,7 @@ def assign_eval_body(self: Any, env: Any) -> None:
             f"{EXECUTION_VARIABLES_BYTES} bytes.",
         )
     setattr(store, _BEFORE_ASSIGN, (env.next_state_name, dict(store._inner_scope)))
+    setattr(store, _ASSIGNED_ORDER, tuple(declarations))
     for name, value in declarations.items():
         store.set(variable_identifier=name, variable_value=value)
 
@@ -487,14 +490,15 @@ def assigned_variables(self: Any) -> dict[str, str]:
     """VariableStore.get_assigned_variables: the history's `assignedVariables`.
 
     moto shows a string variable as f'"{value}"', so one holding a double quote, a backslash or
-    a newline is not the JSON text AWS shows. Proof:
+    a newline is not the JSON text AWS shows. And it lists them from a set, in an order that
+    changes from process to process (Python hashes strings with a random seed): here in the
+    order the state's Assign declares them. Proof:
     test_jsonata.py::test_assigned_variables_in_history_are_json.
-    The names come in their sorted order: moto keeps them in a set, whose order changes with each
-    process's string hashing, so one execution's history (and the console's page of it) differed
-    from run to run.
-    Proof: test_jsonata.py::test_assigned_variables_come_in_the_order_of_their_names.
     """
-    return {name: json_text(self.get(name)) for name in sorted(self._declaration_tracing)}
+    traced = self._declaration_tracing
+    names = [name for name in getattr(self, _ASSIGNED_ORDER, ()) if name in traced]
+    names += sorted(traced.difference(names))
+    return {name: json_text(self.get(name)) for name in names}
 
 
 def eval_complete_expression(expression: str) -> Any:
@@ -671,6 +675,56 @@ def moto_states_data(states: Any) -> dict[str, Any]:
     data = dict(states._states_data)
     data["context"] = context_data(data["context"])
     return data
+
+
+def aws_timestamp(moment: datetime.datetime) -> str:
+    """A context object's time as AWS writes it: UTC, to the millisecond, with a `Z`
+    (`2026-12-07T06:31:19.812Z`)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def execution_data_as_aws_writes_it(make: Callable[..., Any]) -> Callable[..., Any]:
+    """ExecutionData (as moto's execution workers, TestState's too, call it; moto's is `make`):
+    the context object's `Execution`.
+
+    moto puts the execution's start in as a datetime: a JSONPath state that copies
+    `$$.Execution.StartTime` (or `$$`) into its output gave an output that is not JSON, and
+    DescribeExecution and StartSyncExecution answered InternalFailure; JSONata's
+    `$states.context` had it with microseconds and `+00:00`. AWS writes `...T06:31:19.812Z`.
+    moto also leaves out `RedriveCount`, which AWS's context object has (0: the runtime does
+    not redrive).
+    Proof: test_jsonata.py::test_context_times_are_written_as_aws_writes_them.
+    """
+
+    def execution_data(**fields: Any) -> Any:
+        started = fields.get("StartTime")
+        if isinstance(started, datetime.datetime):
+            fields["StartTime"] = aws_timestamp(started)
+        fields.setdefault("RedriveCount", 0)
+        return make(**fields)
+
+    return execution_data
+
+
+def state_data_as_aws_writes_it(make: Callable[..., Any]) -> Callable[..., Any]:
+    """StateData (as moto's State._eval_body calls it on entering each state; moto's is `make`):
+    the context object's `State`.
+
+    moto writes `EnteredTime` with microseconds and `+00:00`; AWS as `aws_timestamp` does. moto
+    adds `RetryCount` (0) when a Task starts only: AWS's context object has it in every state.
+    Proof: test_jsonata.py::test_context_times_are_written_as_aws_writes_them.
+    """
+
+    def state_data(**fields: Any) -> Any:
+        entered = fields.get("EnteredTime")
+        if isinstance(entered, str):
+            fields["EnteredTime"] = aws_timestamp(datetime.datetime.fromisoformat(entered))
+        fields.setdefault("RetryCount", 0)
+        return make(**fields)
+
+    return state_data
 
 
 def context_data(value: Any) -> Any:

@@ -28,11 +28,12 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.logs.models import LogsBackend
+from moto.logs.models import LogsBackend, logs_backends
 
 from infra.local.cloudformation.template import StateMachineLogging
 
@@ -150,6 +151,11 @@ class StateMachineLogs:
                 backend.create_log_group(name, tags={})
             self._groups.setdefault(name, _Group())
 
+    def forget(self, state_machine_arn: str) -> None:
+        """Log no more executions of `state_machine_arn` (what it wrote stays)."""
+        with self._lock:
+            self._configurations.pop(state_machine_arn, None)
+
     def write(
         self,
         state_machine_arn: str,
@@ -205,6 +211,47 @@ def serve(logs: StateMachineLogs | None) -> None:
     """Make `logs` the writer executions' ends go to (None: nothing is written)."""
     global _active
     _active = logs
+
+
+def logging_of(configuration: dict[str, Any] | None) -> StateMachineLogging | None:
+    """CreateStateMachine's (or UpdateStateMachine's) `loggingConfiguration` as the runtime's
+    StateMachineLogging (at Level OFF its log group is there and gets nothing); None when it
+    names no log group."""
+    if not configuration:
+        return None
+    destinations = configuration.get("destinations") or [{}]
+    arn = (destinations[0].get("cloudWatchLogsLogGroup") or {}).get("logGroupArn")
+    if not isinstance(arn, str) or ":log-group:" not in arn:
+        return None
+    included = bool(configuration.get("includeExecutionData", False))
+    return StateMachineLogging(configuration.get("level", "OFF"), included, arn)
+
+
+def configured_by_request(change: Callable[..., Any]) -> Callable[..., Any]:
+    """StepFunctionsParserBackend.create_state_machine and .update_state_machine (moto's is
+    `change`): a state machine's `loggingConfiguration`.
+
+    moto keeps the configuration for DescribeStateMachine and writes no log: a machine created
+    or updated through the endpoint (`aws stepfunctions create-state-machine
+    --logging-configuration ...`) had its executions logged nowhere, where AWS writes them to
+    its log group. Here the runtime's writer logs it as it logs the template's (its log group
+    created if missing), and an update that names no log group stops that.
+    Proof: tests/local/stepfunctions/test_logs.py::test_a_machine_created_with_logging_is_logged.
+    """
+
+    def changed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        machine = change(self, *args, **kwargs)
+        writer = _active
+        if writer is not None:
+            logging = logging_of(machine.loggingConfiguration)
+            if logging is None:
+                writer.forget(machine.arn)
+            else:
+                writer.configure(logs_backends[self.account_id][self.region_name], machine.arn,
+                                 logging)  # fmt: skip
+        return machine
+
+    return changed
 
 
 def write_ended(execution: Any) -> None:

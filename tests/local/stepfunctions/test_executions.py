@@ -1,6 +1,10 @@
 """The local StartSyncExecution: waits for the end, and never forever."""
 
-from infra.local.stepfunctions.executions import start_sync_execution
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infra.local.stepfunctions.executions import start_sync_execution, sync_answer
 
 
 class StuckStepFunctions:
@@ -37,7 +41,12 @@ def test_an_execution_that_ends_is_answered_in_the_sync_shape():
 
     response = start_sync_execution(client, "arn:machine", "{}", deadline_seconds=0.05)
 
-    assert response == {"executionArn": "arn:execution", "status": "SUCCEEDED", "input": "{}"}
+    assert response == {
+        "executionArn": "arn:execution",
+        "status": "SUCCEEDED",
+        "input": "{}",
+        "inputDetails": {"included": True},
+    }
     assert client.stopped_with is None
 
 
@@ -65,3 +74,37 @@ def test_an_end_waiter_is_waited_on_between_two_reads_of_the_status():
     # Then each wait is the longest poll (the end cuts it short), and the end is answered
     assert waits == [0.25, 0.25]
     assert response["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("elapsed_ms", "billed_ms"),
+    [(0, 100), (42.5, 100), (100, 100), (100.5, 200), (1234, 1300)],
+    ids=["instant", "under-100", "exactly-100", "just-over", "seconds"],
+)
+def test_the_answer_has_the_sync_fields_and_bills_as_express_does(elapsed_ms, billed_ms):
+    started = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+    described = {
+        "executionArn": "arn:execution",
+        "stateMachineArn": "arn:machine",
+        "name": "n",
+        "status": "SUCCEEDED",
+        "startDate": started,
+        "stopDate": started + timedelta(milliseconds=elapsed_ms),
+        "input": "{}",
+        "output": "[]",
+        "redriveCount": 0,  # DescribeExecution's own: not StartSyncExecution's
+    }
+
+    answer = sync_answer(described)
+
+    # The fields of StartSyncExecution's response (AWS Step Functions API Reference), each
+    # execution data's details beside it, none of DescribeExecution's own.
+    assert list(answer) == [
+        "executionArn", "stateMachineArn", "name", "startDate", "stopDate", "status", "input",
+        "inputDetails", "output", "outputDetails", "billingDetails",
+    ]  # fmt: skip
+    assert answer["inputDetails"] == answer["outputDetails"] == {"included": True}
+    assert answer["billingDetails"] == {
+        "billedMemoryUsedInMB": 64,
+        "billedDurationInMilliseconds": billed_ms,
+    }

@@ -25,7 +25,7 @@ from infra.local.cloudformation.template import (
     Template,
 )
 from infra.local.runtime import LocalAws
-from infra.local.stepfunctions import logs
+from infra.local.stepfunctions import executions, logs
 from tests.builders import execution_input
 
 LOG_GROUP = "/aws/vendedlogs/states/local-transactions"
@@ -77,6 +77,58 @@ def test_the_template_names_the_log_group_and_level():
         "ALL", True, f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{LOG_GROUP}:*"
     )
     assert logging.log_group_name == LOG_GROUP
+
+
+def test_describe_state_machine_answers_the_templates_logging_as_aws_does():
+    with LocalAws() as aws:
+        arn = aws.state_machine_arns[MACHINE]
+        described = aws.stepfunctions.describe_state_machine(stateMachineArn=arn)
+
+    assert described["loggingConfiguration"] == {
+        "level": "ALL",
+        "includeExecutionData": True,
+        "destinations": [
+            {
+                "cloudWatchLogsLogGroup": {
+                    "logGroupArn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{LOG_GROUP}:*"
+                }
+            }
+        ],
+    }
+
+
+def test_a_machine_created_with_logging_is_logged():
+    group = "/aws/vendedlogs/states/created-by-hand"
+    configuration = {
+        "level": "ALL",
+        "includeExecutionData": False,
+        "destinations": [
+            {
+                "cloudWatchLogsLogGroup": {
+                    "logGroupArn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}:*"
+                }
+            }
+        ],
+    }
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    with LocalAws() as aws:
+        arn = aws.stepfunctions.create_state_machine(
+            name="ByHand", definition=definition, type="EXPRESS",
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/x", loggingConfiguration=configuration,
+        )["stateMachineArn"]  # fmt: skip
+        first = executions.start_sync_execution(aws.stepfunctions, arn, "{}")
+        aws.stepfunctions.update_state_machine(
+            stateMachineArn=arn, loggingConfiguration={"level": "OFF"}
+        )
+        executions.start_sync_execution(aws.stepfunctions, arn, "{}")
+        found = [json.loads(event["message"]) for event in read_events(group)]
+
+    assert [(m["type"], m["execution_arn"]) for m in found] == [
+        (kind, first["executionArn"])
+        for kind in ("ExecutionStarted", "SucceedStateEntered", "SucceedStateExited",
+                     "ExecutionSucceeded")
+    ]  # fmt: skip
+    assert all("input" not in m.get("details", {}) for m in found)  # includeExecutionData false
 
 
 def test_a_credit_is_logged_from_start_to_success_in_one_stream():
