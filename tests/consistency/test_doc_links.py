@@ -18,12 +18,19 @@ FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 LINK = re.compile(r"!?\[(?:[^\]\n]|\n(?!\n))*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
 AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
+# A reference-style link's definition ("[name]: https://..."), which the inline form misses.
+REFERENCE = re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*<?(\S+?)>?(?:\s|$)", re.M)
+# A bare web address in prose, which GitHub's renderer turns into a link by itself.
+BARE = re.compile(r"(?<![(<\w/])(https?://[^\s<>()`]+)")
 
 
 def links(text: str) -> list[str]:
     """The targets of the inline links, images and autolinks outside code."""
     prose = INLINE_CODE.sub("", FENCE.sub("", text))
-    return [m.group(1) for m in LINK.finditer(prose)] + AUTOLINK.findall(prose)
+    inline = [m.group(1) for m in LINK.finditer(prose)]
+    # As GitHub's renderer does, a sentence's closing punctuation is not part of the address.
+    bare = [m.rstrip(".,;:!?'\"") for m in BARE.findall(LINK.sub("", REFERENCE.sub("", prose)))]
+    return inline + AUTOLINK.findall(prose) + REFERENCE.findall(prose) + bare
 
 
 def anchors(text: str) -> set[str]:
@@ -98,6 +105,20 @@ def test_links_in_code_are_not_links_and_images_and_autolinks_are():
     )
 
     assert links(text) == ["docs/a.md", "b.png", "https://example.com"]
+
+
+def test_reference_definitions_and_bare_addresses_are_links_too():
+    text = (
+        "Read [the guide][g] or https://example.com/bare, not `https://in.code/`.\n"
+        "A [link](https://example.com/inline) counts once.\n\n"
+        "[g]: https://example.com/reference\n"
+    )
+
+    assert sorted(links(text)) == [
+        "https://example.com/bare",
+        "https://example.com/inline",
+        "https://example.com/reference",
+    ]
 
 
 def test_headings_become_github_anchors():
