@@ -1,14 +1,13 @@
 """The one table from Step Functions error names to HTTP responses, and the error body."""
 
-from dataclasses import dataclass, field
+import msgspec
 
 
-@dataclass(frozen=True)
-class HttpError:
+class HttpError(msgspec.Struct, frozen=True):
     status: int
     code: str
     message: str
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 # Keep infra/openapi.yaml's response template in step (tests/consistency checks it).

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+
+import msgspec
 
 DEFAULTS = {
     "TRANSACTIONS_TABLE_NAME": "transactions",
@@ -34,8 +35,7 @@ DEFAULTS = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True):
     transactions_table_name: str
     aggregates_table_name: str
     ledger_table_name: str

@@ -1,7 +1,8 @@
 """The events the wallet publishes: one per ledger entry (docs/events.md has their schema)."""
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from functions.domain.models import LedgerEntry
 
@@ -40,8 +41,7 @@ def detail(entry: LedgerEntry) -> dict[str, Any]:
     return event
 
 
-@dataclass(frozen=True)
-class OutboxEvent:
+class OutboxEvent(msgspec.Struct, frozen=True):
     """An event as the outbox holds it, on its way to the bus; `detail` is its JSON text."""
 
     event_id: str

@@ -7,9 +7,10 @@ clock wherever it matters (`AccountState.available`, `Hold.status_at`), and the 
 entries are dropped by the next change to the user's holds.
 """
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, uuid5
+
+from msgspec.structs import replace
 
 from functions.domain.clock import Clock, timestamp
 from functions.domain.errors import (

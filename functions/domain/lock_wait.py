@@ -13,12 +13,12 @@ Only the next in line polls fast; the others poll slowly, to see the place free 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 
-@dataclass(frozen=True)
-class WaitPolicy:
+
+class WaitPolicy(msgspec.Struct, frozen=True):
     """How long a request waits for the lock inside AcquireLock, and how often it polls."""
 
     # In-function waiting ends this long after the execution started, whatever the attempt:
@@ -63,8 +63,7 @@ def _whole_millisecond(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
 
 
-@dataclass(frozen=True)
-class LockView:
+class LockView(msgspec.Struct, frozen=True):
     """What a poll reads of the user's row: the lock and the next in line.
 
     The row keeps the lease to the second and the line to the millisecond, and the lock's

@@ -1,7 +1,8 @@
 """The user's lock as the saga's steps take and free it, waiting in line (domain/lock_wait.py)."""
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import msgspec
 
 from functions.domain.clock import Clock
 from functions.domain.errors import UserBusyError
@@ -10,8 +11,7 @@ from functions.domain.models import Lock
 from functions.domain.ports import Locks
 
 
-@dataclass(frozen=True)
-class LockRequest:
+class LockRequest(msgspec.Struct, frozen=True):
     """An execution asking for a user's lock: the owner token is its id; it holds the lock for
     `lease`, and waits for it from the execution's start within the invocation's remaining time."""
 

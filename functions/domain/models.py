@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+
+import msgspec
 
 from functions.domain.clock import timestamp
 from functions.domain.errors import InsufficientFundsError
@@ -19,16 +20,14 @@ class TransactionType(StrEnum):
     DEBIT = "debit"
 
 
-@dataclass(frozen=True)
-class TransactionKey:
+class TransactionKey(msgspec.Struct, frozen=True):
     """What names a transaction: the user and the client's idempotency key."""
 
     user_id: str
     idempotency_key: str
 
 
-@dataclass(frozen=True)
-class TransactionRequest:
+class TransactionRequest(msgspec.Struct, frozen=True):
     user_id: str
     idempotency_key: str
     type: TransactionType
@@ -45,8 +44,7 @@ class TransactionRequest:
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class PendingHold:
+class PendingHold(msgspec.Struct, frozen=True):
     """A hold as the user's aggregate row keeps it while it may reduce `available`: its amount
     and the instant it stops counting."""
 
@@ -59,8 +57,7 @@ class PendingHold:
         return now < self.expires_at
 
 
-@dataclass(frozen=True)
-class AccountState:
+class AccountState(msgspec.Struct, frozen=True):
     """A user's balance, last ledger sequence and pending holds as a step saw them under the
     user's lock; a commit is conditional on the balance and the sequence being unchanged (the
     holds change only under the lock)."""
@@ -115,8 +112,7 @@ def account_from_dict(lock: dict) -> AccountState:
     return AccountState(Decimal(lock["balance"]), int(lock["lastSequence"]), holds)
 
 
-@dataclass(frozen=True)
-class Lock:
+class Lock(msgspec.Struct, frozen=True):
     """The user's lock as taken: its owner token and lease, and the account it guards."""
 
     user_id: str
@@ -131,16 +127,14 @@ class Lock:
         return AccountState(self.balance, self.last_sequence, self.holds)
 
 
-@dataclass(frozen=True)
-class PendingTransaction:
+class PendingTransaction(msgspec.Struct, frozen=True):
     request: TransactionRequest
     transaction_id: str
     owner: str
     created_at: str
 
 
-@dataclass(frozen=True)
-class Transaction:
+class Transaction(msgspec.Struct, frozen=True):
     """A committed transaction, as the API returns it."""
 
     transaction_id: str
@@ -181,8 +175,7 @@ class Transaction:
         )
 
 
-@dataclass(frozen=True)
-class LedgerEntry:
+class LedgerEntry(msgspec.Struct, frozen=True):
     """One committed movement of a user's money, numbered by the user's sequence (1, 2, 3, ...).
 
     A commit's entry has the transaction's id; a compensating entry (appended when the saga's
@@ -258,8 +251,7 @@ class LedgerEntry:
         )
 
 
-@dataclass(frozen=True)
-class StoredTransaction:
+class StoredTransaction(msgspec.Struct, frozen=True):
     """What the transactions table already holds under a (userId, key)."""
 
     fingerprint: str
@@ -268,15 +260,13 @@ class StoredTransaction:
     is_hold: bool = False
 
 
-@dataclass(frozen=True)
-class PutOutcome:
+class PutOutcome(msgspec.Struct, frozen=True):
     transaction_id: str
     created_at: str
     replay: Transaction | None
 
 
-@dataclass(frozen=True)
-class Balance:
+class Balance(msgspec.Struct, frozen=True):
     user_id: str
     balance: Decimal
     currency: str
@@ -310,8 +300,7 @@ def request_from_dict(data: dict[str, str]) -> TransactionRequest:
     )
 
 
-@dataclass(frozen=True)
-class TransferRequest:
+class TransferRequest(msgspec.Struct, frozen=True):
     """Money from one user's wallet to another's, under the source's idempotency key."""
 
     from_user_id: str
@@ -354,16 +343,14 @@ class TransferRequest:
         )
 
 
-@dataclass(frozen=True)
-class PendingTransfer:
+class PendingTransfer(msgspec.Struct, frozen=True):
     request: TransferRequest
     transfer_id: str
     owner: str
     created_at: str
 
 
-@dataclass(frozen=True)
-class Transfer:
+class Transfer(msgspec.Struct, frozen=True):
     """A committed transfer, as the API returns it: `balance` is the source's after it."""
 
     transfer_id: str
@@ -386,8 +373,7 @@ class Transfer:
         }
 
 
-@dataclass(frozen=True)
-class StoredTransfer:
+class StoredTransfer(msgspec.Struct, frozen=True):
     """What the transactions table already holds under the source's (userId, key): the payload's
     fingerprint (a transaction's or a transfer's), and the transfer if committed."""
 
@@ -395,8 +381,7 @@ class StoredTransfer:
     committed: Transfer | None
 
 
-@dataclass(frozen=True)
-class TransferPutOutcome:
+class TransferPutOutcome(msgspec.Struct, frozen=True):
     transfer_id: str
     created_at: str
     replay: Transfer | None
@@ -416,8 +401,7 @@ class HoldOperation(StrEnum):
     VOID = "void"
 
 
-@dataclass(frozen=True)
-class HoldCommand:
+class HoldCommand(msgspec.Struct, frozen=True):
     """A change to a user's holds, as the hold saga's steps pass it on: a new hold (its key,
     amount and lifetime), or the capture (of `amount`, None: the whole hold) or void of one."""
 
@@ -460,8 +444,7 @@ class HoldCommand:
         )
 
 
-@dataclass(frozen=True)
-class Hold:
+class Hold(msgspec.Struct, frozen=True):
     """A hold as stored: placed pending, then captured or voided once (invariant 12). What its
     capture or void answered is kept on it, so that a repeated request gets the same body."""
 
@@ -537,8 +520,7 @@ class Hold:
         return body
 
 
-@dataclass(frozen=True)
-class StoredPlacement:
+class StoredPlacement(msgspec.Struct, frozen=True):
     """What the transactions table holds under the key a POST /holds used: the payload's
     fingerprint, and the answer it gave if it was a hold's (None: a transaction's or transfer's)."""
 
@@ -546,8 +528,7 @@ class StoredPlacement:
     placed: dict[str, str] | None
 
 
-@dataclass(frozen=True)
-class HoldOutcome:
+class HoldOutcome(msgspec.Struct, frozen=True):
     """A hold step's answer: the body, and whether it repeats an earlier one."""
 
     body: dict[str, str]
@@ -557,8 +538,7 @@ class HoldOutcome:
         return {"hold": self.body, "replayed": self.replayed}
 
 
-@dataclass(frozen=True)
-class ReversalRequest:
+class ReversalRequest(msgspec.Struct, frozen=True):
     """POST /transactions/{transactionId}/reversal: the owner and the transaction to reverse.
     No idempotency key: a transaction is reversed at most once, whoever asks how often."""
 
@@ -573,8 +553,7 @@ class ReversalRequest:
         return cls(user_id=data["userId"], transaction_id=data["transactionId"])
 
 
-@dataclass(frozen=True)
-class StoredReversal:
+class StoredReversal(msgspec.Struct, frozen=True):
     """A transaction's reversal as committed: its entry (the 201 body) and the execution that
     committed it."""
 
@@ -582,7 +561,6 @@ class StoredReversal:
     owner: str
 
 
-@dataclass(frozen=True)
-class ReversalOutcome:
+class ReversalOutcome(msgspec.Struct, frozen=True):
     transaction: Transaction
     replayed: bool

@@ -4,10 +4,11 @@ rebuild."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
+
+import msgspec
 
 from functions.domain.cursors import decode_cursor, encode_cursor
 from functions.domain.models import Balance, LedgerEntry
@@ -52,8 +53,7 @@ class Projection(Protocol):
     def replace(self, user_id: str, expected: ProjectedState, found: ProjectedState) -> bool: ...
 
 
-@dataclass(frozen=True)
-class HistoryPage:
+class HistoryPage(msgspec.Struct, frozen=True):
     user_id: str
     entries: list[LedgerEntry]
     next_cursor: str | None
@@ -108,16 +108,14 @@ def get_summaries(projection: Projection, query: SummaryQuery) -> SummaryPage:
     return SummaryPage(query.user_id, query.period, as_of, summaries)
 
 
-@dataclass(frozen=True)
-class StreamRecord:
+class StreamRecord(msgspec.Struct, frozen=True):
     """One record of a stream batch: its id (the stream's sequence number) and the new image."""
 
     record_id: str
     new_image: dict[str, Any] | None
 
 
-@dataclass
-class ProjectionOutcome:
+class ProjectionOutcome(msgspec.Struct):
     applied: int = 0
     duplicates: int = 0
     skipped: int = 0
@@ -155,10 +153,9 @@ def project_entries(
     return outcome
 
 
-@dataclass
-class RebuildReport:
+class RebuildReport(msgspec.Struct):
     users: int = 0
-    differing: dict[str, list[str]] = field(default_factory=dict)
+    differing: dict[str, list[str]] = msgspec.field(default_factory=dict)
     repaired: int = 0
     retries: int = 0
 

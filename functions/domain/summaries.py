@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+
+import msgspec
+from msgspec.structs import replace
 
 from functions.domain.errors import ValidationError
 from functions.domain.models import LedgerEntry, TransactionType
@@ -50,8 +52,7 @@ def entry_time(entry: LedgerEntry) -> datetime:
     return datetime.fromisoformat(entry.created_at.replace("Z", "+00:00")).astimezone(UTC)
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(msgspec.Struct, frozen=True):
     """One period's totals; `last_sequence` is the sequence of the last entry counted in it."""
 
     period: Period
@@ -90,8 +91,7 @@ class Summary:
         }
 
 
-@dataclass(frozen=True)
-class SummaryQuery:
+class SummaryQuery(msgspec.Struct, frozen=True):
     user_id: str
     period: Period
     start: datetime  # inclusive
@@ -113,8 +113,7 @@ class SummaryQuery:
         return (self.last_period - self.first_period) // self.period.length + 1
 
 
-@dataclass(frozen=True)
-class SummaryPage:
+class SummaryPage(msgspec.Struct, frozen=True):
     user_id: str
     period: Period
     as_of_sequence: int
@@ -174,8 +173,7 @@ def parse_summary_query(
     return query
 
 
-@dataclass(frozen=True)
-class ProjectedState:
+class ProjectedState(msgspec.Struct, frozen=True):
     """A user's projection: the last sequence applied and the totals of every period."""
 
     last_sequence: int

@@ -5,6 +5,7 @@ in Lambda's DynamoDB stream event shape. It stops at the first record it cannot 
 it in a partial batch response, so that record and every one after it are delivered again.
 """
 
+import msgspec
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain import queries
@@ -32,5 +33,5 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     outcome = queries.project_entries(
         summaries.repository(get_settings()), _records(event), ledger.entry_from_item
     )
-    logger.info("batch projected", extra=vars(outcome))
+    logger.info("batch projected", extra=msgspec.structs.asdict(outcome))
     return outcome.batch_response()

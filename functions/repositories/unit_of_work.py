@@ -8,11 +8,11 @@ hold's capture is one more method here, built from the same items.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import msgspec
 from botocore.exceptions import ClientError
 
 from functions.domain.errors import LockLostError
@@ -38,8 +38,7 @@ if TYPE_CHECKING:
 LOCK_LOST = "this execution no longer holds the user's lock"
 
 
-@dataclass(frozen=True)
-class Tables:
+class Tables(msgspec.Struct, frozen=True):
     aggregates: str
     transactions: str
     ledger: str

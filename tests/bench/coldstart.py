@@ -36,6 +36,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -327,9 +328,12 @@ def measure(
     ticker: Any = None,
     modules: list[str] | None = None,
     python: tuple[str, str] | None = None,
+    *,
+    instructions: bool = True,
 ) -> dict[str, Any]:
     """Each handler's cold-start work, `repetitions` times per variant, each run paired with a
-    baseline run building the same clients, the pair's order alternating."""
+    baseline run building the same clients, the pair's order alternating; and, with
+    `instructions`, counted by valgrind where this machine has it."""
     executable, version = python or runtime_python(_runtime_version())
     functions = functions_by_module()
     names = modules or handler_modules()
@@ -359,7 +363,63 @@ def measure(
         heaviest = heaviest_packages(
             executable, version, _slowest(runs), functions[_slowest(runs)], roots
         )
-    return summarise(runs, paired, executable, version, repetitions, heaviest)
+        counted = (
+            count_instructions(executable, version, clients, functions, roots)
+            if instructions
+            else None
+        )
+    result = summarise(runs, paired, executable, version, repetitions, heaviest)
+    if counted:
+        result["instructions"] = counted
+    return result
+
+
+def count_instructions(
+    python: str,
+    version: str,
+    clients: dict[str, tuple[str, ...]],
+    functions: dict[str, Function],
+    roots: dict[str, Path],
+) -> dict[str, Any] | None:
+    """Each handler's cold-start work (with bytecode) in instructions executed, counted by
+    valgrind where this machine has it, beside the baseline building the same clients: a count
+    that the neighbours' load does not move, where the CPU time does. None without valgrind."""
+    if not shutil.which("valgrind"):
+        return None
+    baseline = _baseline_function(functions)
+    baselines: dict[tuple[str, ...], int] = {}
+    handlers = {}
+    for module, built in clients.items():
+        if built not in baselines:
+            baselines[built] = _count(python, version, BASELINE, baseline, roots, built)
+        count = _count(python, version, module, functions[module], roots)
+        handlers[module] = {
+            "instructions": count,
+            "baselineInstructions": baselines[built],
+            "ratioToBaseline": round(count / baselines[built], 3),
+        }
+    return {"tool": "valgrind --tool=cachegrind --cache-sim=no", "handlers": handlers}
+
+
+def _count(
+    python: str,
+    version: str,
+    module: str,
+    function: Function,
+    roots: dict[str, Path],
+    clients: tuple[str, ...] = (),
+) -> int:
+    root = roots["withBytecode"]
+    ran = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+         python, "-S", "-c", PROBE, module, ",".join(CLIENT_FACTORIES), ",".join(clients)],
+        capture_output=True, text=True, cwd=root, timeout=600,
+        env=lambda_environment(function, root, version, roots["home"], bytecode=True),
+    )  # fmt: skip
+    counted = re.search(r"I\s+refs:\s+([\d,]+)", ran.stderr)
+    if ran.returncode != 0 or not counted:
+        raise ColdStartError(f"{module} under valgrind:\n{ran.stderr[-3000:]}")
+    return int(counted.group(1).replace(",", ""))
 
 
 def probes_per_measure(repetitions: int, modules: int) -> int:

@@ -444,6 +444,29 @@ def cold_start_tables(result: dict[str, Any]) -> list[Table]:
             ["top-level package", "ms", "share"],
             [[p["package"], _num(p["ms"]), _share(p["share"])] for p in cold["heaviestPackages"]],
         ),
+        *_instruction_tables(cold),
+    ]
+
+
+def _instruction_tables(cold: dict[str, Any]) -> list[Table]:
+    """The cold-start work in instructions executed, when the run had valgrind."""
+    counted = cold.get("instructions")
+    if not counted:
+        return []
+    rows = [
+        [module.rsplit(".", 1)[-1], ", ".join(cold["handlers"][module]["clients"]) or "none",
+         f"{c['instructions'] / 1e6:,.0f}", f"{c['baselineInstructions'] / 1e6:,.0f}",
+         f"{c['ratioToBaseline']:.3f}x"]
+        for module, c in counted["handlers"].items()
+    ]  # fmt: skip
+    return [
+        (
+            "Cold-start work in instructions executed (millions; with .pyc; "
+            f"`{counted['tool']}`, one run each: the count does not move with the load), beside "
+            "the baseline building the same clients",
+            ["handler", "clients", "instructions", "baseline", "/ baseline"],
+            rows,
+        )
     ]
 
 
@@ -655,6 +678,12 @@ def summary(result: dict[str, Any]) -> list[str]:
             + ("met" if target["met"] else "NOT met")
             + ")."
         )
+        if cold.get("instructions"):
+            counted = [c["ratioToBaseline"] for c in cold["instructions"]["handlers"].values()]
+            lines.append(
+                f"In instructions executed, which the load does not move, every handler's "
+                f"cold-start work is {min(counted):.2f}x-{max(counted):.2f}x the baseline's."
+            )
     lines.append(hot_users(result))
     ratios = ", ".join(f"{t} {r:.1f}x" for t, r in result["overheadRatio"].items())
     lines.append(f"Orchestration overhead (saga median / baseline median, interleaved): {ratios}.")

@@ -94,6 +94,9 @@ class Sizes:
     plain_polling_variant: bool = True
     plain_polling_requests: int = 100  # with the last hot-user client count
     coldstart_repetitions: int = 9  # per handler and variant, each beside a baseline run
+    # Each handler's cold start counted in instructions too, under valgrind (where installed):
+    # about 10 s a handler, so not in the quick run.
+    coldstart_instructions: bool = True
     http: bool = True
     growth: int = 10_000  # sequential transactions through one `make run` process
     growth_window: int = 1_000
@@ -115,6 +118,7 @@ class Sizes:
             hot_user=((2, 4),),
             plain_polling_variant=False,
             coldstart_repetitions=1,
+            coldstart_instructions=False,
             growth=30,
             growth_window=10,
             read_entries=25,
@@ -689,7 +693,9 @@ def _coldstart_phase(progress: Progress, sizes: Sizes) -> dict[str, Any]:
         "cold-start work per handler, each run beside a baseline (Lambda-like process)", runs
     ) as ticker:
         try:
-            return coldstart.measure(sizes.coldstart_repetitions, ticker)
+            return coldstart.measure(
+                sizes.coldstart_repetitions, ticker, instructions=sizes.coldstart_instructions
+            )
         except coldstart.ColdStartError as error:
             raise BenchError(f"cold starts: {error}") from error
 

@@ -1,6 +1,7 @@
 """The cold-start harness: Lambda's environment, the task roots, the figures it derives."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -190,6 +191,34 @@ def test_the_baseline_builds_the_clients_it_is_given(roots):
     assert baseline("dynamodb", "secrets")["clients"] == ["dynamodb", "secrets"]
     assert baseline("event_bus")["clients"] == ["event_bus"]
     assert baseline()["clients"] == []
+
+
+def test_without_valgrind_no_instructions_are_counted(roots, monkeypatch):
+    python, built = roots
+    monkeypatch.setattr(coldstart.shutil, "which", lambda name: None)
+
+    counted = coldstart.count_instructions(
+        python, "3.12", {ACQUIRE_LOCK: ("dynamodb",)}, coldstart.functions_by_module(), built
+    )
+
+    assert counted is None
+
+
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind counts the instructions")
+def test_instructions_are_counted_beside_the_baseline_of_the_same_clients(roots):
+    python, built = roots
+
+    counted = coldstart.count_instructions(
+        python, "3.12", {ACQUIRE_LOCK: ("dynamodb",)}, coldstart.functions_by_module(), built
+    )
+
+    assert counted is not None
+    acquire = counted["handlers"][ACQUIRE_LOCK]
+    # The handler does all the baseline does (boto3 and its client) and its own imports.
+    assert acquire["instructions"] > acquire["baselineInstructions"] > 100_000_000
+    assert acquire["ratioToBaseline"] == round(
+        acquire["instructions"] / acquire["baselineInstructions"], 3
+    )
 
 
 def test_a_module_that_does_not_import_is_a_cold_start_error(roots):

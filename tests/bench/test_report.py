@@ -48,3 +48,26 @@ def test_a_cost_above_an_unreachable_target_but_near_the_floor_says_so():
 def test_a_cost_too_far_above_the_floor_is_over():
     assert report._against(19.70, floor(17.07)).endswith("1.15x the floor (over 1.15x)")
     assert report._against(16.90, floor(16.00)) == "under the target of $17.00"
+
+
+def test_the_instruction_counts_are_a_table_of_their_own_when_the_run_had_them():
+    cold = {
+        "handlers": {"functions.handlers.get_transactions": {"clients": ["dynamodb", "secrets"]}},
+        "instructions": {
+            "tool": "valgrind --tool=cachegrind --cache-sim=no",
+            "handlers": {
+                "functions.handlers.get_transactions": {
+                    "instructions": 1_267_800_000,
+                    "baselineInstructions": 1_191_800_000,
+                    "ratioToBaseline": 1.064,
+                }
+            },
+        },
+    }
+
+    [(title, headers, rows)] = report._instruction_tables(cold)
+
+    assert "instructions executed" in title
+    assert headers[-1] == "/ baseline"
+    assert rows == [["get_transactions", "dynamodb, secrets", "1,268", "1,192", "1.064x"]]
+    assert report._instruction_tables({**cold, "instructions": None}) == []

@@ -1,6 +1,7 @@
 """The contract's rows of GET /transactions, over HTTP against the local server."""
 
 import pytest
+from msgspec.structs import replace
 
 from tests.builders import ledger_entry, put_ledger_entry
 from tests.contract.test_contract import assert_error
@@ -52,8 +53,9 @@ def test_the_default_page_is_20_and_the_cursors_list_every_entry_once(api, aws, 
 
 def test_a_reversal_names_the_entry_it_reverses(api, aws, user):
     commit = ledger_entry(user, 1)
-    reversal = ledger_entry(user, 2, type_="debit", balance_after="100.00")
-    reversal = type(reversal)(**{**vars(reversal), "reverses": commit.entry_id})
+    reversal = replace(
+        ledger_entry(user, 2, type_="debit", balance_after="100.00"), reverses=commit.entry_id
+    )
     for entry in (commit, reversal):
         put_ledger_entry(entry, aws.dynamodb)
 

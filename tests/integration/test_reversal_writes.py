@@ -2,10 +2,10 @@
 entry and its reversing one found, the commit in one TransactWriteItems with the record that
 makes it the only one, and each of its conditions."""
 
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from msgspec.structs import replace
 
 from functions.domain import reversals
 from functions.domain.errors import LockLostError

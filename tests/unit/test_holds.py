@@ -2,11 +2,12 @@
 very millisecond of expiresAt (no request and no write in between), and their requests."""
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from msgspec.structs import replace
 
 from functions.domain import holds
 from functions.domain.errors import (

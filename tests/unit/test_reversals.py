@@ -1,12 +1,13 @@
 """POST /transactions/{transactionId}/reversal's saga step (domain/reversals.py) and its parsing,
 with in-memory fakes."""
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import NAMESPACE_URL, uuid5
 
 import pytest
+from msgspec.structs import replace
 
 from functions.domain import reversals
 from functions.domain.errors import (
