@@ -448,6 +448,12 @@ def cold_start_tables(result: dict[str, Any]) -> list[Table]:
     ]
 
 
+def _span(ratios: list[float]) -> str:
+    """`1.05x-1.07x`, or `1.06x` when they are all one at two decimals."""
+    low, high = f"{min(ratios):.2f}x", f"{max(ratios):.2f}x"
+    return low if low == high else f"{low}-{high}"
+
+
 def _instruction_tables(cold: dict[str, Any]) -> list[Table]:
     """The cold-start work in instructions executed, when the run had valgrind."""
     counted = cold.get("instructions")
@@ -682,7 +688,7 @@ def summary(result: dict[str, Any]) -> list[str]:
             counted = [c["ratioToBaseline"] for c in cold["instructions"]["handlers"].values()]
             lines.append(
                 f"In instructions executed, which the load does not move, every handler's "
-                f"cold-start work is {min(counted):.2f}x-{max(counted):.2f}x the baseline's."
+                f"cold-start work is {_span(counted)} the baseline's."
             )
     lines.append(hot_users(result))
     ratios = ", ".join(f"{t} {r:.1f}x" for t, r in result["overheadRatio"].items())

@@ -71,3 +71,8 @@ def test_the_instruction_counts_are_a_table_of_their_own_when_the_run_had_them()
     assert headers[-1] == "/ baseline"
     assert rows == [["get_transactions", "dynamodb, secrets", "1,268", "1,192", "1.064x"]]
     assert report._instruction_tables({**cold, "instructions": None}) == []
+
+
+def test_a_span_of_ratios_is_one_figure_when_they_round_alike():
+    assert report._span([1.061, 1.064]) == "1.06x"
+    assert report._span([1.057, 1.071]) == "1.06x-1.07x"
