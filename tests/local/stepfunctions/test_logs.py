@@ -7,7 +7,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -27,6 +27,9 @@ from infra.local.cloudformation.template import (
 from infra.local.runtime import LocalAws
 from infra.local.stepfunctions import executions, logs
 from tests.builders import execution_input
+
+if TYPE_CHECKING:
+    from types_boto3_stepfunctions.type_defs import LoggingConfigurationTypeDef
 
 LOG_GROUP = "/aws/vendedlogs/states/local-transactions"
 MACHINE = "TransactionStateMachine"
@@ -99,7 +102,7 @@ def test_describe_state_machine_answers_the_templates_logging_as_aws_does():
 
 def test_a_machine_created_with_logging_is_logged():
     group = "/aws/vendedlogs/states/created-by-hand"
-    configuration = {
+    configuration: LoggingConfigurationTypeDef = {
         "level": "ALL",
         "includeExecutionData": False,
         "destinations": [
