@@ -53,10 +53,17 @@ def kinds(garbage: list[Any]) -> Counter[str]:
 
 def test_a_committed_transaction_leaves_little_cyclic_garbage(local_aws):
     committed(local_aws, 3, "warm")  # first use: caches, lazy imports, the handlers' import
-    with cyclic_garbage() as garbage:
-        committed(local_aws, TRANSACTIONS, "gc")
+    # Two windows, the smaller judged: what is loaded once, late (a service model a background
+    # consumer first needs when a loaded machine delays it, about 26,000 objects), lands in one
+    # of them at most, where the garbage of every transaction is in both.
+    windows = []
+    for window in ("gc-1", "gc-2"):
+        with cyclic_garbage() as garbage:
+            committed(local_aws, TRANSACTIONS, window)
+        windows.append(list(garbage))
+    least = min(windows, key=len)
 
-    assert len(garbage) / TRANSACTIONS <= AT_MOST_PER_TRANSACTION, kinds(garbage).most_common(10)
+    assert len(least) / TRANSACTIONS <= AT_MOST_PER_TRANSACTION, kinds(least).most_common(10)
 
 
 SOURCES: dict[str, Callable[[str], bool]] = {
