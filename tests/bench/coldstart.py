@@ -360,9 +360,8 @@ def measure(
                             runs[module][variant].append(measured)
                         if ticker is not None:
                             ticker.advance()
-        heaviest = heaviest_packages(
-            executable, version, _slowest(runs), functions[_slowest(runs)], roots
-        )
+        slowest = _slowest(runs)
+        heaviest = heaviest_packages(executable, version, slowest, functions[slowest], roots)
         counted = (
             count_instructions(executable, version, clients, functions, roots)
             if instructions

@@ -221,6 +221,18 @@ def test_instructions_are_counted_beside_the_baseline_of_the_same_clients(roots)
     )
 
 
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind counts the instructions")
+def test_a_module_that_does_not_import_under_valgrind_is_a_cold_start_error(roots):
+    python, built = roots
+
+    with pytest.raises(coldstart.ColdStartError, match="under valgrind"):
+        coldstart.count_instructions(
+            python, "3.12", {"functions.handlers.nope": ()},
+            {**coldstart.functions_by_module(), "functions.handlers.nope":
+             coldstart.functions_by_module()[ACQUIRE_LOCK]}, built,
+        )  # fmt: skip
+
+
 def test_a_module_that_does_not_import_is_a_cold_start_error(roots):
     python, built = roots
     function = coldstart.functions_by_module()[ACQUIRE_LOCK]
