@@ -109,7 +109,11 @@ def _stop(signum: int, frame: object) -> None:
 
 def main() -> None:
     """`make run`: the wallet API on http://127.0.0.1:3000 with no AWS account and no Docker."""
-    signal.signal(signal.SIGTERM, _stop)  # stop as cleanly as on Ctrl-C
+    # Ctrl-C (SIGINT) and SIGTERM both stop it cleanly. SIGINT is set here too, as servers do:
+    # a shell without job control (a script, a CI job) starts `make run &` with SIGINT ignored,
+    # and Python keeps an inherited ignore, so `kill -INT` would otherwise leave it running.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _stop)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our own line per request instead
     logging.getLogger("botocore").setLevel(logging.WARNING)
@@ -137,9 +141,9 @@ def main() -> None:
         print(f"Executions (the saga of each request, in a browser): {url}{CONSOLE_PREFIX}/")
         print("Each event published on the wallet's bus is logged as it arrives.")
         print("Ctrl-C stops it.", flush=True)
-        freeze_start_up()
-        freeze_after_full_collections()
-        try:
+        try:  # from the line above on, Ctrl-C is a clean stop
+            freeze_start_up()
+            freeze_after_full_collections()
             server.serve_forever()
         except KeyboardInterrupt:
             pass

@@ -67,3 +67,35 @@ def test_local_api_process_serves_logs_and_stops_cleanly():
     assert process.returncode == 0
     assert "Stopped." in output
     assert "Traceback" not in output
+
+
+# A shell without job control (a script, CI) starts `make run &` with SIGINT ignored, and Python
+# keeps an inherited ignore: this launcher ignores it, then becomes `python -m infra.local`.
+STARTED_IN_THE_BACKGROUND = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'infra.local'])"
+)
+
+
+def test_make_run_started_in_the_background_still_stops_on_sigint():
+    env = {**os.environ, "PORT": "0", "AWS_PORT": "0", "PYTHONPATH": str(ROOT),
+           "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", STARTED_IN_THE_BACKGROUND], cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline()]
+        while "Ctrl-C" not in banner[-1] and banner[-1]:
+            banner.append(process.stdout.readline())
+        assert "Ctrl-C" in banner[-1], banner
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert process.returncode == 0
+    assert "Stopped." in output

@@ -29,7 +29,7 @@ def banner_of(**settings: str) -> list[str]:
     banner = [process.stdout.readline()]
     while "Ctrl-C" not in banner[-1] and banner[-1]:
         banner.append(process.stdout.readline())
-    # SIGINT once it serves (before that, Ctrl-C is not yet a clean stop)
+    # SIGINT once it has served a request
     api = re.search(r"on (http://\S+)", banner[0])
     assert api, banner
     requests.get(f"{api[1]}/balance", params={"userId": "1"}, timeout=30).raise_for_status()
