@@ -123,36 +123,43 @@ def main() -> None:
     function_log_level = os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "3000"))
-    with LocalAws() as aws:
-        _quiet_functions(function_log_level)
-        server = create_server(aws, host, port)
-        endpoints = _aws_endpoints(aws, host)
-        url = f"http://{host}:{server.server_port}"
-        print(f"Wallet API (embedded runtime: moto in-process) on {url}")
-        for endpoint, what in endpoints:
-            print(f"{what} on http://{host}:{endpoint.server_port}")
-        print("State machines: " + ", ".join(aws.state_machine_arns))
-        print("Try:")
-        print(f"  curl -s '{url}/balance?userId=1'")
-        print(
-            f"  curl -s -X POST {url}/transactions -H 'Content-Type: application/json' "
-            '-H \'Idempotent-Key: 1\' -d \'{"userId": "1", "ammount": "10", "type": "credit"}\''
-        )
-        print(f"Executions (the saga of each request, in a browser): {url}{CONSOLE_PREFIX}/")
-        print("Each event published on the wallet's bus is logged as it arrives.")
-        print("Ctrl-C stops it.", flush=True)
-        try:  # from the line above on, Ctrl-C is a clean stop
-            freeze_start_up()
-            freeze_after_full_collections()
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
-            for endpoint, _ in endpoints:
-                endpoint.shutdown()
-                endpoint.server_close()
-            print("\nStopped.")
+    try:
+        with LocalAws() as aws:
+            _quiet_functions(function_log_level)
+            server = create_server(aws, host, port)
+            endpoints = _aws_endpoints(aws, host)
+            try:
+                _print_banner(aws, host, server, endpoints)
+                freeze_start_up()
+                freeze_after_full_collections()
+                server.serve_forever()  # returns on Ctrl-C
+            finally:
+                server.server_close()
+                for endpoint, _ in endpoints:
+                    endpoint.shutdown()
+                    endpoint.server_close()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before serving (or while the banner printed): stopped all the same
+    print("\nStopped.")
+
+
+def _print_banner(
+    aws: LocalAws, host: str, server: BaseWSGIServer, endpoints: list[tuple[BaseWSGIServer, str]]
+) -> None:
+    url = f"http://{host}:{server.server_port}"
+    print(f"Wallet API (embedded runtime: moto in-process) on {url}")
+    for endpoint, what in endpoints:
+        print(f"{what} on http://{host}:{endpoint.server_port}")
+    print("State machines: " + ", ".join(aws.state_machine_arns))
+    print("Try:")
+    print(f"  curl -s '{url}/balance?userId=1'")
+    print(
+        f"  curl -s -X POST {url}/transactions -H 'Content-Type: application/json' "
+        '-H \'Idempotent-Key: 1\' -d \'{"userId": "1", "ammount": "10", "type": "credit"}\''
+    )
+    print(f"Executions (the saga of each request, in a browser): {url}{CONSOLE_PREFIX}/")
+    print("Each event published on the wallet's bus is logged as it arrives.")
+    print("Ctrl-C stops it.", flush=True)
 
 
 def _quiet_functions(level: str) -> None:

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
+
+from infra import composition
+from infra.local import routing
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,3 +103,23 @@ def test_make_run_started_in_the_background_still_stops_on_sigint():
             raise
     assert process.returncode == 0
     assert "Stopped." in output
+
+
+def test_a_ctrl_c_while_the_banner_prints_is_a_clean_stop(monkeypatch, capsys):
+    # The banner's last line invites Ctrl-C, so one may land before the server serves.
+    def interrupted(*args: object) -> None:
+        print("Ctrl-C stops it.")
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("PORT", "0")
+    monkeypatch.setenv("AWS_PORT", "off")
+    monkeypatch.setattr(composition.signal, "signal", lambda *args: None)  # this process's own
+    monkeypatch.setattr(composition, "_print_banner", interrupted)
+
+    try:
+        composition.main()
+    except KeyboardInterrupt:  # caught here, or pytest would take it for the user's Ctrl-C
+        pytest.fail("a Ctrl-C escaped make run: a traceback and exit -2, not a clean stop")
+
+    assert capsys.readouterr().out.endswith("Ctrl-C stops it.\n\nStopped.\n")
+    assert routing.active() is None  # the runtime stopped on the way out
