@@ -267,7 +267,7 @@ def _instead(replacement: Any) -> Callable[[Any], Any]:
 
 def _declare(registry: Registry) -> Registry:
     """The runtime's patches, in the order they are applied."""
-    from infra.local import plumbing
+    from infra.local import reference_cycles
     from infra.local.awslambda import functions
     from infra.local.dynamodb import expressions, streams, transactions
     from infra.local.logs import filter_patterns
@@ -499,17 +499,18 @@ def _declare(registry: Registry) -> Registry:
               why="every node of an update expression's parse tree points to its parent, so "
               "each tree (two and a copy per update) was cyclic garbage: the parent is a weak "
               "reference (dynamodb/expressions.py; tests/local/dynamodb/test_expressions.py)"),
-        Replacement("botocore.parsers:ResponseParserFactory.create_parser", plumbing.parsers_kept,
+        Replacement("botocore.parsers:ResponseParserFactory.create_parser",
+                    reference_cycles.parsers_kept,
                     why="botocore builds a parser per response, each a reference cycle (a bound "
-                    "method of itself): one per protocol, reused (plumbing.py; "
+                    "method of itself): one per protocol, reused (reference_cycles.py; "
                     "tests/local/test_garbage.py)"),
-        Replacement("moto.core.request:Request.__init__", plumbing.request_not_in_environ,
+        Replacement("moto.core.request:Request.__init__", reference_cycles.request_not_in_environ,
                     why="each werkzeug Request moto builds puts itself in its own environ, a "
                     "cycle holding the request's headers, body and forms: not put there "
-                    "(plumbing.py; tests/local/test_garbage.py)"),
-        Replacement("jmespath.visitor:Visitor.visit", plumbing.visits_by_class,
+                    "(reference_cycles.py; tests/local/test_garbage.py)"),
+        Replacement("jmespath.visitor:Visitor.visit", reference_cycles.visits_by_class,
                     why="each jmespath search builds an interpreter that caches bound methods of "
-                    "itself, a cycle: the methods are found by class (plumbing.py; "
+                    "itself, a cycle: the methods are found by class (reference_cycles.py; "
                     "tests/local/test_garbage.py)"),
     )  # fmt: skip
     for patch in entries:

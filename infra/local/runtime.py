@@ -298,7 +298,7 @@ def freeze_start_up() -> int:
     every full collection walked them all: about 0.9 s a collection after 300 transactions, 66 ms
     with them frozen (the same run on this machine, 2 cores shared). Objects created later are
     collected as before, and the runtime leaves little cyclic garbage of its own to collect
-    (plumbing.py, dynamodb/expressions.py; tests/local/test_garbage.py).
+    (reference_cycles.py, dynamodb/expressions.py; tests/local/test_garbage.py).
     """
     gc.collect()
     gc.freeze()

@@ -1,7 +1,6 @@
 """Several requests reversing one transaction at once: exactly one reversing entry; every other
 request answers that reversal as a replay, or USER_BUSY while the first held the lock."""
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import partial
@@ -20,8 +19,6 @@ def test_racing_reversals_of_one_transaction_append_one_entry(local_aws, forced_
         "TransactionStateMachine", execution_input("racer", "10", type_)
     )
     transaction_id = output_of(committed)["transaction"]["transactionId"]
-    started = time.monotonic()
-
     with ThreadPoolExecutor(RACERS) as pool:
         responses = list(
             pool.map(
@@ -30,7 +27,6 @@ def test_racing_reversals_of_one_transaction_append_one_entry(local_aws, forced_
             )
         )
 
-    assert time.monotonic() - started < 29
     outcomes = [r["status"] if r["status"] == "SUCCEEDED" else r["error"] for r in responses]
     assert set(outcomes) <= {"SUCCEEDED", "UserBusyError"}, outcomes
     answers = [output_of(r) for r in responses if r["status"] == "SUCCEEDED"]

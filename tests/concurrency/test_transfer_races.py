@@ -3,7 +3,6 @@ from waiting on each other, and the oracle sees it when the order is the request
 
 import contextlib
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import partial
@@ -38,12 +37,10 @@ def test_opposite_transfers_racing_never_deadlock_and_conserve_money(local_aws, 
         transfer_input(*(USERS if index % 2 else USERS[::-1]), amount="5.00")
         for index in range(RACERS)
     ]
-    started = time.monotonic()
-
     responses = run_concurrently(local_aws, inputs)
 
-    # Every request ended, each as the contract allows (201 or 429), well inside the API's 29 s.
-    assert time.monotonic() - started < 29
+    # Every request ended as the contract allows (201 or 429). A deadlock would end them at the
+    # machine's TimeoutSeconds (20 s) with States.Timeout, which this refuses (no clock judged).
     outcomes = [r["status"] if r["status"] == "SUCCEEDED" else r["error"] for r in responses]
     assert set(outcomes) <= {"SUCCEEDED", "UserBusyError"}, outcomes
     assert "SUCCEEDED" in outcomes

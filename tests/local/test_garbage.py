@@ -1,6 +1,6 @@
-"""The embedded runtime leaves (almost) no cyclic garbage per transaction (infra/local/plumbing.py,
-dynamodb/expressions.py, stepfunctions/interpreter.py), and `make run` freezes what it started
-with (runtime.freeze_start_up). Counts of objects, no timing."""
+"""The embedded runtime leaves (almost) no cyclic garbage per transaction
+(infra/local/reference_cycles.py, dynamodb/expressions.py, stepfunctions/interpreter.py), and
+`make run` freezes what it started with (runtime.freeze_start_up). Counts of objects, no timing."""
 
 from __future__ import annotations
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-from infra.local.awslambda.functions import FaultPoint
+from infra.local.awslambda.functions import InvokeResult
 from infra.local.cloudformation.template import REGION
 from infra.local.runtime import LocalAws
 from infra.local.stepfunctions import executions, interpreter, task_timeouts
@@ -105,6 +106,19 @@ def history_shape(aws: LocalAws, execution_arn: str) -> list[tuple[str, Any]]:
     ]
 
 
+def running_until(
+    release: threading.Event, returned: threading.Event
+) -> Callable[[str, bytes], InvokeResult]:
+    """A function invocation that runs until `release` is set, then sets `returned`."""
+
+    def invoke(name_or_arn: str, payload: bytes) -> InvokeResult:
+        release.wait(WAIT_SECONDS)
+        returned.set()
+        return InvokeResult(b"{}")
+
+    return invoke
+
+
 @pytest.mark.parametrize(
     "parameters",
     [{}, {"InvocationType": "RequestResponse"}],
@@ -113,29 +127,34 @@ def history_shape(aws: LocalAws, execution_arn: str) -> list[tuple[str, Any]]:
 def test_a_function_that_outlasts_its_state_fails_it_with_states_timeout(
     local_aws, monkeypatch, parameters
 ):
-    machine = timing_out_machine(local_aws, 1, **parameters)  # the function's timeout is 4 s
+    machine = timing_out_machine(local_aws, 1, **parameters)
     outcomes = {}
     for mode, is_in_line in (("moto", lambda state: False), ("in line", task_timeouts.is_in_line)):
         monkeypatch.setattr(task_timeouts, "is_in_line", is_in_line)
-        local_aws.lambdas.inject_fault("AcquireLockFunction", FaultPoint.HANG)
-        started = time.monotonic()
-        response = executions.start_sync_execution(
-            local_aws.stepfunctions,
-            machine,
-            "{}",
-            status_reader=interpreter.moto_status,
-            end_waiter=interpreter.end_waiter,
-        )
+        release, returned = threading.Event(), threading.Event()
+        monkeypatch.setattr(local_aws.lambdas, "invoke", running_until(release, returned))
+        try:
+            response = executions.start_sync_execution(
+                local_aws.stepfunctions,
+                machine,
+                "{}",
+                status_reader=interpreter.moto_status,
+                end_waiter=interpreter.end_waiter,
+            )
+            # Ended at the state's timeout, not when the function ended (no wall clock judged).
+            is_before_the_function_ended = not returned.is_set()
+        finally:
+            release.set()
         outcomes[mode] = (
             response["status"],
             response.get("error"),
             history_shape(local_aws, response["executionArn"]),
-            time.monotonic() - started < 4,  # ended at the state's timeout, not the function's
+            is_before_the_function_ended,
         )
 
     assert outcomes["in line"] == outcomes["moto"]
-    status, error, history, is_on_time = outcomes["in line"]
-    assert (status, error, is_on_time) == ("FAILED", "States.Timeout", True)
+    status, error, history, is_before_the_function_ended = outcomes["in line"]
+    assert (status, error, is_before_the_function_ended) == ("FAILED", "States.Timeout", True)
     assert ("TaskTimedOut", "States.Timeout") in history
 
 

@@ -1,6 +1,6 @@
-"""What the runtime changes in the plumbing every request goes through (botocore's response
-parsers, moto's request objects, jmespath's interpreter), so that a request leaves no reference
-cycle behind.
+"""What the runtime changes in what every request goes through (botocore's response parsers,
+moto's request objects, jmespath's interpreter), so that a request leaves no reference cycle
+behind.
 
 What they do: botocore builds a new response parser for every response, and each parser keeps a
 bound method of itself (its blob parser), as does the event-stream parser it builds; moto turns
