@@ -16,23 +16,26 @@ from infra.local import routing
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_local_api_process_serves_logs_and_stops_cleanly():
-    env = {
-        **os.environ,
-        "PORT": "0",
-        "AWS_PORT": "0",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-    }
+def started(*arguments: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """`make run` as the interpreter runs it with these arguments, on free ports, and its banner
+    (read up to its Ctrl-C line)."""
+    env = {**os.environ, "PORT": "0", "AWS_PORT": "0", "PYTHONPATH": str(ROOT),
+           "PYTHONUNBUFFERED": "1"}  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, text=True,
+        [sys.executable, *arguments], cwd=ROOT, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    assert process.stdout is not None
+    banner = [process.stdout.readline()]
+    while "Ctrl-C" not in banner[-1] and banner[-1]:
+        banner.append(process.stdout.readline())
+    return process, banner
+
+
+def test_local_api_process_serves_logs_and_stops_cleanly():
+    process, banner = started("-m", "infra.local")
     try:
         assert process.stdout is not None
-        banner = [process.stdout.readline()]
-        while "Ctrl-C" not in banner[-1] and banner[-1]:
-            banner.append(process.stdout.readline())
         url = re.search(r"on (http://127\.0\.0\.1:\d+)", banner[0])
         assert url, banner
         assert any("curl" in line and "/transactions" in line for line in banner)
@@ -82,17 +85,8 @@ STARTED_IN_THE_BACKGROUND = (
 
 
 def test_make_run_started_in_the_background_still_stops_on_sigint():
-    env = {**os.environ, "PORT": "0", "AWS_PORT": "0", "PYTHONPATH": str(ROOT),
-           "PYTHONUNBUFFERED": "1"}  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-c", STARTED_IN_THE_BACKGROUND], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    process, banner = started("-c", STARTED_IN_THE_BACKGROUND)
     try:
-        assert process.stdout is not None
-        banner = [process.stdout.readline()]
-        while "Ctrl-C" not in banner[-1] and banner[-1]:
-            banner.append(process.stdout.readline())
         assert "Ctrl-C" in banner[-1], banner
     finally:
         process.send_signal(signal.SIGINT)
