@@ -103,17 +103,13 @@ def serving(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         yield url
 
 
-def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> None:
     """`make run`: the wallet API on http://127.0.0.1:3000 with no AWS account and no Docker."""
     # Ctrl-C (SIGINT) and SIGTERM both stop it cleanly. SIGINT is set here too, as servers do:
     # a shell without job control (a script, a CI job) starts `make run &` with SIGINT ignored,
     # and Python keeps an inherited ignore, so `kill -INT` would otherwise leave it running.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop_signal, _stop)
+        signal.signal(stop_signal, signal.default_int_handler)  # raises KeyboardInterrupt
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our own line per request instead
     logging.getLogger("botocore").setLevel(logging.WARNING)

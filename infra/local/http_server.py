@@ -8,7 +8,6 @@ import json
 import logging
 import threading
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -58,13 +57,13 @@ class _RequestLog:
 
 
 def printable(text: str) -> str:
-    """`text` with each control or line-breaking character percent-escaped, as a URL spells it: a
-    path holding %0D%0A (or an escape sequence) would otherwise forge a line of the log, or
-    recolour the terminal it is read in."""
+    """`text` with each character `str.isprintable` refuses percent-escaped, as a URL spells it: a
+    path holding %0D%0A, an escape sequence or a right-to-left override would otherwise forge a
+    line of the log, recolour the terminal it is read in, or reorder the line as it shows."""
     return "".join(
-        "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogateescape"))
-        if unicodedata.category(char) in ("Cc", "Zl", "Zp")
-        else char
+        char
+        if char.isprintable()
+        else "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
         for char in text
     )
 

@@ -25,7 +25,8 @@ BARE = re.compile(r"(?<![(<\w/])(https?://[^\s<>()`]+)")
 
 
 def links(text: str) -> list[str]:
-    """The targets of the inline links, images and autolinks outside code."""
+    """The targets of the links outside code: inline links and images, autolinks, reference
+    definitions and bare web addresses."""
     prose = INLINE_CODE.sub("", FENCE.sub("", text))
     inline = [m.group(1) for m in LINK.finditer(prose)]
     # As GitHub's renderer does, a sentence's closing punctuation is not part of the address.

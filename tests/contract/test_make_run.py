@@ -1,4 +1,5 @@
-"""`make run`'s process: prints its URL and a curl example, logs each request, stops on Ctrl-C."""
+"""`make run`'s process: prints its URL and a curl example, logs each request, stops on Ctrl-C
+(SIGINT) or SIGTERM."""
 
 import os
 import re
@@ -84,12 +85,19 @@ STARTED_IN_THE_BACKGROUND = (
 )
 
 
-def test_make_run_started_in_the_background_still_stops_on_sigint():
-    process, banner = started("-c", STARTED_IN_THE_BACKGROUND)
+@pytest.mark.parametrize(
+    ("arguments", "stop_signal"),
+    [(("-c", STARTED_IN_THE_BACKGROUND), signal.SIGINT), (("-m", "infra.local"), signal.SIGTERM)],
+    ids=["sigint-started-in-the-background", "sigterm"],
+)
+def test_make_run_stops_cleanly_on_sigint_even_started_in_the_background_and_on_sigterm(
+    arguments, stop_signal
+):
+    process, banner = started(*arguments)
     try:
         assert "Ctrl-C" in banner[-1], banner
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         try:
             output, _ = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
@@ -97,6 +105,7 @@ def test_make_run_started_in_the_background_still_stops_on_sigint():
             raise
     assert process.returncode == 0
     assert "Stopped." in output
+    assert "Traceback" not in output
 
 
 def test_a_ctrl_c_while_the_banner_prints_is_a_clean_stop(monkeypatch, capsys):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from infra.local.http_server import create_server, in_thread
+from infra.local.http_server import create_server, in_thread, printable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,8 +78,10 @@ def test_the_functions_json_lines_come_back_with_powertools_log_level():
     ("target", "logged"),
     [("/x%0D%0A12:00:00%20POST%20/transactions%20-%3E%20201", "GET /x%0D%0A12:00:00 POST"),
      ("/x%1B[31mred", "GET /x%1B[31mred"), ("/x%E2%80%A8y", "GET /x%E2%80%A8y"),
-     ("/balance?userId=a\x1bb", "GET /balance?userId=a%1Bb")],
-    ids=["forged-line", "terminal-escape", "line-separator", "raw-escape-in-query"],
+     ("/balance?userId=a\x1bb", "GET /balance?userId=a%1Bb"),
+     ("/x%E2%80%AE-%3E%20200", "GET /x%E2%80%AE-> 200")],
+    ids=["forged-line", "terminal-escape", "line-separator", "raw-escape-in-query",
+         "right-to-left-override"],
 )  # fmt: skip
 def test_a_control_character_in_the_path_is_logged_escaped_on_one_line(target, logged, caplog):
     def app(environ, start_response):
@@ -98,3 +100,9 @@ def test_a_control_character_in_the_path_is_logged_escaped_on_one_line(target, l
     [line] = [r.getMessage() for r in caplog.records if r.name == "local_api"]
     assert line.startswith(logged), line
     assert line.isprintable(), line
+
+
+def test_printable_escapes_any_text_even_a_lone_surrogate():
+    # werkzeug decodes a path with U+FFFD for what is not UTF-8, so no surrogate comes from it;
+    # the helper still takes any str, and leaves the space alone but not an invisible one.
+    assert printable("a\ud800 b\u00a0c\u200bd") == "a%ED%A0%80 b%C2%A0c%E2%80%8Bd"
