@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 from typing import Any
 
 import boto3
@@ -90,14 +91,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--region", help="the stack's region (default: your AWS configuration's)")
     args = parser.parse_args(argv)
+    # Ctrl-C and SIGTERM stop it, however it was started (infra/composition.py's main says why).
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.default_int_handler)
     try:
         console = console_of_stack(args.stack, boto3.Session(region_name=args.region))
     except StackOutputError as error:
         raise SystemExit(str(error)) from None
     server = make_server(args.host, args.port, console, threaded=True)
-    print(f"Executions of {args.stack}: http://{args.host}:{server.server_port}{PREFIX}/")
-    print("Ctrl-C stops it.", flush=True)
-    try:
+    try:  # from the banner on, Ctrl-C is a clean stop
+        print(f"Executions of {args.stack}: http://{args.host}:{server.server_port}{PREFIX}/")
+        print("Ctrl-C stops it.", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -6,6 +6,10 @@ openapi-spec-validator, which the project does not install."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -202,3 +206,36 @@ def test_a_stack_without_an_access_log_is_shown_and_an_unknown_request_is_a_404(
 
     assert client.get(f"{PREFIX}/executions/run-8").status_code == 200
     assert client.get(f"{PREFIX}/requests/5e1f0a2b-get").status_code == 404
+
+
+# `make console` started with SIGINT ignored (as `make console &` from a script is), over a stand-in
+# for the stack's view: SIGINT and SIGTERM each stop it cleanly.
+STARTED_IN_THE_BACKGROUND = """
+import signal
+from infra.console import deployed
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+deployed.console_of_stack = lambda stack, session: lambda environ, start_response: []
+deployed.main(["--stack", "wallet", "--port", "0", "--region", "us-east-1"])
+"""
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_make_console_stops_on_sigint_or_sigterm_however_it_was_started(stop_signal):
+    process = subprocess.Popen(
+        [sys.executable, "-c", STARTED_IN_THE_BACKGROUND], cwd=ROOT, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline(), process.stdout.readline()]
+        assert "Ctrl-C stops it." in banner[-1], banner
+    finally:
+        process.send_signal(stop_signal)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
