@@ -13,6 +13,7 @@ import requests
 
 from infra import composition
 from infra.local import routing
+from tests.processes import stopped
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,8 +71,7 @@ def test_local_api_process_serves_logs_and_stops_cleanly():
         assert console.status_code == 200
         assert "Executions" in console.text
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        output = stopped(process)
     assert process.returncode == 0
     assert "Stopped." in output
     assert "Traceback" not in output
@@ -97,12 +97,7 @@ def test_make_run_stops_cleanly_on_sigint_even_started_in_the_background_and_on_
     try:
         assert "Ctrl-C" in banner[-1], banner
     finally:
-        process.send_signal(stop_signal)
-        try:
-            output, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        output = stopped(process, stop_signal)
     assert process.returncode == 0
     assert "Stopped." in output
     assert "Traceback" not in output

@@ -3,7 +3,6 @@
 import logging
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 import requests
 
 from infra.local.http_server import create_server, in_thread, printable
+from tests.processes import stopped
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,8 +52,7 @@ def log_of_a_session(extra_env: dict[str, str]) -> str:
             time.sleep(0.05)
         assert summaries.json()["asOfSequence"] == 1
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        output = stopped(process)
     return output
 
 

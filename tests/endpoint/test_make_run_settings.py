@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 
 import requests
 
 from tests.endpoint.conftest import ROOT
+from tests.processes import stopped
 
 
 def banner_of(**settings: str) -> list[str]:
@@ -33,8 +33,7 @@ def banner_of(**settings: str) -> list[str]:
     api = re.search(r"on (http://\S+)", banner[0])
     assert api, banner
     requests.get(f"{api[1]}/balance", params={"userId": "1"}, timeout=30).raise_for_status()
-    process.send_signal(signal.SIGINT)
-    process.communicate(timeout=30)
+    stopped(process)
     assert process.returncode == 0
     return banner
 

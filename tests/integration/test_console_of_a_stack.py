@@ -22,6 +22,7 @@ from werkzeug.test import Client
 
 from infra.console.app import PREFIX
 from infra.console.deployed import ACCESS_LOG_GROUP, StackOutputError, console_of_stack
+from tests.processes import stopped
 
 ROOT = Path(__file__).resolve().parents[2]
 AWS_EVENTS = json.loads((ROOT / "tests/local/stepfunctions/express_log_events.json").read_text())
@@ -231,11 +232,6 @@ def test_make_console_stops_on_sigint_or_sigterm_however_it_was_started(stop_sig
         banner = [process.stdout.readline(), process.stdout.readline()]
         assert "Ctrl-C stops it." in banner[-1], banner
     finally:
-        process.send_signal(stop_signal)
-        try:
-            output, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        output = stopped(process, stop_signal)
     assert process.returncode == 0, output
     assert "Traceback" not in output
