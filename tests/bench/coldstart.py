@@ -65,6 +65,8 @@ TARGET_RATIO = 1.2  # a DynamoDB handler's cold-start work, with bytecode, over 
 # Lambda's own vCPU share the wall time follows it.
 JUDGED_RATIO = "cpuRatioToBaseline"
 VARIANTS = ("withBytecode", "withoutBytecode")
+# What counts a cold start's instructions executed (without simulating the caches).
+VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no")
 
 # The factories whose clients a handler builds at import (functions/repositories).
 CLIENT_FACTORIES = (
@@ -275,6 +277,32 @@ def task_roots(python: str, extra: tuple[str, ...] = ()) -> Iterator[dict[str, P
         yield {**roots, "home": home}
 
 
+def _cold_start(
+    python: str,
+    python_version: str,
+    module: str,
+    function: Function,
+    roots: dict[str, Path],
+    variant: str,
+    clients: tuple[str, ...],
+    *,
+    under: tuple[str, ...] = (),
+    timeout: int = 120,
+) -> subprocess.CompletedProcess[str]:
+    """PROBE run on `module` in a new Lambda-like interpreter, behind the command `under`."""
+    root = roots[variant]
+    return subprocess.run(
+        [*under, python, "-S", "-c", PROBE, module, ",".join(CLIENT_FACTORIES), ",".join(clients)],
+        capture_output=True,
+        text=True,
+        env=lambda_environment(
+            function, root, python_version, roots["home"], bytecode=variant == "withBytecode"
+        ),
+        cwd=root,
+        timeout=timeout,
+    )
+
+
 def probe(
     python: str,
     python_version: str,
@@ -286,18 +314,7 @@ def probe(
 ) -> dict[str, Any]:
     """One cold start of `module` in a new Lambda-like interpreter; `clients`: the factories'
     names whose clients a module with a clients() function (the baseline) builds."""
-    root = roots[variant]
-    env = lambda_environment(
-        function, root, python_version, roots["home"], bytecode=variant == "withBytecode"
-    )
-    ran = subprocess.run(
-        [python, "-S", "-c", PROBE, module, ",".join(CLIENT_FACTORIES), ",".join(clients)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=120,
-    )
+    ran = _cold_start(python, python_version, module, function, roots, variant, clients)
     if ran.returncode != 0:
         raise ColdStartError(f"{module} ({variant}):\n{ran.stderr[-3000:]}")
     return dict(json.loads(ran.stdout.strip().splitlines()[-1]))
@@ -349,15 +366,12 @@ def measure(
         for repetition in range(repetitions):
             for variant in VARIANTS:
                 for module in names:
-                    for target in (module, BASELINE)[:: 1 if repetition % 2 else -1]:
-                        if target == BASELINE:
-                            measured = probe(executable, version, BASELINE, baseline, roots,
-                                             variant, clients[module])  # fmt: skip
-                            paired[module][variant].append(measured)
-                        else:
-                            measured = probe(executable, version, module, functions[module],
-                                             roots, variant)  # fmt: skip
-                            runs[module][variant].append(measured)
+                    pair = ((runs, module, functions[module], ()),
+                            (paired, BASELINE, baseline, clients[module]))  # fmt: skip
+                    for into, target, function, built in pair[:: 1 if repetition % 2 else -1]:
+                        into[module][variant].append(
+                            probe(executable, version, target, function, roots, variant, built)
+                        )
                         if ticker is not None:
                             ticker.advance()
         slowest = _slowest(runs)
@@ -383,7 +397,7 @@ def count_instructions(
     """Each handler's cold-start work (with bytecode) in instructions executed, counted by
     valgrind where this machine has it, beside the baseline building the same clients: a count
     that the neighbours' load does not move, where the CPU time does. None without valgrind."""
-    if not shutil.which("valgrind"):
+    if not shutil.which(VALGRIND[0]):
         return None
     baseline = _baseline_function(functions)
     baselines: dict[tuple[str, ...], int] = {}
@@ -397,7 +411,7 @@ def count_instructions(
             "baselineInstructions": baselines[built],
             "ratioToBaseline": round(count / baselines[built], 3),
         }
-    return {"tool": "valgrind --tool=cachegrind --cache-sim=no", "handlers": handlers}
+    return {"tool": " ".join(VALGRIND), "handlers": handlers}
 
 
 def _count(
@@ -408,12 +422,9 @@ def _count(
     roots: dict[str, Path],
     clients: tuple[str, ...] = (),
 ) -> int:
-    root = roots["withBytecode"]
-    ran = subprocess.run(
-        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         python, "-S", "-c", PROBE, module, ",".join(CLIENT_FACTORIES), ",".join(clients)],
-        capture_output=True, text=True, cwd=root, timeout=600,
-        env=lambda_environment(function, root, version, roots["home"], bytecode=True),
+    ran = _cold_start(
+        python, version, module, function, roots, "withBytecode", clients,
+        under=(*VALGRIND, "--cachegrind-out-file=/dev/null"), timeout=600,
     )  # fmt: skip
     counted = re.search(r"I\s+refs:\s+([\d,]+)", ran.stderr)
     if ran.returncode != 0 or not counted:

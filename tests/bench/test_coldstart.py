@@ -225,12 +225,26 @@ def test_instructions_are_counted_beside_the_baseline_of_the_same_clients(roots)
 def test_a_module_that_does_not_import_under_valgrind_is_a_cold_start_error(roots):
     python, built = roots
 
-    with pytest.raises(coldstart.ColdStartError, match="under valgrind"):
+    with pytest.raises(coldstart.ColdStartError, match="nope under valgrind"):
         coldstart.count_instructions(
             python, "3.12", {"functions.handlers.nope": ()},
             {**coldstart.functions_by_module(), "functions.handlers.nope":
              coldstart.functions_by_module()[ACQUIRE_LOCK]}, built,
         )  # fmt: skip
+
+
+def test_a_valgrind_that_reports_no_count_is_a_cold_start_error(roots, tmp_path, monkeypatch):
+    python, built = roots
+    # A valgrind that ends well but prints no "I refs" line.
+    silent = tmp_path / "valgrind"
+    silent.write_text("#!/bin/sh\nexit 0\n")
+    silent.chmod(0o755)
+    monkeypatch.setattr(coldstart, "VALGRIND", (str(silent),))
+
+    with pytest.raises(coldstart.ColdStartError, match="bench_baseline under valgrind"):
+        coldstart.count_instructions(
+            python, "3.12", {ACQUIRE_LOCK: ("dynamodb",)}, coldstart.functions_by_module(), built
+        )
 
 
 def test_a_module_that_does_not_import_is_a_cold_start_error(roots):
