@@ -42,7 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -494,12 +494,14 @@ def summarise(
                 "ratioToBaseline": round(statistics.median(wall), 2) if wall else None,
                 "cpuRatioToBaseline": round(statistics.median(cpu), 2) if cpu else None,
             }
-    # The baseline's own row: its runs that built one DynamoDB client, as most handlers do.
-    dynamodb_only = [m for m, f in figures.items() if f["clients"] == ["dynamodb"]]
+    # The baseline's own row: its runs that built the clients most handlers build (one DynamoDB
+    # client; the first set seen on a tie).
+    common = Counter(tuple(f["clients"]) for f in figures.values()).most_common(1)[0][0]
+    alike = [m for m, f in figures.items() if tuple(f["clients"]) == common]
     baseline = {
-        "clients": ["dynamodb"] if dynamodb_only else [],
+        "clients": list(common),
         **{
-            variant: _figures([r for m in dynamodb_only or figures for r in paired[m][variant]])
+            variant: _figures([r for m in alike for r in paired[m][variant]])
             for variant in VARIANTS
         },
     }
