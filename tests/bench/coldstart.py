@@ -24,7 +24,9 @@ baseline is a module that imports boto3 and builds the handler's own clients
 run beside it (in turn before and after it), and the handler's figure is the median of the
 per-pair ratios: on a machine whose load drifts, a pair sees the same load, where the medians of
 two samples taken minutes apart need not. Figures are this machine's CPU, not Lambda's (a
-256 MB function has a fraction of a vCPU): the ratio to the baseline is the figure.
+256 MB function has a fraction of a vCPU): the ratio to the baseline is the figure. Where this
+machine has valgrind, each handler's cold start (with bytecode) is also counted in instructions
+executed, one run each beside the baseline of the same clients: a count the load does not move.
 
 `python -m tests.bench.coldstart --tracing` times the tracing options of docs/tracing.md in the
 same harness, with their packages installed from PyPI into a temporary directory.
@@ -340,20 +342,13 @@ def _baseline_function(functions: dict[str, Function]) -> Function:
                     template.environment)  # fmt: skip
 
 
-def measure(
-    repetitions: int,
-    ticker: Any = None,
-    modules: list[str] | None = None,
-    python: tuple[str, str] | None = None,
-    *,
-    instructions: bool = True,
-) -> dict[str, Any]:
+def measure(repetitions: int, ticker: Any = None, *, instructions: bool = True) -> dict[str, Any]:
     """Each handler's cold-start work, `repetitions` times per variant, each run paired with a
     baseline run building the same clients, the pair's order alternating; and, with
     `instructions`, counted by valgrind where this machine has it."""
-    executable, version = python or runtime_python(_runtime_version())
+    executable, version = runtime_python(_runtime_version())
     functions = functions_by_module()
-    names = modules or handler_modules()
+    names = handler_modules()
     baseline = _baseline_function(functions)
     runs: Runs = defaultdict(lambda: defaultdict(list))
     paired: Runs = defaultdict(lambda: defaultdict(list))
