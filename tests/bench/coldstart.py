@@ -24,7 +24,9 @@ baseline is a module that imports boto3 and builds the handler's own clients
 run beside it (in turn before and after it), and the handler's figure is the median of the
 per-pair ratios: on a machine whose load drifts, a pair sees the same load, where the medians of
 two samples taken minutes apart need not. Figures are this machine's CPU, not Lambda's (a
-256 MB function has a fraction of a vCPU): the ratio to the baseline is the figure.
+256 MB function has a fraction of a vCPU): the ratio to the baseline is the figure. Where this
+machine has valgrind, each handler's cold start (with bytecode) is also counted in instructions
+executed, one run each beside the baseline of the same clients: a count the load does not move.
 
 `python -m tests.bench.coldstart --tracing` times the tracing options of docs/tracing.md in the
 same harness, with their packages installed from PyPI into a temporary directory.
@@ -42,7 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +67,8 @@ TARGET_RATIO = 1.2  # a DynamoDB handler's cold-start work, with bytecode, over 
 # Lambda's own vCPU share the wall time follows it.
 JUDGED_RATIO = "cpuRatioToBaseline"
 VARIANTS = ("withBytecode", "withoutBytecode")
+# What counts a cold start's instructions executed (without simulating the caches).
+VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no")
 
 # The factories whose clients a handler builds at import (functions/repositories).
 CLIENT_FACTORIES = (
@@ -275,6 +279,32 @@ def task_roots(python: str, extra: tuple[str, ...] = ()) -> Iterator[dict[str, P
         yield {**roots, "home": home}
 
 
+def _cold_start(
+    python: str,
+    python_version: str,
+    module: str,
+    function: Function,
+    roots: dict[str, Path],
+    variant: str,
+    clients: tuple[str, ...],
+    *,
+    under: tuple[str, ...] = (),
+    timeout: int = 120,
+) -> subprocess.CompletedProcess[str]:
+    """PROBE run on `module` in a new Lambda-like interpreter, behind the command `under`."""
+    root = roots[variant]
+    return subprocess.run(
+        [*under, python, "-S", "-c", PROBE, module, ",".join(CLIENT_FACTORIES), ",".join(clients)],
+        capture_output=True,
+        text=True,
+        env=lambda_environment(
+            function, root, python_version, roots["home"], bytecode=variant == "withBytecode"
+        ),
+        cwd=root,
+        timeout=timeout,
+    )
+
+
 def probe(
     python: str,
     python_version: str,
@@ -286,18 +316,7 @@ def probe(
 ) -> dict[str, Any]:
     """One cold start of `module` in a new Lambda-like interpreter; `clients`: the factories'
     names whose clients a module with a clients() function (the baseline) builds."""
-    root = roots[variant]
-    env = lambda_environment(
-        function, root, python_version, roots["home"], bytecode=variant == "withBytecode"
-    )
-    ran = subprocess.run(
-        [python, "-S", "-c", PROBE, module, ",".join(CLIENT_FACTORIES), ",".join(clients)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=120,
-    )
+    ran = _cold_start(python, python_version, module, function, roots, variant, clients)
     if ran.returncode != 0:
         raise ColdStartError(f"{module} ({variant}):\n{ran.stderr[-3000:]}")
     return dict(json.loads(ran.stdout.strip().splitlines()[-1]))
@@ -323,20 +342,13 @@ def _baseline_function(functions: dict[str, Function]) -> Function:
                     template.environment)  # fmt: skip
 
 
-def measure(
-    repetitions: int,
-    ticker: Any = None,
-    modules: list[str] | None = None,
-    python: tuple[str, str] | None = None,
-    *,
-    instructions: bool = True,
-) -> dict[str, Any]:
+def measure(repetitions: int, ticker: Any = None, *, instructions: bool = True) -> dict[str, Any]:
     """Each handler's cold-start work, `repetitions` times per variant, each run paired with a
     baseline run building the same clients, the pair's order alternating; and, with
     `instructions`, counted by valgrind where this machine has it."""
-    executable, version = python or runtime_python(_runtime_version())
+    executable, version = runtime_python(_runtime_version())
     functions = functions_by_module()
-    names = modules or handler_modules()
+    names = handler_modules()
     baseline = _baseline_function(functions)
     runs: Runs = defaultdict(lambda: defaultdict(list))
     paired: Runs = defaultdict(lambda: defaultdict(list))
@@ -349,15 +361,12 @@ def measure(
         for repetition in range(repetitions):
             for variant in VARIANTS:
                 for module in names:
-                    for target in (module, BASELINE)[:: 1 if repetition % 2 else -1]:
-                        if target == BASELINE:
-                            measured = probe(executable, version, BASELINE, baseline, roots,
-                                             variant, clients[module])  # fmt: skip
-                            paired[module][variant].append(measured)
-                        else:
-                            measured = probe(executable, version, module, functions[module],
-                                             roots, variant)  # fmt: skip
-                            runs[module][variant].append(measured)
+                    pair = ((runs, module, functions[module], ()),
+                            (paired, BASELINE, baseline, clients[module]))  # fmt: skip
+                    for into, target, function, built in pair[:: 1 if repetition % 2 else -1]:
+                        into[module][variant].append(
+                            probe(executable, version, target, function, roots, variant, built)
+                        )
                         if ticker is not None:
                             ticker.advance()
         slowest = _slowest(runs)
@@ -383,7 +392,7 @@ def count_instructions(
     """Each handler's cold-start work (with bytecode) in instructions executed, counted by
     valgrind where this machine has it, beside the baseline building the same clients: a count
     that the neighbours' load does not move, where the CPU time does. None without valgrind."""
-    if not shutil.which("valgrind"):
+    if not shutil.which(VALGRIND[0]):
         return None
     baseline = _baseline_function(functions)
     baselines: dict[tuple[str, ...], int] = {}
@@ -397,7 +406,7 @@ def count_instructions(
             "baselineInstructions": baselines[built],
             "ratioToBaseline": round(count / baselines[built], 3),
         }
-    return {"tool": "valgrind --tool=cachegrind --cache-sim=no", "handlers": handlers}
+    return {"tool": " ".join(VALGRIND), "handlers": handlers}
 
 
 def _count(
@@ -408,12 +417,9 @@ def _count(
     roots: dict[str, Path],
     clients: tuple[str, ...] = (),
 ) -> int:
-    root = roots["withBytecode"]
-    ran = subprocess.run(
-        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         python, "-S", "-c", PROBE, module, ",".join(CLIENT_FACTORIES), ",".join(clients)],
-        capture_output=True, text=True, cwd=root, timeout=600,
-        env=lambda_environment(function, root, version, roots["home"], bytecode=True),
+    ran = _cold_start(
+        python, version, module, function, roots, "withBytecode", clients,
+        under=(*VALGRIND, "--cachegrind-out-file=/dev/null"), timeout=600,
     )  # fmt: skip
     counted = re.search(r"I\s+refs:\s+([\d,]+)", ran.stderr)
     if ran.returncode != 0 or not counted:
@@ -483,12 +489,14 @@ def summarise(
                 "ratioToBaseline": round(statistics.median(wall), 2) if wall else None,
                 "cpuRatioToBaseline": round(statistics.median(cpu), 2) if cpu else None,
             }
-    # The baseline's own row: its runs that built one DynamoDB client, as most handlers do.
-    dynamodb_only = [m for m, f in figures.items() if f["clients"] == ["dynamodb"]]
+    # The baseline's own row: its runs that built the clients most handlers build (one DynamoDB
+    # client; the first set seen on a tie).
+    common = Counter(tuple(f["clients"]) for f in figures.values()).most_common(1)[0][0]
+    alike = [m for m, f in figures.items() if tuple(f["clients"]) == common]
     baseline = {
-        "clients": ["dynamodb"] if dynamodb_only else [],
+        "clients": list(common),
         **{
-            variant: _figures([r for m in dynamodb_only or figures for r in paired[m][variant]])
+            variant: _figures([r for m in alike for r in paired[m][variant]])
             for variant in VARIANTS
         },
     }

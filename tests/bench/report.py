@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import cost, dialects, holds
+from tests.bench.coldstart import SERVICES
 
 Table = tuple[str, list[str], list[list[str]]]
 
@@ -407,10 +408,11 @@ def cold_start_tables(result: dict[str, Any]) -> list[Table]:
             "-" if wall_ratio is None else f"{wall_ratio:.2f}x",
         ]
 
+    built = [f'boto3.client("{SERVICES[c]}")' for c in base["clients"]]
     rows = [
         [
-            'baseline: boto3 + boto3.client("dynamodb")',
-            "dynamodb",
+            " + ".join(["baseline: boto3", *built]),
+            ", ".join(base["clients"]) or "none",
             *cells(base, "withBytecode"),
             *cells(base, "withoutBytecode"),
         ]

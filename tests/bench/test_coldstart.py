@@ -118,6 +118,22 @@ def test_each_handler_is_held_against_the_baseline_runs_beside_it():
     assert coldstart.BASELINE not in figures["handlers"]
 
 
+def test_the_baseline_row_is_of_the_clients_most_handlers_build():
+    handlers = {m: ["dynamodb", "secrets"] for m in (ACQUIRE_LOCK, "functions.handlers.get_hold")}
+    handlers["functions.handlers.forward_events"] = ["event_bus"]
+    runs = {m: {v: [_run(300, 300, c)] for v in coldstart.VARIANTS} for m, c in handlers.items()}
+    paired = {
+        m: {v: [_run(200, 200, c, cpu_ms=cpu)] for v in coldstart.VARIANTS}
+        for (m, c), cpu in zip(handlers.items(), (100, 110, 900), strict=True)
+    }
+
+    figures = coldstart.summarise(runs, paired, "python3.12", "3.12", 1, [])
+
+    # No handler builds one DynamoDB client alone: the row is not labelled with one.
+    assert figures["baseline"]["clients"] == ["dynamodb", "secrets"]
+    assert figures["baseline"]["withBytecode"]["importAndClientsCpu"]["runsMs"] == [100, 110]
+
+
 def test_without_an_interpreter_of_the_runtimes_version_this_one_is_used(monkeypatch):
     monkeypatch.setattr(coldstart, "python_candidates", lambda version: [])
 
@@ -225,12 +241,26 @@ def test_instructions_are_counted_beside_the_baseline_of_the_same_clients(roots)
 def test_a_module_that_does_not_import_under_valgrind_is_a_cold_start_error(roots):
     python, built = roots
 
-    with pytest.raises(coldstart.ColdStartError, match="under valgrind"):
+    with pytest.raises(coldstart.ColdStartError, match="nope under valgrind"):
         coldstart.count_instructions(
             python, "3.12", {"functions.handlers.nope": ()},
             {**coldstart.functions_by_module(), "functions.handlers.nope":
              coldstart.functions_by_module()[ACQUIRE_LOCK]}, built,
         )  # fmt: skip
+
+
+def test_a_valgrind_that_reports_no_count_is_a_cold_start_error(roots, tmp_path, monkeypatch):
+    python, built = roots
+    # A valgrind that ends well but prints no "I refs" line.
+    silent = tmp_path / "valgrind"
+    silent.write_text("#!/bin/sh\nexit 0\n")
+    silent.chmod(0o755)
+    monkeypatch.setattr(coldstart, "VALGRIND", (str(silent),))
+
+    with pytest.raises(coldstart.ColdStartError, match="bench_baseline under valgrind"):
+        coldstart.count_instructions(
+            python, "3.12", {ACQUIRE_LOCK: ("dynamodb",)}, coldstart.functions_by_module(), built
+        )
 
 
 def test_a_module_that_does_not_import_is_a_cold_start_error(roots):

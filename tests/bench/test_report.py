@@ -76,3 +76,37 @@ def test_the_instruction_counts_are_a_table_of_their_own_when_the_run_had_them()
 def test_a_span_of_ratios_is_one_figure_when_they_round_alike():
     assert report._span([1.061, 1.064]) == "1.06x"
     assert report._span([1.057, 1.071]) == "1.06x-1.07x"
+
+
+def _cold_start(baseline_clients: list[str]) -> dict:
+    ms = {"medianMs": 200.0, "minMs": 190.0, "maxMs": 210.0}
+    measured = {"importAndClients": ms, "importAndClientsCpu": ms}
+    handler = {"ratioToBaseline": 1.1, "cpuRatioToBaseline": 1.05, **measured}
+    target = {"ratio": 1.2, "worstRatio": 1.05, "met": True}
+    return {
+        "lambdaRuntime": {"runtime": "python3.12", "architecture": "arm64"},
+        "coldStarts": {
+            "python": "3.12",
+            "repetitions": 9,
+            "target": target,
+            "heaviestPackages": [],
+            "baseline": {"clients": baseline_clients, "withBytecode": measured,
+                         "withoutBytecode": measured},
+            "handlers": {"functions.handlers.get_transactions": {
+                "clients": ["dynamodb", "secrets"], "withBytecode": handler,
+                "withoutBytecode": handler}},
+        },
+    }  # fmt: skip
+
+
+def test_the_baseline_row_names_the_clients_its_runs_built():
+    [(_, _, rows), *_] = report.cold_start_tables(_cold_start(["dynamodb", "secrets"]))
+    [(_, _, alone), *_] = report.cold_start_tables(_cold_start([]))
+
+    assert rows[0][:2] == [
+        'baseline: boto3 + boto3.client("dynamodb") + boto3.client("secretsmanager")',
+        "dynamodb, secrets",
+    ]
+    assert rows[0][3] == "-"  # the baseline is not over itself
+    assert rows[1][:4] == ["get_transactions", "dynamodb, secrets", "200.0 (190.0-210.0)", "1.05x"]
+    assert alone[0][:2] == ["baseline: boto3", "none"]
