@@ -680,8 +680,10 @@ def summary(result: dict[str, Any]) -> list[str]:
             f"Cold-start work (import and clients, with bytecode, Python {cold['python']}, "
             f"Lambda's environment): the slowest DynamoDB handler, "
             f"{target['worstDynamodbHandler'].rsplit('.', 1)[-1]}, takes "
-            f"{target['worstRatio']:.2f}x the CPU of the minimal boto3 baseline's {base:,.0f} ms "
-            f"here ({target['worstWallRatio']:.2f}x its wall time) "
+            f"{target['worstRatio']:.2f}x the CPU of the baseline runs paired with it, which "
+            f"build the same clients (the median of the pairs' ratios; "
+            f"{target['worstWallRatio']:.2f}x in wall time; the minimal boto3 baseline's median "
+            f"is {base:,.0f} ms here) "
             f"(target at most {target['ratio']:.1f}x: "
             + ("met" if target["met"] else "NOT met")
             + ")."
@@ -699,9 +701,8 @@ def summary(result: dict[str, Any]) -> list[str]:
     if grown:
         lines.append(
             f"Growth: {grown['transactions']:,} sequential transactions through one `make run` "
-            f"process in {grown['wallSeconds']:,.0f} s, answered {_statuses(grown['statuses'])}; "
-            f"the last {grown['window']:,}'s p50 is {grown['lastToFirstP50']:.2f}x the first "
-            f"{grown['window']:,}'s, and the server's resident memory after them "
+            f"process in {grown['wallSeconds']:,.0f} s, answered {_statuses(grown['statuses'])}, "
+            f"in windows of {grown['window']:,}; the server's resident memory after them "
             f"{grown['residentMbAfter']:,.0f} MB. {_growth_against_targets(grown)} "
             f"{_projection(grown)}"
         )
