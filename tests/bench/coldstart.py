@@ -461,8 +461,14 @@ def _figures(measured: list[dict[str, Any]]) -> dict[str, Any]:
 def pair_ratios(
     handler: list[dict[str, Any]], baseline: list[dict[str, Any]], key: str
 ) -> list[float]:
-    """Each handler run's `key` over its paired baseline run's."""
-    return [round(h[key] / b[key], 3) for h, b in zip(handler, baseline, strict=True) if b[key]]
+    """Each handler run's `key` over its paired baseline run's.
+
+    Raises: ColdStartError if a baseline run measured nothing (its pair has no ratio, and a
+    handler without one would pass the target unjudged).
+    """
+    if not all(b[key] for b in baseline):
+        raise ColdStartError(f"a baseline run measured 0 for {key}: no ratio to judge against")
+    return [round(h[key] / b[key], 3) for h, b in zip(handler, baseline, strict=True)]
 
 
 def summarise(
@@ -486,8 +492,8 @@ def summarise(
                 "baselineCpu": spread([r["importAndClientsCpuMs"] for r in beside]),
                 "pairRatios": wall,
                 "cpuPairRatios": cpu,
-                "ratioToBaseline": round(statistics.median(wall), 2) if wall else None,
-                "cpuRatioToBaseline": round(statistics.median(cpu), 2) if cpu else None,
+                "ratioToBaseline": round(statistics.median(wall), 2),
+                "cpuRatioToBaseline": round(statistics.median(cpu), 2),
             }
     # The baseline's own row: its runs that built the clients most handlers build (one DynamoDB
     # client; the first set seen on a tie).
@@ -501,7 +507,7 @@ def summarise(
         },
     }
     dynamodb = [m for m, f in figures.items() if "dynamodb" in f["clients"]]
-    worst = max(dynamodb, key=lambda m: figures[m]["withBytecode"][JUDGED_RATIO] or 0)
+    worst = max(dynamodb, key=lambda m: figures[m]["withBytecode"][JUDGED_RATIO])
     return {
         "python": version,
         "interpreter": executable,
@@ -515,9 +521,7 @@ def summarise(
             "worstDynamodbHandler": worst,
             "worstRatio": figures[worst]["withBytecode"][JUDGED_RATIO],
             "worstWallRatio": figures[worst]["withBytecode"]["ratioToBaseline"],
-            "met": all(
-                (figures[m]["withBytecode"][JUDGED_RATIO] or 0) <= TARGET_RATIO for m in dynamodb
-            ),
+            "met": all(figures[m]["withBytecode"][JUDGED_RATIO] <= TARGET_RATIO for m in dynamodb),
         },
         "heaviestPackages": heaviest,
     }

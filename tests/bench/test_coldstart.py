@@ -269,3 +269,13 @@ def test_a_module_that_does_not_import_is_a_cold_start_error(roots):
 
     with pytest.raises(coldstart.ColdStartError, match="No module named"):
         coldstart.probe(python, "3.12", "functions.handlers.nope", function, built, "withBytecode")
+
+
+def test_a_baseline_run_that_measured_nothing_is_a_cold_start_error():
+    # Its pair would have no ratio, and a handler without one would pass the target unjudged.
+    handler = [{"importAndClientsCpuMs": 300.0}, {"importAndClientsCpuMs": 310.0}]
+    baseline = [{"importAndClientsCpuMs": 290.0}, {"importAndClientsCpuMs": 0.0}]
+
+    with pytest.raises(coldstart.ColdStartError, match="measured 0 for importAndClientsCpuMs"):
+        coldstart.pair_ratios(handler, baseline, "importAndClientsCpuMs")
+    assert coldstart.pair_ratios(handler[:1], baseline[:1], "importAndClientsCpuMs") == [1.034]
