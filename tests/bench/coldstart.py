@@ -87,7 +87,9 @@ CLIENTS = []
 
 def clients(*names):
     CLIENTS.extend(boto3.client(SERVICES[name]) for name in names)
-    return list(names)
+    # Named from each client built (its own service), not an echo of the names asked for.
+    named = {{service: name for name, service in SERVICES.items()}}
+    return [named[client.meta.service_model.service_name] for client in CLIENTS]
 
 
 def lambda_handler(event, context):
